@@ -1,0 +1,91 @@
+import Database
+import HTTPTypes
+import Domain
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+
+/// Settings of the HTTP side (the executable reads them from flags and the environment).
+public struct AppConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Guards the operator API; nil disables it.
+    public var operatorKey: String?
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil) {
+        self.host = host
+        self.port = port
+        self.operatorKey = operatorKey
+    }
+}
+
+/// What the application runs on. The executable and the tests make these the same way.
+public struct AppDependencies: Sendable {
+    public let database: Database
+    public let listener: NotificationListener
+    public let tenants: TenantStore
+
+    public init(database: Database, listener: NotificationListener, logger: Logger) {
+        self.database = database
+        self.listener = listener
+        self.tenants = TenantStore(database: database, logger: logger)
+    }
+}
+
+/// The LISTEN channel every writer NOTIFYs after commit.
+public let parleyChannel = "parley"
+
+/// Builds the whole HTTP application. Used by `parley serve` and by the end-to-end tests.
+public func buildApplication(
+    configuration: AppConfiguration, dependencies: AppDependencies, logger: Logger
+) -> some ApplicationProtocol {
+    let registry = ParleyMetrics.bootstrap()
+    let verifier = TokenVerifier(tenants: dependencies.tenants)
+    let router = Router(context: ParleyRequestContext.self)
+    router.middlewares.add(RequestIDHeaderMiddleware())
+    router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(MetricsMiddleware())
+    router.middlewares.add(ProblemMiddleware())
+
+    SystemRoutes(database: dependencies.database, listener: dependencies.listener, metrics: registry).register(on: router)
+
+    let v1 = router.group("v1")
+    TenantRoutes(tenants: dependencies.tenants, verifier: verifier)
+        .register(on: v1.group("tenants").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
+    let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier))
+    MeRoutes().register(on: authenticated)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
+        services: [dependencies.database, dependencies.listener],
+        logger: logger)
+}
+
+/// Echoes the request id (Hummingbird's, in the logger metadata) as `X-Request-Id`.
+struct RequestIDHeaderMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.requestID] = context.id
+        return response
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-Id")!
+}
+
+/// The process-wide Prometheus registry behind swift-metrics (bootstrapped once per process).
+public enum ParleyMetrics {
+    private static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    @discardableResult
+    public static func bootstrap() -> PrometheusCollectorRegistry { registry }
+}

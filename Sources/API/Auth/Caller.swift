@@ -1,0 +1,15 @@
+import Domain
+
+/// Who is calling: a user of one brokerage, as asserted by a token that brokerage signed.
+public struct Caller: Sendable, Hashable {
+    public enum Role: String, Sendable, Codable, CaseIterable {
+        case agent
+        case client
+    }
+
+    public let tenant: Tenant
+    /// The user's id in the brokerage (`sub`).
+    public let userID: String
+    public let role: Role
+    public let name: String
+}

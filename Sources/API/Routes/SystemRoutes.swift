@@ -1,0 +1,62 @@
+import Database
+import Foundation
+import Hummingbird
+import Prometheus
+
+/// /health, /ready, /metrics, /openapi.yaml: no auth, no tenant.
+struct SystemRoutes {
+    let database: Database
+    let listener: NotificationListener
+    let metrics: PrometheusCollectorRegistry
+
+    func register(on router: Router<ParleyRequestContext>) {
+        // Process liveness: answers without touching the database or the pool.
+        router.get("health") { _, _ in
+            Status(status: "ok")
+        }
+        router.get("ready", use: ready)
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
+        router.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+        }
+    }
+
+    struct Status: ResponseEncodable {
+        let status: String
+    }
+
+    struct Readiness: ResponseEncodable {
+        let status: String
+        let checks: [String: String]
+    }
+
+    /// Ready when a query round-trips and the LISTEN connection is up; 503 problem otherwise.
+    @Sendable func ready(_ request: Request, context: ParleyRequestContext) async throws -> Readiness {
+        var checks: [String: String] = [:]
+        do {
+            try await database.withConnection { connection in
+                _ = try await connection.query("SELECT 1")
+            }
+            checks["database"] = "ok"
+        } catch {
+            context.logger.warning("readiness: database check failed", metadata: ["error": "\(error)"])
+            checks["database"] = "unavailable"
+        }
+        checks["listener"] = listener.isListening ? "ok" : "unavailable"
+        guard checks.values.allSatisfy({ $0 == "ok" }) else {
+            throw Problem(.serviceUnavailable, code: "not_ready", detail: "a dependency is unavailable", extensions: checks)
+        }
+        return Readiness(status: "ready", checks: checks)
+    }
+}
+
+enum OpenAPIDocument {
+    /// openapi.yaml from the repository root, compiled in by EmbedPlugin.
+    static let yaml: String = EmbeddedDocuments.files.first { $0.path == "openapi.yaml" }?.contents ?? ""
+}

@@ -1,0 +1,108 @@
+import Domain
+import Foundation
+import Hummingbird
+
+/// The operator API: provisioning brokerages and rotating their signing keys.
+struct TenantRoutes {
+    let tenants: TenantStore
+    let verifier: TokenVerifier
+
+    func register(on group: RouterGroup<ParleyRequestContext>) {
+        group.post(use: create)
+        group.get(use: list)
+        group.post(":slug/signing-keys", use: addKey)
+        group.delete(":slug/signing-keys/:kid", use: retireKey)
+    }
+
+    struct CreateBody: Decodable {
+        let slug: String?
+        let name: String?
+    }
+
+    struct TenantView: Codable, Sendable {
+        let id: String
+        let slug: String
+        let name: String
+        let schema: String
+        let createdAt: Date
+
+        init(_ tenant: Tenant) {
+            id = tenant.id.lowercased
+            slug = tenant.slug.rawValue
+            name = tenant.displayName
+            schema = tenant.scope.schema.rawValue
+            createdAt = tenant.createdAt
+        }
+    }
+
+    struct KeyView: ResponseCodable, Sendable {
+        let kid: String
+        /// base64url of the 32-byte HS256 secret. Shown once, when the key is made.
+        let secret: String
+        let algorithm: String
+        let createdAt: Date
+
+        init(_ key: SigningKey) {
+            kid = key.kid
+            secret = Base64URL.encode(key.secret)
+            algorithm = "HS256"
+            createdAt = key.createdAt
+        }
+    }
+
+    struct CreatedTenant: ResponseEncodable {
+        let tenant: TenantView
+        let signingKey: KeyView
+    }
+
+    @Sendable func create(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<CreatedTenant> {
+        let body = try await request.decode(as: CreateBody.self, context: context)
+        var validator = Validator()
+        var slug: TenantSlug?
+        if let text = body.slug {
+            slug = TenantSlug(text)
+            if slug == nil { validator.add("slug", "invalid_format", "slug must be \(TenantSlug.rule)") }
+        } else {
+            validator.add("slug", "required", "slug is required")
+        }
+        validator.requireText(body.name, "name", maxLength: 200)
+        try validator.check()
+        guard let slug, let name = body.name else { throw Problem.validation(validator.errors) }
+        let (tenant, key) = try await tenants.create(slug: slug, displayName: name)
+        context.logger.info("tenant created", metadata: ["tenant": "\(slug)"])
+        var headers = HTTPFields()
+        headers[.location] = "/v1/tenants/\(slug)"
+        return EditedResponse(status: .created, headers: headers, response: CreatedTenant(tenant: TenantView(tenant), signingKey: KeyView(key)))
+    }
+
+    @Sendable func list(_ request: Request, context: ParleyRequestContext) async throws -> Page<TenantView> {
+        let limit = try pageLimit(request)
+        let after = request.uri.queryParameters["after"].map(String.init)
+        let page = try await tenants.list(after: after, limit: limit + 1)
+        let items = page.prefix(limit).map(TenantView.init)
+        return Page(items: Array(items), nextCursor: page.count > limit ? items.last?.slug : nil)
+    }
+
+    @Sendable func addKey(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<KeyView> {
+        let tenant = try await tenant(context)
+        let key = try await tenants.addKey(tenant)
+        await verifier.invalidate(tenant.slug)
+        return EditedResponse(status: .created, response: KeyView(key))
+    }
+
+    @Sendable func retireKey(_ request: Request, context: ParleyRequestContext) async throws -> HTTPResponse.Status {
+        let tenant = try await tenant(context)
+        let kid = try context.parameters.require("kid")
+        try await tenants.retireKey(tenant, kid: kid)
+        await verifier.invalidate(tenant.slug)
+        return .noContent
+    }
+
+    private func tenant(_ context: ParleyRequestContext) async throws -> Tenant {
+        let text = try context.parameters.require("slug")
+        guard let slug = TenantSlug(text), let tenant = try await tenants.find(slug) else {
+            throw Problem.notFound(code: "tenant_not_found", detail: "no tenant with that slug")
+        }
+        return tenant
+    }
+}

@@ -1,0 +1,22 @@
+import Hummingbird
+
+/// The per-request context: Hummingbird's core storage plus the authenticated caller.
+public struct ParleyRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by `UserAuthMiddleware` on routes that need a user token.
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.caller = nil
+    }
+
+    /// JSON bodies above 1 MiB are refused with 413 (attachments have their own route).
+    public var maxUploadSize: Int { 1 << 20 }
+
+    /// The caller, or 401 if the route forgot its auth middleware (never a silent anonymous).
+    public func requireCaller() throws -> Caller {
+        guard let caller else { throw Problem.unauthorized(code: "missing_token", detail: "this endpoint needs a bearer token") }
+        return caller
+    }
+}

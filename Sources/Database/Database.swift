@@ -1,0 +1,143 @@
+import Logging
+import PQ
+import ServiceLifecycle
+
+/// Parley's handle on PostgreSQL: a bounded pool whose libpq calls all run on the
+/// `BlockingExecutor`, plus block-shaped transactions.
+///
+/// As a `Service` it closes the pool on graceful shutdown.
+public final class Database: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// A `postgresql://` URL or a libpq `key=value` string.
+        public var conninfo: String
+        public var maxConnections: Int
+        /// How long a caller waits for a free connection before `DatabaseError.poolTimeout`.
+        public var acquireTimeout: Duration
+        public var applicationName: String
+
+        public init(conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), applicationName: String = "parley") {
+            self.conninfo = conninfo
+            self.maxConnections = maxConnections
+            self.acquireTimeout = acquireTimeout
+            self.applicationName = applicationName
+        }
+    }
+
+    public let configuration: Configuration
+    public let executor: BlockingExecutor
+    let pool: ConnectionPool
+    let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        // One thread per pooled connection plus one for the odd close/connect in flight.
+        self.executor = BlockingExecutor(threads: configuration.maxConnections + 1)
+        self.pool = ConnectionPool(
+            configuration: .init(
+                conninfo: configuration.conninfo, maxConnections: configuration.maxConnections,
+                acquireTimeout: configuration.acquireTimeout, applicationName: configuration.applicationName),
+            executor: executor, logger: logger)
+    }
+
+    /// Leases a connection for `body`. A connection that failed with a connection-level error
+    /// is discarded instead of returned.
+    public func withConnection<T: Sendable>(_ body: (DatabaseConnection) async throws -> T) async throws -> T {
+        let connection = try await pool.acquire()
+        do {
+            let result = try await body(connection)
+            await pool.release(connection, discard: false)
+            return result
+        } catch {
+            await pool.release(connection, discard: Self.isConnectionFailure(error))
+            throw error
+        }
+    }
+
+    /// Runs `body` in a transaction on the control plane (no tenant scope). Commits when `body`
+    /// returns, rolls back when it throws.
+    public func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN", body)
+    }
+
+    /// Runs `body` in a transaction confined to one tenant: `SET LOCAL ROLE` to the tenant's
+    /// role and `SET LOCAL search_path` to its schema, both undone by COMMIT/ROLLBACK, so the
+    /// scope cannot leak past the block.
+    public func withTenant<T: Sendable>(_ scope: TenantScope, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(begin: scope.beginSQL, body)
+    }
+
+    private func transaction<T: Sendable>(begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        // A pooled connection may have died while idle (server restart, terminated backend);
+        // that shows on BEGIN, before anything happened, so retrying on another is safe.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await pool.acquire()
+            do {
+                try await connection.simpleQuery(begin)
+            } catch {
+                let broken = Self.isConnectionFailure(error)
+                await pool.release(connection, discard: true)
+                if broken && attempt < 3 { continue }
+                throw broken ? DatabaseError.unavailable("lost the database connection") : error
+            }
+            let transaction = Transaction(connection: connection)
+            do {
+                let result = try await body(transaction)
+                try await connection.simpleQuery("COMMIT")
+                await pool.release(connection, discard: false)
+                return result
+            } catch {
+                if connection.raw.isConnected {
+                    _ = try? await connection.simpleQuery("ROLLBACK")
+                }
+                await pool.release(connection, discard: Self.isConnectionFailure(error))
+                throw error
+            }
+        }
+    }
+
+    /// Pool figures for /metrics and /ready.
+    public func poolStats() async -> (open: Int, inUse: Int, idle: Int, waiting: Int) {
+        let stats = await pool.stats
+        return (stats.open, stats.inUse, stats.idle, stats.waiting)
+    }
+
+    public func close() async {
+        await pool.close()
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        guard let error = error as? PQError else { return false }
+        return error.kind == .connectionLost || error.kind == .connectionFailed
+    }
+}
+
+/// The one connection of a transaction. Only lives inside `withTransaction`/`withTenant`.
+public struct Transaction: Sendable {
+    public let connection: DatabaseConnection
+
+    /// A statement with bound parameters, prepared once per connection.
+    @discardableResult
+    public func query(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+        try await connection.query(sql, params)
+    }
+
+    /// A one-off statement with bound parameters, not prepared.
+    @discardableResult
+    public func queryUnprepared(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+        try await connection.queryUnprepared(sql, params)
+    }
+
+    /// Statements with no parameters, simple protocol (DDL, migrations).
+    @discardableResult
+    public func simpleQuery(_ sql: String) async throws -> PQResult {
+        try await connection.simpleQuery(sql)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import PQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A private PostgreSQL cluster for `parley serve` without `DATABASE_URL`, and for tests.
+///
+/// Layout under `root` (default `./.parley`):
+///   pgdata/        the cluster (initdb'd on first start)
+///   run/           its unix socket (the only way in: listen_addresses is empty)
+///   postgres.log   the server log; commands.log: what initdb/pg_ctl printed
+///
+/// As root, the cluster runs as the `postgres` OS user (PostgreSQL refuses root): the folders
+/// are handed to it, and every command goes through `runuser -u postgres --`.
+public final class EmbeddedCluster: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    public let root: URL
+    public let pgdata: URL
+    public let socketDirectory: String
+    public let port = 5432
+    public let databaseName: String
+    let binDirectory: String
+    let runsAsPostgresUser: Bool
+    let serverOptions: [String]
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - ephemeral: trade durability for speed (fsync off): for throwaway test clusters only.
+    public init(root: String, databaseName: String = "parley", ephemeral: Bool = false, logger: Logger) throws {
+        self.logger = logger
+        self.databaseName = databaseName
+        self.binDirectory = try Self.findServerBinaries()
+        self.runsAsPostgresUser = geteuid() == 0
+        var rootURL = URL(fileURLWithPath: root).standardizedFileURL
+        if runsAsPostgresUser, !Self.othersCanTraverse(rootURL.deletingLastPathComponent().path) {
+            // The postgres user cannot reach a folder under e.g. /root (mode 0700). Keep the
+            // cluster in a stable place it can reach instead, named after the requested path.
+            let fallback = URL(fileURLWithPath: "/var/tmp/parley-\(Self.shortHash(rootURL.path))")
+            logger.notice("postgres user cannot reach the data folder; using another", metadata: [
+                "requested": "\(rootURL.path)", "using": "\(fallback.path)",
+            ])
+            rootURL = fallback
+        }
+        self.root = rootURL
+        self.pgdata = rootURL.appendingPathComponent("pgdata")
+        var socketDirectory = rootURL.appendingPathComponent("run").path
+        // A unix socket path is limited to 107 bytes; PostgreSQL would refuse to start.
+        if (socketDirectory + "/.s.PGSQL.\(port)").utf8.count > 107 {
+            socketDirectory = "/tmp/parley-\(getuid())-\(Self.shortHash(rootURL.path))"
+            logger.notice("data folder path too long for a unix socket; socket goes elsewhere", metadata: ["socket_dir": "\(socketDirectory)"])
+        }
+        self.socketDirectory = socketDirectory
+        var options = [
+            "listen_addresses=''", "unix_socket_directories='\(socketDirectory)'", "port=\(port)",
+            "max_connections=300", "shared_buffers=128MB",
+        ]
+        if ephemeral { options += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] }
+        self.serverOptions = options
+    }
+
+    /// libpq conninfo for the cluster's database.
+    public var conninfo: String { conninfo(database: databaseName) }
+
+    public func conninfo(database: String) -> String {
+        "host=\(socketDirectory) port=\(port) user=postgres dbname=\(database)"
+    }
+
+    var logPath: String { root.appendingPathComponent("postgres.log").path }
+    var commandLogPath: String { root.appendingPathComponent("commands.log").path }
+
+    /// Creates the cluster if needed and starts it unless it is already running.
+    /// Returns true when this call started the server (so the caller should stop it).
+    /// Blocking: call before the server starts or from a blocking-allowed thread.
+    @discardableResult
+    public func start() throws -> Bool {
+        try prepareFolders()
+        if !FileManager.default.fileExists(atPath: pgdata.appendingPathComponent("PG_VERSION").path) {
+            logger.info("initializing embedded PostgreSQL cluster", metadata: ["pgdata": "\(pgdata.path)"])
+            try postgresCommand([
+                "initdb", "-D", pgdata.path, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                "--locale=C.UTF-8", "--no-instructions",
+            ])
+        }
+        let started: Bool
+        if try isRunning() {
+            started = false
+            logger.info("embedded PostgreSQL already running; reusing it", metadata: ["socket_dir": "\(socketDirectory)"])
+        } else {
+            try postgresCommand([
+                "pg_ctl", "-D", pgdata.path, "-l", logPath, "-w", "-t", "60",
+                "-o", serverOptions.map { "-c \($0)" }.joined(separator: " "), "start",
+            ])
+            started = true
+            logger.info("embedded PostgreSQL started", metadata: ["socket_dir": "\(socketDirectory)"])
+        }
+        try createDatabaseIfMissing()
+        return started
+    }
+
+    /// Stops the server (fast shutdown: open sessions are ended, data is safe).
+    public func stop(immediate: Bool = false) throws {
+        guard try isRunning() else { return }
+        try postgresCommand(["pg_ctl", "-D", pgdata.path, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
+        logger.info("embedded PostgreSQL stopped")
+    }
+
+    public func isRunning() throws -> Bool {
+        guard FileManager.default.fileExists(atPath: pgdata.appendingPathComponent("PG_VERSION").path) else { return false }
+        // pg_ctl status: 0 running, 3 not running, 4 no accessible data directory.
+        return try Spawn.run(command(["pg_ctl", "-D", pgdata.path, "status"]), logPath: nil) == 0
+    }
+
+    // MARK: - Steps
+
+    private func prepareFolders() throws {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(at: root, withIntermediateDirectories: true)
+            try manager.createDirectory(at: pgdata, withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw Failure(description: "cannot create the embedded database folder \(root.path): \(error.localizedDescription)")
+        }
+        chmod(pgdata.path, 0o700)
+        chmod(socketDirectory, 0o700)
+        guard runsAsPostgresUser else { return }
+        guard let account = getpwnam("postgres") else {
+            throw Failure(description: "running as root, the embedded PostgreSQL must run as the 'postgres' user, which does not exist: install PostgreSQL with `apt-get install postgresql` (it creates the user) or set DATABASE_URL.")
+        }
+        // The root folder may be a fresh root-owned temp dir (mode 0700): open it for traversal.
+        chmod(root.path, 0o755)
+        for path in [pgdata.path, socketDirectory] { chown(path, account.pointee.pw_uid, account.pointee.pw_gid) }
+        for file in [logPath] {
+            if !manager.fileExists(atPath: file) { _ = manager.createFile(atPath: file, contents: nil) }
+            chown(file, account.pointee.pw_uid, account.pointee.pw_gid)
+        }
+    }
+
+    private func createDatabaseIfMissing() throws {
+        let admin = try Connection.connect(conninfo(database: "postgres"), applicationName: "parley-setup")
+        defer { admin.finish() }
+        let exists = try admin.execParams("SELECT 1 FROM pg_database WHERE datname = $1", [.text(databaseName)])
+        if exists.isEmpty {
+            guard let name = SQLName(databaseName) else { throw Failure(description: "invalid database name \(databaseName)") }
+            try admin.exec("CREATE DATABASE \(name.quoted)")
+        }
+    }
+
+    private func command(_ arguments: [String]) -> [String] {
+        let executable = binDirectory + "/" + arguments[0]
+        let full = [executable] + arguments.dropFirst()
+        return runsAsPostgresUser ? ["runuser", "-u", "postgres", "--"] + full : full
+    }
+
+    private func postgresCommand(_ arguments: [String]) throws {
+        do {
+            try Spawn.check(command(arguments), logPath: commandLogPath)
+        } catch let failure as Spawn.Failure {
+            var message = "\(arguments[0]) failed (exit \(failure.status)): \(failure.output)"
+            if arguments[0] == "pg_ctl", let log = try? String(contentsOfFile: logPath, encoding: .utf8) {
+                message += "\nserver log (\(logPath)):\n" + String(log.suffix(1500))
+            }
+            throw Failure(description: message)
+        }
+    }
+
+    // MARK: - Discovery
+
+    /// The folder with `initdb` and `pg_ctl`: `PARLEY_PG_BIN`, then PATH, then the newest
+    /// /usr/lib/postgresql/<version>/bin (Debian keeps them off PATH).
+    static func findServerBinaries() throws -> String {
+        let manager = FileManager.default
+        func hasBoth(_ folder: String) -> Bool {
+            manager.isExecutableFile(atPath: folder + "/initdb") && manager.isExecutableFile(atPath: folder + "/pg_ctl")
+        }
+        if let configured = ProcessInfo.processInfo.environment["PARLEY_PG_BIN"], hasBoth(configured) { return configured }
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) where hasBoth(folder) {
+            return folder
+        }
+        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+            .compactMap { Int($0) }.sorted(by: >)
+        for version in versions where hasBoth("/usr/lib/postgresql/\(version)/bin") {
+            return "/usr/lib/postgresql/\(version)/bin"
+        }
+        throw Failure(description: "PostgreSQL server programs (initdb, pg_ctl) were not found: install them with `apt-get install postgresql` (or set PARLEY_PG_BIN to their folder), or set DATABASE_URL to use a running PostgreSQL server.")
+    }
+
+    static func othersCanTraverse(_ path: String) -> Bool {
+        var current = URL(fileURLWithPath: path).standardizedFileURL
+        while true {
+            var info = stat()
+            if stat(current.path, &info) == 0, info.st_mode & 0o001 == 0 { return false }
+            if current.path == "/" { return true }
+            current.deleteLastPathComponent()
+        }
+    }
+
+    static func shortHash(_ text: String) -> String {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in text.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 0x0100_0193
+        }
+        return String(hash, radix: 16)
+    }
+}

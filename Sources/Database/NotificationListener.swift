@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import PQ
+import ServiceLifecycle
+import Synchronization
+
+/// The process's one LISTEN connection.
+///
+/// It runs on a dedicated thread (it blocks in `poll`), never on the cooperative pool. NOTIFY
+/// is only a wake-up (the tables are the truth), so consumers read `events` for:
+/// - `.connected`: the listener (re)connected; anything sent while it was away was missed,
+///   so re-read the tables from your cursor;
+/// - `.notification`: a wake-up with its payload.
+/// A lost connection is retried with capped exponential back-off (100 ms doubling to 5 s).
+public final class NotificationListener: Service, Sendable {
+    public enum Event: Sendable {
+        case connected
+        case notification(PQNotification)
+    }
+
+    public let channels: [String]
+    public let events: AsyncStream<Event>
+    private let continuation: AsyncStream<Event>.Continuation
+    private let conninfo: String
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State {
+        var listening = false
+        var stopping = false
+        var started = false
+        var connection: Connection?
+        var reconnects = 0
+        var finished = false
+    }
+
+    public init(conninfo: String, channels: [String], logger: Logger) {
+        self.conninfo = conninfo
+        self.channels = channels
+        self.logger = logger
+        (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    /// True while the LISTEN connection is up (reported by /ready).
+    public var isListening: Bool { state.withLock { $0.listening } }
+
+    /// How many times the connection was re-established after a loss.
+    public var reconnectCount: Int { state.withLock { $0.reconnects } }
+
+    /// The backend pid of the LISTEN connection, for fault tests (`pg_terminate_backend`).
+    public var backendPID: Int32? { state.withLock { $0.connection?.backendPID } }
+
+    /// Starts the listening thread (idempotent).
+    public func start() {
+        let shouldStart = state.withLock { state in
+            if state.started { return false }
+            state.started = true
+            return true
+        }
+        guard shouldStart else { return }
+        let thread = Thread { [self] in loop() }
+        thread.name = "parley-listener"
+        thread.start()
+    }
+
+    /// Stops the thread within one poll interval and finishes the event stream.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+    }
+
+    public func run() async throws {
+        start()
+        try? await gracefulShutdown()
+        await stopAndWait()
+    }
+
+    /// Stops and waits (at most 2 s) until the thread has closed its connection, so a shutdown
+    /// that stops the database next does not pull it from under a live LISTEN.
+    public func stopAndWait() async {
+        stop()
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !state.withLock({ $0.finished || !$0.started }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    private var stopping: Bool { state.withLock { $0.stopping } }
+
+    private func loop() {
+        var backoff = 0.1
+        var everConnected = false
+        while !stopping {
+            let connection: Connection
+            do {
+                connection = try Connection.connect(conninfo, applicationName: "parley-listener")
+                for channel in channels {
+                    try connection.exec("LISTEN \(Identifier.quote(channel))")
+                }
+            } catch {
+                logger.warning("listener cannot connect; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(backoff)"])
+                sleepInterruptibly(seconds: backoff)
+                backoff = min(backoff * 2, 5)
+                continue
+            }
+            state.withLock { state in
+                state.listening = true
+                state.connection = connection
+                if everConnected { state.reconnects += 1 }
+            }
+            if everConnected { logger.info("listener reconnected") }
+            everConnected = true
+            backoff = 0.1
+            continuation.yield(.connected)
+            pump(connection)
+            state.withLock { state in
+                state.listening = false
+                state.connection = nil
+            }
+            connection.finish()
+        }
+        continuation.finish()
+        state.withLock { $0.finished = true }
+    }
+
+    /// Delivers notifications until the connection breaks or the listener stops.
+    private func pump(_ connection: Connection) {
+        while !stopping {
+            do {
+                if try connection.waitForInput(timeoutMilliseconds: 250) {
+                    for notification in try connection.consumeNotifications() {
+                        continuation.yield(.notification(notification))
+                    }
+                } else if !connection.isConnected {
+                    return
+                }
+            } catch {
+                logger.warning("listener connection lost", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    private func sleepInterruptibly(seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !stopping, Date() < deadline { Thread.sleep(forTimeInterval: min(0.05, seconds)) }
+    }
+}

@@ -1,0 +1,56 @@
+/// One invalid field of a request, as listed in a validation problem.
+public struct FieldError: Sendable, Hashable, Codable {
+    /// JSON pointer-ish path of the field (`slug`, `client.email`).
+    public let field: String
+    /// Stable machine code (`required`, `too_long`, `invalid_format`, …).
+    public let code: String
+    public let message: String
+
+    public init(_ field: String, _ code: String, _ message: String) {
+        self.field = field
+        self.code = code
+        self.message = message
+    }
+}
+
+/// What the product refuses, in its own words. The API maps each case to an HTTP status and
+/// keeps `code` as the problem's stable code (docs/ERROR_CODES.md).
+public enum DomainError: Error, Sendable, Equatable {
+    case validation([FieldError])
+    case notFound(code: String, message: String)
+    case conflict(code: String, message: String)
+    case forbidden(code: String, message: String)
+}
+
+/// Collects every bad field before failing, so a client learns all of them at once.
+public struct Validator: Sendable {
+    public private(set) var errors: [FieldError] = []
+
+    public init() {}
+
+    public mutating func add(_ field: String, _ code: String, _ message: String) {
+        errors.append(FieldError(field, code, message))
+    }
+
+    /// Checks a required string: present, not blank, at most `maxLength` characters.
+    @discardableResult
+    public mutating func requireText(_ value: String?, _ field: String, maxLength: Int) -> String? {
+        guard let value, !value.allSatisfy(\.isWhitespace) else {
+            add(field, "required", "\(field) is required")
+            return nil
+        }
+        guard value.count <= maxLength else {
+            add(field, "too_long", "\(field) must be at most \(maxLength) characters")
+            return nil
+        }
+        guard !value.unicodeScalars.contains(where: { $0.value == 0 }) else {
+            add(field, "invalid_characters", "\(field) must not contain NUL characters")
+            return nil
+        }
+        return value
+    }
+
+    public func check() throws {
+        if !errors.isEmpty { throw DomainError.validation(errors) }
+    }
+}

@@ -1,0 +1,128 @@
+import Database
+import Foundation
+import Logging
+import PQ
+
+/// The control plane's tenants and their signing keys (schema `parley`).
+public struct TenantStore: Sendable {
+    public let database: Database
+    let logger: Logger
+
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    static let columns = "id, slug, display_name, created_at"
+
+    /// Provisions a brokerage in one transaction: its NOLOGIN role, its schema owned by that
+    /// role, the control rows, a first signing key, and every tenant migration (run as the
+    /// role). Either all of it exists afterwards or none of it does.
+    public func create(slug: TenantSlug, displayName: String) async throws -> (Tenant, SigningKey) {
+        var validator = Validator()
+        let name = validator.requireText(displayName, "name", maxLength: 200)
+        try validator.check()
+        let scope = slug.scope
+        let (kid, secret) = SigningKey.generate()
+        do {
+            return try await database.withTransaction { tx in
+                if !(try await tx.query("SELECT 1 FROM parley.tenants WHERE slug = $1 OR schema_name = $2", [slug.rawValue, scope.schema.rawValue]).isEmpty) {
+                    throw DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(slug)' already exists")
+                }
+                try await tx.simpleQuery("""
+                    CREATE ROLE \(scope.role.quoted) NOLOGIN;
+                    GRANT \(scope.role.quoted) TO CURRENT_USER;
+                    CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted);
+                    REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC;
+                    """)
+                let row = try await tx.query("""
+                    INSERT INTO parley.tenants (slug, schema_name, role_name, display_name)
+                    VALUES ($1, $2, $3, $4) RETURNING \(Self.columns)
+                    """, [slug.rawValue, scope.schema.rawValue, scope.role.rawValue, name])
+                let key = try await tx.query("""
+                    INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
+                    VALUES ($1, $2, $3) RETURNING kid, secret, created_at, retired_at
+                    """, [kid, try row.rows[0].decode(UUID.self, "id"), secret])
+                // The rest runs as the tenant's role so every object it creates is owned by it.
+                try await tx.simpleQuery("SET LOCAL ROLE \(scope.role.quoted); SET LOCAL search_path TO \(scope.schema.quoted), public")
+                try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
+                return (try Self.tenant(row.rows[0]), try Self.key(key.rows[0]))
+            }
+        } catch let error as PQError where [.uniqueViolation, .duplicateObject, .duplicateSchema].contains(error.sqlState) {
+            // Lost a race with a concurrent create of the same slug.
+            throw DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(slug)' already exists")
+        }
+    }
+
+    public func find(_ slug: TenantSlug) async throws -> Tenant? {
+        try await database.withTransaction { tx in
+            try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
+                .first.map(Self.tenant)
+        }
+    }
+
+    /// Tenants in slug order, after `after` (exclusive), at most `limit`.
+    public func list(after: String?, limit: Int) async throws -> [Tenant] {
+        try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT \(Self.columns) FROM parley.tenants
+                WHERE $1::text IS NULL OR slug > $1 ORDER BY slug LIMIT $2
+                """, [after, limit]).rows.map(Self.tenant)
+        }
+    }
+
+    /// Keys that currently verify tokens, newest first.
+    public func activeKeys(_ tenant: Tenant) async throws -> [SigningKey] {
+        try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT kid, secret, created_at, retired_at FROM parley.tenant_signing_keys
+                WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid
+                """, [tenant.id]).rows.map(Self.key)
+        }
+    }
+
+    /// Rotation, step 1: a new key; old ones keep verifying until retired.
+    public func addKey(_ tenant: Tenant) async throws -> SigningKey {
+        let (kid, secret) = SigningKey.generate()
+        return try await database.withTransaction { tx in
+            try Self.key(try await tx.query("""
+                INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret) VALUES ($1, $2, $3)
+                RETURNING kid, secret, created_at, retired_at
+                """, [kid, tenant.id, secret]).rows[0])
+        }
+    }
+
+    /// Rotation, step 2: the old key stops verifying. The last active key cannot be retired.
+    public func retireKey(_ tenant: Tenant, kid: String) async throws {
+        try await database.withTransaction { tx in
+            // Lock the tenant's keys so two concurrent retirements cannot leave none active.
+            let active = try await tx.query("""
+                SELECT kid FROM parley.tenant_signing_keys WHERE tenant_id = $1 AND retired_at IS NULL FOR UPDATE
+                """, [tenant.id]).rows.map { try $0.decode(String.self, "kid") }
+            guard active.contains(kid) else {
+                throw DomainError.notFound(code: "signing_key_not_found", message: "no active signing key '\(kid)' for this tenant")
+            }
+            guard active.count > 1 else {
+                throw DomainError.conflict(code: "last_signing_key", message: "add a new signing key before retiring the last one")
+            }
+            try await tx.query("UPDATE parley.tenant_signing_keys SET retired_at = now() WHERE kid = $1", [kid])
+        }
+    }
+
+    static func tenant(_ row: PQRow) throws -> Tenant {
+        let slugText = try row.decode(String.self, "slug")
+        guard let slug = TenantSlug(slugText) else {
+            throw PQError(.decoding, message: "stored tenant slug is invalid")
+        }
+        return Tenant(
+            id: try row.decode(UUID.self, "id"), slug: slug,
+            displayName: try row.decode(String.self, "display_name"), scope: slug.scope,
+            createdAt: try row.decode(Date.self, "created_at"))
+    }
+
+    static func key(_ row: PQRow) throws -> SigningKey {
+        SigningKey(
+            kid: try row.decode(String.self, "kid"), secret: try row.decode([UInt8].self, "secret"),
+            createdAt: try row.decode(Date.self, "created_at"), retiredAt: try row.decode(Date?.self, "retired_at"))
+    }
+}

@@ -1,0 +1,50 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An asynchronous notification received after `LISTEN` (`PGnotify`).
+public struct PQNotification: Sendable, Hashable {
+    public let channel: String
+    public let payload: String
+    /// The server process that sent it.
+    public let senderPID: Int32
+}
+
+extension Connection {
+    /// Reads whatever input has arrived (`PQconsumeInput`) and returns the queued notifications.
+    /// Throws `.connectionLost` if the connection broke.
+    public func consumeNotifications() throws -> [PQNotification] {
+        try withConn { conn in
+            guard PQconsumeInput(conn) == 1 else {
+                throw PQError(.connectionLost, message: Self.errorMessage(conn))
+            }
+            var notifications: [PQNotification] = []
+            while let pointer = PQnotifies(conn) {
+                let notify = pointer.pointee
+                notifications.append(PQNotification(
+                    channel: notify.relname.map { String(cString: $0) } ?? "",
+                    payload: notify.extra.map { String(cString: $0) } ?? "",
+                    senderPID: notify.be_pid))
+                PQfreemem(pointer)
+            }
+            return notifications
+        }
+    }
+
+    /// Blocks until the connection's socket is readable or `timeoutMilliseconds` pass.
+    /// Returns true when there is input to consume.
+    public func waitForInput(timeoutMilliseconds: Int32) throws -> Bool {
+        let socket = try withConn { conn in PQsocket(conn) }
+        guard socket >= 0 else { throw PQError(.connectionLost, message: "connection has no socket") }
+        // poll() runs outside the lock so `finish()` from another thread is not held up.
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return false }
+            throw PQError(.connectionLost, message: "poll failed: errno \(errno)")
+        }
+        return ready > 0
+    }
+}

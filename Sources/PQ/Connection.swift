@@ -1,0 +1,125 @@
+import CLibPQ
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One libpq connection (`PGconn`).
+///
+/// Every method blocks the calling thread until libpq returns: call them only from a thread
+/// that may block (the Database layer hops to its own thread pool), never from Swift's
+/// cooperative pool or a NIO event loop.
+///
+/// The `PGconn` pointer lives inside a `Mutex`, so the type is `Sendable` by construction:
+/// two threads can never be inside libpq with the same connection at once.
+public final class Connection: Sendable {
+    private let handle: Mutex<ConnHandle?>
+
+    /// The server process id of this connection (for `pg_terminate_backend`, logs).
+    public let backendPID: Int32
+
+    private init(_ conn: OpaquePointer) {
+        self.handle = Mutex(ConnHandle(pointer: conn))
+        self.backendPID = PQbackendPID(conn)
+    }
+
+    deinit {
+        finish()
+    }
+
+    /// Connects with a `postgresql://` URL or a `key=value` conninfo string.
+    ///
+    /// The session always uses UTF-8, ISO dates in UTC, and names itself `applicationName`.
+    public static func connect(_ conninfo: String, applicationName: String = "parley") throws -> Connection {
+        let keywords = ["dbname", "client_encoding", "application_name", "options"]
+        let values = [conninfo, "UTF8", applicationName, "-c TimeZone=UTC -c DateStyle=ISO"]
+        let conn = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let conn else {
+            throw PQError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = errorMessage(conn)
+            PQfinish(conn)
+            throw PQError(.connectionFailed, message: message)
+        }
+        // libpq prints server notices to stderr by default; they carry no information the
+        // caller needs (errors arrive as results), so they are dropped.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        return Connection(conn)
+    }
+
+    /// Closes the connection. Idempotent; later calls on this connection fail with `.connectionLost`.
+    public func finish() {
+        handle.withLock { conn in
+            if let conn { PQfinish(conn.pointer) }
+            conn = nil
+        }
+    }
+
+    /// True while libpq reports `CONNECTION_OK`.
+    public var isConnected: Bool {
+        handle.withLock { conn in conn.map { PQstatus($0.pointer) == CONNECTION_OK } ?? false }
+    }
+
+    public enum TransactionStatus: Sendable {
+        case idle, active, inTransaction, inFailedTransaction, unknown
+    }
+
+    /// Where the server session is with respect to transactions (`PQtransactionStatus`).
+    public var transactionStatus: TransactionStatus {
+        handle.withLock { conn in
+            guard let conn else { return .unknown }
+            switch PQtransactionStatus(conn.pointer) {
+            case PQTRANS_IDLE: return .idle
+            case PQTRANS_ACTIVE: return .active
+            case PQTRANS_INTRANS: return .inTransaction
+            case PQTRANS_INERROR: return .inFailedTransaction
+            default: return .unknown
+            }
+        }
+    }
+
+    /// Runs `body` with the live `PGconn`, or throws `.connectionLost` after `finish()`.
+    func withConn<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        try handle.withLock { conn in
+            guard let conn else { throw PQError(.connectionLost, message: "connection is closed") }
+            return try body(conn.pointer)
+        }
+    }
+
+    static func errorMessage(_ conn: OpaquePointer) -> String {
+        guard let text = PQerrorMessage(conn) else { return "unknown libpq error" }
+        return String(cString: text).trimmingTrailingNewlines()
+    }
+}
+
+/// The `PGconn` pointer. `@unchecked Sendable` is safe because the only stored instance lives
+/// inside `Connection.handle`, a `Mutex`, and the pointer is used only while that lock is held
+/// (`withConn`, `finish`, the status accessors): no two threads ever use it at once.
+struct ConnHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var text = self
+        while text.last?.isNewline == true { text.removeLast() }
+        return text
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live for the call.
+func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    let constPointers: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } } + [nil]
+    return constPointers.withUnsafeBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { preconditionFailure("an array with a terminator has storage") }
+        return body(base)
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "Parley: the messaging backend of the agent platform.",
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, Token.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every command shares: where the database is.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (default: $DATABASE_URL; unset: embedded cluster).")
+    var databaseURL: String?
+
+    @Option(name: .customLong("data-dir"), help: "Embedded cluster folder (default: $PARLEY_DATA_DIR or ./.parley).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default: $LOG_LEVEL or info).")
+    var logLevel: String?
+}
+
+enum Env {
+    static func get(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}
+
+/// Sets up swift-log once: key=value lines on stderr, level from flag or LOG_LEVEL.
+func bootstrapLogging(level: String?) -> Logger {
+    let level = (level ?? Env.get("LOG_LEVEL")).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "parley")
+}

@@ -1,0 +1,102 @@
+import API
+import ArgumentParser
+import Database
+import Domain
+import Foundation
+import Hummingbird
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP/WebSocket server (with no DATABASE_URL: on an embedded PostgreSQL).")
+
+    @Option(help: "Address to listen on (default: $PARLEY_HOST or 127.0.0.1).") var host: String?
+    @Option(help: "Port (default: $PARLEY_PORT or 8080).") var port: Int?
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let logger = bootstrapLogging(level: database.logLevel)
+        let target = try DatabaseTarget.resolve(database, logger: logger)
+        do {
+            try await serve(target, logger: logger)
+        } catch {
+            target.shutdown(logger: logger)
+            throw error
+        }
+        target.shutdown(logger: logger)
+    }
+
+    private func serve(_ target: DatabaseTarget, logger: Logger) async throws {
+        let db = target.makeDatabase(logger: logger)
+        let outcomes = try await Migrator(database: db, logger: logger).migrateAll { outcome in
+            if let error = outcome.error {
+                logger.error("tenant migration failed", metadata: ["tenant": "\(outcome.slug)", "error": "\(error)"])
+            }
+        }
+        logger.info("migrations done", metadata: ["tenants": "\(outcomes.count)"])
+
+        var operatorKey = Env.get("PARLEY_OPERATOR_KEY")
+        if let cluster = target.cluster {
+            operatorKey = try operatorKey ?? Self.embeddedOperatorKey(root: cluster.root)
+            try await Self.ensureDemoTenant(db, logger: logger)
+        } else if operatorKey == nil {
+            logger.warning("PARLEY_OPERATOR_KEY is not set: the operator API (/v1/tenants) is disabled")
+        }
+
+        let configuration = AppConfiguration(
+            host: host ?? Env.get("PARLEY_HOST") ?? "127.0.0.1",
+            port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
+            operatorKey: operatorKey)
+        let listener = NotificationListener(conninfo: target.conninfo, channels: [parleyChannel], logger: logger)
+        let app = buildApplication(
+            configuration: configuration,
+            dependencies: AppDependencies(database: db, listener: listener, logger: logger),
+            logger: logger)
+        printBanner(configuration, embedded: target.cluster)
+        try await app.runService()
+    }
+
+    /// Embedded mode's operator key: generated once, kept in <data dir>/operator-key (0600).
+    static func embeddedOperatorKey(root: URL) throws -> String {
+        let file = root.appendingPathComponent("operator-key")
+        if let existing = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return existing
+        }
+        var generator = SystemRandomNumberGenerator()
+        let key = "op_" + Base64URL.encode((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw EmbeddedCluster.Failure(description: "cannot write the operator key to \(file.path)")
+        }
+        return key
+    }
+
+    /// The demo brokerage, created on the first embedded start.
+    static func ensureDemoTenant(_ db: Database, logger: Logger) async throws {
+        let store = TenantStore(database: db, logger: logger)
+        guard let slug = TenantSlug("demo") else { return }
+        if try await store.find(slug) != nil { return }
+        do {
+            _ = try await store.create(slug: slug, displayName: "Demo Brokerage")
+            logger.notice("created the demo brokerage", metadata: ["tenant": "demo"])
+        } catch DomainError.conflict {
+            // Another process created it meanwhile.
+        }
+    }
+
+    private func printBanner(_ configuration: AppConfiguration, embedded: EmbeddedCluster?) {
+        let base = "http://\(configuration.host):\(configuration.port)"
+        var lines = ["", "Parley is starting on \(base)"]
+        if let embedded {
+            lines += [
+                "  database: embedded PostgreSQL in \(embedded.root.path) (socket \(embedded.socketDirectory))",
+                "  operator key: \(configuration.operatorKey ?? "-")  (also in \(embedded.root.path)/operator-key)",
+                "  a token for the demo brokerage:",
+                "    TOKEN=$(swift run parley token --tenant demo --sub agent-1 --role agent --name 'Avery Agent')",
+                "    curl -H \"Authorization: Bearer $TOKEN\" \(base)/v1/me",
+            ]
+        }
+        lines += ["  health: \(base)/health  ready: \(base)/ready  contract: \(base)/openapi.yaml", ""]
+        // Unbuffered, so the banner shows at once even when stdout is a pipe or a file.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}

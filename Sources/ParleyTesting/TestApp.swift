@@ -1,0 +1,53 @@
+import API
+import Database
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+
+/// The real server on a loopback port, on the test database, for end-to-end tests.
+public struct TestApp: Sendable {
+    public let database: Database
+    public let listener: NotificationListener
+    public let dependencies: AppDependencies
+    public let operatorKey: String
+
+    /// Builds the app exactly as `parley serve` does, runs it live, and calls `body` with a client.
+    public static func run<T: Sendable>(
+        maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
+        _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
+    ) async throws -> T {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
+        let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: [parleyChannel], logger: testLogger)
+        let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger)
+        let app = buildApplication(
+            configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey),
+            dependencies: dependencies, logger: testLogger)
+        let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
+        return try await app.test(.live) { client in try await body(context, client) }
+    }
+}
+
+extension TestClientProtocol {
+    /// A request with an optional bearer token and JSON body.
+    public func send(
+        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}
+
+extension TestResponse {
+    public var text: String { String(buffer: body) }
+
+    /// The body as a JSON object (empty if it is not one).
+    public var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+    }
+}

@@ -1,0 +1,93 @@
+import Database
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The PostgreSQL server of a test run: `PARLEY_TEST_DATABASE_URL` if set, otherwise one
+/// throwaway cluster per test process under /tmp, started by the first test that asks and
+/// stopped (and deleted) when the process exits. Tests run in parallel; each gets its own
+/// tenant (see `TestTenant`), so they never share rows.
+public actor TestDatabase {
+    public static let shared = TestDatabase()
+
+    private var setup: Task<String, any Error>?
+
+    /// libpq conninfo of the test database, with the control schema migrated.
+    public func conninfo() async throws -> String {
+        if let setup { return try await setup.value }
+        let task = Task { try await Self.prepare() }
+        setup = task
+        return try await task.value
+    }
+
+    /// A pool on the test database.
+    public func makeDatabase(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) async throws -> Database {
+        Database(
+            configuration: .init(conninfo: try await conninfo(), maxConnections: maxConnections, acquireTimeout: acquireTimeout),
+            logger: testLogger)
+    }
+
+    private static func prepare() async throws -> String {
+        let conninfo: String
+        if let url = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"], !url.isEmpty {
+            conninfo = url
+        } else {
+            // initdb and pg_ctl block for seconds: keep them off the cooperative pool.
+            conninfo = try await NIOThreadPool.singleton.runIfActive { try startThrowawayCluster() }
+        }
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
+        try await Migrator(database: database, logger: testLogger).migrateControl()
+        await database.close()
+        return conninfo
+    }
+
+    private static func startThrowawayCluster() throws -> String {
+        removeStaleClusters()
+        var template = Array("/tmp/parley-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw EmbeddedCluster.Failure(description: "mkdtemp failed") }
+        let root = String(cString: made)
+        try "\(getpid())".write(toFile: root + "/owner.pid", atomically: true, encoding: .utf8)
+        let cluster = try EmbeddedCluster(root: root, databaseName: "parley_test", ephemeral: true, logger: testLogger)
+        runningCluster.withLock { $0 = cluster }
+        atexit { stopTestCluster() }
+        try cluster.start()
+        return cluster.conninfo
+    }
+
+    /// Clusters left by test processes that died without their exit handler (kill -9, crash).
+    private static func removeStaleClusters() {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for entry in entries where entry.hasPrefix("parley-test-") {
+            let root = "/tmp/" + entry
+            guard let text = try? String(contentsOfFile: root + "/owner.pid", encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            if let cluster = try? EmbeddedCluster(root: root, logger: testLogger) {
+                try? cluster.stop(immediate: true)
+            }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+    }
+}
+
+private let runningCluster = Mutex<EmbeddedCluster?>(nil)
+
+/// Called at process exit: stop the throwaway cluster and delete its folder.
+private func stopTestCluster() {
+    guard let cluster = runningCluster.withLock({ $0 }) else { return }
+    try? cluster.stop(immediate: true)
+    try? FileManager.default.removeItem(at: cluster.root)
+}
+
+/// Quiet unless LOG_LEVEL asks for more.
+public let testLogger: Logger = {
+    var logger = Logger(label: "parley-test")
+    logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}()

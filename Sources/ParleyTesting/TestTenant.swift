@@ -1,0 +1,28 @@
+import API
+import Database
+import Domain
+import Foundation
+
+/// A fresh brokerage for one test: its own schema, role and signing key.
+public struct TestTenant: Sendable {
+    public let tenant: Tenant
+    public let key: SigningKey
+
+    /// Provisions a tenant with a random slug through the same code path as the API.
+    public static func make(_ database: Database, prefix: String = "t") async throws -> TestTenant {
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        let suffix = String((0..<12).map { _ in letters.randomElement() ?? "x" })
+        guard let slug = TenantSlug(prefix + suffix) else { preconditionFailure("generated slug is valid") }
+        let (tenant, key) = try await TenantStore(database: database, logger: testLogger).create(
+            slug: slug, displayName: "Test Brokerage \(suffix)")
+        return TestTenant(tenant: tenant, key: key)
+    }
+
+    public var slug: TenantSlug { tenant.slug }
+    public var scope: TenantScope { tenant.scope }
+
+    /// A token for a user of this tenant, as the brokerage backend would mint it.
+    public func token(sub: String, role: Caller.Role = .agent, name: String? = nil, ttl: Duration = .seconds(600), now: Date = Date()) async throws -> String {
+        try await TokenIssuer.sign(tenant: slug, key: key, sub: sub, role: role, name: name ?? sub.capitalized, ttl: ttl, now: now)
+    }
+}

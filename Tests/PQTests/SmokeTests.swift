@@ -1,0 +1,4 @@
+import Testing
+@testable import PQ
+
+@Test func placeholderCompiles() {}
