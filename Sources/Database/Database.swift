@@ -42,6 +42,7 @@ public final class Database: Service, Sendable {
 
     /// Leases a connection for `body`. A connection that failed with a connection-level error
     /// is discarded instead of returned.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: (DatabaseConnection) async throws -> T) async throws -> T {
         let connection = try await pool.acquire()
         do {
@@ -56,6 +57,7 @@ public final class Database: Service, Sendable {
 
     /// Runs `body` in a transaction on the control plane (no tenant scope). Commits when `body`
     /// returns, rolls back when it throws.
+    @discardableResult
     public func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await transaction(begin: "BEGIN", body)
     }
@@ -63,6 +65,7 @@ public final class Database: Service, Sendable {
     /// Runs `body` in a transaction confined to one tenant: `SET LOCAL ROLE` to the tenant's
     /// role and `SET LOCAL search_path` to its schema, both undone by COMMIT/ROLLBACK, so the
     /// scope cannot leak past the block.
+    @discardableResult
     public func withTenant<T: Sendable>(_ scope: TenantScope, _ body: (Transaction) async throws -> T) async throws -> T {
         try await transaction(begin: scope.beginSQL, body)
     }

@@ -58,6 +58,13 @@ public struct SigningKey: Sendable, Hashable {
     public let createdAt: Date
     public let retiredAt: Date?
 
+    public init(kid: String, secret: [UInt8], createdAt: Date, retiredAt: Date?) {
+        self.kid = kid
+        self.secret = secret
+        self.createdAt = createdAt
+        self.retiredAt = retiredAt
+    }
+
     /// 32 random bytes (jwt-kit requires at least 32 for HS256) from the system CSPRNG.
     static func generate() -> (kid: String, secret: [UInt8]) {
         var generator = SystemRandomNumberGenerator()

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Foundation
 import Logging
@@ -33,6 +34,8 @@ enum Env {
 /// Sets up swift-log once: key=value lines on stderr, level from flag or LOG_LEVEL.
 func bootstrapLogging(level: String?) -> Logger {
     let level = (level ?? Env.get("LOG_LEVEL")).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    // Before any Database exists: metrics created earlier would stay no-ops for ever.
+    ParleyMetrics.bootstrap()
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = level

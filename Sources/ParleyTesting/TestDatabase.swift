@@ -1,3 +1,4 @@
+import API
 import Database
 import Foundation
 import Logging
@@ -27,7 +28,9 @@ public actor TestDatabase {
 
     /// A pool on the test database.
     public func makeDatabase(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) async throws -> Database {
-        Database(
+        // Metrics made before the metrics system is bootstrapped would stay no-ops.
+        ParleyMetrics.bootstrap()
+        return Database(
             configuration: .init(conninfo: try await conninfo(), maxConnections: maxConnections, acquireTimeout: acquireTimeout),
             logger: testLogger)
     }

@@ -56,7 +56,7 @@ struct TenantRoutes {
     }
 
     @Sendable func create(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<CreatedTenant> {
-        let body = try await request.decode(as: CreateBody.self, context: context)
+        let body = try await request.decodeJSON(as: CreateBody.self, context: context)
         var validator = Validator()
         var slug: TenantSlug?
         if let text = body.slug {

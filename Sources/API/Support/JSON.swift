@@ -53,3 +53,12 @@ func pageLimit(_ request: Request, default defaultLimit: Int = 50) throws -> Int
     }
     return limit
 }
+
+extension Request {
+    /// Decodes the JSON body. Unlike `decode(as:context:)`, a `DecodingError` is passed on
+    /// untouched so `ProblemMiddleware` can name the offending field (422) or say the body is
+    /// not JSON (400). Bodies above the context's `maxUploadSize` are 413.
+    func decodeJSON<T: Decodable>(as type: T.Type, context: ParleyRequestContext) async throws -> T {
+        try await context.requestDecoder.decode(type, from: self, context: context)
+    }
+}

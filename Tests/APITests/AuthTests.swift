@@ -1,0 +1,85 @@
+import API
+import Domain
+import Foundation
+import HummingbirdTesting
+import JWTKit
+import ParleyTesting
+import Testing
+
+@Suite("API: user tokens")
+struct AuthTests {
+    @Test("a valid token: GET /v1/me returns tenant, sub, role and name")
+    func me() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let token = try await tenant.token(sub: "agent-7", role: .agent, name: "Ava Agent")
+            let response = try await client.send(.get, "/v1/me", token: token)
+            #expect(response.status == .ok)
+            let body = response.json
+            #expect(body["tenant"] as? String == tenant.slug.rawValue)
+            #expect(body["sub"] as? String == "agent-7")
+            #expect(body["role"] as? String == "agent")
+            #expect(body["name"] as? String == "Ava Agent")
+        }
+    }
+
+    @Test("missing, malformed, expired, foreign-signed and badly-claimed tokens are 401 problems")
+    func rejected() async throws {
+        try await TestApp.run { app, client in
+            let a = try await TestTenant.make(app.database)
+            let b = try await TestTenant.make(app.database)
+            let expired = try await a.token(sub: "u", now: Date().addingTimeInterval(-7200))
+            // Signed with B's key but claiming tenant A.
+            let forged = try await TokenIssuer.sign(tenant: a.slug, key: b.key, sub: "u", role: .agent, name: "U")
+            let badRole = try await Self.sign(a, claims: ["tid": a.slug.rawValue, "sub": "u", "role": "admin", "name": "U"])
+            let badTenant = try await Self.sign(a, claims: ["tid": "x'; DROP SCHEMA parley; --", "sub": "u", "role": "agent", "name": "U"])
+            let noTenant = try await Self.sign(a, claims: ["tid": "nosuchtenant", "sub": "u", "role": "agent", "name": "U"])
+            let emptySub = try await Self.sign(a, claims: ["tid": a.slug.rawValue, "sub": "", "role": "agent", "name": "U"])
+            let cases: [(String?, String, String)] = [
+                (nil, "missing_token", "no header"),
+                ("not-a-jwt", "invalid_token", "malformed"),
+                ("a.b.c", "invalid_token", "malformed parts"),
+                (expired, "token_expired", "expired"),
+                (forged, "invalid_token", "signed by another tenant"),
+                (badRole, "invalid_token", "role admin"),
+                (badTenant, "invalid_token", "tid not a slug"),
+                (noTenant, "invalid_token", "unknown tenant"),
+                (emptySub, "invalid_token", "empty sub"),
+            ]
+            for (token, code, label) in cases {
+                let response = try await client.send(.get, "/v1/me", token: token)
+                #expect(response.status == .unauthorized, "\(label)")
+                #expect(response.headers[.contentType] == "application/problem+json", "\(label)")
+                #expect(response.json["code"] as? String == code, "\(label)")
+                #expect(response.headers[.wwwAuthenticate] == "Bearer", "\(label)")
+            }
+        }
+    }
+
+    @Test("a token of tenant A is answered as tenant A only")
+    func tenantBoundary() async throws {
+        try await TestApp.run { app, client in
+            let a = try await TestTenant.make(app.database)
+            let b = try await TestTenant.make(app.database)
+            let asA = try await client.send(.get, "/v1/me", token: try await a.token(sub: "same-user")).json
+            let asB = try await client.send(.get, "/v1/me", token: try await b.token(sub: "same-user")).json
+            #expect(asA["tenant"] as? String == a.slug.rawValue)
+            #expect(asB["tenant"] as? String == b.slug.rawValue)
+        }
+    }
+
+    /// Signs arbitrary claims with the tenant's key (to build tokens the issuer would refuse to).
+    static func sign(_ tenant: TestTenant, claims: [String: String]) async throws -> String {
+        struct Loose: JWTPayload {
+            let tid: String, sub: String, role: String, name: String
+            let exp: ExpirationClaim
+            func verify(using algorithm: some JWTAlgorithm) async throws {}
+        }
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: tenant.key.secret), digestAlgorithm: .sha256, kid: JWKIdentifier(string: tenant.key.kid))
+        let payload = Loose(
+            tid: claims["tid"] ?? "", sub: claims["sub"] ?? "", role: claims["role"] ?? "", name: claims["name"] ?? "",
+            exp: ExpirationClaim(value: Date().addingTimeInterval(600)))
+        return try await keys.sign(payload, kid: JWKIdentifier(string: tenant.key.kid))
+    }
+}

@@ -1,0 +1,96 @@
+import API
+import Database
+import Foundation
+import HummingbirdTesting
+import ParleyTesting
+import Testing
+
+@Suite("API: health, readiness, metrics, contract")
+struct SystemTests {
+    @Test("/health answers in under 100 ms while more pg_sleep(2) queries run than the pool has connections")
+    func healthUnderLoad() async throws {
+        try await TestApp.run(maxConnections: 4, acquireTimeout: .milliseconds(500)) { app, client in
+            let sleepers = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<6 {
+                        group.addTask {
+                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(2)") }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await app.database.poolStats().inUse == 4)
+            var slowest = Duration.zero
+            for _ in 0..<20 {
+                let started = ContinuousClock.now
+                let response = try await client.send(.get, "/health")
+                slowest = max(slowest, ContinuousClock.now - started)
+                #expect(response.status == .ok)
+            }
+            #expect(slowest < .milliseconds(100), "slowest /health took \(slowest)")
+
+            // A request that needs the database waits at most the acquire timeout, then 503.
+            let busy = try await client.send(.get, "/ready")
+            #expect(busy.status == .serviceUnavailable)
+            #expect(busy.headers[.contentType] == "application/problem+json")
+            #expect(busy.json["code"] as? String == "not_ready")
+            try await sleepers.value
+        }
+    }
+
+    @Test("/ready is 200 once the database answers and the listener is connected")
+    func ready() async throws {
+        try await TestApp.run { app, client in
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !app.listener.isListening, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            let response = try await client.send(.get, "/ready")
+            #expect(response.status == .ok)
+            #expect((response.json["checks"] as? [String: String]) == ["database": "ok", "listener": "ok"])
+        }
+    }
+
+    @Test("/metrics exposes request counts by route and the pool gauges")
+    func metrics() async throws {
+        try await TestApp.run { _, client in
+            _ = try await client.send(.get, "/health")
+            _ = try await client.send(.get, "/ready")
+            let text = try await client.send(.get, "/metrics").text
+            #expect(text.contains("http_route=\"/health\""))
+            #expect(text.contains("parley_db_pool_in_use"))
+            #expect(text.contains("parley_db_pool_waiting"))
+        }
+    }
+
+    @Test("/openapi.yaml is served and documents every route the server has")
+    func openAPI() async throws {
+        try await TestApp.run { _, client in
+            let response = try await client.send(.get, "/openapi.yaml")
+            #expect(response.status == .ok)
+            let document = response.text
+            #expect(document.hasPrefix("openapi: 3.1"))
+            for path in [
+                "/health:", "/ready:", "/metrics:", "/openapi.yaml:", "/v1/me:", "/v1/tenants:",
+                "/v1/tenants/{slug}/signing-keys:", "/v1/tenants/{slug}/signing-keys/{kid}:",
+            ] {
+                #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
+            }
+        }
+    }
+
+    @Test("an unknown route is a 404 problem with a request id")
+    func notFound() async throws {
+        try await TestApp.run { _, client in
+            let response = try await client.send(.get, "/v1/nothing-here")
+            #expect(response.status == .notFound)
+            #expect(response.headers[.contentType] == "application/problem+json")
+            let body = response.json
+            #expect(body["code"] as? String == "not_found")
+            #expect(body["status"] as? Int == 404)
+            #expect(body["title"] as? String == "Not Found")
+            #expect((body["type"] as? String)?.hasPrefix("urn:parley:problem:") == true)
+            #expect(body["requestId"] as? String == response.headers[.init("X-Request-Id")!])
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import API
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import ParleyTesting
+import Testing
+
+@Suite("API: operator endpoints")
+struct TenantAPITests {
+    static func slug() -> String { "op" + String(UUID().uuidString.lowercased().prefix(8)) }
+
+    @Test("the operator key guards /v1/tenants")
+    func operatorKeyRequired() async throws {
+        try await TestApp.run { app, client in
+            let missing = try await client.send(.get, "/v1/tenants")
+            #expect(missing.status == .unauthorized)
+            #expect(missing.json["code"] as? String == "missing_token")
+            let wrong = try await client.send(.get, "/v1/tenants", token: "not-the-key")
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.json["code"] as? String == "invalid_operator_key")
+            // A user token is not an operator key either.
+            let tenant = try await TestTenant.make(app.database)
+            let user = try await client.send(.get, "/v1/tenants", token: try await tenant.token(sub: "u"))
+            #expect(user.status == .unauthorized)
+        }
+    }
+
+    @Test("POST /v1/tenants provisions a tenant whose signing key mints working tokens")
+    func create() async throws {
+        try await TestApp.run { app, client in
+            let slug = Self.slug()
+            let response = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug":"\#(slug)","name":"Harbor Homes"}"#)
+            #expect(response.status == .created)
+            #expect(response.headers[.location] == "/v1/tenants/\(slug)")
+            let body = response.json
+            let tenant = try #require(body["tenant"] as? [String: Any])
+            #expect(tenant["slug"] as? String == slug)
+            #expect(tenant["schema"] as? String == "t_\(slug)")
+            let key = try #require(body["signingKey"] as? [String: Any])
+            let secretText = try #require(key["secret"] as? String)
+            let secret = try #require(Base64URL.decode(secretText))
+            #expect(secret.count == 32)
+
+            let kid = try #require(key["kid"] as? String)
+            let tenantSlug = try #require(TenantSlug(slug))
+            let signingKey = SigningKey(kid: kid, secret: secret, createdAt: Date(), retiredAt: nil)
+            let token = try await TokenIssuer.sign(tenant: tenantSlug, key: signingKey, sub: "a1", role: .agent, name: "A")
+            let me = try await client.send(.get, "/v1/me", token: token)
+            #expect(me.status == .ok)
+            #expect(me.json["tenant"] as? String == slug)
+
+            let again = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug":"\#(slug)","name":"Again"}"#)
+            #expect(again.status == .conflict)
+            #expect(again.json["code"] as? String == "tenant_exists")
+        }
+    }
+
+    @Test("invalid slugs and names are 422 with every bad field listed, and never reach SQL")
+    func validation() async throws {
+        try await TestApp.run { app, client in
+            for bad in ["A", "UPPER", "x", "has space", "semi;colon", "quote'd", "émoji🏡", String(repeating: "a", count: 41), "t_\"x"] {
+                let json = String(decoding: try JSONEncoder().encode(["slug": bad, "name": ""]), as: UTF8.self)
+                let response = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: json)
+                #expect(response.status == .unprocessableContent, "\(bad)")
+                #expect(response.json["code"] as? String == "validation_failed")
+                let fields = (response.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+                #expect(Set(fields) == ["slug", "name"], "\(bad)")
+            }
+            let malformed = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: "{not json")
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.json["code"] as? String == "malformed_json")
+            let wrongType = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug": 12, "name": "X"}"#)
+            #expect(wrongType.status == .unprocessableContent)
+        }
+    }
+
+    @Test("GET /v1/tenants pages by slug with a cursor")
+    func list() async throws {
+        try await TestApp.run { app, client in
+            _ = try await TestTenant.make(app.database)
+            _ = try await TestTenant.make(app.database)
+            _ = try await TestTenant.make(app.database)
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let uri = "/v1/tenants?limit=2" + (cursor.map { "&after=\($0)" } ?? "")
+                let page = try await client.send(.get, uri, token: app.operatorKey).json
+                let items = (page["items"] as? [[String: Any]] ?? []).compactMap { $0["slug"] as? String }
+                #expect(items.count <= 2)
+                seen += items
+                cursor = page["nextCursor"] as? String
+            } while cursor != nil
+            #expect(seen == seen.sorted())
+            #expect(Set(seen).count == seen.count)
+            #expect(seen.count >= 3)
+            let tooMany = try await client.send(.get, "/v1/tenants?limit=500", token: app.operatorKey)
+            #expect(tooMany.status == .unprocessableContent)
+        }
+    }
+
+    @Test("key rotation: old and new keys both verify until the old one is retired")
+    func rotation() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let oldToken = try await tenant.token(sub: "u")
+            let created = try await client.send(.post, "/v1/tenants/\(tenant.slug)/signing-keys", token: app.operatorKey)
+            #expect(created.status == .created)
+            let kid = try #require(created.json["kid"] as? String)
+            let secretText = try #require(created.json["secret"] as? String)
+            let secret = try #require(Base64URL.decode(secretText))
+            let newKey = SigningKey(kid: kid, secret: secret, createdAt: Date(), retiredAt: nil)
+            let newToken = try await TokenIssuer.sign(tenant: tenant.slug, key: newKey, sub: "u", role: .agent, name: "U")
+            #expect(try await client.send(.get, "/v1/me", token: oldToken).status == .ok)
+            #expect(try await client.send(.get, "/v1/me", token: newToken).status == .ok)
+
+            let retired = try await client.send(.delete, "/v1/tenants/\(tenant.slug)/signing-keys/\(tenant.key.kid)", token: app.operatorKey)
+            #expect(retired.status == .noContent)
+            #expect(try await client.send(.get, "/v1/me", token: oldToken).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/me", token: newToken).status == .ok)
+
+            let last = try await client.send(.delete, "/v1/tenants/\(tenant.slug)/signing-keys/\(kid)", token: app.operatorKey)
+            #expect(last.status == .conflict)
+            #expect(last.json["code"] as? String == "last_signing_key")
+            let unknown = try await client.send(.post, "/v1/tenants/nosuchtenant/signing-keys", token: app.operatorKey)
+            #expect(unknown.status == .notFound)
+            #expect(unknown.json["code"] as? String == "tenant_not_found")
+        }
+    }
+}

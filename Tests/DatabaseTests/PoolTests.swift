@@ -1,0 +1,105 @@
+import Database
+import Foundation
+import ParleyTesting
+import PQ
+import Testing
+
+@Suite("Database: pool")
+struct PoolTests {
+    @Test("a terminated backend is replaced: the next transaction gets a new connection")
+    func killedBackendIsReplaced() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        let first = try await database.withTransaction { tx in
+            try await tx.query("SELECT pg_backend_pid() AS pid").rows[0].decode(Int32.self, "pid")
+        }
+        try await withRawConnection { admin in
+            _ = try admin.execParams("SELECT pg_terminate_backend($1::int)", [.text(String(first))])
+        }
+        // The pooled connection is dead; BEGIN fails on it and the pool opens another.
+        let second = try await database.withTransaction { tx in
+            try await tx.query("SELECT pg_backend_pid() AS pid").rows[0].decode(Int32.self, "pid")
+        }
+        #expect(second != first)
+        let stats = await database.poolStats()
+        #expect(stats.open == 1)
+    }
+
+    @Test("a connection killed in the middle of a transaction fails that call, then the pool recovers")
+    func killedMidTransaction() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        await #expect {
+            try await database.withTransaction { tx in
+                let pid = try await tx.query("SELECT pg_backend_pid() AS pid").rows[0].decode(Int32.self, "pid")
+                try await withRawConnection { admin in
+                    _ = try admin.execParams("SELECT pg_terminate_backend($1::int)", [.text(String(pid))])
+                }
+                try await tx.query("SELECT 1")
+            }
+        } throws: { error in
+            (error as? PQError)?.kind == .connectionLost
+        }
+        let value = try await database.withTransaction { tx in try await tx.query("SELECT 42 AS v").rows[0].decode(Int.self, "v") }
+        #expect(value == 42)
+    }
+
+    @Test("waiting for a connection times out with poolTimeout instead of hanging")
+    func acquireTimeout() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1, acquireTimeout: .milliseconds(200))
+        defer { Task { await database.close() } }
+        let holder = Task {
+            try await database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(1.5)") }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = ContinuousClock.now
+        await #expect {
+            try await database.withConnection { connection in _ = try await connection.query("SELECT 1") }
+        } throws: { error in
+            if case DatabaseError.poolTimeout = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        try await holder.value
+        // After the holder returns its connection, the pool serves again.
+        let value = try await database.withConnection { try await $0.query("SELECT 1 AS v").rows[0].decode(Int.self, "v") }
+        #expect(value == 1)
+    }
+
+    @Test("queries beyond the pool size wait their turn and all complete")
+    func queuedQueries() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 2)
+        defer { Task { await database.close() } }
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    try await database.withTransaction { tx in
+                        try await tx.query("SELECT $1::int AS v, pg_sleep(0.05)", [index]).rows[0].decode(Int.self, "v")
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.sorted() == Array(0..<10))
+        #expect(await database.poolStats().open <= 2)
+    }
+
+    @Test("a failed statement rolls the transaction back and the connection is reused")
+    func rollbackOnError() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        let table = "rollback_\(UInt32.random(in: 0...UInt32.max))"
+        try await database.withTransaction { tx in try await tx.simpleQuery("CREATE TABLE \(table) (v int)") }
+        await #expect(throws: PQError.self) {
+            try await database.withTransaction { tx in
+                try await tx.query("INSERT INTO \(table) VALUES (1)")
+                try await tx.query("SELECT 1/0")
+            }
+        }
+        let count = try await database.withTransaction { tx in
+            try await tx.query("SELECT count(*) AS n FROM \(table)").rows[0].decode(Int.self, "n")
+        }
+        #expect(count == 0)
+        try await database.withTransaction { tx in try await tx.simpleQuery("DROP TABLE \(table)") }
+    }
+}

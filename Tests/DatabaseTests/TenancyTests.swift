@@ -1,0 +1,129 @@
+import Database
+import Domain
+import Foundation
+import ParleyTesting
+import PQ
+import Testing
+
+@Suite("Database: tenant isolation and migrations")
+struct TenancyTests {
+    @Test("a tenant's role cannot read or write another tenant's schema (42501)")
+    func crossTenantDenied() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let a = try await TestTenant.make(database)
+        let b = try await TestTenant.make(database)
+        try await database.withTenant(b.scope) { tx in
+            try await tx.query("INSERT INTO users (id, role, display_name) VALUES ('b-1', 'agent', 'Secret Agent')")
+        }
+        let other = b.scope.schema.quoted
+        for sql in [
+            "SELECT * FROM \(other).users",
+            "INSERT INTO \(other).users (id, role, display_name) VALUES ('x', 'agent', 'X')",
+            "SELECT * FROM parley.tenant_signing_keys",
+        ] {
+            await #expect {
+                try await database.withTenant(a.scope) { tx in try await tx.queryUnprepared(sql) }
+            } throws: { error in
+                (error as? PQError)?.sqlState == .insufficientPrivilege
+            }
+        }
+    }
+
+    @Test("unqualified names resolve to the caller's own schema")
+    func scopedSearchPath() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let a = try await TestTenant.make(database)
+        let b = try await TestTenant.make(database)
+        try await database.withTenant(a.scope) { tx in
+            try await tx.query("INSERT INTO users (id, role, display_name) VALUES ($1, 'agent', $2)", ["u1", "Ann"])
+        }
+        let inA = try await database.withTenant(a.scope) { tx in try await tx.query("SELECT id FROM users").rows.count }
+        let inB = try await database.withTenant(b.scope) { tx in try await tx.query("SELECT id FROM users").rows.count }
+        #expect(inA == 1)
+        #expect(inB == 0)
+    }
+
+    @Test("the tenant scope ends with the transaction: the next one on the same connection is unscoped")
+    func scopeDoesNotLeak() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        let tenant = try await TestTenant.make(database)
+        let inside = try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("SELECT current_user AS u, current_schema() AS s").rows[0]
+        }
+        #expect(try inside.decode(String.self, "u") == tenant.scope.role.rawValue)
+        #expect(try inside.decode(String.self, "s") == tenant.scope.schema.rawValue)
+        let after = try await database.withTransaction { tx in
+            try await tx.query("SELECT current_user AS u, current_schema() AS s").rows[0]
+        }
+        #expect(try after.decode(String.self, "u") != tenant.scope.role.rawValue)
+        #expect(try after.decode(String?.self, "s") != tenant.scope.schema.rawValue)
+    }
+
+    @Test("migrations are idempotent: a second run applies nothing and records nothing new")
+    func migrationsIdempotent() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let tenant = try await TestTenant.make(database)
+        let migrator = Migrator(database: database, logger: testLogger)
+        #expect(try await migrator.migrateControl().isEmpty)
+        #expect(try await migrator.migrateTenant(tenant.scope).isEmpty)
+        let recorded = try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("SELECT version FROM schema_migrations ORDER BY version").rows.map { try $0.decode(Int.self, "version") }
+        }
+        #expect(recorded == Migrations.tenant.map(\.version))
+        // Objects belong to the tenant's role, not to the connecting superuser.
+        let owner = try await database.withTransaction { tx in
+            try await tx.query(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = $1 AND tablename = 'users'",
+                [tenant.scope.schema.rawValue]).rows[0].decode(String.self, "tableowner")
+        }
+        #expect(owner == tenant.scope.role.rawValue)
+    }
+
+    @Test("migrateAll reports each tenant and skips one that fails, resuming on the next run")
+    func migrateAllResumes() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let healthy = try await TestTenant.make(database)
+        let broken = try await TestTenant.make(database)
+        // Simulate a tenant left behind: forget its applied migrations and drop its table so the
+        // first migration can run again, then block it by revoking the role's schema rights.
+        try await database.withTenant(broken.scope) { tx in
+            try await tx.simpleQuery("DROP TABLE users; DELETE FROM schema_migrations")
+        }
+        try await database.withTransaction { tx in
+            try await tx.simpleQuery("REVOKE CREATE ON SCHEMA \(broken.scope.schema.quoted) FROM \(broken.scope.role.quoted)")
+        }
+        let migrator = Migrator(database: database, logger: testLogger)
+        var first: [Migrator.TenantOutcome] = []
+        _ = try await migrator.migrateAll { first.append($0) }
+        let failed = try #require(first.first { $0.slug == broken.slug.rawValue })
+        #expect(failed.error != nil)
+        #expect(first.first { $0.slug == healthy.slug.rawValue }?.error == nil)
+        try await database.withTransaction { tx in
+            try await tx.simpleQuery("GRANT CREATE ON SCHEMA \(broken.scope.schema.quoted) TO \(broken.scope.role.quoted)")
+        }
+        var second: [Migrator.TenantOutcome] = []
+        _ = try await migrator.migrateAll { second.append($0) }
+        let resumed = try #require(second.first { $0.slug == broken.slug.rawValue })
+        #expect(resumed.error == nil)
+        #expect(resumed.applied == Migrations.tenant.map(\.version))
+    }
+
+    @Test("provisioning is all or nothing: a duplicate slug leaves no second role or schema")
+    func provisioningConflict() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let tenant = try await TestTenant.make(database)
+        await #expect(throws: DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(tenant.slug)' already exists")) {
+            _ = try await TenantStore(database: database, logger: testLogger).create(slug: tenant.slug, displayName: "Again")
+        }
+        let count = try await database.withTransaction { tx in
+            try await tx.query("SELECT count(*) AS n FROM parley.tenants WHERE slug = $1", [tenant.slug.rawValue]).rows[0].decode(Int.self, "n")
+        }
+        #expect(count == 1)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import ParleyTesting
+import PQ
+import Testing
+
+@Suite("PQ: parameters and values")
+struct BindingTests {
+    static let hostile: [String] = [
+        "O'Brien", "'; DROP TABLE users; --", "\"quoted\" \\backslash\\ $1 $$dollar$$",
+        "emoji 🏡🔑👩🏽‍💼", "combining e\u{301} and RTL \u{202E}txet", "中文 русский العربية",
+        "line\nbreak\ttab\r\n", "%s %d {0} ${x}", String(repeating: "x", count: 1),
+        "", "\u{FEFF}bom", "null\u{01}control",
+    ]
+
+    @Test("hostile strings round-trip unchanged, prepared and unprepared")
+    func hostileStrings() async throws {
+        let echoed = try await withRawConnection { connection in
+            try connection.prepare("echo", "SELECT $1::text AS value")
+            return try Self.hostile.map { text in
+                let direct = try connection.execParams("SELECT $1::text AS value", [.text(text)]).rows[0].decode(String.self, "value")
+                let prepared = try connection.execPrepared("echo", [.text(text)]).rows[0].decode(String.self, "value")
+                return [direct, prepared]
+            }
+        }
+        for (text, values) in zip(Self.hostile, echoed) {
+            #expect(values == [text, text])
+        }
+    }
+
+    @Test("a 1 MB text parameter round-trips")
+    func megabyteText() async throws {
+        let text = String(repeating: "añ🏡'\"", count: 1_048_576 / 10)
+        let length = try await withRawConnection { connection in
+            try connection.execParams("SELECT $1::text AS value, char_length($1::text) AS n", [.text(text)]).rows[0]
+        }
+        #expect(try length.decode(String.self, "value") == text)
+        #expect(try length.decode(Int.self, "n") == text.count)
+    }
+
+    @Test("a text parameter containing NUL is refused, not truncated")
+    func nulInText() async throws {
+        await #expect(throws: PQError.self) {
+            try await withRawConnection { connection in
+                try connection.execParams("SELECT $1::text", [.text("before\u{0}after")])
+            }
+        }
+    }
+
+    @Test("NULL binds and decodes only into Optionals")
+    func nulls() async throws {
+        let row = try await withRawConnection { connection in
+            try connection.execParams("SELECT $1::text AS t, $2::int AS i, NULL::uuid AS u", [.null, PQValue.null]).rows[0]
+        }
+        #expect(try row.decode(String?.self, "t") == nil)
+        #expect(try row.decode(Int?.self, "i") == nil)
+        #expect(try row.decode(UUID?.self, "u") == nil)
+        #expect(throws: PQError.self) { try row.decode(String.self, "t") }
+    }
+
+    @Test("a 10 MB bytea round-trips byte for byte, binary and hex")
+    func tenMegabyteBytea() async throws {
+        let bytes = randomBytes(10 * 1024 * 1024)
+        let (binary, hex, length) = try await withRawConnection { connection in
+            try connection.exec("CREATE TEMP TABLE blob (data bytea)")
+            try connection.execParams("INSERT INTO blob VALUES ($1)", [.bytes(bytes)])
+            let binary = try connection.execParams("SELECT data, length(data) AS n FROM blob", []).rows[0]
+            let text = try connection.exec("SELECT data FROM blob").rows[0]
+            return (try binary.decode([UInt8].self, "data"), try text.decode([UInt8].self, "data"), try binary.decode(Int.self, "n"))
+        }
+        #expect(length == bytes.count)
+        #expect(binary == bytes)
+        #expect(hex == bytes)
+    }
+
+    @Test("built-in types decode in binary and text format")
+    func types() async throws {
+        let id = UUID()
+        let when = Date(timeIntervalSince1970: 1_764_000_000.123456)
+        let sql = """
+            SELECT 7::int2 AS a, 70000::int4 AS b, 9000000000::int8 AS c, true AS d, $1::uuid AS e,
+                   $2::timestamptz AS f, '{"k": [1, "two"]}'::jsonb AS g, 2.5::float8 AS h, 'txt'::varchar AS i
+            """
+        let (binary, text) = try await withRawConnection { connection in
+            let binary = try connection.execParams(sql, [id.pqValue, when.pqValue]).rows[0]
+            let text = try connection.execParams(sql, [id.pqValue, when.pqValue], resultFormat: .text).rows[0]
+            return (binary, text)
+        }
+        for row in [binary, text] {
+            #expect(try row.decode(Int.self, "a") == 7)
+            #expect(try row.decode(Int32.self, "b") == 70000)
+            #expect(try row.decode(Int64.self, "c") == 9_000_000_000)
+            #expect(try row.decode(Bool.self, "d") == true)
+            #expect(try row.decode(UUID.self, "e") == id)
+            #expect(abs(try row.decode(Date.self, "f").timeIntervalSince(when)) < 0.000_001)
+            let json = try row.decode(String.self, "g")
+            #expect(json.contains("\"two\""))
+            #expect(try row.decode(Double.self, "h") == 2.5)
+            #expect(try row.decode(String.self, "i") == "txt")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import ParleyTesting
+import PQ
+import Testing
+
+@Suite("PQ: errors, notifications, lifecycle")
+struct ErrorTests {
+    @Test("a unique violation carries SQLSTATE 23505 and the constraint name")
+    func uniqueViolation() async throws {
+        let error = try await withRawConnection { connection -> PQError? in
+            try connection.exec("CREATE TEMP TABLE people (email text CONSTRAINT people_email_key UNIQUE)")
+            try connection.execParams("INSERT INTO people VALUES ($1)", [.text("a@example.com")])
+            do {
+                try connection.execParams("INSERT INTO people VALUES ($1)", [.text("a@example.com")])
+                return nil
+            } catch let error as PQError {
+                return error
+            }
+        }
+        let failure = try #require(error)
+        #expect(failure.sqlState == .uniqueViolation)
+        #expect(failure.kind == .server)
+        #expect(failure.constraint == "people_email_key")
+        // The safe description names the code, never the row data in the server's message.
+        #expect(!failure.description.contains("a@example.com"))
+    }
+
+    @Test("a syntax error is a server error with its SQLSTATE and the connection stays usable")
+    func syntaxError() async throws {
+        let (state, after) = try await withRawConnection { connection in
+            var state: SQLState?
+            do { try connection.exec("SELEC 1") } catch let error as PQError { state = error.sqlState }
+            return (state, try connection.execParams("SELECT 1 AS one", []).rows[0].decode(Int.self, "one"))
+        }
+        #expect(state == .syntaxError)
+        #expect(after == 1)
+    }
+
+    @Test("LISTEN receives a NOTIFY sent by another connection")
+    func listenNotify() async throws {
+        let channel = "test_\(UInt32.random(in: 0...UInt32.max))"
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let notifications = try await withRawConnection { listener in
+            try listener.exec("LISTEN \(Identifier.quote(channel))")
+            let sender = try Connection.connect(conninfo)
+            defer { sender.finish() }
+            try sender.execParams("SELECT pg_notify($1, $2)", [.text(channel), .text("payload 🏡")])
+            #expect(sender.backendPID != listener.backendPID)
+            var found: [PQNotification] = []
+            let deadline = Date().addingTimeInterval(5)
+            while found.isEmpty, Date() < deadline {
+                _ = try listener.waitForInput(timeoutMilliseconds: 100)
+                found += try listener.consumeNotifications()
+            }
+            return found
+        }
+        #expect(notifications.count == 1)
+        #expect(notifications.first?.channel == channel)
+        #expect(notifications.first?.payload == "payload 🏡")
+    }
+
+    @Test("finish() is idempotent and a finished connection reports connectionLost")
+    func finishTwice() async throws {
+        let error = try await withRawConnection { connection -> PQError? in
+            connection.finish()
+            connection.finish()
+            do { try connection.exec("SELECT 1"); return nil } catch let error as PQError { return error }
+        }
+        #expect(error?.kind == .connectionLost)
+    }
+
+    @Test("connecting to nowhere fails with connectionFailed")
+    func connectFailure() async throws {
+        #expect {
+            _ = try Connection.connect("host=/nonexistent-parley-socket-dir port=1 user=nobody connect_timeout=1")
+        } throws: { error in
+            (error as? PQError)?.kind == .connectionFailed
+        }
+    }
+}

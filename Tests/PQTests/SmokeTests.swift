@@ -1,4 +1,0 @@
-import Testing
-@testable import PQ
-
-@Test func placeholderCompiles() {}
