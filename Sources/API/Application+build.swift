@@ -25,11 +25,15 @@ public struct AppDependencies: Sendable {
     public let database: Database
     public let listener: NotificationListener
     public let tenants: TenantStore
+    public let sessions: SessionStore
+    public let contacts: ContactStore
 
     public init(database: Database, listener: NotificationListener, logger: Logger) {
         self.database = database
         self.listener = listener
         self.tenants = TenantStore(database: database, logger: logger)
+        self.sessions = SessionStore(database: database)
+        self.contacts = ContactStore(database: database)
     }
 }
 
@@ -55,6 +59,8 @@ public func buildApplication(
         .register(on: v1.group("tenants").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
     let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier))
     MeRoutes().register(on: authenticated)
+    SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
+    ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)
 
     return Application(
         router: router,

@@ -1,11 +1,12 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Parley's JSON conventions: camelCase keys as declared, ISO 8601 dates with milliseconds.
 enum ParleyJSON {
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
@@ -60,5 +61,48 @@ extension Request {
     /// not JSON (400). Bodies above the context's `maxUploadSize` are 413.
     func decodeJSON<T: Decodable>(as type: T.Type, context: ParleyRequestContext) async throws -> T {
         try await context.requestDecoder.decode(type, from: self, context: context)
+    }
+}
+
+/// Any encodable domain value as a JSON response body (encoded as the value itself).
+struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable, Sendable {
+    let value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        try value.encode(to: encoder)
+    }
+}
+
+/// 201 for something made now, 200 for what an idempotent retry or a dedupe found.
+func createdOrFound<Value: Encodable & Sendable>(_ value: Value, created: Bool, location: String? = nil) -> EditedResponse<JSONBody<Value>> {
+    var headers = HTTPFields()
+    if created, let location { headers[.location] = location }
+    return EditedResponse(status: created ? .created : .ok, headers: headers, response: JSONBody(value))
+}
+
+extension Request {
+    /// A query parameter that must be one of an enum's raw values, or a validation problem.
+    func queryEnum<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw Problem.validation([.init(name, "invalid_value", "\(name) must be one of: \(allowed)")])
+        }
+        return value
+    }
+
+    /// An integer query parameter, or a validation problem.
+    func queryInt(_ name: String, range: ClosedRange<Int64>) throws -> Int64? {
+        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw Problem.validation([.init(name, "out_of_range", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")])
+        }
+        return value
+    }
+
+    func queryString(_ name: String) -> String? {
+        uri.queryParameters[Substring(name)].map(String.init)
     }
 }

@@ -1,3 +1,4 @@
+import Domain
 import Hummingbird
 
 /// The per-request context: Hummingbird's core storage plus the authenticated caller.

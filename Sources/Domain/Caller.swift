@@ -1,5 +1,3 @@
-import Domain
-
 /// Who is calling: a user of one brokerage, as asserted by a token that brokerage signed.
 public struct Caller: Sendable, Hashable {
     public enum Role: String, Sendable, Codable, CaseIterable {
@@ -12,4 +10,13 @@ public struct Caller: Sendable, Hashable {
     public let userID: String
     public let role: Role
     public let name: String
+
+    public init(tenant: Tenant, userID: String, role: Role, name: String) {
+        self.tenant = tenant
+        self.userID = userID
+        self.role = role
+        self.name = name
+    }
+
+    public var isAgent: Bool { role == .agent }
 }

@@ -1,0 +1,247 @@
+import Database
+import Foundation
+import PQ
+
+/// Contacts of an agent ("people you message get added to your contacts"), deduplicated per
+/// owner by case-insensitive email and by E.164 mobile phone.
+public struct ContactStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static let columns = """
+        c.id, c.owner_member_key, c.user_id, c.first_name, c.last_name, c.full_name, c.email, c.mobile_phone,
+        c.preferred_phone, c.lead_source, c.notes, c.preferred_contact_method, c.created_at, c.updated_at
+        """
+
+    // MARK: - API operations (agents only)
+
+    /// POST /v1/contacts: the new contact, or the owner's existing one with that email/phone.
+    public func create(_ caller: Caller, _ draft: ContactDraft) async throws -> (Contact, created: Bool) {
+        try requireAgent(caller)
+        let draft = try Self.validated(draft, prefix: "")
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
+            return try await Self.findOrCreate(tx, owner: caller.userID, draft)
+        }
+    }
+
+    public func get(_ caller: Caller, id: String) async throws -> Contact {
+        try requireAgent(caller)
+        guard let uuid = UUID(uuidString: id) else { throw Self.notFound }
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            guard var contact = try await Self.fetch(tx, id: uuid, owner: caller.userID) else { throw Self.notFound }
+            contact.sessions = try await Self.sessions(tx, contact: uuid, owner: caller.userID)
+            return contact
+        }
+    }
+
+    /// The caller's contacts by name, optionally filtered by `q` (a prefix of any word of the
+    /// name, of the email, or digits of the phone).
+    public func list(_ caller: Caller, q: String?, after: String?, limit: Int) async throws -> (items: [Contact], next: String?) {
+        try requireAgent(caller)
+        var cursorName: String?
+        var cursorID: UUID?
+        if let after {
+            let parts = try Cursor.decode(after, parts: 2)
+            guard let id = UUID(uuidString: parts[1]) else { throw Cursor.invalid("after") }
+            cursorName = parts[0]
+            cursorID = id
+        }
+        let query = q?.trimmingCharacters(in: .whitespaces).lowercased()
+        let pattern = query.flatMap { $0.isEmpty ? nil : Self.likeEscape($0) + "%" }
+        let digits = query.map { $0.filter(\.isNumber) }.flatMap { $0.count >= 3 ? "%" + $0 + "%" : nil }
+        let rows = try await database.withTenant(caller.tenant.scope) { tx in
+            try await tx.query("""
+                SELECT \(Self.columns) FROM contacts c
+                WHERE c.owner_member_key = $1
+                  AND ($2::text IS NULL OR lower(c.full_name) LIKE $2 OR lower(c.full_name) LIKE '% ' || $2
+                       OR c.email_key LIKE $2 OR ($3::text IS NOT NULL AND c.mobile_phone LIKE $3))
+                  AND ($4::text IS NULL OR (lower(c.full_name), c.id) > ($4, $5::uuid))
+                ORDER BY lower(c.full_name), c.id
+                LIMIT $6
+                """, [caller.userID, pattern, digits, cursorName, cursorID, limit + 1]).rows
+        }
+        let contacts = try rows.prefix(limit).map(Self.contact)
+        let next = rows.count > limit ? contacts.last.map { Cursor.encode([$0.FullName.lowercased(), $0.ContactKey]) } : nil
+        return (contacts, next)
+    }
+
+    public func update(_ caller: Caller, id: String, _ patch: ContactPatch) async throws -> Contact {
+        try requireAgent(caller)
+        guard let uuid = UUID(uuidString: id) else { throw Self.notFound }
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            try await Self.lockOwner(tx, caller.userID)
+            guard let current = try await Self.fetch(tx, id: uuid, owner: caller.userID) else { throw Self.notFound }
+            var draft = ContactDraft(
+                fullName: current.FullName, firstName: current.FirstName, lastName: current.LastName, email: current.Email,
+                mobilePhone: current.MobilePhone, preferredPhone: current.PreferredPhone, leadSource: current.LeadSource,
+                notes: current.Notes, preferredContactMethod: current.preferredContactMethod, userId: current.userId)
+            func apply<T>(_ field: PatchField<T>, _ keyPath: WritableKeyPath<ContactDraft, T?>) {
+                if case .set(let value) = field { draft[keyPath: keyPath] = value }
+            }
+            if case .set(let name) = patch.fullName { draft.fullName = name ?? "" }
+            apply(patch.firstName, \.firstName)
+            apply(patch.lastName, \.lastName)
+            apply(patch.email, \.email)
+            apply(patch.mobilePhone, \.mobilePhone)
+            apply(patch.preferredPhone, \.preferredPhone)
+            apply(patch.leadSource, \.leadSource)
+            apply(patch.notes, \.notes)
+            apply(patch.preferredContactMethod, \.preferredContactMethod)
+            let valid = try Self.validated(draft, prefix: "")
+            if let other = try await Self.match(tx, owner: caller.userID, valid), other.ContactKey != current.ContactKey {
+                throw DomainError.conflict(code: "contact_exists", message: "another of your contacts (\(other.ContactKey)) has that email or phone")
+            }
+            try await tx.query("""
+                UPDATE contacts SET first_name = $3, last_name = $4, full_name = $5, email = $6, mobile_phone = $7,
+                    preferred_phone = $8, lead_source = $9, notes = $10, preferred_contact_method = $11, updated_at = now()
+                WHERE id = $1 AND owner_member_key = $2
+                """, [uuid, caller.userID, valid.firstName, valid.lastName, valid.fullName, valid.email, valid.mobilePhone,
+                      valid.preferredPhone, valid.leadSource, valid.notes, valid.preferredContactMethod?.rawValue])
+            guard var updated = try await Self.fetch(tx, id: uuid, owner: caller.userID) else { throw Self.notFound }
+            updated.sessions = try await Self.sessions(tx, contact: uuid, owner: caller.userID)
+            return updated
+        }
+    }
+
+    // MARK: - Building blocks for other stores (inside their transaction)
+
+    /// The owner's contact matching the draft's email or phone, completed with what the draft
+    /// adds (user id, missing email/phone), or a new one. Serialized per owner, so two
+    /// concurrent calls for the same person make one contact.
+    static func findOrCreate(_ tx: Transaction, owner: String, _ draft: ContactDraft) async throws -> (Contact, created: Bool) {
+        try await lockOwner(tx, owner)
+        if let existing = try await match(tx, owner: owner, draft) {
+            try await tx.query("""
+                UPDATE contacts SET user_id = COALESCE(user_id, $3), email = COALESCE(email, $4),
+                    mobile_phone = COALESCE(mobile_phone, $5),
+                    preferred_contact_method = COALESCE(preferred_contact_method, $6), updated_at = now()
+                WHERE id = $1 AND owner_member_key = $2
+                  AND (user_id IS NULL AND $3::text IS NOT NULL OR email IS NULL AND $4::text IS NOT NULL
+                       OR mobile_phone IS NULL AND $5::text IS NOT NULL
+                       OR preferred_contact_method IS NULL AND $6::text IS NOT NULL)
+                """, [existing.ContactKey, owner, draft.userId, draft.email, draft.mobilePhone, draft.preferredContactMethod?.rawValue])
+            guard let uuid = UUID(uuidString: existing.ContactKey), let contact = try await fetch(tx, id: uuid, owner: owner) else {
+                throw notFound
+            }
+            return (contact, false)
+        }
+        let row = try await tx.query("""
+            INSERT INTO contacts (owner_member_key, user_id, first_name, last_name, full_name, email, mobile_phone,
+                preferred_phone, lead_source, notes, preferred_contact_method)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            RETURNING id
+            """, [owner, draft.userId, draft.firstName, draft.lastName, draft.fullName, draft.email, draft.mobilePhone,
+                  draft.preferredPhone, draft.leadSource, draft.notes, draft.preferredContactMethod?.rawValue])
+        guard let contact = try await fetch(tx, id: try row.rows[0].decode(UUID.self, "id"), owner: owner) else { throw notFound }
+        return (contact, true)
+    }
+
+    static func fetch(_ tx: Transaction, id: UUID, owner: String) async throws -> Contact? {
+        try await tx.query("SELECT \(columns) FROM contacts c WHERE c.id = $1 AND c.owner_member_key = $2", [id, owner])
+            .first.map(contact)
+    }
+
+    /// Checks and normalizes a draft (email trimmed, phones to E.164), listing every bad field.
+    static func validated(_ draft: ContactDraft, prefix: String) throws -> ContactDraft {
+        var validator = Validator()
+        var out = draft
+        let p = prefix.isEmpty ? "" : prefix + "."
+        if let name = validator.requireText(draft.fullName, p + "FullName", maxLength: 200) {
+            out.fullName = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        for (value, field, max) in [(draft.firstName, "FirstName", 100), (draft.lastName, "LastName", 100),
+                                    (draft.leadSource, "LeadSource", 100), (draft.notes, "Notes", 5000)] {
+            Listing.checkText(value, p + field, max: max, into: &validator)
+        }
+        if let email = draft.email {
+            out.email = ContactPoint.email(email)
+            if out.email == nil { validator.add(p + "Email", "invalid_format", "Email is not a valid email address") }
+        }
+        for (value, field, keyPath) in [(draft.mobilePhone, "MobilePhone", \ContactDraft.mobilePhone),
+                                        (draft.preferredPhone, "PreferredPhone", \ContactDraft.preferredPhone)] {
+            guard let value else { continue }
+            out[keyPath: keyPath] = ContactPoint.phone(value)
+            if out[keyPath: keyPath] == nil { validator.add(p + field, "invalid_format", "\(field) is not a valid phone number") }
+        }
+        try validator.check()
+        return out
+    }
+
+    // MARK: - Internals
+
+    static let notFound = DomainError.notFound(code: "contact_not_found", message: "no such contact")
+
+    private func requireAgent(_ caller: Caller) throws {
+        guard caller.isAgent else { throw DomainError.forbidden(code: "agents_only", message: "only agents have contacts") }
+    }
+
+    private static func lockOwner(_ tx: Transaction, _ owner: String) async throws {
+        try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.contacts'), hashtext($1))", [owner])
+    }
+
+    private static func match(_ tx: Transaction, owner: String, _ draft: ContactDraft) async throws -> Contact? {
+        guard draft.email != nil || draft.mobilePhone != nil else { return nil }
+        return try await tx.query("""
+            SELECT \(columns) FROM contacts c
+            WHERE c.owner_member_key = $1 AND (c.email_key = lower($2) OR c.mobile_phone = $3)
+            ORDER BY (c.email_key = lower($2)) DESC NULLS LAST, c.created_at
+            LIMIT 1
+            """, [owner, draft.email, draft.mobilePhone]).first.map(contact)
+    }
+
+    private static func sessions(_ tx: Transaction, contact: UUID, owner: String) async throws -> [Contact.SessionRef] {
+        try await tx.query("""
+            SELECT s.id, s.kind, s.status, s.last_activity_at FROM sessions s
+            WHERE s.contact_id = $1
+              AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2)
+            ORDER BY s.last_activity_at DESC LIMIT 100
+            """, [contact, owner]).rows.map { row in
+            Contact.SessionRef(
+                id: try row.decode(UUID.self, "id").uuidString.lowercased(), kind: try row.decode(String.self, "kind"),
+                status: try row.decode(String.self, "status"), lastActivityAt: try row.decode(Date.self, "last_activity_at"))
+        }
+    }
+
+    static func likeEscape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
+    static func contact(_ row: PQRow) throws -> Contact {
+        Contact(
+            ContactKey: try row.decode(UUID.self, "id").uuidString.lowercased(),
+            FirstName: try row.decode(String?.self, "first_name"), LastName: try row.decode(String?.self, "last_name"),
+            FullName: try row.decode(String.self, "full_name"), Email: try row.decode(String?.self, "email"),
+            MobilePhone: try row.decode(String?.self, "mobile_phone"), PreferredPhone: try row.decode(String?.self, "preferred_phone"),
+            LeadSource: try row.decode(String?.self, "lead_source"), Notes: try row.decode(String?.self, "notes"),
+            OwnerMemberKey: try row.decode(String.self, "owner_member_key"),
+            preferredContactMethod: try row.decode(String?.self, "preferred_contact_method").flatMap(ContactMethod.init(rawValue:)),
+            userId: try row.decode(String?.self, "user_id"), sessions: nil,
+            createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
+    }
+}
+
+/// The `users` table: people of the brokerage Parley has seen.
+enum UserStore {
+    /// Records a user, refreshing the display name when it changed.
+    static func upsert(_ tx: Transaction, id: String, role: Caller.Role, name: String) async throws {
+        try await tx.query("""
+            INSERT INTO users (id, role, display_name) VALUES ($1, $2, $3)
+            ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role, updated_at = now()
+            WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name OR users.role IS DISTINCT FROM EXCLUDED.role
+            """, [id, role.rawValue, name])
+    }
+
+    static func role(_ tx: Transaction, id: String) async throws -> Caller.Role? {
+        try await tx.query("SELECT role FROM users WHERE id = $1", [id]).first
+            .flatMap { Caller.Role(rawValue: try $0.decode(String.self, "role")) }
+    }
+}

@@ -1,0 +1,178 @@
+import Database
+import Foundation
+import PQ
+
+extension SessionStore {
+    /// What a member sends.
+    public struct Draft: Sendable {
+        public var clientMessageId: String
+        public var text: String
+        public var listing: Listing?
+        public var attachmentIds: [String]
+
+        public init(clientMessageId: String, text: String, listing: Listing? = nil, attachmentIds: [String] = []) {
+            self.clientMessageId = clientMessageId
+            self.text = text
+            self.listing = listing
+            self.attachmentIds = attachmentIds
+        }
+    }
+
+    /// Sends a message. Idempotent per (sender, clientMessageId): a retry returns the stored
+    /// message with `created == false`; the same key with different content is 409.
+    ///
+    /// The session row is locked for the transaction, which serializes sends per session: the
+    /// per-session `seq` has no gaps, and a concurrent close either lands before (409
+    /// `session_closed`) or after the message.
+    public func send(_ caller: Caller, sessionID id: String, _ draft: Draft) async throws -> (Message, created: Bool) {
+        let uuid = try Self.sessionID(id)
+        let draft = try Self.validated(draft)
+        let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            let locked = try await tx.query("""
+                SELECT s.status FROM sessions s
+                JOIN session_members m ON m.session_id = s.id AND m.user_id = $2
+                WHERE s.id = $1 FOR UPDATE OF s
+                """, [uuid, caller.userID])
+            guard let status = try locked.first?.decode(String.self, "status") else { throw Self.notFound }
+            let members = try await Self.readPositions(tx, session: uuid)
+            if let existing = try await tx.query("""
+                \(Self.messageSelect) WHERE m.session_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3
+                """, [uuid, caller.userID, draft.clientMessageId]).first
+            {
+                let message = try Self.message(existing, viewer: caller.userID, members: members)
+                guard message.text == draft.text, message.listing == draft.listing else {
+                    throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
+                }
+                return (message, false)
+            }
+            guard status != Session.Status.closed.rawValue else {
+                throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to send")
+            }
+            let inserted = try await tx.query("""
+                WITH bump AS (
+                    UPDATE sessions SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now(),
+                        last_message_preview = $5, last_sender_id = $2,
+                        status = CASE WHEN status = 'archived' AND status_changed_by IS DISTINCT FROM $2 THEN 'active' ELSE status END,
+                        status_changed_at = CASE WHEN status = 'archived' AND status_changed_by IS DISTINCT FROM $2 THEN now() ELSE status_changed_at END
+                    WHERE id = $1
+                    RETURNING last_seq
+                ), message AS (
+                    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, listing)
+                    SELECT $1, bump.last_seq, $2, $3, $4, $6::jsonb FROM bump
+                    RETURNING id
+                ), reader AS (
+                    UPDATE session_members SET last_read_seq = (SELECT last_seq FROM bump), marked_unread = false
+                    WHERE session_id = $1 AND user_id = $2
+                )
+                SELECT id FROM message
+                """, [uuid, caller.userID, draft.clientMessageId, draft.text, Self.preview(draft.text), listingJSON])
+            let messageID = try inserted.rows[0].decode(UUID.self, "id")
+            guard let row = try await tx.query("\(Self.messageSelect) WHERE m.id = $1", [messageID]).first else {
+                throw Self.notFound
+            }
+            return (try Self.message(row, viewer: caller.userID, members: members), true)
+        }
+    }
+
+    public enum HistoryCursor: Sendable {
+        /// The newest messages.
+        case latest
+        /// Messages with seq < n, newest first.
+        case before(Int64)
+        /// Messages with seq > n, oldest first.
+        case after(Int64)
+    }
+
+    /// A page of history. `latest` and `before` page backwards (newest first); `after` pages
+    /// forwards (oldest first). Keyset on seq: pages never overlap or skip, even while new
+    /// messages arrive. Reading history does not mark anything read.
+    public func history(_ caller: Caller, sessionID id: String, _ cursor: HistoryCursor, limit: Int) async throws -> (items: [Message], next: Int64?) {
+        let uuid = try Self.sessionID(id)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            let members = try await Self.readPositions(tx, session: uuid)
+            guard members[caller.userID] != nil else { throw Self.notFound }
+            let rows: [PQRow]
+            switch cursor {
+            case .latest, .before:
+                var before = Int64.max
+                if case .before(let seq) = cursor { before = seq }
+                rows = try await tx.query(
+                    "\(Self.messageSelect) WHERE m.session_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
+                    [uuid, before, limit + 1]).rows
+            case .after(let seq):
+                rows = try await tx.query(
+                    "\(Self.messageSelect) WHERE m.session_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3",
+                    [uuid, seq, limit + 1]).rows
+            }
+            let messages = try rows.prefix(limit).map { try Self.message($0, viewer: caller.userID, members: members) }
+            return (messages, rows.count > limit ? messages.last?.seq : nil)
+        }
+    }
+
+    // MARK: - Internals
+
+    static let messageSelect = """
+        SELECT m.id, m.session_id, m.seq, m.sender_id, u.display_name AS sender_name, u.role AS sender_role,
+               m.client_message_id, m.text, m.listing::text AS listing, m.created_at
+        FROM messages m JOIN users u ON u.id = m.sender_id
+        """
+
+    /// Every member's read position (user id → last_read_seq).
+    static func readPositions(_ tx: Transaction, session: UUID) async throws -> [String: Int64] {
+        var positions: [String: Int64] = [:]
+        for row in try await tx.query("SELECT user_id, last_read_seq FROM session_members WHERE session_id = $1", [session]).rows {
+            positions[try row.decode(String.self, "user_id")] = try row.decode(Int64.self, "last_read_seq")
+        }
+        return positions
+    }
+
+    static func message(_ row: PQRow, viewer: String, members: [String: Int64]) throws -> Message {
+        let seq = try row.decode(Int64.self, "seq")
+        let senderID = try row.decode(String.self, "sender_id")
+        let text = try row.decode(String.self, "text")
+        let own = senderID == viewer
+        var readBy: [String]?
+        var delivery: Message.Delivery?
+        if own {
+            let others = members.filter { $0.key != senderID }
+            let readers = others.filter { $0.value >= seq }.map(\.key).sorted()
+            readBy = readers
+            delivery = !others.isEmpty && readers.count == others.count ? .read : .sent
+        }
+        let listing = try row.decode(String?.self, "listing").map { text in
+            try JSONDecoder().decode(Listing.self, from: Data(text.utf8))
+        }
+        return Message(
+            id: try row.decode(UUID.self, "id").uuidString.lowercased(),
+            sessionId: try row.decode(UUID.self, "session_id").uuidString.lowercased(), seq: seq,
+            sender: .init(userId: senderID, name: try row.decode(String.self, "sender_name"), role: try row.decode(String.self, "sender_role")),
+            clientMessageId: own ? try row.decode(String.self, "client_message_id") : nil,
+            text: text, html: MessageFormatter.html(text), listing: listing, attachments: [],
+            createdAt: try row.decode(Date.self, "created_at"), delivery: delivery, readBy: readBy)
+    }
+
+    /// The session list's one-line preview: the first 140 characters, on one line.
+    static func preview(_ text: String) -> String {
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return line.count > 140 ? String(line.prefix(139)) + "…" : line
+    }
+
+    static func validated(_ draft: Draft) throws -> Draft {
+        var validator = Validator()
+        validator.requireText(draft.clientMessageId, "clientMessageId", maxLength: 100)
+        if draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace) {
+            validator.add("text", "required", "text is required")
+        } else if draft.text.count > 10_000 {
+            validator.add("text", "too_long", "text must be at most 10,000 characters")
+        } else if draft.text.unicodeScalars.contains(where: { $0.value == 0 }) {
+            validator.add("text", "invalid_characters", "text must not contain NUL characters")
+        }
+        draft.listing?.validate(into: &validator, prefix: "listing")
+        if !draft.attachmentIds.isEmpty {
+            validator.add("attachmentIds", "not_supported", "attachments are not available yet")
+        }
+        try validator.check()
+        return draft
+    }
+}

@@ -1,0 +1,52 @@
+import Database
+import Foundation
+import PQ
+
+extension SessionStore {
+    /// The caller's read state of one session after a receipt.
+    public struct ReadState: Codable, Sendable, Hashable {
+        public let sessionId: String
+        public let lastReadSeq: Int64
+        public let unreadCount: Int64
+    }
+
+    /// Marks read up to `upTo` (clamped to the last message). Receipts never move backwards:
+    /// a lower `upTo` than already read changes nothing. Clears "marked unread".
+    public func markRead(_ caller: Caller, sessionID id: String, upTo: Int64) async throws -> ReadState {
+        let uuid = try Self.sessionID(id)
+        guard upTo >= 0 else {
+            throw DomainError.validation([FieldError("upTo", "out_of_range", "upTo must be a message seq (0 or more)")])
+        }
+        return try await readState(caller, uuid, """
+            UPDATE session_members m
+            SET last_read_seq = GREATEST(m.last_read_seq, LEAST($3::bigint, s.last_seq)), marked_unread = false
+            FROM sessions s
+            WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
+            RETURNING m.last_read_seq, m.marked_unread, s.last_seq
+            """, [uuid, caller.userID, upTo])
+    }
+
+    /// "Mark as unread" for the caller: the session counts as unread (at least 1) until the
+    /// caller reads again. Nobody else's view changes, and no receipt moves.
+    public func markUnread(_ caller: Caller, sessionID id: String) async throws -> ReadState {
+        let uuid = try Self.sessionID(id)
+        return try await readState(caller, uuid, """
+            UPDATE session_members m SET marked_unread = true
+            FROM sessions s
+            WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
+            RETURNING m.last_read_seq, m.marked_unread, s.last_seq
+            """, [uuid, caller.userID])
+    }
+
+    private func readState(_ caller: Caller, _ id: UUID, _ sql: String, _ params: [any PQEncodable]) async throws -> ReadState {
+        try await database.withTenant(caller.tenant.scope) { tx in
+            guard let row = try await tx.query(sql, params).first else { throw Self.notFound }
+            let lastRead = try row.decode(Int64.self, "last_read_seq")
+            let lastSeq = try row.decode(Int64.self, "last_seq")
+            let marked = try row.decode(Bool.self, "marked_unread")
+            return ReadState(
+                sessionId: id.uuidString.lowercased(), lastReadSeq: lastRead,
+                unreadCount: max(lastSeq - lastRead, marked ? 1 : 0))
+        }
+    }
+}

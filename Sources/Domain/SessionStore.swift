@@ -1,0 +1,254 @@
+import Database
+import Foundation
+import PQ
+
+/// Chat sessions: creation, the session list, status changes. Messages and receipts are in
+/// the `+Messages` and `+Receipts` extensions. Every call runs in the caller's tenant scope;
+/// a session the caller is not a member of is "not found", exactly like one that does not exist.
+public struct SessionStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Who to start a session with.
+    public enum Counterpart: Sendable {
+        /// A client by their brokerage user id, with what the agent knows of them.
+        case newClient(userID: String, name: String, email: String?, phone: String?)
+        /// A client already in the caller's contacts (`userID` when the contact has none yet).
+        case contact(id: String, userID: String?)
+        /// Another agent of the same brokerage.
+        case agent(userID: String, name: String)
+    }
+
+    /// Starts a session (agents only). An open (active or archived) session of the same kind
+    /// between exactly these two people is returned instead of making a second one.
+    public func create(_ caller: Caller, with counterpart: Counterpart) async throws -> (Session, created: Bool) {
+        guard caller.isAgent else {
+            throw DomainError.forbidden(code: "agents_only", message: "only agents can start sessions")
+        }
+        let counterpart = try Self.validated(counterpart)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
+            let kind: Session.Kind
+            let otherID: String
+            var contactID: UUID?
+            switch counterpart {
+            case .newClient(let userID, let name, let email, let phone):
+                kind = .client
+                otherID = userID
+                try await Self.requireNotAgent(tx, userID)
+                try await UserStore.upsert(tx, id: userID, role: .client, name: name)
+                let draft = try ContactStore.validated(
+                    ContactDraft(fullName: name, email: email, mobilePhone: phone, userId: userID), prefix: "client")
+                contactID = UUID(uuidString: try await ContactStore.findOrCreate(tx, owner: caller.userID, draft).0.ContactKey)
+            case .contact(let id, let userID):
+                kind = .client
+                guard let uuid = UUID(uuidString: id), let contact = try await ContactStore.fetch(tx, id: uuid, owner: caller.userID) else {
+                    throw ContactStore.notFound
+                }
+                guard let clientID = contact.userId ?? userID else {
+                    throw DomainError.validation([FieldError("client.userId", "required", "this contact has no user id yet; pass client.userId")])
+                }
+                otherID = clientID
+                try await Self.requireNotAgent(tx, clientID)
+                try await UserStore.upsert(tx, id: clientID, role: .client, name: contact.FullName)
+                try await tx.query("UPDATE contacts SET user_id = $2, updated_at = now() WHERE id = $1 AND user_id IS NULL", [uuid, clientID])
+                contactID = uuid
+            case .agent(let userID, let name):
+                kind = .agent
+                otherID = userID
+                if try await UserStore.role(tx, id: userID) == .client {
+                    throw DomainError.validation([FieldError("agent.userId", "invalid_value", "that user is a client")])
+                }
+                try await UserStore.upsert(tx, id: userID, role: .agent, name: name)
+            }
+            guard otherID != caller.userID else {
+                throw DomainError.validation([FieldError("\(kind == .agent ? "agent" : "client").userId", "invalid_value", "you cannot start a session with yourself")])
+            }
+            // One open session per pair and kind, even when two requests race.
+            let pair = [caller.userID, otherID].sorted().joined(separator: "\u{1F}")
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session-pair'), hashtext($1))", [kind.rawValue + pair])
+            let existing = try await tx.query("""
+                SELECT s.id FROM sessions s
+                WHERE s.kind = $1 AND s.status IN ('active', 'archived')
+                  AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2)
+                  AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $3)
+                  AND (SELECT count(*) FROM session_members m WHERE m.session_id = s.id) = 2
+                ORDER BY s.created_at LIMIT 1
+                """, [kind.rawValue, caller.userID, otherID])
+            if let row = existing.first {
+                let id = try row.decode(UUID.self, "id")
+                guard let session = try await Self.fetch(tx, id: id, member: caller.userID) else { throw Self.notFound }
+                return (session, false)
+            }
+            let id = try await tx.query(
+                "INSERT INTO sessions (kind, created_by, contact_id) VALUES ($1, $2, $3) RETURNING id",
+                [kind.rawValue, caller.userID, contactID]).rows[0].decode(UUID.self, "id")
+            try await tx.query("""
+                INSERT INTO session_members (session_id, user_id, role) VALUES ($1, $2, 'agent'), ($1, $3, $4)
+                """, [id, caller.userID, otherID, kind == .agent ? "agent" : "client"])
+            guard let session = try await Self.fetch(tx, id: id, member: caller.userID) else { throw Self.notFound }
+            return (session, true)
+        }
+    }
+
+    public func get(_ caller: Caller, id: String) async throws -> Session {
+        let uuid = try Self.sessionID(id)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            guard let session = try await Self.fetch(tx, id: uuid, member: caller.userID) else { throw Self.notFound }
+            return session
+        }
+    }
+
+    /// The caller's sessions in one status, newest activity first, keyset-paginated.
+    public func list(_ caller: Caller, status: Session.Status, kind: Session.Kind?, after: String?, limit: Int) async throws -> (items: [Session], next: String?) {
+        var cursorMicros: Int64?
+        var cursorID: UUID?
+        if let after {
+            let parts = try Cursor.decode(after, parts: 2)
+            guard let micros = Int64(parts[0]), let id = UUID(uuidString: parts[1]) else { throw Cursor.invalid("after") }
+            cursorMicros = micros
+            cursorID = id
+        }
+        let rows = try await database.withTenant(caller.tenant.scope) { tx in
+            try await tx.query("""
+                \(Self.select)
+                FROM session_members me JOIN sessions s ON s.id = me.session_id
+                WHERE me.user_id = $1 AND s.status = $2 AND ($3::text IS NULL OR s.kind = $3)
+                  AND ($4::bigint IS NULL
+                       OR (s.last_activity_at, s.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
+                ORDER BY s.last_activity_at DESC, s.id DESC
+                LIMIT $6
+                """, [caller.userID, status.rawValue, kind?.rawValue, cursorMicros, cursorID, limit + 1]).rows
+        }
+        let sessions = try rows.prefix(limit).map { try Self.session($0, member: caller.userID) }
+        var next: String?
+        if rows.count > limit, let last = rows.prefix(limit).last {
+            next = Cursor.encode([String(try last.decode(Int64.self, "activity_us")), try last.decode(UUID.self, "id").uuidString.lowercased()])
+        }
+        return (sessions, next)
+    }
+
+    public enum Transition: String, Sendable {
+        case close, archive, reopen
+
+        var target: Session.Status {
+            switch self {
+            case .close: .closed
+            case .archive: .archived
+            case .reopen: .active
+            }
+        }
+
+        /// The states the transition may start from (besides its own target, which is a no-op).
+        var from: [Session.Status] {
+            switch self {
+            case .close: [.active, .archived]
+            case .archive: [.active]
+            case .reopen: [.closed, .archived]
+            }
+        }
+    }
+
+    /// Changes the status with one conditional UPDATE, so racing requests cannot produce a
+    /// state the machine does not allow. Repeating a transition is a no-op; a transition from
+    /// a state it does not start from is 409 `invalid_transition`. Only agent members may.
+    public func transition(_ caller: Caller, id: String, _ transition: Transition) async throws -> Session {
+        let uuid = try Self.sessionID(id)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            let changed = try await tx.query("""
+                UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
+                WHERE s.id = $1 AND s.status = ANY ($4::text[])
+                  AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent')
+                RETURNING s.id
+                """, [uuid, caller.userID, transition.target.rawValue, "{" + transition.from.map(\.rawValue).joined(separator: ",") + "}"])
+            guard let session = try await Self.fetch(tx, id: uuid, member: caller.userID) else { throw Self.notFound }
+            if !changed.isEmpty { return session }
+            guard session.members.first(where: { $0.userId == caller.userID })?.role == "agent" else {
+                throw DomainError.forbidden(code: "agents_only", message: "only agents can change a session's status")
+            }
+            guard session.status == transition.target else {
+                throw DomainError.conflict(code: "invalid_transition", message: "a \(session.status.rawValue) session cannot be \(transition.rawValue)d")
+            }
+            return session
+        }
+    }
+
+    // MARK: - Shared
+
+    static let notFound = DomainError.notFound(code: "session_not_found", message: "no such session")
+
+    static func sessionID(_ text: String) throws -> UUID {
+        guard let uuid = UUID(uuidString: text) else { throw notFound }
+        return uuid
+    }
+
+    /// Columns of a session row as seen by member `me` (the caller), with every member.
+    static let select = """
+        SELECT s.id, s.kind, s.status, s.contact_id, s.last_seq, s.last_message_at, s.last_message_preview,
+               s.last_sender_id, s.last_activity_at, s.created_at, me.last_read_seq, me.marked_unread,
+               (extract(epoch FROM s.last_activity_at) * 1000000)::int8 AS activity_us,
+               (SELECT json_agg(json_build_object('userId', m.user_id, 'name', u.display_name, 'role', m.role,
+                                                  'lastReadSeq', m.last_read_seq) ORDER BY m.joined_at, m.user_id)
+                  FROM session_members m JOIN users u ON u.id = m.user_id WHERE m.session_id = s.id)::text AS members
+        """
+
+    static func fetch(_ tx: Transaction, id: UUID, member: String) async throws -> Session? {
+        try await tx.query("""
+            \(select)
+            FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $2
+            WHERE s.id = $1
+            """, [id, member]).first.map { try session($0, member: member) }
+    }
+
+    static func session(_ row: PQRow, member: String) throws -> Session {
+        let members = try row.decodeJSON([Session.Member].self, "members")
+        let lastSeq = try row.decode(Int64.self, "last_seq")
+        let lastRead = try row.decode(Int64.self, "last_read_seq")
+        let markedUnread = try row.decode(Bool.self, "marked_unread")
+        guard let kind = Session.Kind(rawValue: try row.decode(String.self, "kind")),
+            let status = Session.Status(rawValue: try row.decode(String.self, "status"))
+        else { throw PQError(.decoding, message: "unknown session kind or status") }
+        var lastMessage: Session.LastMessage?
+        if let at = try row.decode(Date?.self, "last_message_at") {
+            lastMessage = Session.LastMessage(
+                seq: lastSeq, preview: try row.decode(String?.self, "last_message_preview") ?? "",
+                senderId: try row.decode(String?.self, "last_sender_id") ?? "", createdAt: at)
+        }
+        return Session(
+            id: try row.decode(UUID.self, "id").uuidString.lowercased(), kind: kind, agentToAgent: kind == .agent,
+            status: status, members: members,
+            title: members.filter { $0.userId != member }.map(\.name).joined(separator: ", "),
+            contactId: try row.decode(UUID?.self, "contact_id")?.uuidString.lowercased(),
+            lastMessage: lastMessage, lastSeq: lastSeq, lastReadSeq: lastRead,
+            unreadCount: max(lastSeq - lastRead, markedUnread ? 1 : 0),
+            lastActivityAt: try row.decode(Date.self, "last_activity_at"), createdAt: try row.decode(Date.self, "created_at"))
+    }
+
+    private static func validated(_ counterpart: Counterpart) throws -> Counterpart {
+        var validator = Validator()
+        switch counterpart {
+        case .newClient(let userID, let name, let email, let phone):
+            let id = validator.requireText(userID, "client.userId", maxLength: 200)
+            let name = validator.requireText(name, "client.name", maxLength: 200)
+            try validator.check()
+            return .newClient(userID: id ?? userID, name: name ?? "", email: email, phone: phone)
+        case .contact(let id, let userID):
+            if let userID { validator.requireText(userID, "client.userId", maxLength: 200) }
+            if UUID(uuidString: id) == nil { validator.add("client.contactId", "invalid_format", "client.contactId must be a contact id") }
+        case .agent(let userID, let name):
+            validator.requireText(userID, "agent.userId", maxLength: 200)
+            validator.requireText(name, "agent.name", maxLength: 200)
+        }
+        try validator.check()
+        return counterpart
+    }
+
+    private static func requireNotAgent(_ tx: Transaction, _ userID: String) async throws {
+        if try await UserStore.role(tx, id: userID) == .agent {
+            throw DomainError.validation([FieldError("client.userId", "invalid_value", "that user is an agent; start an agent session instead")])
+        }
+    }
+}
