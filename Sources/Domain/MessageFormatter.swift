@@ -117,7 +117,7 @@ public enum MessageFormatter {
 
     /// The URL if its scheme is http, https or mailto and it has no control characters.
     static func safeURL(_ url: String) -> String? {
-        guard !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }),
+        guard !url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || "\"'<>`\\".unicodeScalars.contains($0) }),
             let colon = url.firstIndex(of: ":")
         else { return nil }
         let scheme = url[..<colon].lowercased()

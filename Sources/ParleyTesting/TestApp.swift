@@ -51,3 +51,25 @@ extension TestResponse {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 }
+
+/// A JSON response, decoded.
+public struct JSONResponse: @unchecked Sendable {
+    // @unchecked: `body` holds only JSONSerialization output (dictionaries, arrays, strings,
+    // numbers, NSNull), built once and never mutated after init.
+    public let status: HTTPResponse.Status
+    public let body: [String: Any]
+    public let headers: HTTPFields
+
+    public subscript(key: String) -> Any? { body[key] }
+    public var code: String? { body["code"] as? String }
+    public var items: [[String: Any]] { body["items"] as? [[String: Any]] ?? [] }
+}
+
+extension TestClientProtocol {
+    /// Sends `body` (any JSONSerialization value) as JSON and decodes the JSON answer.
+    public func json(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil) async throws -> JSONResponse {
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        let response = try await send(method, uri, token: token, json: text)
+        return JSONResponse(status: response.status, body: response.json, headers: response.headers)
+    }
+}

@@ -22,14 +22,18 @@ struct SystemTests {
             }
             try await Task.sleep(for: .milliseconds(300))
             #expect(await app.database.poolStats().inUse == 4)
-            var slowest = Duration.zero
+            var timings: [Duration] = []
             for _ in 0..<20 {
                 let started = ContinuousClock.now
                 let response = try await client.send(.get, "/health")
-                slowest = max(slowest, ContinuousClock.now - started)
+                timings.append(ContinuousClock.now - started)
                 #expect(response.status == .ok)
             }
-            #expect(slowest < .milliseconds(100), "slowest /health took \(slowest)")
+            timings.sort()
+            // The median is the figure; the maximum only proves no request waited for the
+            // sleeping queries (that would take ~2 s). Other test suites share the two cores.
+            #expect(timings[timings.count / 2] < .milliseconds(100), "median /health took \(timings[timings.count / 2])")
+            #expect(timings[timings.count - 1] < .seconds(1), "slowest /health took \(timings[timings.count - 1])")
 
             // A request that needs the database waits at most the acquire timeout, then 503.
             let busy = try await client.send(.get, "/ready")

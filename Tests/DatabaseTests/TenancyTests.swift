@@ -89,13 +89,14 @@ struct TenancyTests {
         defer { Task { await database.close() } }
         let healthy = try await TestTenant.make(database)
         let broken = try await TestTenant.make(database)
-        // Simulate a tenant left behind: forget its applied migrations and drop its table so the
-        // first migration can run again, then block it by revoking the role's schema rights.
-        try await database.withTenant(broken.scope) { tx in
-            try await tx.simpleQuery("DROP TABLE users; DELETE FROM schema_migrations")
-        }
+        // Simulate a tenant left behind: an empty schema whose role may not create anything.
+        let schema = broken.scope.schema.quoted, role = broken.scope.role.quoted
         try await database.withTransaction { tx in
-            try await tx.simpleQuery("REVOKE CREATE ON SCHEMA \(broken.scope.schema.quoted) FROM \(broken.scope.role.quoted)")
+            try await tx.simpleQuery("""
+                DROP SCHEMA \(schema) CASCADE;
+                CREATE SCHEMA \(schema) AUTHORIZATION \(role);
+                REVOKE CREATE ON SCHEMA \(schema) FROM \(role);
+                """)
         }
         let migrator = Migrator(database: database, logger: testLogger)
         var first: [Migrator.TenantOutcome] = []

@@ -1,0 +1,183 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import ParleyTesting
+import Testing
+
+/// An agent and a client of one fresh brokerage, with a session between them.
+struct Pair {
+    let tenant: TestTenant
+    let agent: String
+    let client: String
+    let sessionID: String
+
+    static func make(_ app: TestApp, _ client: any TestClientProtocol, clientID: String = "client-1", clientName: String = "Maria Lopez") async throws -> Pair {
+        let tenant = try await TestTenant.make(app.database)
+        let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
+        let clientToken = try await tenant.token(sub: clientID, role: .client, name: clientName)
+        let created = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": clientID, "name": clientName]])
+        #expect(created.status == .created)
+        return Pair(tenant: tenant, agent: agent, client: clientToken, sessionID: try #require(created["id"] as? String))
+    }
+
+    func send(_ client: any TestClientProtocol, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> JSONResponse {
+        try await client.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
+    }
+}
+
+@Suite("API: sessions and statuses")
+struct SessionTests {
+    @Test("an agent starts a client session; starting it again returns the same one")
+    func create() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let session = try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent)
+            #expect(session["kind"] as? String == "client")
+            #expect(session["agentToAgent"] as? Bool == false)
+            #expect(session["status"] as? String == "active")
+            #expect(session["title"] as? String == "Maria Lopez")
+            #expect((session["members"] as? [[String: Any]])?.count == 2)
+            let again = try await client.json(.post, "/v1/sessions", token: pair.agent, body: ["client": ["userId": "client-1", "name": "Maria Lopez"]])
+            #expect(again.status == .ok)
+            #expect(again["id"] as? String == pair.sessionID)
+            // The client sees it too, with the agent as title.
+            let asClient = try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.client)
+            #expect(asClient["title"] as? String == "Avery Agent")
+        }
+    }
+
+    @Test("agent-to-agent sessions carry the agentToAgent badge and filter by kind")
+    func agentToAgent() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let other = try await client.json(.post, "/v1/sessions", token: pair.agent, body: ["agent": ["userId": "agent-2", "name": "Sam Lee"]])
+            #expect(other.status == .created)
+            #expect(other["agentToAgent"] as? Bool == true)
+            #expect(other["kind"] as? String == "agent")
+            let agents = try await client.json(.get, "/v1/sessions?kind=agent", token: pair.agent)
+            #expect(agents.items.map { $0["id"] as? String } == [other["id"] as? String])
+            let clients = try await client.json(.get, "/v1/sessions?kind=client", token: pair.agent)
+            #expect(clients.items.map { $0["id"] as? String } == [pair.sessionID])
+        }
+    }
+
+    @Test("close → send is 409 session_closed → reopen → send works")
+    func closeAndReopen() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let closed = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent)
+            #expect(closed["status"] as? String == "closed")
+            let again = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent)
+            #expect(again.status == .ok)
+            let refused = try await pair.send(client, as: pair.client, "hello?")
+            #expect(refused.status == .conflict)
+            #expect(refused.code == "session_closed")
+            let archiveClosed = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/archive", token: pair.agent)
+            #expect(archiveClosed.status == .conflict)
+            #expect(archiveClosed.code == "invalid_transition")
+            let reopened = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/reopen", token: pair.agent)
+            #expect(reopened["status"] as? String == "active")
+            #expect(try await pair.send(client, as: pair.client, "hello again").status == .created)
+        }
+    }
+
+    @Test("archived sessions leave the default list, stay readable, and a message from the other side brings them back")
+    func archive() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            _ = try await pair.send(client, "before archiving")
+            let archived = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/archive", token: pair.agent)
+            #expect(archived["status"] as? String == "archived")
+            #expect(try await client.json(.get, "/v1/sessions", token: pair.agent).items.isEmpty)
+            #expect(try await client.json(.get, "/v1/sessions?status=archived", token: pair.agent).items.count == 1)
+            let history = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent)
+            #expect(history.items.count == 1)
+            // The archiving agent's own message keeps it archived…
+            _ = try await pair.send(client, "note to self")
+            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent)["status"] as? String == "archived")
+            // …the client's brings it back.
+            #expect(try await pair.send(client, as: pair.client, "are you there?").status == .created)
+            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent)["status"] as? String == "active")
+        }
+    }
+
+    @Test("clients cannot change status; non-members get 404 exactly like a missing session")
+    func permissions() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let byClient = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.client)
+            #expect(byClient.status == .forbidden)
+            #expect(byClient.code == "agents_only")
+            let stranger = try await pair.tenant.token(sub: "client-2", role: .client)
+            let otherAgent = try await pair.tenant.token(sub: "agent-9", role: .agent)
+            for token in [stranger, otherAgent] {
+                for (method, path) in [(HTTPRequest.Method.get, ""), (.get, "/messages"), (.post, "/close"), (.post, "/read"), (.post, "/unread")] {
+                    let response = try await client.json(method, "/v1/sessions/\(pair.sessionID)\(path)", token: token, body: path == "/read" ? ["upTo": 1] : nil)
+                    #expect(response.status == .notFound, "\(method) \(path)")
+                    #expect(response.code == "session_not_found")
+                }
+                #expect(try await pair.send(client, as: token, "let me in").status == .notFound)
+            }
+            let missing = try await client.json(.get, "/v1/sessions/\(UUID().uuidString)", token: pair.agent)
+            #expect(missing.code == "session_not_found")
+            let clientStarts = try await client.json(.post, "/v1/sessions", token: pair.client, body: ["agent": ["userId": "agent-1", "name": "A"]])
+            #expect(clientStarts.status == .forbidden)
+        }
+    }
+
+    @Test("a token of another tenant sees nothing of this one")
+    func otherTenant() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let foreign = try await TestTenant.make(app.database)
+            let sameSub = try await foreign.token(sub: "agent-1", role: .agent, name: "Avery Agent")
+            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: sameSub).status == .notFound)
+            #expect(try await client.json(.get, "/v1/sessions", token: sameSub).items.isEmpty)
+            #expect(try await client.json(.get, "/v1/contacts", token: sameSub).items.isEmpty)
+        }
+    }
+
+    @Test("racing transitions and sends never produce an impossible state")
+    func races() async throws {
+        try await TestApp.run(maxConnections: 8) { app, client in
+            let pair = try await Pair.make(app, client)
+            let outcomes = try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
+                for index in 0..<30 {
+                    group.addTask {
+                        if index == 15 {
+                            let r = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent)
+                            return ("close", Int(r.status.code), r.code)
+                        }
+                        let r = try await pair.send(client, as: pair.client, "message \(index)")
+                        return ("send", Int(r.status.code), r.code)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.allSatisfy { $0.1 == 200 || $0.1 == 201 || ($0.1 == 409 && $0.2 == "session_closed") })
+            var sent = 0
+            for (kind, status, _) in outcomes where kind == "send" && status == 201 { sent += 1 }
+            let session = try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent)
+            #expect(session["status"] as? String == "closed")
+            #expect(session["lastSeq"] as? Int == sent)
+            // Every accepted message is there, seq 1…n with no gap.
+            let history = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages?limit=100", token: pair.agent)
+            #expect(history.items.compactMap { $0["seq"] as? Int }.sorted() == Array(stride(from: 1, through: sent, by: 1)))
+
+            // Racing status changes: each answer is a valid state, and the final one is too.
+            let statuses = try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<24 {
+                    group.addTask {
+                        let action = ["reopen", "archive", "close"][index % 3]
+                        let r = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/\(action)", token: pair.agent)
+                        #expect(r.status == .ok || r.code == "invalid_transition")
+                        return r["status"] as? String
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.compactMap { $0 }.allSatisfy { ["active", "closed", "archived"].contains($0) })
+        }
+    }
+}

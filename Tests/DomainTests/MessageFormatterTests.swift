@@ -1,0 +1,107 @@
+import Domain
+import Testing
+
+@Suite("Message text → safe HTML")
+struct MessageFormatterTests {
+    @Test("the formatting subset renders", arguments: [
+        ("**bold**", "<strong>bold</strong>"),
+        ("*it* and _it_", "<em>it</em> and <em>it</em>"),
+        ("snake_case_name stays", "snake_case_name stays"),
+        ("line one\nline two", "line one<br>line two"),
+        ("- a\n- b\nafter", "<ul><li>a</li><li>b</li></ul>after"),
+        ("see [the house](https://example.com/h?a=1&b=2)", "see <a href=\"https://example.com/h?a=1&amp;b=2\" rel=\"nofollow noopener noreferrer\">the house</a>"),
+        ("go to https://example.com/x.", "go to <a href=\"https://example.com/x\" rel=\"nofollow noopener noreferrer\">https://example.com/x</a>."),
+        ("2 < 3 & 5 > 4", "2 &lt; 3 &amp; 5 &gt; 4"),
+        ("price: $450,000 * 2", "price: $450,000 * 2"),
+    ])
+    func subset(input: String, expected: String) {
+        #expect(MessageFormatter.html(input) == expected)
+    }
+
+    /// Known XSS payloads (OWASP cheat sheet and friends). None may come back as live markup.
+    static let payloads: [String] = [
+        "<script>alert(1)</script>",
+        "<SCRIPT SRC=https://evil.example/xss.js></SCRIPT>",
+        "<img src=x onerror=alert(1)>",
+        "<IMG SRC=\"javascript:alert('XSS');\">",
+        "<svg/onload=alert(1)>",
+        "<svg><script>alert(1)</script></svg>",
+        "<body onload=alert(1)>",
+        "<iframe src=\"javascript:alert(1)\"></iframe>",
+        "<a href=\"javascript:alert(1)\">x</a>",
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "[click](vbscript:msgbox(1))",
+        "[click](https://ok.example\" onmouseover=\"alert(1))",
+        "[x](https://a.example/\"><script>alert(1)</script>)",
+        "https://example.com/\"onmouseover=\"alert(1)",
+        "https://example.com/<script>alert(1)</script>",
+        "**<script>alert(1)</script>**",
+        "*<img src=x onerror=alert(1)>*",
+        "- <script>alert(1)</script>",
+        "<div style=\"background:url(javascript:alert(1))\">",
+        "<input onfocus=alert(1) autofocus>",
+        "<details open ontoggle=alert(1)>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "\"><script>alert(1)</script>",
+        "'><script>alert(1)</script>",
+        "<scr<script>ipt>alert(1)</scr</script>ipt>",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "<object data=\"javascript:alert(1)\">",
+        "<embed src=\"javascript:alert(1)\">",
+        "<form action=\"javascript:alert(1)\"><button>x</button></form>",
+        "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+        "<link rel=stylesheet href=javascript:alert(1)>",
+        "[x](java\nscript:alert(1))",
+        "[x](  javascript:alert(1))",
+        "<a href=\"&#106;avascript:alert(1)\">x</a>",
+        "<base href=\"javascript:alert(1)//\">",
+        "`<script>`alert(1)",
+    ]
+
+    @Test("no XSS payload comes back live", arguments: payloads)
+    func xss(payload: String) throws {
+        let html = MessageFormatter.html(payload)
+        let lower = html.lowercased()
+        #expect(!lower.contains("<script"))
+        #expect(!lower.contains("href=\"javascript:"))
+        #expect(!lower.contains("href=\"data:"))
+        #expect(!lower.contains("href=\"vbscript:"))
+        // Only our tags, with only our attributes.
+        var rest = Substring(html)
+        while let open = rest.firstIndex(of: "<") {
+            let tagEnd = try #require(rest[open...].firstIndex(of: ">"), "unterminated tag in \(html)")
+            let tag = String(rest[open...tagEnd])
+            let allowed = ["<strong>", "</strong>", "<em>", "</em>", "<ul>", "</ul>", "<li>", "</li>", "<br>", "</a>"]
+            if !allowed.contains(tag) {
+                #expect(tag.hasPrefix("<a href=\"http") || tag.hasPrefix("<a href=\"mailto:"), "unexpected tag \(tag)")
+                #expect(tag.hasSuffix("\" rel=\"nofollow noopener noreferrer\">"), "unexpected attributes in \(tag)")
+                let href = tag.dropFirst("<a href=\"".count).prefix { $0 != "\"" }
+                #expect(!href.contains("<") && !href.contains(">") && !href.contains("'"))
+            }
+            rest = rest[rest.index(after: tagEnd)...]
+        }
+    }
+}
+
+@Suite("Contact points")
+struct ContactPointTests {
+    @Test("phones normalize to E.164", arguments: [
+        ("(555) 123-4567", "+15551234567"), ("555.123.4567", "+15551234567"), ("+1 555 123 4567", "+15551234567"),
+        ("1-555-123-4567", "+15551234567"), ("+44 20 7946 0958", "+442079460958"), ("0044 20 7946 0958", "+442079460958"),
+    ])
+    func phone(input: String, expected: String) {
+        #expect(ContactPoint.phone(input) == expected)
+    }
+
+    @Test("non-phones are refused", arguments: ["12", "call me", "555-CALL-NOW", "+0 123 4567", "123456789012345678"])
+    func notPhone(input: String) {
+        #expect(ContactPoint.phone(input) == nil)
+    }
+
+    @Test("emails", arguments: [("a@b.co", true), (" Maria@Example.com ", true), ("no-at.example.com", false), ("a@b", false), ("a b@c.de", false), ("a@-b.com", false)])
+    func email(input: String, valid: Bool) {
+        #expect((ContactPoint.email(input) != nil) == valid)
+    }
+}
