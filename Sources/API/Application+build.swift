@@ -2,6 +2,7 @@ import Database
 import HTTPTypes
 import Domain
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Metrics
 import Prometheus
@@ -27,18 +28,29 @@ public struct AppDependencies: Sendable {
     public let tenants: TenantStore
     public let sessions: SessionStore
     public let contacts: ContactStore
+    public let badges: BadgeStore
+    public let notifier: Notifier
+    public let dispatcher: EventDispatcher
+    public let typing: TypingService
 
-    public init(database: Database, listener: NotificationListener, logger: Logger) {
+    /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
+    ///   a slow consumer (4008).
+    public init(database: Database, listener: NotificationListener, logger: Logger, outboxCapacity: Int = 1000) {
         self.database = database
         self.listener = listener
         self.tenants = TenantStore(database: database, logger: logger)
-        self.sessions = SessionStore(database: database)
+        self.notifier = Notifier(database: database, logger: logger)
+        self.dispatcher = EventDispatcher(database: database, listener: listener, logger: logger, outboxCapacity: outboxCapacity)
+        notifier.setLocalWake { [dispatcher] slug in dispatcher.wake(slug) }
+        self.sessions = SessionStore(database: database, notifier: notifier)
         self.contacts = ContactStore(database: database)
+        self.badges = BadgeStore(database: database)
+        self.typing = TypingService(database: database)
     }
-}
 
-/// The LISTEN channel every writer NOTIFYs after commit.
-public let parleyChannel = "parley"
+    /// The channels the process's LISTEN connection must listen on.
+    public static let channels = [EventDispatcher.eventsChannel, EventDispatcher.typingChannel]
+}
 
 /// Builds the whole HTTP application. Used by `parley serve` and by the end-to-end tests.
 public func buildApplication(
@@ -61,11 +73,18 @@ public func buildApplication(
     MeRoutes().register(on: authenticated)
     SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
     ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)
+    LiveRoutes(badges: dependencies.badges, typing: dependencies.typing).register(on: authenticated)
+
+    let streamRouter = Router(context: StreamRequestContext.self)
+    streamRouter.middlewares.add(ProblemMiddleware())
+    StreamRoutes(verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing).register(on: streamRouter)
 
     return Application(
         router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: streamRouter),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
-        services: [dependencies.database, dependencies.listener],
+        // Shut down in reverse: server, dispatcher (closes streams), listener, pool.
+        services: [dependencies.database, dependencies.listener, dependencies.dispatcher],
         logger: logger)
 }
 

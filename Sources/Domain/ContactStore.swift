@@ -157,6 +157,7 @@ public struct ContactStore: Sendable {
                                     (draft.leadSource, "LeadSource", 100), (draft.notes, "Notes", 5000)] {
             Listing.checkText(value, p + field, max: max, into: &validator)
         }
+        if let userId = draft.userId { validator.requireText(userId, p + "userId", maxLength: 200) }
         if let email = draft.email {
             out.email = ContactPoint.email(email)
             if out.email == nil { validator.add(p + "Email", "invalid_format", "Email is not a valid email address") }

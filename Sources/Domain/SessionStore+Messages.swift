@@ -28,14 +28,20 @@ extension SessionStore {
         let uuid = try Self.sessionID(id)
         let draft = try Self.validated(draft)
         let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
-        return try await database.withTenant(caller.tenant.scope) { tx in
+        let result = try await database.withTenant(caller.tenant.scope) { tx -> (Message, created: Bool) in
+            // The advisory lock comes first and assigns no transaction id, so sends of one
+            // session get increasing xids in seq order: the event stream's (xid, id) order then
+            // delivers a session's messages in seq order (docs/decisions/0006-event-cursor.md).
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session'), hashtext($1))", [uuid.uuidString.lowercased()])
             let locked = try await tx.query("""
-                SELECT s.status FROM sessions s
+                SELECT s.status, s.last_seq FROM sessions s
                 JOIN session_members m ON m.session_id = s.id AND m.user_id = $2
                 WHERE s.id = $1 FOR UPDATE OF s
                 """, [uuid, caller.userID])
             guard let status = try locked.first?.decode(String.self, "status") else { throw Self.notFound }
-            let members = try await Self.readPositions(tx, session: uuid)
+            let lastSeqBefore = try locked.rows[0].decode(Int64.self, "last_seq")
+            let readState = try await Self.readStates(tx, session: uuid)
+            let members = readState.mapValues(\.lastRead)
             if let existing = try await tx.query("""
                 \(Self.messageSelect) WHERE m.session_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3
                 """, [uuid, caller.userID, draft.clientMessageId]).first
@@ -71,8 +77,15 @@ extension SessionStore {
             guard let row = try await tx.query("\(Self.messageSelect) WHERE m.id = $1", [messageID]).first else {
                 throw Self.notFound
             }
-            return (try Self.message(row, viewer: caller.userID, members: members), true)
+            let message = try Self.message(row, viewer: caller.userID, members: members)
+            try await EventLog.append(tx, .messageCreated, session: uuid, recipients: Array(members.keys), data: message.neutral)
+            var badgeUsers = members.keys.filter { $0 != caller.userID }
+            if let mine = readState[caller.userID], mine.lastRead < lastSeqBefore || mine.marked { badgeUsers.append(caller.userID) }
+            try await BadgeStore.announce(tx, users: badgeUsers)
+            return (message, true)
         }
+        if result.created { committed(caller) }
+        return result
     }
 
     public enum HistoryCursor: Sendable {
@@ -120,11 +133,23 @@ extension SessionStore {
 
     /// Every member's read position (user id → last_read_seq).
     static func readPositions(_ tx: Transaction, session: UUID) async throws -> [String: Int64] {
-        var positions: [String: Int64] = [:]
-        for row in try await tx.query("SELECT user_id, last_read_seq FROM session_members WHERE session_id = $1", [session]).rows {
-            positions[try row.decode(String.self, "user_id")] = try row.decode(Int64.self, "last_read_seq")
+        try await readStates(tx, session: session).mapValues(\.lastRead)
+    }
+
+    struct MemberReadState {
+        let lastRead: Int64
+        let marked: Bool
+    }
+
+    static func readStates(_ tx: Transaction, session: UUID) async throws -> [String: MemberReadState] {
+        var states: [String: MemberReadState] = [:]
+        for row in try await tx.query(
+            "SELECT user_id, last_read_seq, marked_unread FROM session_members WHERE session_id = $1", [session]).rows
+        {
+            states[try row.decode(String.self, "user_id")] = MemberReadState(
+                lastRead: try row.decode(Int64.self, "last_read_seq"), marked: try row.decode(Bool.self, "marked_unread"))
         }
-        return positions
+        return states
     }
 
     static func message(_ row: PQRow, viewer: String, members: [String: Int64]) throws -> Message {

@@ -18,11 +18,12 @@ extension SessionStore {
             throw DomainError.validation([FieldError("upTo", "out_of_range", "upTo must be a message seq (0 or more)")])
         }
         return try await readState(caller, uuid, """
+            WITH old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
             UPDATE session_members m
             SET last_read_seq = GREATEST(m.last_read_seq, LEAST($3::bigint, s.last_seq)), marked_unread = false
-            FROM sessions s
+            FROM sessions s, old
             WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
-            RETURNING m.last_read_seq, m.marked_unread, s.last_seq
+            RETURNING m.last_read_seq, m.marked_unread, s.last_seq, old.last_read_seq AS old_read, old.marked_unread AS old_marked
             """, [uuid, caller.userID, upTo])
     }
 
@@ -31,22 +32,36 @@ extension SessionStore {
     public func markUnread(_ caller: Caller, sessionID id: String) async throws -> ReadState {
         let uuid = try Self.sessionID(id)
         return try await readState(caller, uuid, """
+            WITH old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
             UPDATE session_members m SET marked_unread = true
-            FROM sessions s
+            FROM sessions s, old
             WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
-            RETURNING m.last_read_seq, m.marked_unread, s.last_seq
+            RETURNING m.last_read_seq, m.marked_unread, s.last_seq, old.last_read_seq AS old_read, old.marked_unread AS old_marked
             """, [uuid, caller.userID])
     }
 
+    /// Runs a receipt UPDATE and announces what changed: `message.read` to every member when
+    /// the read position moved, `badge.updated` to the caller when their counts may have.
     private func readState(_ caller: Caller, _ id: UUID, _ sql: String, _ params: [any PQEncodable]) async throws -> ReadState {
-        try await database.withTenant(caller.tenant.scope) { tx in
+        let (state, changed) = try await database.withTenant(caller.tenant.scope) { tx -> (ReadState, Bool) in
             guard let row = try await tx.query(sql, params).first else { throw Self.notFound }
             let lastRead = try row.decode(Int64.self, "last_read_seq")
             let lastSeq = try row.decode(Int64.self, "last_seq")
             let marked = try row.decode(Bool.self, "marked_unread")
-            return ReadState(
+            let moved = lastRead != (try row.decode(Int64.self, "old_read"))
+            let flagged = marked != (try row.decode(Bool.self, "old_marked"))
+            if moved {
+                let members = try await Self.readPositions(tx, session: id)
+                try await EventLog.append(tx, .messageRead, session: id, recipients: Array(members.keys),
+                                          data: ReadEvent(sessionId: id.uuidString.lowercased(), userId: caller.userID, lastReadSeq: lastRead))
+            }
+            if moved || flagged { try await BadgeStore.announce(tx, users: [caller.userID]) }
+            let state = ReadState(
                 sessionId: id.uuidString.lowercased(), lastReadSeq: lastRead,
                 unreadCount: max(lastSeq - lastRead, marked ? 1 : 0))
+            return (state, moved || flagged)
         }
+        if changed { committed(caller) }
+        return state
     }
 }

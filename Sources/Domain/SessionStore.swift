@@ -7,9 +7,12 @@ import PQ
 /// a session the caller is not a member of is "not found", exactly like one that does not exist.
 public struct SessionStore: Sendable {
     public let database: Database
+    /// Wakes live streams after a commit that appended events (nil: no live delivery).
+    public let notifier: Notifier?
 
-    public init(database: Database) {
+    public init(database: Database, notifier: Notifier? = nil) {
         self.database = database
+        self.notifier = notifier
     }
 
     /// Who to start a session with.
@@ -29,7 +32,7 @@ public struct SessionStore: Sendable {
             throw DomainError.forbidden(code: "agents_only", message: "only agents can start sessions")
         }
         let counterpart = try Self.validated(counterpart)
-        return try await database.withTenant(caller.tenant.scope) { tx in
+        let result = try await database.withTenant(caller.tenant.scope) { tx -> (Session, created: Bool) in
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             let kind: Session.Kind
             let otherID: String
@@ -90,8 +93,11 @@ public struct SessionStore: Sendable {
                 INSERT INTO session_members (session_id, user_id, role) VALUES ($1, $2, 'agent'), ($1, $3, $4)
                 """, [id, caller.userID, otherID, kind == .agent ? "agent" : "client"])
             guard let session = try await Self.fetch(tx, id: id, member: caller.userID) else { throw Self.notFound }
+            try await Self.announce(tx, session: session, changedBy: caller.userID, badges: false)
             return (session, true)
         }
+        if result.created { committed(caller) }
+        return result
     }
 
     public func get(_ caller: Caller, id: String) async throws -> Session {
@@ -157,7 +163,7 @@ public struct SessionStore: Sendable {
     /// a state it does not start from is 409 `invalid_transition`. Only agent members may.
     public func transition(_ caller: Caller, id: String, _ transition: Transition) async throws -> Session {
         let uuid = try Self.sessionID(id)
-        return try await database.withTenant(caller.tenant.scope) { tx in
+        let (session, changed) = try await database.withTenant(caller.tenant.scope) { tx -> (Session, Bool) in
             let changed = try await tx.query("""
                 UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
                 WHERE s.id = $1 AND s.status = ANY ($4::text[])
@@ -165,15 +171,20 @@ public struct SessionStore: Sendable {
                 RETURNING s.id
                 """, [uuid, caller.userID, transition.target.rawValue, "{" + transition.from.map(\.rawValue).joined(separator: ",") + "}"])
             guard let session = try await Self.fetch(tx, id: uuid, member: caller.userID) else { throw Self.notFound }
-            if !changed.isEmpty { return session }
+            if !changed.isEmpty {
+                try await Self.announce(tx, session: session, changedBy: caller.userID, badges: true)
+                return (session, true)
+            }
             guard session.members.first(where: { $0.userId == caller.userID })?.role == "agent" else {
                 throw DomainError.forbidden(code: "agents_only", message: "only agents can change a session's status")
             }
             guard session.status == transition.target else {
                 throw DomainError.conflict(code: "invalid_transition", message: "a \(session.status.rawValue) session cannot be \(transition.rawValue)d")
             }
-            return session
+            return (session, false)
         }
+        if changed { committed(caller) }
+        return session
     }
 
     // MARK: - Shared
@@ -233,6 +244,12 @@ public struct SessionStore: Sendable {
         case .newClient(let userID, let name, let email, let phone):
             let id = validator.requireText(userID, "client.userId", maxLength: 200)
             let name = validator.requireText(name, "client.name", maxLength: 200)
+            if let email, ContactPoint.email(email) == nil {
+                validator.add("client.email", "invalid_format", "client.email is not a valid email address")
+            }
+            if let phone, ContactPoint.phone(phone) == nil {
+                validator.add("client.phone", "invalid_format", "client.phone is not a valid phone number")
+            }
             try validator.check()
             return .newClient(userID: id ?? userID, name: name ?? "", email: email, phone: phone)
         case .contact(let id, let userID):

@@ -47,7 +47,7 @@ struct Serve: AsyncParsableCommand {
             host: host ?? Env.get("PARLEY_HOST") ?? "127.0.0.1",
             port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
             operatorKey: operatorKey)
-        let listener = NotificationListener(conninfo: target.conninfo, channels: [parleyChannel], logger: logger)
+        let listener = NotificationListener(conninfo: target.conninfo, channels: AppDependencies.channels, logger: logger)
         let app = buildApplication(
             configuration: configuration,
             dependencies: AppDependencies(database: db, listener: listener, logger: logger),

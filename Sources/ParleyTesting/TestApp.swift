@@ -20,7 +20,7 @@ public struct TestApp: Sendable {
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
-        let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: [parleyChannel], logger: testLogger)
+        let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: AppDependencies.channels, logger: testLogger)
         let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger)
         let app = buildApplication(
             configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey),

@@ -1,25 +1,7 @@
+import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
-
-/// Parley's JSON conventions: camelCase keys as declared, ISO 8601 dates with milliseconds.
-enum ParleyJSON {
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
-        }
-        return encoder
-    }
-
-    static func decoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
-}
 
 extension ParleyRequestContext {
     public var requestDecoder: JSONDecoder { ParleyJSON.decoder() }

@@ -8,14 +8,12 @@ import PQ
 
 /// Turns every error thrown below it into a problem+json response, and logs server-side
 /// failures with the request id. Nothing from SQL or a stack reaches the client.
-struct ProblemMiddleware: RouterMiddleware {
-    typealias Context = ParleyRequestContext
-
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Self.problem(for: error)
+            let problem = ProblemMapping.problem(for: error)
             if problem.status.code >= 500 {
                 context.logger.error("request failed", metadata: [
                     "status": "\(problem.status.code)", "code": "\(problem.code)", "error": "\(String(reflecting: error))",
@@ -27,6 +25,9 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
+}
+
+extension ProblemMapping {
     static func problem(for error: any Error) -> Problem {
         switch error {
         case let problem as Problem:
@@ -36,11 +37,11 @@ struct ProblemMiddleware: RouterMiddleware {
         case let error as DatabaseError:
             return problem(for: error)
         case let error as PQError:
-            return ProblemMapping.problem(for: error)
+            return problem(for: error)
         case let error as DecodingError:
             return problem(for: error)
         case let error as any HTTPResponseError:
-            return ProblemMapping.problem(forStatus: error.status)
+            return problem(forStatus: error.status)
         default:
             return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
         }

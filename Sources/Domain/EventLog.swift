@@ -1,0 +1,56 @@
+import Database
+import Foundation
+import PQ
+
+/// Appends events to the tenant's `events` table inside the caller's transaction.
+///
+/// Event types (docs/STREAM.md): `message.created`, `message.read`, `session.updated`,
+/// `badge.updated`, and from the chat requests feature `request.created` / `request.updated`.
+public enum EventLog {
+    public enum EventType: String, Sendable {
+        case messageCreated = "message.created"
+        case messageRead = "message.read"
+        case sessionUpdated = "session.updated"
+        case badgeUpdated = "badge.updated"
+        case requestCreated = "request.created"
+        case requestUpdated = "request.updated"
+    }
+
+    /// One row; `data` is any Encodable, stored as jsonb.
+    static func append(
+        _ tx: Transaction, _ type: EventType, session: UUID?, recipients: [String], data: some Encodable
+    ) async throws {
+        guard !recipients.isEmpty else { return }
+        try await tx.query(
+            "INSERT INTO events (type, session_id, recipients, data) VALUES ($1, $2, $3::text[], $4::jsonb)",
+            [type.rawValue, session, textArray(recipients), try PQJSON(encoding: data, encoder: ParleyJSON.encoder())])
+    }
+
+    /// A PostgreSQL text[] literal with every element quoted and escaped.
+    static func textArray(_ values: [String]) -> String {
+        "{" + values.map { value in
+            var quoted = "\""
+            for character in value {
+                if character == "\"" || character == "\\" { quoted.append("\\") }
+                quoted.append(character)
+            }
+            return quoted + "\""
+        }.joined(separator: ",") + "}"
+    }
+
+}
+
+/// The counts behind the sidebar badge.
+public struct Badge: Codable, Sendable, Hashable {
+    /// Unread messages in the user's *active* sessions.
+    public let unreadMessages: Int64
+    /// Chat requests waiting for the user's answer.
+    public let pendingRequests: Int64
+    public let total: Int64
+
+    public init(unreadMessages: Int64, pendingRequests: Int64) {
+        self.unreadMessages = unreadMessages
+        self.pendingRequests = pendingRequests
+        self.total = unreadMessages + pendingRequests
+    }
+}

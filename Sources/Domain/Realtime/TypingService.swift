@@ -1,0 +1,56 @@
+import Database
+import Foundation
+import Synchronization
+
+/// Typing indicators: ephemeral, never stored. A member's "typing" in a session reaches the
+/// other members as a NOTIFY payload, at most once per 2 s per user and session.
+public final class TypingService: Sendable {
+    public static let throttle: TimeInterval = 2
+    public static let shownFor: TimeInterval = 5
+
+    let database: Database
+    private let lastSent = Mutex<[String: Date]>([:])
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case sent(until: Date)
+        /// Within the throttle window: nothing sent, not an error.
+        case throttled
+    }
+
+    public func typing(_ caller: Caller, sessionID id: String) async throws -> Outcome {
+        let uuid = try SessionStore.sessionID(id)
+        let key = "\(caller.tenant.slug)|\(caller.userID)|\(uuid)"
+        let now = Date()
+        let allowed = lastSent.withLock { last -> Bool in
+            if let previous = last[key], now.timeIntervalSince(previous) < Self.throttle { return false }
+            last[key] = now
+            if last.count > 100_000 { last = last.filter { now.timeIntervalSince($0.value) < Self.throttle } }
+            return true
+        }
+        guard allowed else { return .throttled }
+        let members = try await database.withTenant(caller.tenant.scope) { tx in
+            try await tx.query("""
+                SELECT m.user_id FROM session_members m JOIN sessions s ON s.id = m.session_id
+                WHERE m.session_id = $1
+                  AND EXISTS (SELECT 1 FROM session_members me WHERE me.session_id = $1 AND me.user_id = $2)
+                """, [uuid, caller.userID]).rows.map { try $0.decode(String.self, "user_id") }
+        }
+        guard !members.isEmpty else {
+            lastSent.withLock { _ = $0.removeValue(forKey: key) }
+            throw SessionStore.notFound
+        }
+        let until = now.addingTimeInterval(Self.shownFor)
+        let signal = TypingSignal(
+            t: caller.tenant.slug.rawValue, s: uuid.uuidString.lowercased(), u: caller.userID, n: caller.name,
+            until: until.timeIntervalSince1970, r: members)
+        let payload = String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
+        try await database.withConnection { connection in
+            _ = try await connection.query("SELECT pg_notify($1, $2)", [EventDispatcher.typingChannel, payload])
+        }
+        return .sent(until: until)
+    }
+}
