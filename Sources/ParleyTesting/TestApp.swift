@@ -17,16 +17,23 @@ public struct TestApp: Sendable {
     /// Builds the app exactly as `parley serve` does, runs it live, and calls `body` with a client.
     public static func run<T: Sendable>(
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
+        outboxCapacity: Int = 1000,
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
         let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: AppDependencies.channels, logger: testLogger)
-        let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger)
+        let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger, outboxCapacity: outboxCapacity)
         let app = buildApplication(
             configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
         return try await app.test(.live) { client in try await body(context, client) }
+    }
+
+    /// Waits until the LISTEN connection is up (so NOTIFYs from other processes are heard).
+    public func waitUntilListening() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !listener.isListening, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
     }
 }
 

@@ -59,6 +59,8 @@ public final class EventDispatcher: Service, Sendable {
         // Registering and reading the high-water mark happen together: every event after it
         // reaches the subscription live (held until the replay is done).
         let highWater = state.withLock { tenants -> Position in
+            // A drain that found no subscribers may have dropped the state meanwhile.
+            if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
             tenants[slug]?.subscriptions[subscription.id] = subscription
             return tenants[slug]?.cursor ?? head
         }
@@ -188,7 +190,9 @@ public final class EventDispatcher: Service, Sendable {
 
     static let pageSize = 500
 
-    static let eventColumns = "id, xid::text AS xid, type, session_id, array_to_json(recipients)::text AS recipients, data::text AS data"
+    /// The text form of xid is aliased `xid_text`, never `xid`: ORDER BY prefers an output
+    /// column's name, and sorting xids as text ("995" > "1003") would break the order.
+    static let eventColumns = "id, xid::text AS xid_text, type, session_id, array_to_json(recipients)::text AS recipients, data::text AS data"
 
     /// New events after `cursor` that can no longer change, and whether newer rows exist that
     /// are not yet readable (an older transaction is still running).
@@ -197,7 +201,7 @@ public final class EventDispatcher: Service, Sendable {
             let rows = try await tx.query("""
                 SELECT \(Self.eventColumns) FROM events
                 WHERE (xid, id) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY xid, id LIMIT \(Self.pageSize)
+                ORDER BY events.xid, events.id LIMIT \(Self.pageSize)
                 """, [cursor.xid, cursor.id]).rows
             let pending = try await tx.query("""
                 SELECT EXISTS (SELECT 1 FROM events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())
@@ -211,8 +215,8 @@ public final class EventDispatcher: Service, Sendable {
     /// socket so a long replay never overfills the outbox.
     private func replay(_ subscription: Subscription, after: Int64, upTo highWater: Position) async throws {
         let start = try await database.withTenant(subscription.tenant.scope) { tx in
-            try await tx.query("SELECT xid::text AS xid FROM events WHERE id = $1 AND $2 = ANY (recipients)", [after, subscription.userID])
-                .first.map { Position(xid: try $0.decode(String.self, "xid"), id: after) }
+            try await tx.query("SELECT xid::text AS xid_text FROM events WHERE id = $1 AND $2 = ANY (recipients)", [after, subscription.userID])
+                .first.map { Position(xid: try $0.decode(String.self, "xid_text"), id: after) }
         }
         guard var position = start else {
             subscription.push(.error(code: "cursor_unknown", message: "after is not an event of yours; fetch current state, then stream from the hello cursor"))
@@ -227,7 +231,7 @@ public final class EventDispatcher: Service, Sendable {
                 try await tx.query("""
                     SELECT \(Self.eventColumns) FROM events
                     WHERE $1 = ANY (recipients) AND (xid, id) > ($2::xid8, $3::bigint) AND (xid, id) <= ($4::xid8, $5::bigint)
-                    ORDER BY xid, id LIMIT 200
+                    ORDER BY events.xid, events.id LIMIT 200
                     """, [subscription.userID, position.xid, position.id, highWater.xid, highWater.id]).rows.map(Self.event)
             }
             guard let last = page.last else { return }
@@ -242,9 +246,9 @@ public final class EventDispatcher: Service, Sendable {
         if let cursor = state.withLock({ $0[slug]?.cursor }) { return cursor }
         let head = try await database.withTenant(tenant.scope) { tx in
             try await tx.query("""
-                SELECT xid::text AS xid, id FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY xid DESC, id DESC LIMIT 1
-                """).first.map { Position(xid: try $0.decode(String.self, "xid"), id: try $0.decode(Int64.self, "id")) }
+                SELECT xid::text AS xid_text, id FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY events.xid DESC, events.id DESC LIMIT 1
+                """).first.map { Position(xid: try $0.decode(String.self, "xid_text"), id: try $0.decode(Int64.self, "id")) }
                 ?? Position(xid: "0", id: 0)
         }
         return state.withLock { tenants in
@@ -257,7 +261,7 @@ public final class EventDispatcher: Service, Sendable {
     static func event(_ row: PQRow) throws -> StoredEvent {
         let recipients = try row.decodeJSON([String].self, "recipients")
         return StoredEvent(
-            id: try row.decode(Int64.self, "id"), xid: try row.decode(String.self, "xid"), type: try row.decode(String.self, "type"),
+            id: try row.decode(Int64.self, "id"), xid: try row.decode(String.self, "xid_text"), type: try row.decode(String.self, "type"),
             sessionID: try row.decode(UUID?.self, "session_id")?.uuidString.lowercased(), recipients: recipients,
             data: try row.decode(String.self, "data"))
     }

@@ -1,0 +1,235 @@
+import Domain
+import Foundation
+import HummingbirdTesting
+import ParleyTesting
+import Testing
+
+@Suite("API: live stream")
+struct StreamTests {
+    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+
+    @Test("a message sent over HTTP reaches the other member's socket; a non-member's socket gets nothing")
+    func delivery() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let member = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            let stranger = try await TestStream.connect(port: try Self.port(client), token: try await pair.tenant.token(sub: "client-2", role: .client))
+            #expect(await member.next()?["type"] as? String == "hello")
+            #expect(await stranger.next()?["type"] as? String == "hello")
+            #expect(try await pair.send(client, "live!").status == .created)
+            let event = try #require(await member.nextEvent(["message.created"]))
+            let data = try #require(event["data"] as? [String: Any])
+            #expect(data["text"] as? String == "live!")
+            #expect(data["seq"] as? Int == 1)
+            #expect(event["sessionId"] as? String == pair.sessionID)
+            let badge = try #require(await member.nextEvent(["badge.updated"]))
+            #expect((badge["data"] as? [String: Any])?["unreadMessages"] as? Int == 1)
+            #expect(await stranger.next(timeout: .milliseconds(500)) == nil)
+            await member.close()
+            await stranger.close()
+        }
+    }
+
+    @Test("8 concurrent writers × 500 messages: the reader sees each exactly once, in seq order")
+    func concurrentWriters() async throws {
+        try await TestApp.run(maxConnections: 10) { app, client in
+            let pair = try await Pair.make(app, client)
+            let reader = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            _ = await reader.next()
+            let writers = 8, perWriter = 500
+            let received = Task {
+                var seqs: [Int] = []
+                var trace: [String] = []
+                while seqs.count < writers * perWriter {
+                    guard let event = await reader.nextEvent(["message.created"], timeout: .seconds(30)) else { break }
+                    if let seq = (event["data"] as? [String: Any])?["seq"] as? Int { seqs.append(seq) }
+                    if trace.count < 30 { trace.append("\(event["id"] ?? "-")/\((event["data"] as? [String: Any])?["seq"] ?? "-")/\(event["sessionId"] ?? "-")") }
+                }
+                if seqs != Array(1...(writers * perWriter)) { print("TRACE session \(pair.sessionID)", trace) }
+                return seqs
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for index in 0..<perWriter {
+                            let response = try await pair.send(client, "w\(writer) #\(index)", id: "w\(writer)-\(index)")
+                            #expect(response.status == .created)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let seqs = await received.value
+            #expect(seqs.count == writers * perWriter)
+            #expect(seqs == Array(1...(writers * perWriter)))
+            await reader.close()
+        }
+    }
+
+    @Test("a client that disconnects resumes with after= and gets exactly the events it missed, then live ones")
+    func resume() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let first = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            _ = await first.next()
+            for index in 1...3 { _ = try await pair.send(client, "before \(index)") }
+            var lastID = ""
+            for _ in 1...3 {
+                let event = try #require(await first.nextEvent(["message.created"]))
+                lastID = try #require(event["id"] as? String)
+            }
+            await first.close()
+            for index in 4...8 { _ = try await pair.send(client, "missed \(index)") }
+
+            let second = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=\(lastID)")
+            let hello = try #require(await second.next())
+            #expect(hello["type"] as? String == "hello")
+            var seqs: [Int] = []
+            var ids: [Int] = []
+            while seqs.count < 5, let frame = await second.next(timeout: .seconds(10)) {
+                if let id = (frame["id"] as? String).flatMap(Int.init) { ids.append(id) }
+                if frame["event"] as? String == "message.created", let seq = (frame["data"] as? [String: Any])?["seq"] as? Int {
+                    seqs.append(seq)
+                }
+            }
+            #expect(seqs == [4, 5, 6, 7, 8])
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count)
+            #expect(ids.allSatisfy { $0 > Int(lastID) ?? 0 })
+            _ = try await pair.send(client, "live again")
+            let live = try #require(await second.nextEvent(["message.created"], timeout: .seconds(10)))
+            #expect((live["data"] as? [String: Any])?["seq"] as? Int == 9)
+            await second.close()
+        }
+    }
+
+    @Test("two server processes: a message sent through one reaches a socket on the other, also after its LISTEN backend is killed under load")
+    func twoProcessesAndListenerKill() async throws {
+        try await TestApp.run(maxConnections: 6) { writerApp, writerClient in
+            try await TestApp.run { readerApp, readerClient in
+                try await readerApp.waitUntilListening()
+                let pair = try await Pair.make(writerApp, writerClient)
+                let reader = try await TestStream.connect(port: try Self.port(readerClient), token: pair.client)
+                _ = await reader.next()
+                #expect(try await pair.send(writerClient, "across processes").status == .created)
+                let first = try #require(await reader.nextEvent(["message.created"]))
+                #expect((first["data"] as? [String: Any])?["text"] as? String == "across processes")
+
+                let total = 200
+                let load = Task {
+                    for index in 2...(total + 1) { _ = try await pair.send(writerClient, "load \(index)") }
+                }
+                try await Task.sleep(for: .milliseconds(150))
+                let pid = try #require(readerApp.listener.backendPID)
+                try await withRawConnection { admin in _ = try admin.execParams("SELECT pg_terminate_backend($1::int)", [.text(String(pid))]) }
+                try await load.value
+                var seqs: [Int] = []
+                while seqs.count < total, let event = await reader.nextEvent(["message.created"], timeout: .seconds(10)) {
+                    if let seq = (event["data"] as? [String: Any])?["seq"] as? Int { seqs.append(seq) }
+                }
+                #expect(seqs == Array(2...(total + 1)))
+                #expect(readerApp.listener.reconnectCount >= 1)
+                await reader.close()
+            }
+        }
+    }
+
+    @Test("typing reaches the other member through NOTIFY only, throttled, and is never written to a table")
+    func typing() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            try await app.waitUntilListening()
+            let other = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            _ = await other.next()
+            func rowCount() async throws -> Int {
+                try await app.database.withTenant(pair.tenant.scope) { tx in
+                    try await tx.query("""
+                        SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM messages)
+                             + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM session_members) AS n
+                        """).rows[0].decode(Int.self, "n")
+                }
+            }
+            let before = try await rowCount()
+            let first = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
+            #expect(first["sent"] as? Bool == true)
+            let throttled = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
+            #expect(throttled["sent"] as? Bool == false)
+            let frame = try #require(await other.next())
+            #expect(frame["type"] as? String == "typing")
+            #expect(frame["userId"] as? String == "agent-1")
+            #expect(frame["sessionId"] as? String == pair.sessionID)
+            #expect(await other.next(timeout: .milliseconds(300)) == nil)
+            #expect(try await rowCount() == before)
+            // The typist's own socket never echoes it; a socket frame works like the endpoint.
+            let agentStream = try await TestStream.connect(port: try Self.port(client), token: pair.agent)
+            _ = await agentStream.next()
+            try await other.send(#"{"type":"typing","sessionId":"\#(pair.sessionID)"}"#)
+            let fromClient = try #require(await agentStream.next())
+            #expect(fromClient["userId"] as? String == "client-1")
+            try await other.send(#"{"type":"ping"}"#)
+            #expect(await other.next()?["type"] as? String == "pong")
+            let stranger = try await pair.tenant.token(sub: "nobody", role: .client)
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: stranger).status == .notFound)
+            await other.close()
+            await agentStream.close()
+        }
+    }
+
+    @Test("the first frame can authenticate; a bad token closes with 4401; a bad one in the URL is refused before the upgrade")
+    func streamAuth() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let viaFrame = try await TestStream.connect(port: try Self.port(client), token: nil)
+            try await viaFrame.send(#"{"type":"auth","token":"\#(pair.client)"}"#)
+            #expect(await viaFrame.next()?["type"] as? String == "hello")
+            await viaFrame.close()
+
+            let badFrame = try await TestStream.connect(port: try Self.port(client), token: nil)
+            try await badFrame.send(#"{"type":"auth","token":"garbage"}"#)
+            let error = try #require(await badFrame.next())
+            #expect(error["type"] as? String == "error")
+            #expect(error["code"] as? String == "invalid_token")
+            while !badFrame.isClosed { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(badFrame.closeCode == 4401)
+
+            let viaQuery = try await TestStream.connect(port: try Self.port(client), token: nil, query: "access_token=\(pair.agent)")
+            #expect(await viaQuery.next()?["userId"] as? String == "agent-1")
+            await viaQuery.close()
+
+            // A bad token in the request is refused before the upgrade (401): no stream at all.
+            let refused = try await TestStream.connect(port: try Self.port(client), token: "garbage")
+            #expect(await refused.next(timeout: .seconds(1)) == nil)
+            #expect(refused.isClosed)
+        }
+    }
+
+    @Test("the badge counts unread messages in active sessions only")
+    func badge() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let agent = try await tenant.token(sub: "agent-1", role: .agent)
+            var sessions: [String] = []
+            for index in 0..<3 {
+                let s = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "c\(index)", "name": "C\(index)"]])
+                let id = try #require(s["id"] as? String)
+                sessions.append(id)
+                let clientToken = try await tenant.token(sub: "c\(index)", role: .client)
+                for message in 0..<(index + 1) {
+                    _ = try await client.json(.post, "/v1/sessions/\(id)/messages", token: clientToken, body: ["clientMessageId": "m\(message)", "text": "hi"])
+                }
+            }
+            func badge() async throws -> Int? { try await client.json(.get, "/v1/badge", token: agent)["unreadMessages"] as? Int }
+            #expect(try await badge() == 6)
+            _ = try await client.json(.post, "/v1/sessions/\(sessions[1])/close", token: agent)
+            #expect(try await badge() == 4)
+            _ = try await client.json(.post, "/v1/sessions/\(sessions[2])/archive", token: agent)
+            #expect(try await badge() == 1)
+            _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/read", token: agent, body: ["upTo": 1])
+            #expect(try await badge() == 0)
+            _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/unread", token: agent)
+            let full = try await client.json(.get, "/v1/badge", token: agent)
+            #expect(full["unreadMessages"] as? Int == 1)
+            #expect(full["pendingRequests"] as? Int == 0)
+            #expect(full["total"] as? Int == 1)
+        }
+    }
+}
