@@ -33,18 +33,24 @@ extension SessionStore {
             // session get increasing xids in seq order: the event stream's (xid, id) order then
             // delivers a session's messages in seq order (docs/decisions/0006-event-cursor.md).
             try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session'), hashtext($1))", [uuid.uuidString.lowercased()])
+            // One round trip: lock the session row, read every member's read state and any
+            // message this sender already stored under the same idempotency key.
             let locked = try await tx.query("""
-                SELECT s.status, s.last_seq FROM sessions s
+                SELECT s.status, s.last_seq,
+                       (SELECT json_agg(json_build_object('userId', r.user_id, 'lastRead', r.last_read_seq, 'marked', r.marked_unread))
+                          FROM session_members r WHERE r.session_id = s.id)::text AS members,
+                       (SELECT e.id FROM messages e WHERE e.session_id = s.id AND e.sender_id = $2 AND e.client_message_id = $3) AS existing
+                FROM sessions s
                 JOIN session_members m ON m.session_id = s.id AND m.user_id = $2
                 WHERE s.id = $1 FOR UPDATE OF s
-                """, [uuid, caller.userID])
-            guard let status = try locked.first?.decode(String.self, "status") else { throw Self.notFound }
-            let lastSeqBefore = try locked.rows[0].decode(Int64.self, "last_seq")
-            let readState = try await Self.readStates(tx, session: uuid)
+                """, [uuid, caller.userID, draft.clientMessageId])
+            guard let lockedRow = locked.first else { throw Self.notFound }
+            let status = try lockedRow.decode(String.self, "status")
+            let lastSeqBefore = try lockedRow.decode(Int64.self, "last_seq")
+            let readState = try Self.readStates(lockedRow)
             let members = readState.mapValues(\.lastRead)
-            if let existing = try await tx.query("""
-                \(Self.messageSelect) WHERE m.session_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3
-                """, [uuid, caller.userID, draft.clientMessageId]).first
+            if let existingID = try lockedRow.decode(UUID?.self, "existing"),
+                let existing = try await tx.query("\(Self.messageSelect) WHERE m.id = $1", [existingID]).first
             {
                 let message = try Self.message(existing, viewer: caller.userID, members: members)
                 guard message.text == draft.text, message.listing == draft.listing else {
@@ -66,17 +72,17 @@ extension SessionStore {
                 ), message AS (
                     INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, listing)
                     SELECT $1, bump.last_seq, $2, $3, $4, $6::jsonb FROM bump
-                    RETURNING id
+                    RETURNING id, seq, created_at
                 ), reader AS (
                     UPDATE session_members SET last_read_seq = (SELECT last_seq FROM bump), marked_unread = false
                     WHERE session_id = $1 AND user_id = $2
                 )
-                SELECT id FROM message
+                SELECT message.id, $1::uuid AS session_id, message.seq, $2::text AS sender_id, u.display_name AS sender_name,
+                       u.role AS sender_role, $3::text AS client_message_id, $4::text AS text, $6::jsonb::text AS listing,
+                       message.created_at
+                FROM message JOIN users u ON u.id = $2
                 """, [uuid, caller.userID, draft.clientMessageId, draft.text, Self.preview(draft.text), listingJSON])
-            let messageID = try inserted.rows[0].decode(UUID.self, "id")
-            guard let row = try await tx.query("\(Self.messageSelect) WHERE m.id = $1", [messageID]).first else {
-                throw Self.notFound
-            }
+            guard let row = inserted.first else { throw Self.notFound }
             let message = try Self.message(row, viewer: caller.userID, members: members)
             try await EventLog.append(tx, .messageCreated, session: uuid, recipients: Array(members.keys), data: message.neutral)
             var badgeUsers = members.keys.filter { $0 != caller.userID }
@@ -133,7 +139,11 @@ extension SessionStore {
 
     /// Every member's read position (user id → last_read_seq).
     static func readPositions(_ tx: Transaction, session: UUID) async throws -> [String: Int64] {
-        try await readStates(tx, session: session).mapValues(\.lastRead)
+        var positions: [String: Int64] = [:]
+        for row in try await tx.query("SELECT user_id, last_read_seq FROM session_members WHERE session_id = $1", [session]).rows {
+            positions[try row.decode(String.self, "user_id")] = try row.decode(Int64.self, "last_read_seq")
+        }
+        return positions
     }
 
     struct MemberReadState {
@@ -141,13 +151,16 @@ extension SessionStore {
         let marked: Bool
     }
 
-    static func readStates(_ tx: Transaction, session: UUID) async throws -> [String: MemberReadState] {
+    /// Read states from the `members` JSON column of the send's lock query.
+    static func readStates(_ row: PQRow) throws -> [String: MemberReadState] {
+        struct Member: Decodable {
+            let userId: String
+            let lastRead: Int64
+            let marked: Bool
+        }
         var states: [String: MemberReadState] = [:]
-        for row in try await tx.query(
-            "SELECT user_id, last_read_seq, marked_unread FROM session_members WHERE session_id = $1", [session]).rows
-        {
-            states[try row.decode(String.self, "user_id")] = MemberReadState(
-                lastRead: try row.decode(Int64.self, "last_read_seq"), marked: try row.decode(Bool.self, "marked_unread"))
+        for member in try row.decodeJSON([Member].self, "members") {
+            states[member.userId] = MemberReadState(lastRead: member.lastRead, marked: member.marked)
         }
         return states
     }

@@ -1,0 +1,167 @@
+// parley-bench: send→deliver latency and send throughput of the real server.
+//
+//   swift run -c release parley-bench [--quick]
+//
+// Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL), runs the full
+// Parley application on a loopback port in this process, and drives it with real HTTP and
+// WebSocket clients: it prints the figures, it asserts nothing (docs/BENCHMARKS.md).
+import API
+import Database
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ParleyTesting
+import Synchronization
+
+let quick = CommandLine.arguments.contains("--quick")
+
+/// Shared mutable state for the bench's tasks.
+final class Shared<Value: Sendable>: Sendable {
+    let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    func with<T>(_ body: (inout Value) -> T) -> T { state.withLock { body(&$0) } }
+}
+
+struct Stopwatch {
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let rank = Int((p / 100 * Double(sorted.count - 1)).rounded())
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+}
+
+func format(_ ms: Double) -> String { String(format: "%.2f ms", ms) }
+
+/// An HTTP/1.1 keep-alive connection per sender (the test client serializes its requests).
+func post(_ client: TestClient, _ path: String, token: String, json: String) async throws -> HTTPResponse.Status {
+    var headers = HTTPFields()
+    headers[.authorization] = "Bearer \(token)"
+    headers[.contentType] = "application/json"
+    return try await client.post(path, headers: headers, body: ByteBuffer(string: json)).status
+}
+
+struct Fixture: Sendable {
+    let port: Int
+    let tenant: TestTenant
+    let agent: String
+    let client: String
+    let session: String
+}
+
+/// Sends `count` messages at `rate` per second over `connections` connections, and measures for
+/// each the time from issuing the POST to its `message.created` frame arriving on the reader.
+func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, label: String) async throws {
+    let reader = try await TestStream.connect(port: fixture.port, token: fixture.client)
+    _ = await reader.next()
+    let started = Shared<[String: UInt64]>([:])
+    let latencies = Shared<[Double]>([])
+    let collector = Task {
+        var seen = 0
+        while seen < count, let frame = await reader.nextEvent(["message.created"], timeout: .seconds(20)) {
+            let arrived = Stopwatch.now()
+            if let data = frame["data"] as? [String: Any], let key = data["clientMessageId"] as? String,
+                let start = started.with({ $0[key] })
+            {
+                latencies.with { $0.append(Double(arrived - start) / 1_000_000) }
+                seen += 1
+            }
+        }
+    }
+    let interval = 1.0 / rate
+    let begin = Stopwatch.now()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for lane in 0..<connections {
+            group.addTask {
+                try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
+                    var index = lane
+                    while index < count {
+                        // Message i is due at begin + i × interval (open-loop pacing).
+                        let due = begin + UInt64(Double(index) * interval * 1_000_000_000)
+                        let now = Stopwatch.now()
+                        if due > now { try await Task.sleep(nanoseconds: due - now) }
+                        let key = "\(label)-\(index)"
+                        started.with { $0[key] = Stopwatch.now() }
+                        let status = try await post(http, "/v1/sessions/\(fixture.session)/messages", token: fixture.agent,
+                                                    json: #"{"clientMessageId":"\#(key)","text":"latency probe \#(index)"}"#)
+                        if status != .created { print("  unexpected status \(status)") }
+                        index += connections
+                    }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = Double(Stopwatch.now() - begin) / 1_000_000_000
+    await collector.value
+    await reader.close()
+    let sorted = latencies.with { $0 }.sorted()
+    print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan))")
+}
+
+/// Closed-loop send throughput: `senders` connections sending back to back for `seconds`.
+func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String) async throws {
+    var streams: [TestStream] = []
+    for _ in 0..<listeners {
+        let stream = try await TestStream.connect(port: fixture.port, token: fixture.client)
+        streams.append(stream)
+    }
+    // Drain the listeners so their outboxes do not fill.
+    let draining = streams.map { stream in Task { while await stream.nextText(timeout: .seconds(3)) != nil {} } }
+    let sent = Shared(0)
+    let deadline = Stopwatch.now() + UInt64(seconds * 1_000_000_000)
+    let begin = Stopwatch.now()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for lane in 0..<senders {
+            group.addTask {
+                try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
+                    var index = 0
+                    while Stopwatch.now() < deadline {
+                        let status = try await post(http, "/v1/sessions/\(fixture.session)/messages", token: fixture.agent,
+                                                    json: #"{"clientMessageId":"\#(label)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
+                        if status == .created { sent.with { $0 += 1 } }
+                        index += 1
+                    }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = Double(Stopwatch.now() - begin) / 1_000_000_000
+    let total = sent.with { $0 }
+    print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)")
+    for stream in streams { await stream.close() }
+    for task in draining { task.cancel() }
+}
+
+func makeFixture(_ app: TestApp, port: Int) async throws -> Fixture {
+    let tenant = try await TestTenant.make(app.database, prefix: "bench")
+    let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Bench Agent", ttl: .seconds(3600))
+    let client = try await tenant.token(sub: "client-1", role: .client, name: "Bench Client", ttl: .seconds(3600))
+    let session = try await TestClient.withClient(host: "127.0.0.1", port: port) { http -> String in
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(agent)"
+        headers[.contentType] = "application/json"
+        let response = try await http.post("/v1/sessions", headers: headers, body: ByteBuffer(string: #"{"client":{"userId":"client-1","name":"Bench Client"}}"#))
+        let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body ?? ByteBuffer())) as? [String: Any]
+        guard let id = object?["id"] as? String else { throw EmbeddedCluster.Failure(description: "could not create the session") }
+        return id
+    }
+    return Fixture(port: port, tenant: tenant, agent: agent, client: client, session: session)
+}
+
+print("parley-bench (\(quick ? "quick" : "full") run) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+try await TestApp.run(maxConnections: 16) { app, client in
+    guard let port = client.port else { return }
+    try await app.waitUntilListening()
+    print("send→deliver latency (HTTP POST issued → message.created frame on the other member's WebSocket):")
+    try await latency(try await makeFixture(app, port: port), rate: 1, count: quick ? 5 : 30, connections: 1, label: "1 msg/s")
+    try await latency(try await makeFixture(app, port: port), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s")
+    print("send throughput (8 senders back to back, one session):")
+    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "no live sockets")
+    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 50, label: "50 live sockets")
+}
