@@ -50,7 +50,9 @@ struct Fixture: Sendable {
     let tenant: TestTenant
     let agent: String
     let client: String
-    let session: String
+    /// Sessions between the client and `sessions.count` agents (token per session's agent).
+    let sessions: [(id: String, agentToken: String)]
+    var session: String { sessions[0].id }
 }
 
 /// Sends `count` messages at `rate` per second over `connections` connections, and measures for
@@ -60,6 +62,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     _ = await reader.next()
     let started = Shared<[String: UInt64]>([:])
     let latencies = Shared<[Double]>([])
+    let postTimes = Shared<[Double]>([])
     let collector = Task {
         var seen = 0
         while seen < count, let frame = await reader.nextEvent(["message.created"], timeout: .seconds(20)) {
@@ -85,10 +88,14 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
                         let now = Stopwatch.now()
                         if due > now { try await Task.sleep(nanoseconds: due - now) }
                         let key = "\(label)-\(index)"
-                        started.with { $0[key] = Stopwatch.now() }
-                        let status = try await post(http, "/v1/sessions/\(fixture.session)/messages", token: fixture.agent,
+                        let sendStart = Stopwatch.now()
+                        started.with { $0[key] = sendStart }
+                        let target = fixture.sessions[index % fixture.sessions.count]
+                        let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
                                                     json: #"{"clientMessageId":"\#(key)","text":"latency probe \#(index)"}"#)
                         if status != .created { print("  unexpected status \(status)") }
+                        let postTime = Double(Stopwatch.now() - sendStart) / 1_000_000
+                        postTimes.with { $0.append(postTime) }
                         index += connections
                     }
                 }
@@ -100,7 +107,8 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     await collector.value
     await reader.close()
     let sorted = latencies.with { $0 }.sorted()
-    print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan))")
+    let posts = postTimes.with { $0 }.sorted()
+    print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan)); the POST alone p50 \(format(percentile(posts, 50))), p99 \(format(percentile(posts, 99)))")
 }
 
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`.
@@ -121,7 +129,8 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
                 try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
                     var index = 0
                     while Stopwatch.now() < deadline {
-                        let status = try await post(http, "/v1/sessions/\(fixture.session)/messages", token: fixture.agent,
+                        let target = fixture.sessions[(lane + index * senders) % fixture.sessions.count]
+                        let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
                                                     json: #"{"clientMessageId":"\#(label)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
                         if status == .created { sent.with { $0 += 1 } }
                         index += 1
@@ -138,30 +147,72 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     for task in draining { task.cancel() }
 }
 
-func makeFixture(_ app: TestApp, port: Int) async throws -> Fixture {
+/// One client and `sessions` agents, each with a session with the client: the client's socket
+/// sees every message, as an inbox would.
+func makeFixture(_ app: TestApp, port: Int, sessions count: Int = 1) async throws -> Fixture {
     let tenant = try await TestTenant.make(app.database, prefix: "bench")
-    let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Bench Agent", ttl: .seconds(3600))
     let client = try await tenant.token(sub: "client-1", role: .client, name: "Bench Client", ttl: .seconds(3600))
-    let session = try await TestClient.withClient(host: "127.0.0.1", port: port) { http -> String in
-        var headers = HTTPFields()
-        headers[.authorization] = "Bearer \(agent)"
-        headers[.contentType] = "application/json"
-        let response = try await http.post("/v1/sessions", headers: headers, body: ByteBuffer(string: #"{"client":{"userId":"client-1","name":"Bench Client"}}"#))
-        let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body ?? ByteBuffer())) as? [String: Any]
-        guard let id = object?["id"] as? String else { throw EmbeddedCluster.Failure(description: "could not create the session") }
-        return id
+    var sessions: [(id: String, agentToken: String)] = []
+    for index in 1...count {
+        let agent = try await tenant.token(sub: "agent-\(index)", role: .agent, name: "Bench Agent \(index)", ttl: .seconds(3600))
+        let id = try await TestClient.withClient(host: "127.0.0.1", port: port) { http -> String in
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(agent)"
+            headers[.contentType] = "application/json"
+            let response = try await http.post("/v1/sessions", headers: headers, body: ByteBuffer(string: #"{"client":{"userId":"client-1","name":"Bench Client"}}"#))
+            let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body ?? ByteBuffer())) as? [String: Any]
+            guard let id = object?["id"] as? String else { throw EmbeddedCluster.Failure(description: "could not create the session") }
+            return id
+        }
+        sessions.append((id, agent))
     }
-    return Fixture(port: port, tenant: tenant, agent: agent, client: client, session: session)
+    return Fixture(port: port, tenant: tenant, agent: sessions[0].agentToken, client: client, sessions: sessions)
+}
+
+/// Round-trip time of a GET, to separate HTTP and auth cost from the database work.
+func baseline(_ fixture: Fixture) async throws {
+    try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
+        var headers = HTTPFields()
+        headers[.authorization] = "Bearer \(fixture.agent)"
+        for (label, path) in [("GET /health (no auth, no database)", "/health"), ("GET /v1/me (token check)", "/v1/me"),
+                              ("GET /v1/badge (one tenant transaction)", "/v1/badge")] {
+            var times: [Double] = []
+            for _ in 0..<200 {
+                let start = Stopwatch.now()
+                _ = try await http.get(path, headers: headers)
+                times.append(Double(Stopwatch.now() - start) / 1_000_000)
+            }
+            times.sort()
+            print("  \(label): p50 \(format(percentile(times, 50))), p99 \(format(percentile(times, 99)))")
+        }
+    }
 }
 
 print("parley-bench (\(quick ? "quick" : "full") run) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
 try await TestApp.run(maxConnections: 16) { app, client in
     guard let port = client.port else { return }
     try await app.waitUntilListening()
+    if CommandLine.arguments.contains("--store") {
+        let fixture = try await makeFixture(app, port: port)
+        let caller = Caller(tenant: fixture.tenant.tenant, userID: "agent-1", role: .agent, name: "Bench Agent 1")
+        var times: [Double] = []
+        for index in 0..<300 {
+            let start = Stopwatch.now()
+            _ = try await app.dependencies.sessions.send(caller, sessionID: fixture.session, .init(clientMessageId: "s\(index)", text: "store probe"))
+            times.append(Double(Stopwatch.now() - start) / 1_000_000)
+        }
+        times.sort()
+        print("  SessionStore.send (no HTTP): p50 \(format(percentile(times, 50))), p99 \(format(percentile(times, 99)))")
+        return
+    }
+    print("request baselines (one connection, sequential):")
+    try await baseline(try await makeFixture(app, port: port))
     print("send→deliver latency (HTTP POST issued → message.created frame on the other member's WebSocket):")
     try await latency(try await makeFixture(app, port: port), rate: 1, count: quick ? 5 : 30, connections: 1, label: "1 msg/s")
-    try await latency(try await makeFixture(app, port: port), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s")
-    print("send throughput (8 senders back to back, one session):")
-    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "no live sockets")
-    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 50, label: "50 live sockets")
+    try await latency(try await makeFixture(app, port: port, sessions: 20), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions")
+    try await latency(try await makeFixture(app, port: port), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s into one session")
+    print("send throughput (8 senders back to back):")
+    try await throughput(try await makeFixture(app, port: port, sessions: 20), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "20 sessions, no live sockets")
+    try await throughput(try await makeFixture(app, port: port, sessions: 20), senders: 8, seconds: quick ? 3 : 10, listeners: 50, label: "20 sessions, 50 live sockets")
+    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "one session, no live sockets")
 }
