@@ -65,8 +65,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     let postTimes = Shared<[Double]>([])
     let collector = Task {
         var seen = 0
-        while seen < count, let frame = await reader.nextEvent(["message.created"], timeout: .seconds(20)) {
-            let arrived = Stopwatch.now()
+        while seen < count, let (frame, arrived) = await reader.nextEventTimed(["message.created"], timeout: .seconds(20)) {
             if let data = frame["data"] as? [String: Any], let key = data["clientMessageId"] as? String,
                 let start = started.with({ $0[key] })
             {
@@ -185,6 +184,14 @@ func baseline(_ fixture: Fixture) async throws {
             times.sort()
             print("  \(label): p50 \(format(percentile(times, 50))), p99 \(format(percentile(times, 99)))")
         }
+        var times: [Double] = []
+        for _ in 0..<200 {
+            let start = Stopwatch.now()
+            _ = try await post(http, "/v1/sessions/\(fixture.session)/read", token: fixture.agent, json: #"{"upTo":0}"#)
+            times.append(Double(Stopwatch.now() - start) / 1_000_000)
+        }
+        times.sort()
+        print("  POST /v1/sessions/{id}/read (small JSON body, one tenant transaction): p50 \(format(percentile(times, 50))), p99 \(format(percentile(times, 99)))")
     }
 }
 
@@ -207,6 +214,9 @@ try await TestApp.run(maxConnections: 16) { app, client in
     }
     print("request baselines (one connection, sequential):")
     try await baseline(try await makeFixture(app, port: port))
+    // Warm-up: every pooled connection prepares its statements once; measure the steady state.
+    let warm = try await makeFixture(app, port: port, sessions: 20)
+    try await throughput(warm, senders: 16, seconds: quick ? 1 : 3, listeners: 1, label: "warm-up (not a result)")
     print("send→deliver latency (HTTP POST issued → message.created frame on the other member's WebSocket):")
     try await latency(try await makeFixture(app, port: port), rate: 1, count: quick ? 5 : 30, connections: 1, label: "1 msg/s")
     try await latency(try await makeFixture(app, port: port, sessions: 20), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions")

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTPTypes
 import HummingbirdWSClient
@@ -7,9 +8,17 @@ import Synchronization
 
 /// A real WebSocket client on /v1/stream, for end-to-end tests; `next` takes frames in order.
 public final class TestStream: Sendable {
-    /// Frames received and not yet taken. (Not an AsyncStream: a timed-out `next` must not end
-    /// the stream, and cancelling an AsyncStream's waiting iterator finishes it.)
-    private let received = Mutex<[String]>([])
+    /// Frames received and not yet taken, with their arrival time (uptime ns), and the one
+    /// waiting reader. (Not an AsyncStream: a timed-out `next` must not end the stream, and
+    /// cancelling an AsyncStream's waiting iterator finishes it.)
+    private let inbox = Mutex<Inbox>(Inbox())
+
+    private struct Inbox {
+        var frames: [(text: String, arrived: UInt64)] = []
+        var waiter: (id: UInt64, continuation: CheckedContinuation<(text: String, arrived: UInt64)?, Never>)?
+        var nextWaiterID: UInt64 = 0
+        var finished = false
+    }
     private let outbound = Mutex<WebSocketOutboundWriter?>(nil)
     private let closed = Mutex<(code: UInt16?, done: Bool)>((nil, false))
     private let task = Mutex<Task<Void, Never>?>(nil)
@@ -30,10 +39,11 @@ public final class TestStream: Sendable {
                     stream.outbound.withLock { $0 = outbound }
                     connected.continuation.yield()
                     for try await message in inbound.messages(maxSize: 1 << 22) {
-                        if case .text(let text) = message { stream.received.withLock { $0.append(text) } }
+                        if case .text(let text) = message { stream.deliver(text) }
                     }
                 }
                 stream.closed.withLock { $0 = (close.map { UInt16(webSocketErrorCode: $0.closeCode) }, true) }
+                stream.finish()
                 connected.continuation.finish()
             }
         }
@@ -47,14 +57,67 @@ public final class TestStream: Sendable {
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
-    public func nextText(timeout: Duration = .seconds(5)) async -> String? {
+    /// Like `nextEvent`, with the frame's arrival time.
+    public func nextEventTimed(_ types: Set<String>, timeout: Duration = .seconds(5)) async -> (frame: [String: Any], arrived: UInt64)? {
         let deadline = ContinuousClock.now + timeout
-        while true {
-            let frame = received.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-            if let frame { return frame }
-            if isClosed || ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(2))
+        while ContinuousClock.now < deadline {
+            guard let (text, arrived) = await nextTimed(timeout: deadline - ContinuousClock.now) else { return nil }
+            guard let frame = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { continue }
+            if frame["type"] as? String == "event", let type = frame["event"] as? String, types.contains(type) { return (frame, arrived) }
         }
+        return nil
+    }
+
+    public func nextText(timeout: Duration = .seconds(5)) async -> String? {
+        await nextTimed(timeout: timeout)?.text
+    }
+
+    /// The next frame and when it arrived (DispatchTime uptime nanoseconds), or nil on timeout.
+    public func nextTimed(timeout: Duration = .seconds(5)) async -> (text: String, arrived: UInt64)? {
+        let id: UInt64 = inbox.withLock { $0.nextWaiterID += 1; return $0.nextWaiterID }
+        return await withCheckedContinuation { continuation in
+            let immediate = inbox.withLock { inbox -> (text: String, arrived: UInt64)?? in
+                if !inbox.frames.isEmpty { return .some(inbox.frames.removeFirst()) }
+                if inbox.finished { return .some(nil) }
+                inbox.waiter = (id, continuation)
+                return nil
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                let expired = inbox.withLock { inbox -> CheckedContinuation<(text: String, arrived: UInt64)?, Never>? in
+                    guard let waiter = inbox.waiter, waiter.id == id else { return nil }
+                    inbox.waiter = nil
+                    return waiter.continuation
+                }
+                expired?.resume(returning: nil)
+            }
+        }
+    }
+
+    private func deliver(_ text: String) {
+        let arrived = DispatchTime.now().uptimeNanoseconds
+        let waiter = inbox.withLock { inbox -> CheckedContinuation<(text: String, arrived: UInt64)?, Never>? in
+            if let waiter = inbox.waiter {
+                inbox.waiter = nil
+                return waiter.continuation
+            }
+            inbox.frames.append((text, arrived))
+            return nil
+        }
+        waiter?.resume(returning: (text, arrived))
+    }
+
+    private func finish() {
+        let waiter = inbox.withLock { inbox -> CheckedContinuation<(text: String, arrived: UInt64)?, Never>? in
+            inbox.finished = true
+            defer { inbox.waiter = nil }
+            return inbox.waiter?.continuation
+        }
+        waiter?.resume(returning: nil)
     }
 
     /// The next `event` frame of one of `types` (skipping others), or nil.

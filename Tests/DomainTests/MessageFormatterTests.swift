@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import Testing
 
 @Suite("Message text → safe HTML")
@@ -103,5 +104,16 @@ struct ContactPointTests {
     @Test("emails", arguments: [("a@b.co", true), (" Maria@Example.com ", true), ("no-at.example.com", false), ("a@b", false), ("a b@c.de", false), ("a@-b.com", false)])
     func email(input: String, valid: Bool) {
         #expect((ContactPoint.email(input) != nil) == valid)
+    }
+}
+
+@Suite("JSON dates")
+struct DateFormatTests {
+    @Test("dates are ISO 8601 UTC with milliseconds", arguments: [
+        (0.0, "1970-01-01T00:00:00.000Z"), (1_764_077_156.034, "2025-11-25T13:25:56.034Z"),
+        (951_782_400.5, "2000-02-29T00:00:00.500Z"), (-1.25, "1969-12-31T23:59:58.750Z"),
+    ])
+    func format(seconds: Double, expected: String) {
+        #expect(ParleyJSON.format(Date(timeIntervalSince1970: seconds)) == expected)
     }
 }
