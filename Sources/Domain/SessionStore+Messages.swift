@@ -29,66 +29,29 @@ extension SessionStore {
         let draft = try Self.validated(draft)
         let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
         let result = try await database.withTenant(caller.tenant.scope) { tx -> (Message, created: Bool) in
-            // The advisory lock comes first and assigns no transaction id, so sends of one
-            // session get increasing xids in seq order: the event stream's (xid, id) order then
-            // delivers a session's messages in seq order (docs/decisions/0006-event-cursor.md).
-            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session'), hashtext($1))", [uuid.uuidString.lowercased()])
-            // One round trip: lock the session row, read every member's read state and any
-            // message this sender already stored under the same idempotency key.
-            let locked = try await tx.query("""
-                SELECT s.status, s.last_seq,
-                       (SELECT json_agg(json_build_object('userId', r.user_id, 'lastRead', r.last_read_seq, 'marked', r.marked_unread))
-                          FROM session_members r WHERE r.session_id = s.id)::text AS members,
-                       (SELECT e.id FROM messages e WHERE e.session_id = s.id AND e.sender_id = $2 AND e.client_message_id = $3) AS existing
-                FROM sessions s
-                JOIN session_members m ON m.session_id = s.id AND m.user_id = $2
-                WHERE s.id = $1 FOR UPDATE OF s
-                """, [uuid, caller.userID, draft.clientMessageId])
-            guard let lockedRow = locked.first else { throw Self.notFound }
-            let status = try lockedRow.decode(String.self, "status")
-            let lastSeqBefore = try lockedRow.decode(Int64.self, "last_seq")
-            let readState = try Self.readStates(lockedRow)
-            let members = readState.mapValues(\.lastRead)
-            if let existingID = try lockedRow.decode(UUID?.self, "existing"),
-                let existing = try await tx.query("\(Self.messageSelect) WHERE m.id = $1", [existingID]).first
-            {
-                let message = try Self.message(existing, viewer: caller.userID, members: members)
-                guard message.text == draft.text, message.listing == draft.listing else {
-                    throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
-                }
-                return (message, false)
-            }
-            guard status != Session.Status.closed.rawValue else {
+            // One round trip: lock, checks, seq, message, receipt, events (send_message() in
+            // sql/tenant/004_send_message.sql).
+            guard let row = try await tx.query(
+                "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb)",
+                [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
+                 Self.preview(draft.text), listingJSON]).first
+            else { throw Self.notFound }
+            switch try row.decode(String.self, "outcome") {
+            case "not_found":
+                throw Self.notFound
+            case "closed":
                 throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to send")
+            case let outcome:
+                let members = try row.decodeJSON([String: Int64].self, "members")
+                let message = try Self.message(row, sessionID: uuid, viewer: caller.userID, members: members)
+                if outcome == "existing" {
+                    guard message.text == draft.text, message.listing == draft.listing else {
+                        throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
+                    }
+                    return (message, false)
+                }
+                return (message, true)
             }
-            let inserted = try await tx.query("""
-                WITH bump AS (
-                    UPDATE sessions SET last_seq = last_seq + 1, last_message_at = now(), last_activity_at = now(),
-                        last_message_preview = $5, last_sender_id = $2,
-                        status = CASE WHEN status = 'archived' AND status_changed_by IS DISTINCT FROM $2 THEN 'active' ELSE status END,
-                        status_changed_at = CASE WHEN status = 'archived' AND status_changed_by IS DISTINCT FROM $2 THEN now() ELSE status_changed_at END
-                    WHERE id = $1
-                    RETURNING last_seq
-                ), message AS (
-                    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, listing)
-                    SELECT $1, bump.last_seq, $2, $3, $4, $6::jsonb FROM bump
-                    RETURNING id, seq, created_at
-                ), reader AS (
-                    UPDATE session_members SET last_read_seq = (SELECT last_seq FROM bump), marked_unread = false
-                    WHERE session_id = $1 AND user_id = $2
-                )
-                SELECT message.id, $1::uuid AS session_id, message.seq, $2::text AS sender_id, u.display_name AS sender_name,
-                       u.role AS sender_role, $3::text AS client_message_id, $4::text AS text, $6::jsonb::text AS listing,
-                       message.created_at
-                FROM message JOIN users u ON u.id = $2
-                """, [uuid, caller.userID, draft.clientMessageId, draft.text, Self.preview(draft.text), listingJSON])
-            guard let row = inserted.first else { throw Self.notFound }
-            let message = try Self.message(row, viewer: caller.userID, members: members)
-            try await EventLog.append(tx, .messageCreated, session: uuid, recipients: Array(members.keys), data: message.neutral)
-            var badgeUsers = members.keys.filter { $0 != caller.userID }
-            if let mine = readState[caller.userID], mine.lastRead < lastSeqBefore || mine.marked { badgeUsers.append(caller.userID) }
-            try await BadgeStore.announce(tx, users: badgeUsers)
-            return (message, true)
         }
         if result.created { committed(caller) }
         return result
@@ -146,26 +109,12 @@ extension SessionStore {
         return positions
     }
 
-    struct MemberReadState {
-        let lastRead: Int64
-        let marked: Bool
+    /// A row of send_message(): like a history row, with the session id known.
+    static func message(_ row: PQRow, sessionID: UUID, viewer: String, members: [String: Int64]) throws -> Message {
+        try message(row, viewer: viewer, members: members, sessionID: sessionID)
     }
 
-    /// Read states from the `members` JSON column of the send's lock query.
-    static func readStates(_ row: PQRow) throws -> [String: MemberReadState] {
-        struct Member: Decodable {
-            let userId: String
-            let lastRead: Int64
-            let marked: Bool
-        }
-        var states: [String: MemberReadState] = [:]
-        for member in try row.decodeJSON([Member].self, "members") {
-            states[member.userId] = MemberReadState(lastRead: member.lastRead, marked: member.marked)
-        }
-        return states
-    }
-
-    static func message(_ row: PQRow, viewer: String, members: [String: Int64]) throws -> Message {
+    static func message(_ row: PQRow, viewer: String, members: [String: Int64], sessionID: UUID? = nil) throws -> Message {
         let seq = try row.decode(Int64.self, "seq")
         let senderID = try row.decode(String.self, "sender_id")
         let text = try row.decode(String.self, "text")
@@ -183,7 +132,7 @@ extension SessionStore {
         }
         return Message(
             id: try row.decode(UUID.self, "id").uuidString.lowercased(),
-            sessionId: try row.decode(UUID.self, "session_id").uuidString.lowercased(), seq: seq,
+            sessionId: try (sessionID ?? row.decode(UUID.self, "session_id")).uuidString.lowercased(), seq: seq,
             sender: .init(userId: senderID, name: try row.decode(String.self, "sender_name"), role: try row.decode(String.self, "sender_role")),
             clientMessageId: own ? try row.decode(String.self, "client_message_id") : nil,
             text: text, html: MessageFormatter.html(text), listing: listing, attachments: [],
