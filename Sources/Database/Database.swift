@@ -70,6 +70,24 @@ public final class Database: Service, Sendable {
         try await transaction(begin: scope.beginSQL, body)
     }
 
+    /// Runs parameterless statements in one tenant-scoped transaction in ONE round trip
+    /// (`BEGIN; SET LOCAL ROLE; SET LOCAL search_path; <statements>; COMMIT`) and returns the
+    /// statements' results. For hot read paths whose values are safe literals (numbers).
+    public func tenantBatch(_ scope: TenantScope, _ statements: String) async throws -> [PQResult] {
+        try await withConnection { connection in
+            do {
+                let results = try await connection.simpleQueryAll(scope.beginSQL + "; " + statements + "; COMMIT")
+                // BEGIN, SET ROLE, SET search_path … COMMIT
+                return Array(results.dropFirst(3).dropLast())
+            } catch {
+                if connection.raw.isConnected, connection.raw.transactionStatus != .idle {
+                    _ = try? await connection.simpleQuery("ROLLBACK")
+                }
+                throw error
+            }
+        }
+    }
+
     private func transaction<T: Sendable>(begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
         // A pooled connection may have died while idle (server restart, terminated backend);
         // that shows on BEGIN, before anything happened, so retrying on another is safe.

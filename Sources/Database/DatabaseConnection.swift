@@ -51,6 +51,12 @@ public final class DatabaseConnection: Sendable {
         return try await executor.run { try raw.exec(sql) }
     }
 
+    /// Several statements, no parameters, one round trip; every result (see `Connection.execAll`).
+    public func simpleQueryAll(_ sql: String) async throws -> [PQResult] {
+        let raw = self.raw
+        return try await executor.run { try raw.execAll(sql) }
+    }
+
     /// Closes the connection on a blocking thread.
     func close() async {
         let raw = self.raw

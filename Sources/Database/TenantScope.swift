@@ -33,7 +33,7 @@ public struct TenantScope: Hashable, Sendable {
     /// One round trip that opens the transaction and confines it to the tenant: the role has
     /// rights on its own schema only, so even a wrong query cannot read another brokerage.
     /// `public` follows for the shared extensions (pg_trgm, unaccent) installed there.
-    var beginSQL: String {
+    public var beginSQL: String {
         "BEGIN; SET LOCAL ROLE \(role.quoted); SET LOCAL search_path TO \(schema.quoted), public"
     }
 }

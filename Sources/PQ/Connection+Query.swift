@@ -14,6 +14,31 @@ extension Connection {
         }
     }
 
+    /// Runs several statements in one round trip (`PQsendQuery` + `PQgetResult`) and returns
+    /// every statement's result, in order. Stops at the first error (the server skips the
+    /// rest of the batch) and throws it after draining the connection.
+    public func execAll(_ sql: String) throws -> [PQResult] {
+        try withConn { conn in
+            guard PQsendQuery(conn, sql) == 1 else {
+                throw PQError(PQstatus(conn) == CONNECTION_OK ? .server : .connectionLost, message: Self.errorMessage(conn))
+            }
+            var results: [PQResult] = []
+            var failure: PQError?
+            while let result = PQgetResult(conn) {
+                defer { PQclear(result) }
+                switch PQresultStatus(result) {
+                case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                    if failure == nil { results.append(Self.copy(result)) }
+                default:
+                    if failure == nil { failure = Self.error(from: result, conn) }
+                }
+            }
+            if let failure { throw failure }
+            if PQstatus(conn) != CONNECTION_OK { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+            return results
+        }
+    }
+
     /// Runs one statement with bound parameters (`PQexecParams`), parsed and planned each time.
     @discardableResult
     public func execParams(_ sql: String, _ params: [PQValue], resultFormat: PQFormat = .binary) throws -> PQResult {

@@ -78,3 +78,22 @@ struct ErrorTests {
         }
     }
 }
+
+@Suite("PQ: batches")
+struct BatchTests {
+    @Test("execAll returns every statement's result in one round trip, and stops at an error")
+    func execAll() async throws {
+        let (results, state, after) = try await withRawConnection { connection in
+            let results = try connection.execAll("SELECT 1 AS a; SELECT 'two' AS b, 3 AS c; CREATE TEMP TABLE t (v int)")
+            var state: SQLState?
+            do { _ = try connection.execAll("SELECT 1; SELECT 1/0; SELECT 3") } catch let error as PQError { state = error.sqlState }
+            return (results, state, try connection.execAll("SELECT 4 AS d")[0].rows[0].decode(Int.self, "d"))
+        }
+        #expect(results.count == 3)
+        #expect(try results[0].rows[0].decode(Int.self, "a") == 1)
+        #expect(try results[1].rows[0].decode(String.self, "b") == "two")
+        #expect(results[2].commandTag == "CREATE TABLE")
+        #expect(state == .divisionByZero)
+        #expect(after == 4)
+    }
+}

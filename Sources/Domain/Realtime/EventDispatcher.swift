@@ -126,7 +126,11 @@ public final class EventDispatcher: Service, Sendable {
                     case .notification(let notification) where notification.channel == Self.typingChannel:
                         self.deliverTyping(notification.payload)
                     case .notification(let notification):
-                        self.wake(notification.payload)
+                        // "<tenant>|<process token>": our own NOTIFYs were already handled by the
+                        // local wake, so only other processes' wake-ups cause a read.
+                        let parts = notification.payload.split(separator: "|", maxSplits: 1)
+                        if parts.count == 2, parts[1] == Notifier.processToken { continue }
+                        if let slug = parts.first { self.wake(String(slug)) }
                     }
                 }
             }
@@ -197,18 +201,22 @@ public final class EventDispatcher: Service, Sendable {
     /// New events after `cursor` that can no longer change, and whether newer rows exist that
     /// are not yet readable (an older transaction is still running).
     private func read(_ tenant: Tenant, after cursor: Position) async throws -> ([StoredEvent], Bool) {
-        try await database.withTenant(tenant.scope) { tx in
-            let rows = try await tx.query("""
-                SELECT \(Self.eventColumns) FROM events
-                WHERE (xid, id) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY events.xid, events.id LIMIT \(Self.pageSize)
-                """, [cursor.xid, cursor.id]).rows
-            let pending = try await tx.query("""
-                SELECT EXISTS (SELECT 1 FROM events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())
-                               AND (xid, id) > ($1::xid8, $2::bigint)) AS pending
-                """, [cursor.xid, cursor.id]).rows[0].decode(Bool.self, "pending")
-            return (try rows.map(Self.event), pending)
+        // The hot path of delivery: one round trip (scope, rows, pending, COMMIT). The cursor
+        // is spliced as literals: both parts are numbers this process read from the database,
+        // and the xid is checked to be digits before use.
+        let xid = !cursor.xid.isEmpty && cursor.xid.utf8.allSatisfy({ (48...57).contains($0) }) ? cursor.xid : "0"
+        let after = "('\(xid)'::xid8, \(cursor.id)::bigint)"
+        let results = try await database.tenantBatch(tenant.scope, """
+            SELECT \(Self.eventColumns) FROM events
+            WHERE (xid, id) > \(after) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY events.xid, events.id LIMIT \(Self.pageSize);
+            SELECT EXISTS (SELECT 1 FROM events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())
+                           AND (xid, id) > \(after)) AS pending
+            """)
+        guard results.count == 2, let pendingRow = results[1].first else {
+            throw PQError(.usage, message: "unexpected batch result")
         }
+        return (try results[0].rows.map(Self.event), try pendingRow.decode(Bool.self, "pending"))
     }
 
     /// Replays events for one subscriber in (after, highWater], in pages, pacing itself to the

@@ -15,6 +15,10 @@ public final class Notifier: Sendable {
     private let pending = Mutex<(slugs: Set<String>, sending: Bool)>(([], false))
     private let local: Mutex<(@Sendable (String) -> Void)?> = Mutex(nil)
 
+    /// Identifies this process in NOTIFY payloads (`<tenant>|<token>`), so its dispatcher can
+    /// skip the wake-ups it already handled locally.
+    public static let processToken = UUID().uuidString.lowercased()
+
     public init(database: Database, logger: Logger) {
         self.database = database
         self.logger = logger
@@ -50,8 +54,8 @@ public final class Notifier: Sendable {
             do {
                 try await database.withConnection { connection in
                     _ = try await connection.query(
-                        "SELECT pg_notify($1, slug) FROM unnest($2::text[]) AS slug",
-                        [EventDispatcher.eventsChannel, EventLog.textArray(slugs)])
+                        "SELECT pg_notify($1, slug || '|' || $3) FROM unnest($2::text[]) AS slug",
+                        [EventDispatcher.eventsChannel, EventLog.textArray(slugs), Self.processToken])
                 }
             } catch {
                 // Other processes still catch up on their one-second safety read.
