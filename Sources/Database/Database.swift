@@ -88,6 +88,30 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// One statement in its own tenant-scoped transaction, in ONE round trip: BEGIN, the scope
+    /// (set_config of role and search_path, transaction-local like SET LOCAL), the statement and
+    /// COMMIT go out together in libpq pipeline mode. For the hottest write (a send).
+    public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any PQEncodable]) async throws -> PQResult {
+        try await withConnection { connection in
+            do {
+                let results = try await connection.pipeline([
+                    ("BEGIN", []),
+                    ("SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
+                     [scope.role.rawValue, scope.schema.quoted + ", public"]),
+                    (sql, params),
+                    ("COMMIT", []),
+                ])
+                guard results.count == 4 else { throw PQError(.usage, message: "unexpected pipeline result") }
+                return results[2]
+            } catch {
+                if connection.raw.isConnected, connection.raw.transactionStatus != .idle {
+                    _ = try? await connection.simpleQuery("ROLLBACK")
+                }
+                throw error
+            }
+        }
+    }
+
     private func transaction<T: Sendable>(begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
         // A pooled connection may have died while idle (server restart, terminated backend);
         // that shows on BEGIN, before anything happened, so retrying on another is safe.

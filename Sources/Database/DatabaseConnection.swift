@@ -57,6 +57,13 @@ public final class DatabaseConnection: Sendable {
         return try await executor.run { try raw.execAll(sql) }
     }
 
+    /// Statements with parameters in one round trip (libpq pipeline mode).
+    public func pipeline(_ statements: [(sql: String, params: [any PQEncodable])]) async throws -> [PQResult] {
+        let prepared = statements.map { (sql: $0.sql, params: $0.params.map(\.pqValue)) }
+        let raw = self.raw
+        return try await executor.run { try raw.pipeline(prepared) }
+    }
+
     /// Closes the connection on a blocking thread.
     func close() async {
         let raw = self.raw

@@ -28,33 +28,31 @@ extension SessionStore {
         let uuid = try Self.sessionID(id)
         let draft = try Self.validated(draft)
         let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
-        let result = try await database.withTenant(caller.tenant.scope) { tx -> (Message, created: Bool) in
-            // One round trip: lock, checks, seq, message, receipt, events (send_message() in
-            // sql/tenant/004_send_message.sql).
-            guard let row = try await tx.query(
-                "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb)",
-                [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
-                 Self.preview(draft.text), listingJSON]).first
-            else { throw Self.notFound }
-            switch try row.decode(String.self, "outcome") {
-            case "not_found":
-                throw Self.notFound
-            case "closed":
-                throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to send")
-            case let outcome:
-                let members = try row.decodeJSON([String: Int64].self, "members")
-                let message = try Self.message(row, sessionID: uuid, viewer: caller.userID, members: members)
-                if outcome == "existing" {
-                    guard message.text == draft.text, message.listing == draft.listing else {
-                        throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
-                    }
-                    return (message, false)
-                }
-                return (message, true)
-            }
+        // One round trip for the whole send: BEGIN, tenant scope, send_message() (lock, checks,
+        // seq, message, receipt, events; sql/tenant/004_send_message.sql), COMMIT, pipelined.
+        let result = try await database.tenantPipelined(
+            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb)",
+            [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text), Self.preview(draft.text), listingJSON])
+        guard let row = result.first else { throw Self.notFound }
+        let outcome = try row.decode(String.self, "outcome")
+        switch outcome {
+        case "not_found":
+            throw Self.notFound
+        case "closed":
+            throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to send")
+        default:
+            break
         }
-        if result.created { committed(caller) }
-        return result
+        let members = try row.decodeJSON([String: Int64].self, "members")
+        let message = try Self.message(row, sessionID: uuid, viewer: caller.userID, members: members)
+        if outcome == "existing" {
+            guard message.text == draft.text, message.listing == draft.listing else {
+                throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
+            }
+            return (message, false)
+        }
+        committed(caller)
+        return (message, true)
     }
 
     public enum HistoryCursor: Sendable {

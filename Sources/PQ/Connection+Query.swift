@@ -39,6 +39,51 @@ extension Connection {
         }
     }
 
+    /// Runs statements with bound parameters in libpq pipeline mode: all are sent, then one
+    /// sync, then the results are read — one round trip for the lot. Returns each statement's
+    /// result in order, or throws the first failure (later statements are then skipped by the
+    /// server; an open transaction is left aborted for the caller to roll back).
+    public func pipeline(_ statements: [(sql: String, params: [PQValue])], resultFormat: PQFormat = .binary) throws -> [PQResult] {
+        try withConn { conn in
+            guard PQenterPipelineMode(conn) == 1 else {
+                throw PQError(.usage, message: "cannot enter pipeline mode: \(Self.errorMessage(conn))")
+            }
+            defer { _ = PQexitPipelineMode(conn) }
+            for statement in statements {
+                let sent = try withParams(statement.params) { count, types, values, lengths, formats in
+                    PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, resultFormat.rawValue)
+                }
+                guard sent == 1 else { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+            }
+            guard PQpipelineSync(conn) == 1 else { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+            var results: [PQResult] = []
+            var failure: PQError?
+            for _ in statements {
+                // Each statement's results end with a NULL from PQgetResult.
+                while let result = PQgetResult(conn) {
+                    defer { PQclear(result) }
+                    switch PQresultStatus(result) {
+                    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                        results.append(Self.copy(result))
+                    case PGRES_PIPELINE_ABORTED:
+                        break
+                    default:
+                        if failure == nil { failure = Self.error(from: result, conn) }
+                    }
+                }
+                if PQstatus(conn) != CONNECTION_OK { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+            }
+            // The sync's own result closes the pipeline.
+            while let result = PQgetResult(conn) {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status == PGRES_PIPELINE_SYNC { break }
+            }
+            if let failure { throw failure }
+            return results
+        }
+    }
+
     /// Runs one statement with bound parameters (`PQexecParams`), parsed and planned each time.
     @discardableResult
     public func execParams(_ sql: String, _ params: [PQValue], resultFormat: PQFormat = .binary) throws -> PQResult {

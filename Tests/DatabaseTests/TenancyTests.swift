@@ -128,3 +128,25 @@ struct TenancyTests {
         #expect(count == 1)
     }
 }
+
+@Suite("Database: pipelined tenant statements")
+struct PipelinedTenantTests {
+    @Test("tenantPipelined runs as the tenant role, denies other schemas, and leaves nothing behind")
+    func pipelinedScope() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        let a = try await TestTenant.make(database)
+        let b = try await TestTenant.make(database)
+        let inside = try await database.tenantPipelined(a.scope, "SELECT current_user AS u, current_schema() AS s, $1::text AS echo", ["it's"])
+        #expect(try inside.rows[0].decode(String.self, "u") == a.scope.role.rawValue)
+        #expect(try inside.rows[0].decode(String.self, "s") == a.scope.schema.rawValue)
+        #expect(try inside.rows[0].decode(String.self, "echo") == "it's")
+        await #expect {
+            _ = try await database.tenantPipelined(a.scope, "SELECT count(*) FROM \(b.scope.schema.quoted).users", [])
+        } throws: { error in
+            (error as? PQError)?.sqlState == .insufficientPrivilege
+        }
+        let after = try await database.withTransaction { tx in try await tx.query("SELECT current_user AS u").rows[0].decode(String.self, "u") }
+        #expect(after != a.scope.role.rawValue)
+    }
+}
