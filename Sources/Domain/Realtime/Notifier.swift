@@ -13,6 +13,8 @@ public final class Notifier: Sendable {
     let database: Database
     let logger: Logger
     private let pending = Mutex<(slugs: Set<String>, sending: Bool)>(([], false))
+    /// Whether another process listens (checked at most once a second; assumed until known).
+    private let peers = Mutex<(present: Bool, checked: ContinuousClock.Instant?)>((true, nil))
     private let local: Mutex<(@Sendable (String) -> Void)?> = Mutex(nil)
 
     /// Identifies this process in NOTIFY payloads (`<tenant>|<token>`), so its dispatcher can
@@ -42,6 +44,21 @@ public final class Notifier: Sendable {
         if start { Task { await flush() } }
     }
 
+    private func otherProcessesListen() async -> Bool {
+        let (present, checked) = peers.withLock { ($0.present, $0.checked) }
+        if let checked, ContinuousClock.now - checked < .seconds(1) { return present }
+        let listeners = try? await database.withConnection { connection in
+            try await connection.query("""
+                SELECT count(*) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'parley-listener'
+                """).rows[0].decode(Int.self, "n")
+        }
+        // Unknown (query failed): keep notifying.
+        let others = listeners.map { $0 > 1 } ?? true
+        peers.withLock { $0 = (others, .now) }
+        return others
+    }
+
     private func flush() async {
         while true {
             let slugs = pending.withLock { state -> [String] in
@@ -51,6 +68,10 @@ public final class Notifier: Sendable {
                 return slugs
             }
             if slugs.isEmpty { return }
+            // Alone on this database, the local wake-up is all there is to do: skip the NOTIFY
+            // (a round trip and a commit per burst). A process that starts later is seen within
+            // a second; until then its one-second safety read covers it.
+            guard await otherProcessesListen() else { continue }
             do {
                 try await database.withConnection { connection in
                     _ = try await connection.query(
