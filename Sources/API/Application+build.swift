@@ -32,6 +32,7 @@ public struct AppDependencies: Sendable {
     public let notifier: Notifier
     public let dispatcher: EventDispatcher
     public let typing: TypingService
+    public let search: SearchStore
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -46,6 +47,7 @@ public struct AppDependencies: Sendable {
         self.contacts = ContactStore(database: database)
         self.badges = BadgeStore(database: database)
         self.typing = TypingService(database: database)
+        self.search = SearchStore(database: database)
     }
 
     /// The channels the process's LISTEN connection must listen on.
@@ -74,6 +76,7 @@ public func buildApplication(
     SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
     ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)
     LiveRoutes(badges: dependencies.badges, typing: dependencies.typing).register(on: authenticated)
+    SearchRoutes(search: dependencies.search).register(on: authenticated)
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())

@@ -1,0 +1,157 @@
+import Database
+import Foundation
+import PQ
+
+/// "Find conversations by participant name or message content": only sessions the caller is a
+/// member of (any status unless filtered), grouped by session, participant matches first, then
+/// relevance, then recency.
+public struct SearchStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public struct Snippet: Codable, Sendable, Hashable {
+        public let messageId: String
+        public let seq: Int64
+        /// The matching passage, HTML-escaped, with matched words in `<mark>…</mark>`.
+        public let html: String
+        public let createdAt: Date
+    }
+
+    public struct Result: Codable, Sendable {
+        public let session: Session
+        /// `participant` and/or `content`.
+        public let matchedBy: [String]
+        public let matchCount: Int64
+        public let snippets: [Snippet]
+    }
+
+    static let config = "'public.parley_search'"
+
+    public func search(
+        _ caller: Caller, q: String, status: Session.Status?, kind: Session.Kind?, after: String?, limit: Int
+    ) async throws -> (items: [Result], next: String?) {
+        guard q.count <= SearchQuery.maxLength else {
+            throw DomainError.validation([FieldError("q", "too_long", "q must be at most \(SearchQuery.maxLength) characters")])
+        }
+        var offset = 0
+        if let after {
+            guard let parts = try? Cursor.decode(after, parts: 1), let value = Int(parts[0]), value >= 0, value < 10_000 else {
+                throw Cursor.invalid("after")
+            }
+            offset = value
+        }
+        let query = SearchQuery(q)
+        if query.isEmpty && query.nameText.isEmpty { return ([], nil) }
+
+        // The tsquery is assembled from bound parameters only ($6…): each term is its own
+        // plainto/phraseto_tsquery, the prefix a quoted lexeme with :*.
+        var params: [any PQEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, offset]
+        var terms: [String] = []
+        func bind(_ value: String) -> String {
+            params.append(value)
+            return "$\(params.count)"
+        }
+        for word in query.words { terms.append("plainto_tsquery(\(Self.config), \(bind(word)))") }
+        for phrase in query.phrases { terms.append("phraseto_tsquery(\(Self.config), \(bind(phrase)))") }
+        if let prefix = query.prefix { terms.append("to_tsquery(\(Self.config), quote_literal(\(bind(prefix))) || ':*')") }
+        let tsquery = terms.isEmpty ? "NULL::tsquery" : terms.joined(separator: " && ")
+        params.append(limit + 1)
+        let limitParam = "$\(params.count)"
+
+        let rows = try await database.withTenant(caller.tenant.scope) { tx -> [PQRow] in
+            try await tx.queryUnprepared("""
+                WITH mine AS (
+                    SELECT s.id, s.last_activity_at FROM session_members me JOIN sessions s ON s.id = me.session_id
+                    WHERE me.user_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.kind = $3)
+                ), q AS (
+                    SELECT \(tsquery) AS query
+                ), content AS (
+                    SELECT m.session_id, count(*) AS hits, max(ts_rank(m.search, q.query)) AS rank
+                    FROM messages m JOIN mine ON mine.id = m.session_id, q
+                    WHERE q.query IS NOT NULL AND m.search @@ q.query
+                    GROUP BY m.session_id
+                ), names AS (
+                    SELECT DISTINCT o.session_id FROM session_members o
+                    JOIN mine ON mine.id = o.session_id JOIN users u ON u.id = o.user_id
+                    WHERE o.user_id <> $1 AND $4 <> '' AND (
+                        public.parley_unaccent(lower(u.display_name)) LIKE public.parley_unaccent($4) || '%'
+                        OR public.parley_unaccent(lower(u.display_name)) LIKE '% ' || public.parley_unaccent($4) || '%'
+                        OR public.word_similarity(public.parley_unaccent($4), public.parley_unaccent(lower(u.display_name))) >= 0.4)
+                )
+                SELECT mine.id, names.session_id IS NOT NULL AS by_name, coalesce(content.hits, 0)::int8 AS hits,
+                       coalesce(content.rank, 0)::float8 AS rank
+                FROM mine LEFT JOIN content ON content.session_id = mine.id LEFT JOIN names ON names.session_id = mine.id
+                WHERE content.session_id IS NOT NULL OR names.session_id IS NOT NULL
+                ORDER BY by_name DESC, rank DESC, mine.last_activity_at DESC, mine.id
+                OFFSET $5 LIMIT \(limitParam)
+                """, params).rows
+        }
+        let page = Array(rows.prefix(limit))
+        let ids = try page.map { try $0.decode(UUID.self, "id") }
+        let (sessions, snippets) = try await details(caller, ids: ids, tsquery: tsquery, params: Array(params.dropLast()))
+        var results: [Result] = []
+        for row in page {
+            let id = try row.decode(UUID.self, "id")
+            guard let session = sessions[id] else { continue }
+            let hits = try row.decode(Int64.self, "hits")
+            var matchedBy: [String] = []
+            if try row.decode(Bool.self, "by_name") { matchedBy.append("participant") }
+            if hits > 0 { matchedBy.append("content") }
+            results.append(Result(session: session, matchedBy: matchedBy, matchCount: hits, snippets: snippets[id] ?? []))
+        }
+        let next = rows.count > limit ? Cursor.encode([String(offset + limit)]) : nil
+        return (results, next)
+    }
+
+    /// The sessions as the caller sees them, and up to 3 best snippets per session.
+    private func details(
+        _ caller: Caller, ids: [UUID], tsquery: String, params: [any PQEncodable]
+    ) async throws -> ([UUID: Session], [UUID: [Snippet]]) {
+        guard !ids.isEmpty else { return ([:], [:]) }
+        let idArray = "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            var sessions: [UUID: Session] = [:]
+            for row in try await tx.query("""
+                \(SessionStore.select)
+                FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
+                WHERE s.id = ANY ($2::uuid[])
+                """, [caller.userID, idArray]).rows {
+                sessions[try row.decode(UUID.self, "id")] = try SessionStore.session(row, member: caller.userID)
+            }
+            var snippets: [UUID: [Snippet]] = [:]
+            guard tsquery != "NULL::tsquery" else { return (sessions, snippets) }
+            var snippetParams = params
+            snippetParams.append(idArray)
+            let ids = "$\(snippetParams.count)"
+            for row in try await tx.queryUnprepared("""
+                WITH bound AS (SELECT $1::text, $2::text, $3::text, $4::text, $5::int), -- same parameters as the search
+                q AS (SELECT \(tsquery) AS query)
+                SELECT x.id, x.session_id, x.seq, x.created_at,
+                       ts_headline(\(Self.config), x.text, q.query,
+                                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
+                FROM (
+                    SELECT m.id, m.session_id, m.seq, m.created_at, m.text,
+                           row_number() OVER (PARTITION BY m.session_id ORDER BY ts_rank(m.search, q.query) DESC, m.seq DESC) AS rn
+                    FROM messages m, q
+                    WHERE m.session_id = ANY (\(ids)::uuid[]) AND m.search @@ q.query
+                ) x, q
+                WHERE x.rn <= 3
+                ORDER BY x.session_id, x.rn
+                """, snippetParams).rows {
+                let session = try row.decode(UUID.self, "session_id")
+                snippets[session, default: []].append(Snippet(
+                    messageId: try row.decode(UUID.self, "id").uuidString.lowercased(), seq: try row.decode(Int64.self, "seq"),
+                    html: Self.highlight(try row.decode(String.self, "snippet")), createdAt: try row.decode(Date.self, "created_at")))
+            }
+            return (sessions, snippets)
+        }
+    }
+
+    /// Escapes the passage, then turns ts_headline's markers (U+0001/U+0002) into `<mark>` tags.
+    static func highlight(_ text: String) -> String {
+        MessageFormatter.escape(text).replacingOccurrences(of: "\u{1}", with: "<mark>").replacingOccurrences(of: "\u{2}", with: "</mark>")
+    }
+}

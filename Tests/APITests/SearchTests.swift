@@ -1,0 +1,117 @@
+import Domain
+import Foundation
+import HummingbirdTesting
+import ParleyTesting
+import Testing
+
+@Suite("API: search")
+struct SearchTests {
+    /// A tenant with an agent, and sessions with named clients holding the given messages.
+    static func seed(_ app: TestApp, _ client: any TestClientProtocol, _ sessions: [(String, String, [[String: Any]])]) async throws -> (TestTenant, String, [String: String]) {
+        let tenant = try await TestTenant.make(app.database)
+        let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
+        var ids: [String: String] = [:]
+        for (userID, name, messages) in sessions {
+            let session = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": userID, "name": name]])
+            let id = try #require(session["id"] as? String)
+            ids[userID] = id
+            for (index, message) in messages.enumerated() {
+                var body = message
+                body["clientMessageId"] = "m\(index)"
+                #expect(try await client.json(.post, "/v1/sessions/\(id)/messages", token: agent, body: body).status == .created)
+            }
+        }
+        return (tenant, agent, ids)
+    }
+
+    static func found(_ client: any TestClientProtocol, _ token: String, _ q: String) async throws -> [String] {
+        let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let response = try await client.json(.get, "/v1/search?q=\(encoded)", token: token)
+        #expect(response.status == .ok, "q=\(q)")
+        return response.items.compactMap { ($0["session"] as? [String: Any])?["id"] as? String }
+    }
+
+    @Test("word forms, prefixes, accents, phrases and listings find the right sessions")
+    func content() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "We are showing three houses tomorrow"]]),
+                ("c2", "Client Two", [["text": "The apartment has a balcony"], ["text": "Meet me at the café"]]),
+                ("c3", "Client Three", [["text": "open house on sunday"], ["text": "Look at this one", "listing": ["ListingId": "ML81234", "address": "12 Harbor Way"]]]),
+                ("c4", "Client Four", [["text": "house open sunday"]]),
+            ])
+            #expect(try await Self.found(client, agent, "show") == [ids["c1"]])
+            #expect(try await Self.found(client, agent, "house ").sorted() == [ids["c1"], ids["c3"], ids["c4"]].compactMap { $0 }.sorted())
+            #expect(try await Self.found(client, agent, "apart") == [ids["c2"]])
+            #expect(try await Self.found(client, agent, "cafe") == [ids["c2"]])
+            #expect(try await Self.found(client, agent, "\"open house\"") == [ids["c3"]])
+            #expect(try await Self.found(client, agent, "harbor") == [ids["c3"]])
+            #expect(try await Self.found(client, agent, "ML81234") == [ids["c3"]])
+            let result = try await client.json(.get, "/v1/search?q=balcony", token: agent).items.first
+            #expect(result?["matchedBy"] as? [String] == ["content"])
+            #expect(result?["matchCount"] as? Int == 1)
+            let snippet = (result?["snippets"] as? [[String: Any]])?.first
+            #expect((snippet?["html"] as? String)?.contains("<mark>balcony</mark>") == true)
+            #expect(snippet?["seq"] as? Int == 1)
+        }
+    }
+
+    @Test("participant names by prefix and small typos come first")
+    func names() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("john", "John Smith", [["text": "hello"]]),
+                ("maria", "Maria Lopez", [["text": "hi, is John around?"]]),
+            ])
+            #expect(try await Self.found(client, agent, "jonh") == [ids["john"]])
+            #expect(try await Self.found(client, agent, "mar") == [ids["maria"]])
+            #expect(try await Self.found(client, agent, "lop") == [ids["maria"]])
+            let both = try await client.json(.get, "/v1/search?q=john", token: agent).items
+            #expect(both.first?["matchedBy"] as? [String] == ["participant"])
+            #expect((both.first?["session"] as? [String: Any])?["id"] as? String == ids["john"])
+            #expect(both.count == 2)
+        }
+    }
+
+    @Test("any input at all answers 200; markup in messages never comes back live")
+    func hostile() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, _) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "<script>alert(1)</script> showing the <b>loft</b>"]]),
+            ])
+            let inputs = ["&", "|", "!", "(", ")", ":", "*", "'", "\"", "\\", "a & b", "!(x | y)", "x:*", "'; DROP TABLE messages; --",
+                          "🏡🔑🚪", "\"unclosed", "\"\"", "%", "_", "%_\\", String(repeating: "loft ", count: 400), "\u{0}", "\u{202E}tfol"]
+            for input in inputs {
+                let encoded = input.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let response = try await client.json(.get, "/v1/search?q=\(encoded)", token: agent)
+                #expect(response.status == .ok || response.status == .unprocessableContent, "\(input.prefix(20))")
+            }
+            let html = try await client.json(.get, "/v1/search?q=loft", token: agent).items.first
+                .flatMap { ($0["snippets"] as? [[String: Any]])?.first?["html"] as? String }
+            #expect(html?.contains("<mark>loft</mark>") == true, "\(html ?? "-")")
+            // Only <mark> is live markup in a snippet.
+            let withoutMarks = (html ?? "").replacingOccurrences(of: "<mark>", with: "").replacingOccurrences(of: "</mark>", with: "")
+            #expect(!withoutMarks.contains("<") && !withoutMarks.contains(">"), "\(html ?? "-")")
+            let tooLong = try await client.json(.get, "/v1/search?q=\(String(repeating: "a", count: 2001))", token: agent)
+            #expect(tooLong.status == .unprocessableContent)
+        }
+    }
+
+    @Test("a client finds only their own sessions; archived ones too; another tenant nothing")
+    func isolation() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "the garden is lovely"]]),
+                ("c2", "Client Two", [["text": "the garden needs work"]]),
+            ])
+            let c1 = try await tenant.token(sub: "c1", role: .client)
+            #expect(try await Self.found(client, c1, "garden") == [ids["c1"]])
+            _ = try await client.json(.post, "/v1/sessions/\(ids["c2"] ?? "")/archive", token: agent)
+            #expect(try await Self.found(client, agent, "garden").count == 2)
+            let archivedOnly = try await client.json(.get, "/v1/search?q=garden&status=archived", token: agent)
+            #expect(archivedOnly.items.count == 1)
+            let other = try await TestTenant.make(app.database)
+            #expect(try await Self.found(client, try await other.token(sub: "agent-1"), "garden").isEmpty)
+        }
+    }
+}
