@@ -80,7 +80,7 @@ struct SystemTests {
                 "/v1/tenants:", "/v1/tenants/{slug}/signing-keys:", "/v1/tenants/{slug}/signing-keys/{kid}:",
                 "/v1/sessions:", "/v1/sessions/{id}:", "/v1/sessions/{id}/close:", "/v1/sessions/{id}/archive:",
                 "/v1/sessions/{id}/reopen:", "/v1/sessions/{id}/messages:", "/v1/sessions/{id}/read:",
-                "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/contacts:", "/v1/contacts/{id}:",
+                "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/contacts:", "/v1/contacts/{id}:", "/v1/search:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }
