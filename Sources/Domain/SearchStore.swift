@@ -45,7 +45,34 @@ public struct SearchStore: Sendable {
         }
         let query = SearchQuery(q)
         if query.isEmpty && query.nameText.isEmpty { return ([], nil) }
+        let statement = Self.statement(caller, query, status: status, kind: kind, offset: offset, limit: limit)
+        let rows = try await database.withTenant(caller.tenant.scope) { tx -> [PQRow] in
+            try await tx.queryUnprepared(statement.sql, statement.params).rows
+        }
+        let tsquery = statement.tsquery
+        let params = statement.params
+        let page = Array(rows.prefix(limit))
+        let ids = try page.map { try $0.decode(UUID.self, "id") }
+        let (sessions, snippets) = try await details(caller, ids: ids, tsquery: tsquery, params: Array(params.dropLast()))
+        var results: [Result] = []
+        for row in page {
+            let id = try row.decode(UUID.self, "id")
+            guard let session = sessions[id] else { continue }
+            let hits = try row.decode(Int64.self, "hits")
+            var matchedBy: [String] = []
+            if try row.decode(Bool.self, "by_name") { matchedBy.append("participant") }
+            if hits > 0 { matchedBy.append("content") }
+            results.append(Result(session: session, matchedBy: matchedBy, matchCount: hits, snippets: snippets[id] ?? []))
+        }
+        let next = rows.count > limit ? Cursor.encode([String(offset + limit)]) : nil
+        return (results, next)
+    }
 
+    /// The search statement and its parameters (also used by parley-bench to EXPLAIN it).
+    /// The last parameter is the LIMIT; the tsquery expression references parameters $6….
+    public static func statement(
+        _ caller: Caller, _ query: SearchQuery, status: Session.Status?, kind: Session.Kind?, offset: Int, limit: Int
+    ) -> (sql: String, params: [any PQEncodable], tsquery: String) {
         // The tsquery is assembled from bound parameters only ($6…): each term is its own
         // plainto/phraseto_tsquery, the prefix a quoted lexeme with :*.
         var params: [any PQEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, offset]
@@ -61,8 +88,7 @@ public struct SearchStore: Sendable {
         params.append(limit + 1)
         let limitParam = "$\(params.count)"
 
-        let rows = try await database.withTenant(caller.tenant.scope) { tx -> [PQRow] in
-            try await tx.queryUnprepared("""
+        let sql = """
                 WITH mine AS (
                     SELECT s.id, s.last_activity_at FROM session_members me JOIN sessions s ON s.id = me.session_id
                     WHERE me.user_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.kind = $3)
@@ -87,23 +113,8 @@ public struct SearchStore: Sendable {
                 WHERE content.session_id IS NOT NULL OR names.session_id IS NOT NULL
                 ORDER BY by_name DESC, rank DESC, mine.last_activity_at DESC, mine.id
                 OFFSET $5 LIMIT \(limitParam)
-                """, params).rows
-        }
-        let page = Array(rows.prefix(limit))
-        let ids = try page.map { try $0.decode(UUID.self, "id") }
-        let (sessions, snippets) = try await details(caller, ids: ids, tsquery: tsquery, params: Array(params.dropLast()))
-        var results: [Result] = []
-        for row in page {
-            let id = try row.decode(UUID.self, "id")
-            guard let session = sessions[id] else { continue }
-            let hits = try row.decode(Int64.self, "hits")
-            var matchedBy: [String] = []
-            if try row.decode(Bool.self, "by_name") { matchedBy.append("participant") }
-            if hits > 0 { matchedBy.append("content") }
-            results.append(Result(session: session, matchedBy: matchedBy, matchCount: hits, snippets: snippets[id] ?? []))
-        }
-        let next = rows.count > limit ? Cursor.encode([String(offset + limit)]) : nil
-        return (results, next)
+                """
+        return (sql, params, tsquery)
     }
 
     /// The sessions as the caller sees them, and up to 3 best snippets per session.

@@ -199,6 +199,11 @@ print("parley-bench (\(quick ? "quick" : "full") run) on \(ProcessInfo.processIn
 try await TestApp.run(maxConnections: 16) { app, client in
     guard let port = client.port else { return }
     try await app.waitUntilListening()
+    if CommandLine.arguments.contains("--search") {
+        print("search (HTTP GET /v1/search as an agent who is a member of 1/10 of the sessions):")
+        try await searchBenchmark(app, port: port, quick: quick)
+        return
+    }
     if CommandLine.arguments.contains("--store") {
         let fixture = try await makeFixture(app, port: port)
         let caller = Caller(tenant: fixture.tenant.tenant, userID: "agent-1", role: .agent, name: "Bench Agent 1")
