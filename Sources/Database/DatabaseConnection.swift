@@ -70,12 +70,5 @@ public final class DatabaseConnection: Sendable {
         _ = try? await executor.run { raw.finish() }
     }
 
-    static func statementName(_ sql: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in sql.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return "p" + String(hash, radix: 16)
-    }
+    static func statementName(_ sql: String) -> String { "p" + FNV1a.hex(sql) }
 }

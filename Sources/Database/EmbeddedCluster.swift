@@ -205,12 +205,5 @@ public final class EmbeddedCluster: Sendable {
         }
     }
 
-    static func shortHash(_ text: String) -> String {
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in text.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 0x0100_0193
-        }
-        return String(hash, radix: 16)
-    }
+    static func shortHash(_ text: String) -> String { String(FNV1a.hex(text).prefix(8)) }
 }

@@ -5,14 +5,7 @@ public struct Migration: Sendable, Hashable {
     public let sql: String
 
     /// FNV-1a of the SQL, recorded when applied so an edited, already-applied file is noticed.
-    public var checksum: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in sql.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
+    public var checksum: String { FNV1a.hex(sql) }
 }
 
 /// The migrations compiled into the binary from `sql/` (see EmbedPlugin).

@@ -44,7 +44,7 @@ extension SessionStore {
             break
         }
         let members = try row.decodeJSON([String: Int64].self, "members")
-        let message = try Self.message(row, sessionID: uuid, viewer: caller.userID, members: members)
+        let message = try Self.message(row, viewer: caller.userID, members: members, sessionID: uuid)
         if outcome == "existing" {
             guard message.text == draft.text, message.listing == draft.listing else {
                 throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
@@ -107,11 +107,7 @@ extension SessionStore {
         return positions
     }
 
-    /// A row of send_message(): like a history row, with the session id known.
-    static func message(_ row: PQRow, sessionID: UUID, viewer: String, members: [String: Int64]) throws -> Message {
-        try message(row, viewer: viewer, members: members, sessionID: sessionID)
-    }
-
+    /// A history row, or a send_message() row (which has no session_id column: pass `sessionID`).
     static func message(_ row: PQRow, viewer: String, members: [String: Int64], sessionID: UUID? = nil) throws -> Message {
         let seq = try row.decode(Int64.self, "seq")
         let senderID = try row.decode(String.self, "sender_id")
