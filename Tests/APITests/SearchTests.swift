@@ -56,6 +56,33 @@ struct SearchTests {
         }
     }
 
+    @Test("long and word-dense messages are stored and found; more matching messages rank first")
+    func longMessages() async throws {
+        try await TestApp.run { app, client in
+            // 10,000 characters of distinct words (far over a btree entry if it were indexed by
+            // session), and 500 bytes of distinct two-letter words (the densest vector that is).
+            var words: [String] = []
+            var n = 0
+            while words.joined(separator: " ").count < 9_980 {
+                words.append("w" + String(n, radix: 36))
+                n += 1
+            }
+            let long = (words + ["lighthouse"]).joined(separator: " ").prefix(10_000)
+            let letters = Array("bcdfghjklmnpqrstvwxz")
+            var dense: [String] = []
+            for a in letters { for b in letters where dense.joined(separator: " ").utf8.count < 490 { dense.append(String([a, b])) } }
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": String(long.hasSuffix("lighthouse") ? long : long.dropLast(11) + " lighthouse")]]),
+                ("c2", "Client Two", [["text": dense.joined(separator: " ")], ["text": "a lighthouse view"], ["text": "the lighthouse again"]]),
+            ])
+            #expect(try await Self.found(client, agent, "lighthouse") == [ids["c2"], ids["c1"]])
+            #expect(try await Self.found(client, agent, "w1") == [ids["c1"]])
+            #expect(try await Self.found(client, agent, "bd") == [ids["c2"]])
+            let first = try await client.json(.get, "/v1/search?q=lighthouse", token: agent).items.first
+            #expect(first?["matchCount"] as? Int == 2)
+        }
+    }
+
     @Test("participant names by prefix and small typos come first")
     func names() async throws {
         try await TestApp.run { app, client in
