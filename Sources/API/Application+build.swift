@@ -33,6 +33,8 @@ public struct AppDependencies: Sendable {
     public let dispatcher: EventDispatcher
     public let typing: TypingService
     public let search: SearchStore
+    public let attachments: AttachmentStore
+    public let maintenance: Maintenance
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -48,6 +50,10 @@ public struct AppDependencies: Sendable {
         self.badges = BadgeStore(database: database)
         self.typing = TypingService(database: database)
         self.search = SearchStore(database: database)
+        self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
+        self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
+            .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
+        ])
     }
 
     /// The channels the process's LISTEN connection must listen on.
@@ -77,6 +83,7 @@ public func buildApplication(
     ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)
     LiveRoutes(badges: dependencies.badges, typing: dependencies.typing).register(on: authenticated)
     SearchRoutes(search: dependencies.search).register(on: authenticated)
+    AttachmentRoutes(attachments: dependencies.attachments).register(on: authenticated)
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())
@@ -87,7 +94,7 @@ public func buildApplication(
         server: .http1WebSocketUpgrade(webSocketRouter: streamRouter),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Shut down in reverse: server, dispatcher (closes streams), listener, pool.
-        services: [dependencies.database, dependencies.listener, dependencies.dispatcher],
+        services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance],
         logger: logger)
 }
 

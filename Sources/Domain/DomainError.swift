@@ -20,6 +20,12 @@ public enum DomainError: Error, Sendable, Equatable {
     case notFound(code: String, message: String)
     case conflict(code: String, message: String)
     case forbidden(code: String, message: String)
+    /// 413: a body or file over a limit (refused while it streams in).
+    case tooLarge(code: String, message: String)
+    /// 415: content that is not an accepted type.
+    case unsupportedMediaType(code: String, message: String)
+    /// 429: over a rate limit; retry after the given seconds.
+    case rateLimited(code: String, message: String, retryAfter: Int)
 }
 
 /// Collects every bad field before failing, so a client learns all of them at once.

@@ -71,8 +71,8 @@ public struct Message: Codable, Sendable, Hashable {
     /// A safe HTML rendering of the formatting subset (see MessageFormatter).
     public let html: String
     public let listing: Listing?
-    /// Attachment metadata (filled by the attachments feature).
-    public let attachments: [String]
+    /// The files sent with the message, in order.
+    public let attachments: [Attachment]
     public let createdAt: Date
     /// For the caller's own messages: ✓ sent or ✓✓ read by every other member.
     public let delivery: Delivery?

@@ -30,9 +30,11 @@ extension SessionStore {
         let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
         // One round trip for the whole send: BEGIN, tenant scope, send_message() (lock, checks,
         // seq, message, receipt, events; sql/tenant/004_send_message.sql), COMMIT, pipelined.
+        let attachmentIDs = try Self.attachmentIDs(draft, limit: caller.tenant.settings.maxAttachmentsPerMessage)
         let result = try await database.tenantPipelined(
-            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb)",
-            [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text), Self.preview(draft.text), listingJSON])
+            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])",
+            [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
+             Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, AttachmentStore.array(attachmentIDs)])
         guard let row = result.first else { throw Self.notFound }
         let outcome = try row.decode(String.self, "outcome")
         switch outcome {
@@ -40,13 +42,19 @@ extension SessionStore {
             throw Self.notFound
         case "closed":
             throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to send")
+        case "attachments_unavailable":
+            throw DomainError.conflict(
+                code: "attachment_unavailable",
+                message: "every attachmentId must be your own finished upload to this session, not yet used in a message")
         default:
             break
         }
         let members = try row.decodeJSON([String: Int64].self, "members")
         let message = try Self.message(row, viewer: caller.userID, members: members, sessionID: uuid)
         if outcome == "existing" {
-            guard message.text == draft.text, message.listing == draft.listing else {
+            guard message.text == draft.text, message.listing == draft.listing,
+                message.attachments.map(\.id) == attachmentIDs.map({ $0.uuidString.lowercased() })
+            else {
                 throw DomainError.conflict(code: "idempotency_key_reused", message: "clientMessageId was already used for a different message")
             }
             return (message, false)
@@ -94,7 +102,8 @@ extension SessionStore {
 
     static let messageSelect = """
         SELECT m.id, m.session_id, m.seq, m.sender_id, u.display_name AS sender_name, u.role AS sender_role,
-               m.client_message_id, m.text, m.listing::text AS listing, m.created_at
+               m.client_message_id, m.text, m.listing::text AS listing, m.created_at,
+               message_attachments(m.id)::text AS attachments
         FROM messages m JOIN users u ON u.id = m.sender_id
         """
 
@@ -129,29 +138,46 @@ extension SessionStore {
             sessionId: try (sessionID ?? row.decode(UUID.self, "session_id")).uuidString.lowercased(), seq: seq,
             sender: .init(userId: senderID, name: try row.decode(String.self, "sender_name"), role: try row.decode(String.self, "sender_role")),
             clientMessageId: own ? try row.decode(String.self, "client_message_id") : nil,
-            text: text, html: MessageFormatter.html(text), listing: listing, attachments: [],
+            text: text, html: MessageFormatter.html(text), listing: listing,
+            attachments: try row.decode(String?.self, "attachments").map { try JSONDecoder().decode([Attachment].self, from: Data($0.utf8)) } ?? [],
             createdAt: try row.decode(Date.self, "created_at"), delivery: delivery, readBy: readBy)
     }
 
-    /// The session list's one-line preview: the first 140 characters, on one line.
-    static func preview(_ text: String) -> String {
+    /// The session list's one-line preview: the first 140 characters, on one line ("📎 2 files"
+    /// for a message of attachments only).
+    static func preview(_ text: String, attachments: Int = 0) -> String {
+        if text.isEmpty && attachments > 0 { return attachments == 1 ? "📎 1 file" : "📎 \(attachments) files" }
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         return line.count > 140 ? String(line.prefix(139)) + "…" : line
+    }
+
+    /// The draft's attachment ids: at most the tenant's per-message limit, no repeats.
+    static func attachmentIDs(_ draft: Draft, limit: Int) throws -> [UUID] {
+        let ids = draft.attachmentIds.compactMap { UUID(uuidString: $0) }
+        var validator = Validator()
+        if ids.count > limit {
+            validator.add("attachmentIds", "too_many", "a message may have at most \(limit) attachments")
+        }
+        if Set(ids).count != ids.count {
+            validator.add("attachmentIds", "duplicate", "an attachment may appear once per message")
+        }
+        try validator.check()
+        return ids
     }
 
     static func validated(_ draft: Draft) throws -> Draft {
         var validator = Validator()
         validator.requireText(draft.clientMessageId, "clientMessageId", maxLength: 100)
-        if draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace) {
-            validator.add("text", "required", "text is required")
+        if draft.attachmentIds.isEmpty && (draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace)) {
+            validator.add("text", "required", "text is required (unless the message has attachments)")
         } else if draft.text.count > 10_000 {
             validator.add("text", "too_long", "text must be at most 10,000 characters")
         } else if draft.text.unicodeScalars.contains(where: { $0.value == 0 }) {
             validator.add("text", "invalid_characters", "text must not contain NUL characters")
         }
         draft.listing?.validate(into: &validator, prefix: "listing")
-        if !draft.attachmentIds.isEmpty {
-            validator.add("attachmentIds", "not_supported", "attachments are not available yet")
+        for (index, id) in draft.attachmentIds.enumerated() where UUID(uuidString: id) == nil {
+            validator.add("attachmentIds.\(index)", "invalid_format", "an attachment id is a UUID")
         }
         try validator.check()
         return draft

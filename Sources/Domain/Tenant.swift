@@ -8,6 +8,69 @@ public struct Tenant: Sendable, Hashable {
     public let displayName: String
     public let scope: TenantScope
     public let createdAt: Date
+    public var settings: TenantSettings = TenantSettings()
+}
+
+/// Per-brokerage limits and switches (`parley.tenants.settings`, changed with
+/// `PATCH /v1/tenants/{slug}/settings`). Absent keys take the defaults below.
+public struct TenantSettings: Codable, Sendable, Hashable {
+    /// Largest attachment, in bytes (default 10 MiB).
+    public var maxAttachmentBytes: Int = 10 * 1024 * 1024
+    /// Attachments per message (default 5).
+    public var maxAttachmentsPerMessage: Int = 5
+    /// Hours a chat request stays pending before it expires (default 72).
+    public var chatRequestTTLHours: Int = 72
+    /// The agent who receives chat requests that name none.
+    public var defaultAgentId: String?
+    /// Origins (`https://example.com`) whose pages may call the public chat-request API.
+    public var allowedOrigins: [String] = []
+    /// Public submissions per client IP per hour, and per tenant per hour.
+    public var chatRequestsPerIPPerHour: Int = 10
+    public var chatRequestsPerHour: Int = 1000
+
+    public init() {}
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxAttachmentBytes, maxAttachmentsPerMessage, chatRequestTTLHours, defaultAgentId, allowedOrigins
+        case chatRequestsPerIPPerHour, chatRequestsPerHour
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TenantSettings()
+        maxAttachmentBytes = try c.decodeIfPresent(Int.self, forKey: .maxAttachmentBytes) ?? d.maxAttachmentBytes
+        maxAttachmentsPerMessage = try c.decodeIfPresent(Int.self, forKey: .maxAttachmentsPerMessage) ?? d.maxAttachmentsPerMessage
+        chatRequestTTLHours = try c.decodeIfPresent(Int.self, forKey: .chatRequestTTLHours) ?? d.chatRequestTTLHours
+        defaultAgentId = try c.decodeIfPresent(String.self, forKey: .defaultAgentId)
+        allowedOrigins = try c.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? d.allowedOrigins
+        chatRequestsPerIPPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerIPPerHour) ?? d.chatRequestsPerIPPerHour
+        chatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerHour) ?? d.chatRequestsPerHour
+    }
+
+    /// Every out-of-range value, listed.
+    public func validate() throws {
+        var v = Validator()
+        if !(1...(100 * 1024 * 1024)).contains(maxAttachmentBytes) { v.add("maxAttachmentBytes", "out_of_range", "1 byte to 100 MiB") }
+        if !(1...20).contains(maxAttachmentsPerMessage) { v.add("maxAttachmentsPerMessage", "out_of_range", "1 to 20") }
+        if !(1...8760).contains(chatRequestTTLHours) { v.add("chatRequestTTLHours", "out_of_range", "1 to 8760 hours") }
+        if let agent = defaultAgentId, agent.isEmpty || agent.count > 200 { v.add("defaultAgentId", "invalid_value", "1 to 200 characters") }
+        if allowedOrigins.count > 50 { v.add("allowedOrigins", "too_many", "at most 50 origins") }
+        for (index, origin) in allowedOrigins.enumerated() where !Self.isOrigin(origin) {
+            v.add("allowedOrigins.\(index)", "invalid_format", "an origin is scheme://host[:port], e.g. https://example.com")
+        }
+        if !(1...100_000).contains(chatRequestsPerIPPerHour) { v.add("chatRequestsPerIPPerHour", "out_of_range", "1 to 100000") }
+        if !(1...10_000_000).contains(chatRequestsPerHour) { v.add("chatRequestsPerHour", "out_of_range", "1 to 10000000") }
+        try v.check()
+    }
+
+    /// `http(s)://host[:port]` with nothing after the authority, lower-case.
+    static func isOrigin(_ text: String) -> Bool {
+        guard text.count <= 255, text == text.lowercased(), let url = URL(string: text),
+            let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
+        else { return false }
+        let port = url.port.map { ":\($0)" } ?? ""
+        return "\(scheme)://\(host)\(port)" == text
+    }
 }
 
 /// A tenant slug as it appears in tokens (`tid`) and URLs: 2–40 of `a-z 0-9 _ -`.

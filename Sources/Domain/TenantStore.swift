@@ -13,7 +13,7 @@ public struct TenantStore: Sendable {
         self.logger = logger
     }
 
-    static let columns = "id, slug, display_name, created_at"
+    static let columns = "id, slug, display_name, created_at, settings::text AS settings"
 
     /// Provisions a brokerage in one transaction: its NOLOGIN role, its schema owned by that
     /// role, the control rows, a first signing key, and every tenant migration (run as the
@@ -58,6 +58,16 @@ public struct TenantStore: Sendable {
         try await database.withTransaction { tx in
             try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
                 .first.map(Self.tenant)
+        }
+    }
+
+    /// Replaces the tenant's settings (validated; the caller merges a patch into the current ones).
+    public func updateSettings(_ tenant: Tenant, _ settings: TenantSettings) async throws -> Tenant {
+        try settings.validate()
+        let json = try PQJSON(encoding: settings)
+        return try await database.withTransaction { tx in
+            try Self.tenant(try await tx.query(
+                "UPDATE parley.tenants SET settings = $2::jsonb WHERE id = $1 RETURNING \(Self.columns)", [tenant.id, json]).rows[0])
         }
     }
 
@@ -117,7 +127,8 @@ public struct TenantStore: Sendable {
         return Tenant(
             id: try row.decode(UUID.self, "id"), slug: slug,
             displayName: try row.decode(String.self, "display_name"), scope: slug.scope,
-            createdAt: try row.decode(Date.self, "created_at"))
+            createdAt: try row.decode(Date.self, "created_at"),
+            settings: try JSONDecoder().decode(TenantSettings.self, from: Data(try row.decode(String.self, "settings").utf8)))
     }
 
     static func key(_ row: PQRow) throws -> SigningKey {

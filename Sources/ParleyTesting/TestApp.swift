@@ -67,6 +67,12 @@ public struct JSONResponse: @unchecked Sendable {
     public let body: [String: Any]
     public let headers: HTTPFields
 
+    public init(status: HTTPResponse.Status, body: [String: Any], headers: HTTPFields) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+    }
+
     public subscript(key: String) -> Any? { body[key] }
     public var code: String? { body["code"] as? String }
     public var items: [[String: Any]] { body["items"] as? [[String: Any]] ?? [] }

@@ -111,7 +111,7 @@ struct StreamTests {
                 let reader = try await TestStream.connect(port: try Self.port(readerClient), token: pair.client)
                 _ = await reader.next()
                 #expect(try await pair.send(writerClient, "across processes").status == .created)
-                let first = try #require(await reader.nextEvent(["message.created"]))
+                let first = try #require(await reader.nextEvent(["message.created"], timeout: .seconds(15)))
                 #expect((first["data"] as? [String: Any])?["text"] as? String == "across processes")
 
                 let total = 200

@@ -10,6 +10,8 @@ struct TenantRoutes {
     func register(on group: RouterGroup<ParleyRequestContext>) {
         group.post(use: create)
         group.get(use: list)
+        group.get(":slug", use: get)
+        group.patch(":slug/settings", use: updateSettings)
         group.post(":slug/signing-keys", use: addKey)
         group.delete(":slug/signing-keys/:kid", use: retireKey)
     }
@@ -25,6 +27,7 @@ struct TenantRoutes {
         let name: String
         let schema: String
         let createdAt: Date
+        let settings: TenantSettings
 
         init(_ tenant: Tenant) {
             id = tenant.id.lowercased
@@ -32,6 +35,7 @@ struct TenantRoutes {
             name = tenant.displayName
             schema = tenant.scope.schema.rawValue
             createdAt = tenant.createdAt
+            settings = tenant.settings
         }
     }
 
@@ -81,6 +85,33 @@ struct TenantRoutes {
         let page = try await tenants.list(after: after, limit: limit + 1)
         let items = page.prefix(limit).map(TenantView.init)
         return Page(items: Array(items), nextCursor: page.count > limit ? items.last?.slug : nil)
+    }
+
+    @Sendable func get(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<TenantView> {
+        JSONBody(TenantView(try await tenant(context)))
+    }
+
+    /// JSON merge patch (RFC 7396) of the settings: a key set to null returns to its default.
+    @Sendable func updateSettings(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<TenantView> {
+        let tenant = try await tenant(context)
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard let patch = (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] else {
+            throw Problem.badRequest(code: "malformed_json", detail: "the body must be a JSON object")
+        }
+        var current = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(tenant.settings))) as? [String: Any] ?? [:]
+        let known = Set(TenantSettings.CodingKeys.allCases.map(\.stringValue))
+        let unknown = patch.keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw Problem.validation(unknown.map { FieldError($0, "unknown_field", "\($0) is not a setting") })
+        }
+        for (key, value) in patch {
+            if value is NSNull { current[key] = nil } else { current[key] = value }
+        }
+        let settings = try JSONDecoder().decode(TenantSettings.self, from: JSONSerialization.data(withJSONObject: current))
+        let updated = try await tenants.updateSettings(tenant, settings)
+        await verifier.invalidate(tenant.slug)
+        context.logger.info("tenant settings changed", metadata: ["tenant": "\(tenant.slug)"])
+        return JSONBody(TenantView(updated))
     }
 
     @Sendable func addKey(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<KeyView> {

@@ -53,6 +53,10 @@ extension ProblemMapping {
         case .notFound(let code, let message): Problem(.notFound, code: code, detail: message)
         case .conflict(let code, let message): Problem(.conflict, code: code, detail: message)
         case .forbidden(let code, let message): Problem(.forbidden, code: code, detail: message)
+        case .tooLarge(let code, let message): Problem(.contentTooLarge, code: code, detail: message)
+        case .unsupportedMediaType(let code, let message): Problem(.unsupportedMediaType, code: code, detail: message)
+        case .rateLimited(let code, let message, let retryAfter):
+            Problem(.tooManyRequests, code: code, detail: message, headers: [.retryAfter: String(retryAfter)])
         }
     }
 

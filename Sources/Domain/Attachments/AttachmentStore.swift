@@ -1,0 +1,196 @@
+import Crypto
+import Database
+import Foundation
+import Logging
+import PQ
+
+/// Uploads, their use in messages, downloads, and removal of the unused ones.
+public struct AttachmentStore: Sendable {
+    public let database: Database
+    public let blobs: any BlobStore
+    let logger: Logger
+
+    public init(database: Database, blobs: any BlobStore, logger: Logger) {
+        self.database = database
+        self.blobs = blobs
+        self.logger = logger
+    }
+
+    /// Starts one file of an upload: the caller must be a member of the session, and the
+    /// session not closed. The bytes follow through `AttachmentUpload.append`.
+    public func begin(_ caller: Caller, sessionID: String, fileName: String) async throws -> AttachmentUpload {
+        guard let session = UUID(uuidString: sessionID) else { throw SessionStore.notFound }
+        let name = SafeFileName.sanitize(fileName)
+        let id = try await database.withTenant(caller.tenant.scope) { tx -> UUID in
+            guard let row = try await tx.query("""
+                SELECT s.status FROM sessions s JOIN session_members m ON m.session_id = s.id AND m.user_id = $2
+                WHERE s.id = $1
+                """, [session, caller.userID]).first
+            else { throw SessionStore.notFound }
+            if try row.decode(String.self, "status") == "closed" {
+                throw DomainError.conflict(code: "session_closed", message: "the session is closed; reopen it to upload")
+            }
+            return try await tx.query("""
+                INSERT INTO attachments (session_id, uploader_id, file_name) VALUES ($1, $2, $3) RETURNING id
+                """, [session, caller.userID, name]).rows[0].decode(UUID.self, "id")
+        }
+        return AttachmentUpload(store: self, caller: caller, id: id, fileName: name, limit: caller.tenant.settings.maxAttachmentBytes)
+    }
+
+    /// Removes uploads that failed or were refused (rows and bytes). Never throws: what it
+    /// cannot remove now, the 24-hour sweep removes later.
+    public func discard(_ caller: Caller, ids: [UUID]) async {
+        guard !ids.isEmpty else { return }
+        do {
+            try await blobs.delete(caller.tenant.scope, ids: ids)
+            _ = try await database.tenantPipelined(
+                caller.tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND message_id IS NULL", [Self.array(ids)])
+        } catch {
+            logger.warning("could not discard refused upload", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A stored file as a download needs it.
+    public struct Stored: Sendable {
+        public let id: UUID
+        public let fileName: String
+        public let mediaType: String
+        public let size: Int64
+        public let sha256: String
+    }
+
+    /// An attachment the caller may download: in a session they are a member of, and either
+    /// sent in a message or their own upload. Anything else is 404, exactly like a missing id.
+    public func find(_ caller: Caller, id: String) async throws -> Stored {
+        let notFound = DomainError.notFound(code: "attachment_not_found", message: "no such attachment")
+        guard let uuid = UUID(uuidString: id) else { throw notFound }
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            guard let row = try await tx.query("""
+                SELECT a.id, a.file_name, a.media_type, a.size, a.sha256 FROM attachments a
+                JOIN session_members m ON m.session_id = a.session_id AND m.user_id = $2
+                WHERE a.id = $1 AND a.state = 'ready' AND (a.message_id IS NOT NULL OR a.uploader_id = $2)
+                """, [uuid, caller.userID]).first
+            else { throw notFound }
+            return Stored(
+                id: try row.decode(UUID.self, "id"), fileName: try row.decode(String.self, "file_name"),
+                mediaType: try row.decode(String.self, "media_type"), size: try row.decode(Int64.self, "size"),
+                sha256: try row.decode(String.self, "sha256"))
+        }
+    }
+
+    /// Streams `range` of a stored file to `body`.
+    public func read(_ caller: Caller, _ stored: Stored, range: Range<Int64>, _ body: ([UInt8]) async throws -> Void) async throws {
+        try await blobs.read(caller.tenant.scope, id: stored.id, range: range, body)
+    }
+
+    /// Removes uploads never used in a message within `age` (24 hours by default), in one
+    /// process at a time per tenant (advisory lock). Returns how many were removed.
+    public func removeUnused(_ tenant: Tenant, olderThan age: Duration = .seconds(24 * 3600)) async throws -> Int {
+        let seconds = Double(age.components.seconds)
+        let ids = try await database.withTenant(tenant.scope) { tx -> [UUID] in
+            guard try await tx.query("SELECT pg_try_advisory_xact_lock(hashtext('parley.attachments'), hashtext($1)) AS ok",
+                                     [tenant.slug.rawValue]).rows[0].decode(Bool.self, "ok")
+            else { return [] }
+            return try await tx.query("""
+                DELETE FROM attachments WHERE id IN (
+                    SELECT id FROM attachments WHERE message_id IS NULL AND created_at < now() - make_interval(secs => $1)
+                    ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                RETURNING id
+                """, [seconds]).rows.map { try $0.decode(UUID.self, "id") }
+        }
+        try await blobs.delete(tenant.scope, ids: ids)
+        if !ids.isEmpty { logger.info("removed unused uploads", metadata: ["tenant": "\(tenant.slug)", "count": "\(ids.count)"]) }
+        return ids.count
+    }
+
+    static func array(_ ids: [UUID]) -> String {
+        "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
+    }
+
+    /// Marks a fully stored, type-checked upload ready.
+    func ready(_ upload: AttachmentUpload, _ type: SniffResult, size: Int64, sha256: String) async throws -> Attachment {
+        _ = try await database.tenantPipelined(upload.caller.tenant.scope, """
+            UPDATE attachments SET state = 'ready', media_type = $2, size = $3, sha256 = $4, width = $5, height = $6
+            WHERE id = $1
+            """, [upload.id, type.mediaType, size, sha256, type.width, type.height])
+        return Attachment(
+            id: upload.id.uuidString.lowercased(), fileName: upload.fileName, mediaType: type.mediaType, size: size,
+            sha256: sha256, width: type.width, height: type.height)
+    }
+}
+
+/// One file being received: counted against the limit, type-sniffed, hashed and stored in
+/// pieces as it arrives. Holds at most one piece (plus the incoming buffer) in memory.
+public struct AttachmentUpload: Sendable {
+    let store: AttachmentStore
+    let caller: Caller
+    public let id: UUID
+    public let fileName: String
+    let limit: Int
+    private var sniffer: FileSniffer
+    private var hasher = SHA256()
+    private var size: Int64 = 0
+    private var pending: [UInt8] = []
+    private var nextIndex = 0
+
+    init(store: AttachmentStore, caller: Caller, id: UUID, fileName: String, limit: Int) {
+        self.store = store
+        self.caller = caller
+        self.id = id
+        self.fileName = fileName
+        self.limit = limit
+        self.sniffer = FileSniffer(fileName: fileName)
+        pending.reserveCapacity(store.blobs.chunkSize)
+    }
+
+    /// The next bytes of the file. Throws 413 `attachment_too_large` as soon as the file
+    /// passes the tenant's limit, before storing anything more.
+    public mutating func append(_ bytes: [UInt8]) async throws {
+        size += Int64(bytes.count)
+        guard size <= Int64(limit) else {
+            throw DomainError.tooLarge(code: "attachment_too_large", message: "a file may be at most \(limit) bytes")
+        }
+        sniffer.feed(bytes)
+        hasher.update(data: bytes)
+        pending.append(contentsOf: bytes)
+        let chunk = store.blobs.chunkSize
+        while pending.count >= chunk {
+            try await store.blobs.put(caller.tenant.scope, id: id, index: nextIndex, bytes: Array(pending[..<chunk]))
+            pending.removeFirst(chunk)
+            nextIndex += 1
+        }
+    }
+
+    /// The last bytes are stored and the content checked against the name: 415
+    /// `unsupported_media_type` unless it is one of the accepted types and matches the extension.
+    public mutating func finish() async throws -> Attachment {
+        let type = try Self.check(sniffer, fileName)
+        if !pending.isEmpty {
+            try await store.blobs.put(caller.tenant.scope, id: id, index: nextIndex, bytes: pending)
+            pending = []
+            nextIndex += 1
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return try await store.ready(self, type, size: size, sha256: digest)
+    }
+
+    /// The sniffed type, or 415 with the reason.
+    static func check(_ sniffer: FileSniffer, _ name: String) throws -> SniffResult {
+        let outcome = Result { () throws(SniffError) -> SniffResult in try sniffer.finish() }
+        switch outcome {
+        case .success(let type): return type
+        case .failure(let error): throw DomainError.unsupportedMediaType(code: "unsupported_media_type", message: explain(error, name))
+        }
+    }
+
+    static func explain(_ error: SniffError, _ name: String) -> String {
+        let accepted = "JPG, PNG, GIF, WebP, PDF, DOC, DOCX, TXT or RTF"
+        switch error {
+        case .unknownExtension: return "'\(name)' does not have an accepted extension (\(accepted))"
+        case .empty: return "'\(name)' is empty"
+        case .unsupportedContent: return "the content of '\(name)' is not \(accepted)"
+        case .mismatch(let expected, let found):
+            return "the content of '\(name)' is \(found.map { $0.rawValue.uppercased() } ?? "not an accepted type"), not \(expected.rawValue.uppercased())"
+        }
+    }
+}

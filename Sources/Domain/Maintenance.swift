@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Periodic per-tenant housekeeping (removing unused uploads, expiring chat requests). Runs in
+/// every server process; each job takes a per-tenant advisory lock inside its own transaction
+/// (pg_try_advisory_xact_lock), so at any moment one process acts for a tenant and the others
+/// skip it — nothing to configure, and a crashed process's turn passes to the next.
+public final class Maintenance: Service, Sendable {
+    public struct Job: Sendable {
+        public let name: String
+        public let run: @Sendable (Tenant) async throws -> Void
+
+        public init(name: String, run: @escaping @Sendable (Tenant) async throws -> Void) {
+            self.name = name
+            self.run = run
+        }
+    }
+
+    let tenants: TenantStore
+    let logger: Logger
+    let jobs: [Job]
+    let interval: Duration
+
+    public init(tenants: TenantStore, logger: Logger, jobs: [Job], interval: Duration = .seconds(60)) {
+        self.tenants = tenants
+        self.logger = logger
+        self.jobs = jobs
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await runOnce()
+            // Woken by a graceful shutdown too, not only by cancellation.
+            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// One pass over every tenant and job (also what tests call).
+    public func runOnce() async {
+        var after: String?
+        repeat {
+            guard let page = try? await tenants.list(after: after, limit: 100) else { return }
+            for tenant in page {
+                for job in jobs {
+                    if Task.isShuttingDownGracefully { return }
+                    do {
+                        try await job.run(tenant)
+                    } catch {
+                        logger.warning("maintenance job failed", metadata: [
+                            "job": "\(job.name)", "tenant": "\(tenant.slug)", "error": "\(error)",
+                        ])
+                    }
+                }
+            }
+            after = page.count == 100 ? page.last?.slug.rawValue : nil
+        } while after != nil
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain TCP client for what an HTTP client library hides: sending only part of a declared
+/// body and reading the answer that arrives meanwhile.
+public enum RawHTTP {
+    /// Sends `head` (request line + headers, CRLF-terminated, without the blank line), then up
+    /// to `send` bytes of `body` in pieces, stopping early once the server has answered; returns
+    /// the response's status code and the number of body bytes that were sent.
+    public static func partialUpload(
+        port: Int, head: String, body: [UInt8], send: Int
+    ) async throws -> (status: Int, sent: Int, response: String) {
+        try await NIOThreadPool.singleton.runIfActive {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw POSIXError(.EIO) }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+            let headBytes = Array((head + "\r\n").utf8)
+            _ = headBytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var sent = 0
+            var response = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            func poll(timeout: Int32) -> Bool {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                return Glibc.poll(&p, 1, timeout) > 0
+            }
+            while sent < min(send, body.count) {
+                if poll(timeout: 0) { break }
+                let piece = min(64 * 1024, min(send, body.count) - sent)
+                let n = body[sent..<(sent + piece)].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { break }
+                sent += n
+            }
+            // Read whatever answer comes (up to 10 s), without sending the rest of the body.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                guard poll(timeout: 200) else {
+                    if let text = String(bytes: response, encoding: .utf8), text.contains("\r\n\r\n") { break }
+                    continue
+                }
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                response.append(contentsOf: buffer[0..<n])
+                if let text = String(bytes: response, encoding: .utf8), let end = text.range(of: "\r\n\r\n"),
+                    let length = text[..<end.lowerBound].split(separator: "\r\n")
+                        .first(where: { $0.lowercased().hasPrefix("content-length:") })
+                        .flatMap({ Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }),
+                    response.count >= text.utf8.distance(from: text.utf8.startIndex, to: end.upperBound) + length
+                {
+                    break
+                }
+            }
+            let text = String(decoding: response, as: UTF8.self)
+            let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+            return (status, sent, text)
+        }
+    }
+}
