@@ -35,6 +35,7 @@ public struct AppDependencies: Sendable {
     public let search: SearchStore
     public let attachments: AttachmentStore
     public let maintenance: Maintenance
+    public let chatRequests: ChatRequestStore
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -51,8 +52,10 @@ public struct AppDependencies: Sendable {
         self.typing = TypingService(database: database)
         self.search = SearchStore(database: database)
         self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
+        self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
+            .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
         ])
     }
 
@@ -77,6 +80,8 @@ public func buildApplication(
     let v1 = router.group("v1")
     TenantRoutes(tenants: dependencies.tenants, verifier: verifier)
         .register(on: v1.group("tenants").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
+    PublicChatRequestRoutes(requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier)
+        .register(on: v1.group("public"))
     let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier))
     MeRoutes().register(on: authenticated)
     SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
@@ -84,6 +89,7 @@ public func buildApplication(
     LiveRoutes(badges: dependencies.badges, typing: dependencies.typing).register(on: authenticated)
     SearchRoutes(search: dependencies.search).register(on: authenticated)
     AttachmentRoutes(attachments: dependencies.attachments).register(on: authenticated)
+    ChatRequestRoutes(requests: dependencies.chatRequests, contacts: dependencies.contacts).register(on: authenticated)
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())

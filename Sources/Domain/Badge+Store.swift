@@ -19,9 +19,9 @@ public struct BadgeStore: Sendable {
     static func compute(_ tx: Transaction, userID: String) async throws -> Badge {
         // unread_messages() and announce_badges() live in sql/tenant/004_send_message.sql, so
         // the send function and this store count the same way.
-        let unread = try await tx.query("SELECT unread_messages($1) AS unread", [userID]).rows[0].decode(Int64.self, "unread")
-        // Chat requests arrive with their own feature; until then none are pending.
-        return Badge(unreadMessages: unread, pendingRequests: 0)
+        // pending_requests(): sql/tenant/008_chat_requests.sql.
+        let row = try await tx.query("SELECT unread_messages($1) AS unread, pending_requests($1) AS pending", [userID]).rows[0]
+        return Badge(unreadMessages: try row.decode(Int64.self, "unread"), pendingRequests: try row.decode(Int64.self, "pending"))
     }
 
     /// Appends a `badge.updated` event for each user with their new counts, in one statement.

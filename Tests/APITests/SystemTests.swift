@@ -77,10 +77,12 @@ struct SystemTests {
             // Every route the server registers (keep in step with Sources/API/Routes).
             for path in [
                 "/health:", "/ready:", "/metrics:", "/openapi.yaml:", "/v1/me:", "/v1/badge:", "/v1/stream:",
-                "/v1/tenants:", "/v1/tenants/{slug}/signing-keys:", "/v1/tenants/{slug}/signing-keys/{kid}:",
+                "/v1/tenants:", "/v1/tenants/{slug}:", "/v1/tenants/{slug}/settings:",
+                "/v1/tenants/{slug}/signing-keys:", "/v1/tenants/{slug}/signing-keys/{kid}:",
                 "/v1/sessions:", "/v1/sessions/{id}:", "/v1/sessions/{id}/close:", "/v1/sessions/{id}/archive:",
                 "/v1/sessions/{id}/reopen:", "/v1/sessions/{id}/messages:", "/v1/sessions/{id}/read:",
-                "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/contacts:", "/v1/contacts/{id}:", "/v1/search:",
+                "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/sessions/{id}/attachments:",
+                "/v1/attachments/{id}:", "/v1/contacts:", "/v1/contacts/{id}:", "/v1/search:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }

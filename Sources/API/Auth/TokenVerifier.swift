@@ -57,6 +57,12 @@ public actor TokenVerifier {
         return Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
     }
 
+    /// The tenant for a public URL, from the same short cache (unknown slugs are cached too, so
+    /// a flood naming no tenant does not reach the database).
+    public func tenant(_ slug: TenantSlug) async throws -> Tenant? {
+        try await entry(for: slug, fresh: false).tenant
+    }
+
     /// Forgets a tenant's keys (after a rotation in this process).
     public func invalidate(_ slug: TenantSlug) {
         cache[slug.rawValue] = nil

@@ -6,10 +6,13 @@ public struct ParleyRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `UserAuthMiddleware` on routes that need a user token.
     public var caller: Caller?
+    /// The peer's IP address (rate limits of the public API).
+    public let remoteIP: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
+        self.remoteIP = source.channel.remoteAddress?.ipAddress
     }
 
     /// JSON bodies above 1 MiB are refused with 413 (attachments have their own route).

@@ -1,0 +1,43 @@
+import Foundation
+import Synchronization
+
+/// Token buckets in process memory: `limit` per hour, refilled continuously. Checked before
+/// anything touches the database, so a flood costs a dictionary lookup. Per process: with N
+/// processes a client gets up to N × the limit (documented in README).
+final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    private let buckets = Mutex<[String: Bucket]>([:])
+    private let maxKeys: Int
+
+    init(maxKeys: Int = 100_000) {
+        self.maxKeys = maxKeys
+    }
+
+    /// nil when allowed (and counted); otherwise the seconds until the next token.
+    func take(_ key: String, perHour limit: Int, now: ContinuousClock.Instant = .now) -> Int? {
+        let rate = Double(limit) / 3600
+        return buckets.withLock { buckets in
+            var bucket = buckets[key] ?? Bucket(tokens: Double(limit), updated: now)
+            let elapsed = Double((now - bucket.updated).components.seconds) + Double((now - bucket.updated).components.attoseconds) / 1e18
+            bucket.tokens = min(Double(limit), bucket.tokens + elapsed * rate)
+            bucket.updated = now
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                buckets[key] = bucket
+                if buckets.count > maxKeys { Self.evictFull(&buckets, now: now) }
+                return nil
+            }
+            buckets[key] = bucket
+            return max(1, Int(((1 - bucket.tokens) / rate).rounded(.up)))
+        }
+    }
+
+    /// Drops buckets idle for an hour (they would be full again).
+    private static func evictFull(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
+        buckets = buckets.filter { now - $0.value.updated < .seconds(3600) }
+    }
+}

@@ -1,0 +1,289 @@
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import ParleyTesting
+import Testing
+
+@Suite("API: chat requests")
+struct ChatRequestTests {
+    static func submit(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any], origin: String? = nil) async throws -> JSONResponse {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let origin { headers[.origin] = origin }
+        let data = try JSONSerialization.data(withJSONObject: body)
+        let response = try await client.execute(uri: "/v1/public/\(tenant.slug)/chat-requests", method: .post, headers: headers, body: ByteBuffer(bytes: data))
+        return JSONResponse(status: response.status, body: response.json, headers: response.headers)
+    }
+
+    static var visitor: [String: Any] {
+        [
+            "agentId": "agent-1", "name": "Vera Visitor", "email": "Vera@Example.com", "phone": "+1 (415) 555-0100",
+            "message": "Is the loft on Harbor Way still available?", "preferredContactMethod": "text",
+            "property": ["ListingId": "ML5550", "address": "12 Harbor Way"],
+        ]
+    }
+
+    static func setup(_ app: TestApp) async throws -> (TestTenant, agent: String) {
+        let tenant = try await TestTenant.make(app.database)
+        return (tenant, try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent"))
+    }
+
+    @Test("validation lists every bad field; the preferred method must be reachable")
+    func validation() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, _) = try await Self.setup(app)
+            let cases: [([String: Any], Set<String>)] = [
+                ([:], ["agentId", "name", "email", "phone"]),
+                (["agentId": "agent-1", "name": "A", "email": "not-an-email", "phone": "12"], ["email", "phone"]),
+                (["agentId": "agent-1", "name": "A", "phone": "+14155550100", "preferredContactMethod": "email"], ["preferredContactMethod"]),
+                (["agentId": "agent-1", "name": "A", "email": "a@example.com", "preferredContactMethod": "text"], ["preferredContactMethod"]),
+                (["agentId": "agent-1", "name": "A", "email": "a@example.com", "preferredContactMethod": "fax"], ["preferredContactMethod"]),
+                (["agentId": "agent-1", "name": "A", "email": "a@example.com", "message": String(repeating: "x", count: 5001)], ["message"]),
+                (["agentId": "agent-1", "name": " ", "email": "a@example.com", "property": ["url": "javascript:alert(1)"]], ["name", "property"]),
+            ]
+            for (body, fields) in cases {
+                let response = try await Self.submit(client, tenant, body)
+                #expect(response.status == .unprocessableContent, "\(body)")
+                let listed = Set((response["errors"] as? [[String: Any]] ?? []).compactMap { ($0["field"] as? String)?.split(separator: ".").first.map(String.init) })
+                #expect(listed == fields, "\(body)")
+            }
+            let ok = try await Self.submit(client, tenant, Self.visitor)
+            #expect(ok.status == .created)
+            #expect(ok["visitorToken"] is String)
+            // A tenant's default agent receives requests that name none.
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["defaultAgentId": "agent-9"])
+            var noAgent = Self.visitor
+            noAgent["agentId"] = nil
+            noAgent["email"] = "other@example.com"
+            #expect(try await Self.submit(client, tenant, noAgent).status == .created)
+            let agent9 = try await tenant.token(sub: "agent-9", role: .agent)
+            #expect(try await client.json(.get, "/v1/chat-requests", token: agent9).items.count == 1)
+        }
+    }
+
+    @Test("honeypot, duplicates, rate limits with Retry-After, and one tenant's flood leaves another alone")
+    func abuse() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent) = try await Self.setup(app)
+            var trap = Self.visitor
+            trap["website"] = "http://spam.example"
+            let fake = try await Self.submit(client, tenant, trap)
+            #expect(fake.status == .created)
+            #expect(fake["visitorToken"] is String)
+            #expect(try await client.json(.get, "/v1/chat-requests", token: agent).items.isEmpty)
+
+            let first = try await Self.submit(client, tenant, Self.visitor)
+            var again = Self.visitor
+            again["email"] = "vera@example.COM"
+            let second = try await Self.submit(client, tenant, again)
+            #expect(first.status == .created)
+            #expect(second.status == .ok)
+            #expect(second["id"] as? String == first["id"] as? String)
+            #expect(try await client.json(.get, "/v1/chat-requests?status=pending", token: agent).items.count == 1)
+
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestsPerHour": 5])
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for index in 0..<8 {
+                var body = Self.visitor
+                body["email"] = "flood\(index)@example.com"
+                let response = try await Self.submit(client, tenant, body)
+                statuses.append(response.status)
+                if response.status == .tooManyRequests { retryAfter = response.headers[.retryAfter] }
+            }
+            #expect(statuses.contains(.tooManyRequests))
+            #expect(Int(retryAfter ?? "") ?? 0 > 0)
+            let other = try await TestTenant.make(app.database)
+            #expect(try await Self.submit(client, other, Self.visitor).status == .created)
+        }
+    }
+
+    @Test("accept makes a client session with the first message; the visitor chats with their token, live")
+    func acceptAndVisitorChat() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent) = try await Self.setup(app)
+            let agentStream = try await TestStream.connect(port: try #require(client.port), token: agent)
+            _ = await agentStream.next()
+            let submitted = try await Self.submit(client, tenant, Self.visitor)
+            let id = try #require(submitted["id"] as? String)
+            let visitorToken = try #require(submitted["visitorToken"] as? String)
+            let created = try #require(await agentStream.nextEvent(["request.created"], timeout: .seconds(10)))
+            #expect((created["data"] as? [String: Any])?["id"] as? String == id)
+            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 1)
+
+            var view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
+            #expect(view["status"] as? String == "pending")
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent)
+            #expect(accepted.status == .ok)
+            let session = try #require((accepted["session"] as? [String: Any])?["id"] as? String)
+            #expect((accepted["session"] as? [String: Any])?["kind"] as? String == "client")
+            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 0)
+            view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
+            #expect(view["status"] as? String == "accepted")
+            #expect(view["sessionId"] as? String == session)
+
+            let history = try await client.json(.get, "/v1/sessions/\(session)/messages", token: visitorToken).items
+            #expect(history.count == 1)
+            #expect(history.first?["text"] as? String == Self.visitor["message"] as? String)
+            #expect(((history.first?["listing"] as? [String: Any])?["ListingId"]) as? String == "ML5550")
+            let visitorStream = try await TestStream.connect(port: try #require(client.port), token: visitorToken)
+            _ = await visitorStream.next()
+            #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent, body: ["clientMessageId": "a1", "text": "Yes! When can you visit?"]).status == .created)
+            // (The first message, committed just before the socket opened, may arrive first.)
+            var texts: [String] = []
+            while let event = await visitorStream.nextEvent(["message.created"], timeout: .seconds(10)) {
+                texts.append((event["data"] as? [String: Any])?["text"] as? String ?? "")
+                if texts.last == "Yes! When can you visit?" { break }
+            }
+            #expect(texts.last == "Yes! When can you visit?")
+            #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: visitorToken, body: ["clientMessageId": "v1", "text": "Saturday?"]).status == .created)
+            // Another visitor's token sees nothing of it.
+            var stranger = Self.visitor
+            stranger["email"] = "eve@example.com"
+            let eve = try #require(try await Self.submit(client, tenant, stranger)["visitorToken"] as? String)
+            #expect(try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: eve).status == .notFound)
+            #expect(try await client.json(.get, "/v1/sessions/\(session)", token: eve).status == .notFound)
+            // Accepting twice is a conflict.
+            #expect(try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent).code == "request_already_decided")
+            await agentStream.close()
+            await visitorStream.close()
+        }
+    }
+
+    @Test("decline notes reach only the agent who declined: not the visitor, another agent, search or events")
+    func declineNotes() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent) = try await Self.setup(app)
+            let submitted = try await Self.submit(client, tenant, Self.visitor)
+            let id = try #require(submitted["id"] as? String)
+            let visitorToken = try #require(submitted["visitorToken"] as? String)
+            let declined = try await client.json(.post, "/v1/chat-requests/\(id)/decline", token: agent, body: ["notes": "zebracorn budget too low"])
+            #expect(declined.status == .ok)
+            #expect(declined["declineNotes"] as? String == "zebracorn budget too low")
+            #expect((try await client.json(.get, "/v1/chat-requests/\(id)", token: agent))["declineNotes"] as? String == "zebracorn budget too low")
+            let visitorView = try await client.send(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
+            #expect(visitorView.status == .ok)
+            #expect(!visitorView.text.contains("zebracorn"))
+            let otherAgent = try await tenant.token(sub: "agent-2", role: .agent)
+            #expect(try await client.json(.get, "/v1/chat-requests/\(id)", token: otherAgent).status == .notFound)
+            #expect(!(try await client.send(.get, "/v1/chat-requests", token: otherAgent)).text.contains("zebracorn"))
+            #expect(try await client.json(.get, "/v1/search?q=zebracorn", token: agent).items.isEmpty)
+            let leaked = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM events WHERE data::text LIKE '%zebracorn%'").rows[0].decode(Int64.self, "n")
+            }
+            #expect(leaked == 0)
+            #expect(try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent).code == "request_already_decided")
+        }
+    }
+
+    @Test("convert to CRM deduplicates, links the property and is idempotent in every status")
+    func convert() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent) = try await Self.setup(app)
+            let existing = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "Vera V.", "Email": "vera@example.com"])
+            #expect(existing.status == .created)
+            let pending = try #require(try await Self.submit(client, tenant, Self.visitor)["id"] as? String)
+            let first = try await client.json(.post, "/v1/chat-requests/\(pending)/convert-to-crm", token: agent)
+            #expect(first.status == .ok)
+            #expect(first["ContactKey"] as? String == existing["ContactKey"] as? String)
+            let repeated = try await client.json(.post, "/v1/chat-requests/\(pending)/convert-to-crm", token: agent)
+            #expect(repeated["ContactKey"] as? String == existing["ContactKey"] as? String)
+
+            var fresh = Self.visitor
+            fresh["email"] = "newlead@example.com"
+            fresh["phone"] = "+14155550199"
+            let declined = try #require(try await Self.submit(client, tenant, fresh)["id"] as? String)
+            _ = try await client.json(.post, "/v1/chat-requests/\(declined)/decline", token: agent)
+            let made = try await client.json(.post, "/v1/chat-requests/\(declined)/convert-to-crm", token: agent)
+            #expect(made.status == .created)
+            #expect(made["LeadSource"] as? String == "Website chat request")
+            #expect(made["preferredContactMethod"] as? String == "text")
+            #expect(made["MobilePhone"] as? String == "+14155550199")
+            #expect(try await client.json(.post, "/v1/chat-requests/\(declined)/convert-to-crm", token: agent).status == .ok)
+            let linked = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM contact_listings WHERE listing_key = 'ML5550'").rows[0].decode(Int64.self, "n")
+            }
+            #expect(linked == 2)
+
+            fresh["email"] = "late@example.com"
+            fresh["phone"] = nil
+            fresh["preferredContactMethod"] = "email"
+            let late = try #require(try await Self.submit(client, tenant, fresh)["id"] as? String)
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("UPDATE chat_requests SET created_at = now() - interval '73 hours' WHERE id = $1::uuid", [late])
+            }
+            await app.dependencies.maintenance.runOnce()
+            #expect((try await client.json(.get, "/v1/chat-requests/\(late)", token: agent))["status"] as? String == "expired")
+            #expect(try await client.json(.post, "/v1/chat-requests/\(late)/convert-to-crm", token: agent).status == .created)
+            // Clients cannot touch requests.
+            let clientToken = try await tenant.token(sub: "client-1", role: .client)
+            #expect(try await client.json(.get, "/v1/chat-requests", token: clientToken).status == .forbidden)
+        }
+    }
+
+    @Test("expiry by the sweeper with a short TTL; expired cannot be accepted; racing decisions have one winner")
+    func expiryAndRaces() async throws {
+        try await TestApp.run(maxConnections: 8) { app, client in
+            let (tenant, agent) = try await Self.setup(app)
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestTTLHours": 1])
+            let old = try #require(try await Self.submit(client, tenant, Self.visitor)["id"] as? String)
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("UPDATE chat_requests SET created_at = now() - interval '61 minutes' WHERE id = $1::uuid", [old])
+            }
+            // Before the sweep the deadline already holds; the sweep makes it visible.
+            #expect(try await client.json(.post, "/v1/chat-requests/\(old)/accept", token: agent).code == "request_expired")
+            let current = try #require(try await app.dependencies.tenants.find(tenant.slug))
+            #expect(try await app.dependencies.chatRequests.expire(current) == 1)
+            let expired = try await client.json(.get, "/v1/chat-requests?status=expired", token: agent).items
+            #expect(expired.compactMap { $0["id"] as? String } == [old])
+            #expect(try await client.json(.post, "/v1/chat-requests/\(old)/accept", token: agent).status == .conflict)
+            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 0)
+
+            for round in 0..<3 {
+                var body = Self.visitor
+                body["email"] = "race\(round)@example.com"
+                let id = try #require(try await Self.submit(client, tenant, body)["id"] as? String)
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for index in 0..<6 {
+                        group.addTask {
+                            let action = index % 2 == 0 ? "accept" : "decline"
+                            return try await client.json(.post, "/v1/chat-requests/\(id)/\(action)", token: agent).status
+                        }
+                    }
+                    group.addTask { _ = try await app.dependencies.chatRequests.expire(current); return .noContent }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.filter { $0 == .ok }.count == 1, "round \(round): \(statuses)")
+                #expect(statuses.filter { $0 == .conflict }.count == 5, "round \(round): \(statuses)")
+            }
+            let sessions = try await client.json(.get, "/v1/sessions", token: agent).items.count
+            let accepted = try await client.json(.get, "/v1/chat-requests?status=accepted", token: agent).items.count
+            #expect(sessions == accepted)
+        }
+    }
+
+    @Test("CORS: allowed origins get the headers (preflight too); other origins are refused")
+    func cors() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, _) = try await Self.setup(app)
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                      body: ["allowedOrigins": ["https://vera-homes.example"]])
+            let allowed = try await Self.submit(client, tenant, Self.visitor, origin: "https://vera-homes.example")
+            #expect(allowed.status == .created)
+            #expect(allowed.headers[.accessControlAllowOrigin] == "https://vera-homes.example")
+            let preflight = try await client.execute(
+                uri: "/v1/public/\(tenant.slug)/chat-requests", method: .options,
+                headers: [.origin: "https://vera-homes.example", .accessControlRequestMethod: "POST"], body: nil)
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            let refused = try await Self.submit(client, tenant, Self.visitor, origin: "https://evil.example")
+            #expect(refused.status == .forbidden)
+            #expect(refused.code == "origin_not_allowed")
+            let badSetting = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                                   body: ["allowedOrigins": ["https://ok.example/path"]])
+            #expect(badSetting.status == .unprocessableContent)
+        }
+    }
+}

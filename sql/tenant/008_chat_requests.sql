@@ -1,0 +1,64 @@
+-- Chat requests from public websites (docs/decisions/0010-chat-requests.md).
+--
+-- A visitor submits a request to an agent; the agent accepts (a client session with the
+-- visitor, whose message becomes the first message), declines (with notes only the decider
+-- sees), or lets it expire (tenant TTL, swept by the Maintenance service). Status changes are
+-- single conditional UPDATEs on a pending row, so concurrent accept / decline / expire have
+-- exactly one winner. Convert-to-CRM works in every status.
+CREATE TABLE chat_requests (
+    id                        uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    agent_id                  text        NOT NULL CHECK (char_length(agent_id) BETWEEN 1 AND 200),
+    visitor_id                text        NOT NULL UNIQUE,
+    name                      text        NOT NULL CHECK (char_length(name) BETWEEN 1 AND 200),
+    email                     text        CHECK (email IS NULL OR char_length(email) <= 254),
+    phone                     text        CHECK (phone IS NULL OR phone ~ '^\+[1-9][0-9]{6,14}$'),
+    message                   text        NOT NULL DEFAULT '' CHECK (char_length(message) <= 5000),
+    property                  jsonb       CHECK (property IS NULL OR jsonb_typeof(property) = 'object'),
+    preferred_contact_method  text        NOT NULL CHECK (preferred_contact_method IN ('email', 'phone', 'text', 'chat')),
+    status                    text        NOT NULL DEFAULT 'pending'
+                                          CHECK (status IN ('pending', 'accepted', 'declined', 'expired')),
+    decided_by                text,
+    decided_at                timestamptz,
+    decline_notes             text        CHECK (decline_notes IS NULL OR char_length(decline_notes) <= 5000),
+    session_id                uuid        REFERENCES sessions (id),
+    contact_id                uuid        REFERENCES contacts (id),
+    origin                    text,
+    created_at                timestamptz NOT NULL DEFAULT now(),
+    CHECK (email IS NOT NULL OR phone IS NOT NULL),
+    CHECK ((status = 'accepted') = (session_id IS NOT NULL)),
+    CHECK (status <> 'declined' OR decided_by IS NOT NULL),
+    CHECK (decline_notes IS NULL OR status = 'declined')
+);
+
+-- "The same email + agent resubmitting while a request is pending returns that request."
+CREATE UNIQUE INDEX chat_requests_pending_email ON chat_requests (agent_id, lower(email))
+    WHERE status = 'pending' AND email IS NOT NULL;
+CREATE UNIQUE INDEX chat_requests_pending_phone ON chat_requests (agent_id, phone)
+    WHERE status = 'pending' AND email IS NULL;
+CREATE INDEX chat_requests_agent ON chat_requests (agent_id, status, created_at DESC, id DESC);
+CREATE INDEX chat_requests_pending_age ON chat_requests (created_at) WHERE status = 'pending';
+
+-- Listings a contact showed interest in (the property of a converted chat request).
+CREATE TABLE contact_listings (
+    contact_id  uuid        NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    listing_key text        NOT NULL,
+    listing     jsonb       NOT NULL CHECK (jsonb_typeof(listing) = 'object'),
+    source      text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (contact_id, listing_key)
+);
+
+-- Pending requests waiting for an agent (the badge's second count).
+CREATE FUNCTION pending_requests(p_user text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM chat_requests WHERE agent_id = p_user AND status = 'pending'
+$$;
+
+CREATE OR REPLACE FUNCTION announce_badges(p_users text[]) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO events (type, recipients, data)
+    SELECT 'badge.updated', ARRAY[u.id],
+           jsonb_build_object('unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)
+    FROM (SELECT DISTINCT unnest(p_users) AS id) AS u
+    CROSS JOIN LATERAL (SELECT unread_messages(u.id) AS unread, pending_requests(u.id) AS pending) AS b
+$$;
