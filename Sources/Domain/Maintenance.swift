@@ -29,11 +29,15 @@ public final class Maintenance: Service, Sendable {
         self.interval = interval
     }
 
+    /// A pass every `interval` (jittered ±20 %, so processes started together spread out),
+    /// the first one an interval after start: a restart wave does not become a query wave.
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await runOnce()
+            let pause = interval * Double.random(in: 0.8...1.2)
             // Woken by a graceful shutdown too, not only by cancellation.
-            try? await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            await runOnce()
         }
     }
 
