@@ -101,9 +101,11 @@ func searchBenchmark(_ app: TestApp, port: Int, quick: Bool) async throws {
     }
     if CommandLine.arguments.contains("--explain") {
         for q in ["zanzibar", "house", "apart", "mar"] {
-            let statement = SearchStore.statement(caller, SearchQuery(q), status: nil, kind: nil, offset: 0, limit: 20)
             let plan = try await app.database.withTenant(scope) { tx in
-                try await tx.queryUnprepared("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement.sql, statement.params)
+                try await tx.simpleQuery("SET LOCAL pg_trgm.word_similarity_threshold = 0.4")
+                let statement = SearchStore.statement(
+                    caller, SearchQuery(q), term: try await SearchStore.singleTerm(tx, SearchQuery(q)), status: nil, kind: nil, offset: 0, limit: 20)
+                return try await tx.queryUnprepared("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement.sql, statement.params)
                     .rows.map { try $0.decode(String.self, at: 0) }
             }
             print("\n  EXPLAIN ANALYZE q=\(q):\n    " + plan.joined(separator: "\n    "))

@@ -52,13 +52,15 @@ public final class TestStream: Sendable {
     }
 
     /// The next frame as a JSON object, or nil if none comes within `timeout` or the stream ended.
-    public func next(timeout: Duration = .seconds(5)) async -> [String: Any]? {
+    /// Generous by default: on a loaded 2-core machine, tenants being provisioned by other tests
+    /// (long DDL transactions) hold back delivery for everyone (decision 0006).
+    public func next(timeout: Duration = .seconds(20)) async -> [String: Any]? {
         guard let text = await nextText(timeout: timeout) else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
     /// Like `nextEvent`, with the frame's arrival time.
-    public func nextEventTimed(_ types: Set<String>, timeout: Duration = .seconds(5)) async -> (frame: [String: Any], arrived: UInt64)? {
+    public func nextEventTimed(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> (frame: [String: Any], arrived: UInt64)? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let (text, arrived) = await nextTimed(timeout: deadline - ContinuousClock.now) else { return nil }
@@ -68,12 +70,12 @@ public final class TestStream: Sendable {
         return nil
     }
 
-    public func nextText(timeout: Duration = .seconds(5)) async -> String? {
+    public func nextText(timeout: Duration = .seconds(20)) async -> String? {
         await nextTimed(timeout: timeout)?.text
     }
 
     /// The next frame and when it arrived (DispatchTime uptime nanoseconds), or nil on timeout.
-    public func nextTimed(timeout: Duration = .seconds(5)) async -> (text: String, arrived: UInt64)? {
+    public func nextTimed(timeout: Duration = .seconds(20)) async -> (text: String, arrived: UInt64)? {
         let id: UInt64 = inbox.withLock { $0.nextWaiterID += 1; return $0.nextWaiterID }
         return await withCheckedContinuation { continuation in
             let immediate = inbox.withLock { inbox -> (text: String, arrived: UInt64)?? in
@@ -121,7 +123,7 @@ public final class TestStream: Sendable {
     }
 
     /// The next `event` frame of one of `types` (skipping others), or nil.
-    public func nextEvent(_ types: Set<String>, timeout: Duration = .seconds(5)) async -> [String: Any]? {
+    public func nextEvent(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> [String: Any]? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let frame = await next(timeout: deadline - ContinuousClock.now) else { return nil }

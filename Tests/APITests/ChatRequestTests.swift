@@ -81,6 +81,7 @@ struct ChatRequestTests {
             #expect(first.status == .created)
             #expect(second.status == .ok)
             #expect(second["id"] as? String == first["id"] as? String)
+            #expect(second["visitorToken"] == nil, "a duplicate never hands out the visitor's token")
             #expect(try await client.json(.get, "/v1/chat-requests?status=pending", token: agent).items.count == 1)
 
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestsPerHour": 5])

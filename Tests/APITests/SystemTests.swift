@@ -83,6 +83,9 @@ struct SystemTests {
                 "/v1/sessions/{id}/reopen:", "/v1/sessions/{id}/messages:", "/v1/sessions/{id}/read:",
                 "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/sessions/{id}/attachments:",
                 "/v1/attachments/{id}:", "/v1/contacts:", "/v1/contacts/{id}:", "/v1/search:",
+                "/v1/chat-requests:", "/v1/chat-requests/{id}:", "/v1/chat-requests/{id}/accept:",
+                "/v1/chat-requests/{id}/decline:", "/v1/chat-requests/{id}/convert-to-crm:",
+                "/v1/public/{tenant}/chat-requests:", "/v1/public/{tenant}/chat-requests/{id}:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }

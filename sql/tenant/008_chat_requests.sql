@@ -2,9 +2,10 @@
 --
 -- A visitor submits a request to an agent; the agent accepts (a client session with the
 -- visitor, whose message becomes the first message), declines (with notes only the decider
--- sees), or lets it expire (tenant TTL, swept by the Maintenance service). Status changes are
--- single conditional UPDATEs on a pending row, so concurrent accept / decline / expire have
--- exactly one winner. Convert-to-CRM works in every status.
+-- sees), or lets it expire (tenant TTL, swept by the Maintenance service). A decision locks the
+-- row (SELECT … FOR UPDATE) and acts only on a pending, unexpired request; the sweeper's UPDATE
+-- acts only on pending rows (SKIP LOCKED): concurrent accept / decline / expire have exactly one
+-- winner. Convert-to-CRM works in every status.
 CREATE TABLE chat_requests (
     id                        uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     agent_id                  text        NOT NULL CHECK (char_length(agent_id) BETWEEN 1 AND 200),

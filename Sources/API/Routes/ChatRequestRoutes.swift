@@ -102,8 +102,10 @@ struct PublicChatRequestRoutes {
         let status: ChatRequest.Status
         let createdAt: Date
         let expiresAt: Date
-        /// A bearer token for this request's visitor: status now, the chat once accepted.
-        let visitorToken: String
+        /// A bearer token for this request's visitor: status now, the chat once accepted. Only
+        /// on the submission that created the request: a duplicate gets none, so knowing someone's
+        /// email never yields a token for their chat.
+        let visitorToken: String?
     }
 
     @Sendable func submit(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<Submitted> {
@@ -129,11 +131,14 @@ struct PublicChatRequestRoutes {
             agentId: body.agentId, name: body.name, email: body.email, phone: body.phone, message: body.message,
             property: body.property, preferredContactMethod: body.preferredContactMethod)
         let (stored, visitorID, created) = try await requests.submit(tenant, submission, origin: request.headers[.origin])
-        guard let key = try await tenants.activeKeys(tenant).first else {
-            throw Problem(.internalServerError, code: "internal_error", detail: "the brokerage has no signing key")
+        var token: String?
+        if created {
+            guard let key = try await tenants.activeKeys(tenant).first else {
+                throw Problem(.internalServerError, code: "internal_error", detail: "the brokerage has no signing key")
+            }
+            token = try await TokenIssuer.sign(
+                tenant: tenant.slug, key: key, sub: visitorID, role: .client, name: stored.name, ttl: Self.visitorTokenTTL)
         }
-        let token = try await TokenIssuer.sign(
-            tenant: tenant.slug, key: key, sub: visitorID, role: .client, name: stored.name, ttl: Self.visitorTokenTTL)
         var headers = HTTPFields()
         headers[.location] = "/v1/public/\(tenant.slug)/chat-requests/\(stored.id)"
         return EditedResponse(status: created ? .created : .ok, headers: headers, response: Submitted(

@@ -159,11 +159,11 @@ public struct ChatRequestStore: Sendable {
     public func decline(_ caller: Caller, id: String, notes: String?) async throws -> ChatRequest {
         try requireAgent(caller)
         let uuid = try Self.requestID(id)
+        let notes = notes.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
         var validator = Validator()
         Listing.checkText(notes, "notes", max: 5000, into: &validator)
         try validator.check()
         let ttl = caller.tenant.settings.chatRequestTTLHours
-        let notes = notes.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
         let request = try await database.withTenant(caller.tenant.scope) { tx -> ChatRequest in
             _ = try await Self.pendingForDecision(tx, uuid, caller: caller, ttl: ttl)
             let row = try await tx.query("""
