@@ -185,4 +185,10 @@ public struct Transaction: Sendable {
     public func simpleQuery(_ sql: String) async throws -> PQResult {
         try await connection.simpleQuery(sql)
     }
+
+    /// `COPY … FROM STDIN` inside the transaction (bulk loads); returns the rows stored.
+    @discardableResult
+    public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {
+        try await connection.copyIn(sql, pieces)
+    }
 }

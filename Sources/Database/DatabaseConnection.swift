@@ -57,6 +57,16 @@ public final class DatabaseConnection: Sendable {
         return try await executor.run { try raw.execAll(sql) }
     }
 
+    /// `COPY … FROM STDIN` with the given pieces of COPY data; returns the rows stored.
+    @discardableResult
+    public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {
+        let raw = self.raw
+        return try await executor.run {
+            var iterator = pieces.makeIterator()
+            return try raw.copyIn(sql) { iterator.next() }
+        }
+    }
+
     /// Statements with parameters in one round trip (libpq pipeline mode).
     public func pipeline(_ statements: [(sql: String, params: [any PQEncodable])]) async throws -> [PQResult] {
         let prepared = statements.map { (sql: $0.sql, params: $0.params.map(\.pqValue)) }

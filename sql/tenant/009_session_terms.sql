@@ -4,22 +4,25 @@
 --
 -- n = how many messages of the session contain the lexeme. Kept by a statement-level trigger,
 -- so every way of inserting messages (send_message, bulk loads) maintains it in one statement.
+-- The key leads with the lexeme (C collation, so a prefix is a range) and carries n: a search
+-- reads one contiguous range of the index — one entry per session using the word — and joins
+-- it to the caller's sessions, without visiting the table.
 CREATE TABLE session_terms (
-    session_id  uuid    NOT NULL,
     lexeme      text    COLLATE "C" NOT NULL,
+    session_id  uuid    NOT NULL,
     n           integer NOT NULL CHECK (n > 0),
-    PRIMARY KEY (session_id, lexeme)
+    PRIMARY KEY (lexeme, session_id) INCLUDE (n)
 );
 
 CREATE FUNCTION count_session_terms() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO session_terms (session_id, lexeme, n)
-    SELECT m.session_id, t.lexeme, count(*)::integer
+    INSERT INTO session_terms (lexeme, session_id, n)
+    SELECT t.lexeme, m.session_id, count(*)::integer
     FROM new_messages AS m CROSS JOIN LATERAL unnest(coalesce(m.search, m.search_long)) AS t
-    GROUP BY m.session_id, t.lexeme
-    ORDER BY m.session_id, t.lexeme
-    ON CONFLICT (session_id, lexeme) DO UPDATE SET n = session_terms.n + EXCLUDED.n;
+    GROUP BY t.lexeme, m.session_id
+    ORDER BY t.lexeme, m.session_id
+    ON CONFLICT (lexeme, session_id) DO UPDATE SET n = session_terms.n + EXCLUDED.n;
     RETURN NULL;
 END;
 $$;
@@ -28,7 +31,7 @@ CREATE TRIGGER messages_count_terms AFTER INSERT ON messages
     REFERENCING NEW TABLE AS new_messages
     FOR EACH STATEMENT EXECUTE FUNCTION count_session_terms();
 
-INSERT INTO session_terms (session_id, lexeme, n)
-SELECT m.session_id, t.lexeme, count(*)::integer
+INSERT INTO session_terms (lexeme, session_id, n)
+SELECT t.lexeme, m.session_id, count(*)::integer
 FROM messages AS m CROSS JOIN LATERAL unnest(coalesce(m.search, m.search_long)) AS t
-GROUP BY m.session_id, t.lexeme;
+GROUP BY t.lexeme, m.session_id;
