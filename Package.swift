@@ -108,7 +108,7 @@ let package = Package(
         .executableTarget(name: "EmbedTool", swiftSettings: swiftSettings),
         .plugin(name: "EmbedPlugin", capability: .buildTool(), dependencies: ["EmbedTool"]),
 
-        .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "ParleyTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "PQTests", dependencies: ["PQ", "ParleyTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "Domain", "ParleyTesting"], swiftSettings: swiftSettings),
         .testTarget(

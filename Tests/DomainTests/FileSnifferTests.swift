@@ -1,5 +1,6 @@
 @testable import Domain
 import Foundation
+import ParleyTesting
 import Testing
 
 // MARK: - Sample files, generated in code
@@ -242,17 +243,6 @@ private func zip(_ entries: [(String, [UInt8])], centralNames: [String]? = nil, 
     return out
 }
 
-/// Deterministic random numbers, so a failing chunking can be reproduced.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 private typealias Outcome = Result<SniffResult, SniffError>
 
@@ -326,7 +316,7 @@ struct FileSnifferTests {
     func sampleInChunks(sample: SnifferSample) {
         #expect(sniff(sample.fileName, sample.bytes) == sample.expected)
         #expect(sniff(sample.fileName, sample.bytes, chunks: Array(repeating: 1, count: sample.bytes.count)) == sample.expected)
-        var rng = SplitMix64(state: UInt64(truncatingIfNeeded: sample.bytes.count) &* 31 &+ 7)
+        var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: sample.bytes.count) &* 31 &+ 7)
         for round in 0..<25 {
             let sizes = randomChunks(total: sample.bytes.count, maxChunk: round % 2 == 0 ? 7 : 300, using: &rng)
             #expect(sniff(sample.fileName, sample.bytes, chunks: sizes) == sample.expected, "chunks \(sizes)")
@@ -421,7 +411,7 @@ struct FileSnifferTests {
         let names = entries.map(\.0).map { $0 == "word/document.xml" ? "word/other.xml" : $0 }
         let disagreeing = zip(entries, centralNames: names)
 
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for chunks: [Int]? in [nil, Array(repeating: 1, count: real.count), randomChunks(total: real.count + 200, maxChunk: 90, using: &rng)] {
             #expect(sniff("a.docx", real, chunks: chunks, tailCapacity: 64) == ok(.docx))
             #expect(sniff("a.docx", notWord, chunks: chunks, tailCapacity: 64) == .failure(.unsupportedContent))
@@ -530,7 +520,7 @@ struct FileSnifferTests {
 
     @Test("memory stays bounded for large uploads")
     func boundedMemory() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let chunk = (0..<65536).map { _ in UInt8.random(in: 0...255, using: &rng) }
         var zipLike = FileSniffer(fileName: "big.docx")
         zipLike.feed(Samples.zipLocalHeaderPrefix)
