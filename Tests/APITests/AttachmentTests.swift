@@ -135,10 +135,19 @@ struct AttachmentTests {
 
             // Before it is sent, only the uploader can fetch an upload.
             #expect(try await Self.download(client, member, ids[0]).status == .notFound)
+            let stream = try await TestStream.connect(port: try #require(client.port), token: member)
+            _ = await stream.next()
             let sent = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                              body: ["clientMessageId": "m1", "text": "", "attachmentIds": ids])
             #expect(sent.status == .created)
             #expect((sent["attachments"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ids)
+            // The other member's live event carries the same metadata.
+            let event = try #require(await stream.nextEvent(["message.created"]))
+            let live = (event["data"] as? [String: Any])?["attachments"] as? [[String: Any]]
+            #expect(live?.compactMap { $0["id"] as? String } == ids)
+            #expect(live?.first?["mediaType"] as? String == "image/jpeg")
+            #expect(live?.first?["width"] as? Int == 7)
+            await stream.close()
             let retry = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                               body: ["clientMessageId": "m1", "text": "", "attachmentIds": ids])
             #expect(retry.status == .ok)

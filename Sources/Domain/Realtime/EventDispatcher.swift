@@ -151,6 +151,7 @@ public final class EventDispatcher: Service, Sendable {
     // MARK: - Reading
 
     private func drain(_ slug: String) async {
+        var failures = 0
         while true {
             guard let (tenant, cursor) = state.withLock({ tenants in tenants[slug].map { ($0.tenant, $0.cursor) } }) else { return }
             var next = cursor
@@ -171,8 +172,18 @@ public final class EventDispatcher: Service, Sendable {
                     }
                 }
                 if events.count == Self.pageSize { pending = true }
+                failures = 0
+            } catch DatabaseError.closed {
+                // Shutting down: nothing more will be read; the safety tick stops too.
+                state.withLock { tenants in tenants[slug]?.reading = false }
+                return
             } catch {
-                logger.warning("event read failed; retrying", metadata: ["tenant": "\(slug)", "error": "\(error)"])
+                failures += 1
+                if failures == 1 || failures.isMultiple(of: 20) {
+                    logger.warning("event read failed; retrying", metadata: ["tenant": "\(slug)", "error": "\(error)", "failures": "\(failures)"])
+                }
+                // Back off (50 ms doubling to 2 s) instead of spinning while the database is away.
+                try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures - 1, 6))))
                 pending = true
             }
             let again = state.withLock { tenants -> Bool in
