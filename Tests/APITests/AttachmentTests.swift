@@ -317,8 +317,16 @@ struct AttachmentTests {
             let second = try #require(try await Self.upload(client, agent, session: session, [("b.pdf", Samples.pdf)]).items.first?["id"] as? String)
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                           body: ["clientMessageId": "m", "text": "kept", "attachmentIds": [second]]).status == .created)
+            // A sweep that died after marking its rows: a fresh upload left 'deleting' cannot be
+            // sent, and the next sweep finishes it (row and bytes).
+            let interrupted = try #require(try await Self.upload(client, agent, session: session, [("c.pdf", Samples.pdf)]).items.first?["id"] as? String)
             try await app.database.withTenant(tenant.scope) { tx in
-                try await tx.query("UPDATE attachments SET created_at = now() - interval '25 hours'")
+                try await tx.query("UPDATE attachments SET state = 'deleting' WHERE id = $1::uuid", [interrupted])
+            }
+            #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
+                                          body: ["clientMessageId": "late", "text": "too late", "attachmentIds": [interrupted]]).code == "attachment_unavailable")
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("UPDATE attachments SET created_at = now() - interval '25 hours' WHERE id <> $1::uuid", [interrupted])
             }
             await app.dependencies.maintenance.runOnce()
             let left = try await app.database.withTenant(tenant.scope) { tx in
@@ -326,7 +334,7 @@ struct AttachmentTests {
             }
             #expect(left == [second])
             let chunks = try await app.database.withTenant(tenant.scope) { tx in
-                try await tx.query("SELECT count(*) AS n FROM blob_chunks WHERE blob_id = $1::uuid", [mine]).rows[0].decode(Int64.self, "n")
+                try await tx.query("SELECT count(*) AS n FROM blob_chunks WHERE blob_id IN ($1::uuid, $2::uuid)", [mine, interrupted]).rows[0].decode(Int64.self, "n")
             }
             #expect(chunks == 0)
             #expect(try await Self.download(client, member, second).status == .ok)

@@ -85,6 +85,10 @@ public struct AttachmentStore: Sendable {
 
     /// Removes uploads never used in a message within `age` (24 hours by default), in one
     /// process at a time per tenant (advisory lock). Returns how many were removed.
+    ///
+    /// Three steps, each safe to repeat: mark the rows 'deleting' (a send checks for 'ready',
+    /// so none can use them from here on), delete their bytes, delete the rows. After a crash
+    /// the next sweep picks up the 'deleting' rows again; bytes never outlive their row.
     public func removeUnused(_ tenant: Tenant, olderThan age: Duration = .seconds(24 * 3600)) async throws -> Int {
         let seconds = Double(age.components.seconds)
         let ids = try await database.withTenant(tenant.scope) { tx -> [UUID] in
@@ -92,14 +96,18 @@ public struct AttachmentStore: Sendable {
                                      [tenant.slug.rawValue]).rows[0].decode(Bool.self, "ok")
             else { return [] }
             return try await tx.query("""
-                DELETE FROM attachments WHERE id IN (
-                    SELECT id FROM attachments WHERE message_id IS NULL AND created_at < now() - make_interval(secs => $1)
+                UPDATE attachments SET state = 'deleting' WHERE id IN (
+                    SELECT id FROM attachments
+                    WHERE message_id IS NULL AND (state = 'deleting' OR created_at < now() - make_interval(secs => $1))
                     ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
                 RETURNING id
                 """, [seconds]).rows.map { try $0.decode(UUID.self, "id") }
         }
+        guard !ids.isEmpty else { return 0 }
         try await blobs.delete(tenant.scope, ids: ids)
-        if !ids.isEmpty { logger.info("removed unused uploads", metadata: ["tenant": "\(tenant.slug)", "count": "\(ids.count)"]) }
+        _ = try await database.tenantPipelined(
+            tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND state = 'deleting'", [Self.array(ids)])
+        logger.info("removed unused uploads", metadata: ["tenant": "\(tenant.slug)", "count": "\(ids.count)"])
         return ids.count
     }
 
