@@ -13,11 +13,15 @@ public struct AppConfiguration: Sendable {
     public var port: Int
     /// Guards the operator API; nil disables it.
     public var operatorKey: String?
+    /// Reverse proxies in front of Parley that append to `X-Forwarded-For` (0: none, the TCP
+    /// peer is the client). Used for the public API's per-IP rate limit.
+    public var trustedProxyHops: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil, trustedProxyHops: Int = 0) {
         self.host = host
         self.port = port
         self.operatorKey = operatorKey
+        self.trustedProxyHops = trustedProxyHops
     }
 }
 
@@ -80,7 +84,9 @@ public func buildApplication(
     let v1 = router.group("v1")
     TenantRoutes(tenants: dependencies.tenants, verifier: verifier)
         .register(on: v1.group("tenants").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
-    PublicChatRequestRoutes(requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier)
+    PublicChatRequestRoutes(
+        requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier,
+        trustedProxyHops: configuration.trustedProxyHops)
         .register(on: v1.group("public"))
     let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier))
     MeRoutes().register(on: authenticated)

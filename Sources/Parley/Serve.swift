@@ -46,7 +46,8 @@ struct Serve: AsyncParsableCommand {
         let configuration = AppConfiguration(
             host: host ?? Env.get("PARLEY_HOST") ?? "127.0.0.1",
             port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
-            operatorKey: operatorKey)
+            operatorKey: operatorKey,
+            trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0)
         let listener = NotificationListener(conninfo: target.conninfo, channels: AppDependencies.channels, logger: logger)
         let app = buildApplication(
             configuration: configuration,

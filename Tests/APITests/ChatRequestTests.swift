@@ -1,3 +1,4 @@
+import API
 import Domain
 import Foundation
 import HTTPTypes
@@ -286,5 +287,21 @@ struct ChatRequestTests {
                                                    body: ["allowedOrigins": ["https://ok.example/path"]])
             #expect(badSetting.status == .unprocessableContent)
         }
+    }
+}
+
+@Suite("API: client address behind proxies")
+struct ClientIPTests {
+    @Test("X-Forwarded-For is trusted only as far as the configured proxies")
+    func forwarded() {
+        // No proxy configured: the TCP peer, whatever the header claims.
+        #expect(ClientIP.resolve(forwardedFor: ["6.6.6.6"], peer: "10.0.0.2", trustedHops: 0) == "10.0.0.2")
+        // One proxy: the entry it appended (the rightmost); a client-written prefix is ignored.
+        #expect(ClientIP.resolve(forwardedFor: ["6.6.6.6, 203.0.113.9"], peer: "10.0.0.2", trustedHops: 1) == "203.0.113.9")
+        // Two proxies, headers split over lines.
+        #expect(ClientIP.resolve(forwardedFor: ["6.6.6.6, 203.0.113.9", "10.0.0.7"], peer: "10.0.0.2", trustedHops: 2) == "203.0.113.9")
+        // Fewer entries than proxies: the leftmost; no header: the peer.
+        #expect(ClientIP.resolve(forwardedFor: ["203.0.113.9"], peer: "10.0.0.2", trustedHops: 3) == "203.0.113.9")
+        #expect(ClientIP.resolve(forwardedFor: [], peer: "10.0.0.2", trustedHops: 1) == "10.0.0.2")
     }
 }

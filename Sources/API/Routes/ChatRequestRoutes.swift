@@ -69,6 +69,7 @@ struct PublicChatRequestRoutes {
     let requests: ChatRequestStore
     let tenants: TenantStore
     let verifier: TokenVerifier
+    let trustedProxyHops: Int
     let limiter = RateLimiter()
     let honeypotCounter = Counter(label: "parley_chat_requests_honeypot_total")
     let rateLimitedCounter = Counter(label: "parley_chat_requests_rate_limited_total")
@@ -110,7 +111,8 @@ struct PublicChatRequestRoutes {
 
     @Sendable func submit(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<Submitted> {
         let tenant = try await Self.tenant(context, verifier)
-        let ip = context.remoteIP ?? "unknown"
+        let ip = ClientIP.resolve(
+            forwardedFor: request.headers[values: .init("X-Forwarded-For")!], peer: context.remoteIP, trustedHops: trustedProxyHops)
         if let wait = limiter.take("ip|\(tenant.slug)|\(ip)", perHour: tenant.settings.chatRequestsPerIPPerHour)
             ?? limiter.take("tenant|\(tenant.slug)", perHour: tenant.settings.chatRequestsPerHour)
         {
@@ -193,5 +195,18 @@ struct PublicCORSMiddleware: RouterMiddleware {
             response.headers[.accessControlMaxAge] = "600"
         }
         return response
+    }
+}
+
+/// Which address a request comes from, for per-IP limits.
+public enum ClientIP {
+    /// The client's address: the TCP peer, or with `trustedHops` proxies in front, the entry of
+    /// `X-Forwarded-For` that the outermost trusted proxy saw (counted from the right, since
+    /// each proxy appends; anything further left was written by the client and is not trusted).
+    public static func resolve(forwardedFor: [String], peer: String?, trustedHops: Int) -> String {
+        guard trustedHops > 0 else { return peer ?? "unknown" }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !hops.isEmpty else { return peer ?? "unknown" }
+        return hops[max(0, hops.count - trustedHops)]
     }
 }
