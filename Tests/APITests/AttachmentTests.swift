@@ -195,6 +195,15 @@ struct AttachmentTests {
             }
             #expect(try counts.decode(Int64.self, "a") == 0)
             #expect(try counts.decode(Int64.self, "b") == 0)
+            // A body that stops before its closing boundary is refused, not half-stored.
+            var truncated = Self.multipart([("ok.pdf", Samples.pdf)])
+            truncated.removeLast(Array("--\(Self.boundary)--\r\n".utf8).count)
+            var multipartHeaders = HTTPFields()
+            multipartHeaders[.authorization] = "Bearer \(agent)"
+            multipartHeaders[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
+            let cut = try await client.execute(uri: "/v1/sessions/\(session)/attachments", method: .post, headers: multipartHeaders, body: ByteBuffer(bytes: truncated))
+            #expect(cut.status == .badRequest)
+            #expect(cut.json["code"] as? String == "malformed_multipart")
             var json = HTTPFields()
             json[.authorization] = "Bearer \(agent)"
             json[.contentType] = "application/json"
@@ -254,6 +263,9 @@ struct AttachmentTests {
             #expect(Array(buffer: tail.body) == Array(bytes.suffix(5)))
             let open = try await Self.download(client, member, id, headers: [.range: "bytes=\(bytes.count - 3)-"])
             #expect(Array(buffer: open.body) == Array(bytes.suffix(3)))
+            let huge = try await Self.download(client, member, id, headers: [.range: "bytes=0-9223372036854775807"])
+            #expect(huge.status == .partialContent)
+            #expect(huge.headers[.contentLength] == String(bytes.count))
             let beyond = try await Self.download(client, member, id, headers: [.range: "bytes=\(bytes.count)-"])
             #expect(beyond.status == .rangeNotSatisfiable)
             #expect(beyond.headers[.contentRange] == "bytes */\(bytes.count)")

@@ -35,6 +35,8 @@ struct ChatRequestTests {
     func validation() async throws {
         try await TestApp.run { app, client in
             let (tenant, _) = try await Self.setup(app)
+            // Invalid submissions count against the per-IP limit too (10 an hour by default).
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestsPerIPPerHour": 1000])
             let cases: [([String: Any], Set<String>)] = [
                 ([:], ["agentId", "name", "email", "phone"]),
                 (["agentId": "agent-1", "name": "A", "email": "not-an-email", "phone": "12"], ["email", "phone"]),
@@ -43,6 +45,7 @@ struct ChatRequestTests {
                 (["agentId": "agent-1", "name": "A", "email": "a@example.com", "preferredContactMethod": "fax"], ["preferredContactMethod"]),
                 (["agentId": "agent-1", "name": "A", "email": "a@example.com", "message": String(repeating: "x", count: 5001)], ["message"]),
                 (["agentId": "agent-1", "name": " ", "email": "a@example.com", "property": ["url": "javascript:alert(1)"]], ["name", "property"]),
+                (["agentId": "agent-1", "name": "Jane\tDoe", "email": "a@example.com"], ["name"]),
             ]
             for (body, fields) in cases {
                 let response = try await Self.submit(client, tenant, body)
@@ -50,6 +53,14 @@ struct ChatRequestTests {
                 let listed = Set((response["errors"] as? [[String: Any]] ?? []).compactMap { ($0["field"] as? String)?.split(separator: ".").first.map(String.init) })
                 #expect(listed == fields, "\(body)")
             }
+            // A client's id is not an agent's: no public stranger writes into a client's stream.
+            let (_, agentToken) = (tenant, try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent"))
+            _ = try await client.json(.post, "/v1/sessions", token: agentToken, body: ["client": ["userId": "client-7", "name": "Cal Client"]])
+            var toClient = Self.visitor
+            toClient["agentId"] = "client-7"
+            let refused = try await Self.submit(client, tenant, toClient)
+            #expect(refused.status == .unprocessableContent)
+            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == "agentId")
             let ok = try await Self.submit(client, tenant, Self.visitor)
             #expect(ok.status == .created)
             #expect(ok["visitorToken"] is String)
@@ -147,6 +158,10 @@ struct ChatRequestTests {
             let eve = try #require(try await Self.submit(client, tenant, stranger)["visitorToken"] as? String)
             #expect(try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: eve).status == .notFound)
             #expect(try await client.json(.get, "/v1/sessions/\(session)", token: eve).status == .notFound)
+            // Converting never binds the (unverified) visitor to a contact.
+            let contact = try await client.json(.post, "/v1/chat-requests/\(id)/convert-to-crm", token: agent)
+            #expect(contact.status == .created)
+            #expect(contact["userId"] == nil)
             // Accepting twice is a conflict.
             #expect(try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent).code == "request_already_decided")
             await agentStream.close()

@@ -94,6 +94,12 @@ public actor TokenVerifier {
             // Remembered too, so a flood of tokens naming no tenant does not reach the database.
             entry = Entry(tenant: nil, keys: nil, loadedAt: .now)
         }
+        if cache.count >= 10_000 {
+            // Names of no tenant (or stale entries) pile up under a flood of made-up slugs.
+            let now = ContinuousClock.now
+            cache = cache.filter { now - $0.value.loadedAt < cacheTTL }
+            if cache.count >= 10_000 { cache = cache.filter { $0.value.tenant != nil } }
+        }
         cache[slug.rawValue] = entry
         return entry
     }

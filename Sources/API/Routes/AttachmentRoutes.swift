@@ -48,12 +48,21 @@ struct AttachmentRoutes {
         var started: [UUID] = []
         var stored: [Attachment] = []
         var received = 0
+        // Bytes since the parser last produced part data: part headers (and the preamble) are
+        // held by the parser until complete, so they are capped separately.
+        var withoutProgress = 0
+        // The last bytes of the body, to check it ends with the closing delimiter.
+        var tail: [UInt8] = []
+        let closing = Array("--\(boundary)--".utf8)
         do {
             for try await buffer in request.body {
                 // Counted as it arrives: the body is refused as soon as it passes the limit,
                 // without reading (or holding) the rest.
                 received += buffer.readableBytes
                 if received > maxBody { throw tooLarge }
+                withoutProgress += buffer.readableBytes
+                tail.append(contentsOf: buffer.readableBytesView.suffix(512))
+                if tail.count > 512 { tail.removeFirst(tail.count - 512) }
                 do {
                     try parser.execute(buffer)
                 } catch {
@@ -61,6 +70,11 @@ struct AttachmentRoutes {
                 }
                 let items = events.items
                 events.items.removeAll(keepingCapacity: true)
+                if items.contains(where: { if case .header = $0 { return false } else { return true } }) {
+                    withoutProgress = 0
+                } else if withoutProgress > Self.partOverhead {
+                    throw Problem.badRequest(code: "malformed_multipart", detail: "a part's headers are too long")
+                }
                 for item in items {
                     switch item {
                     case .header(let name, let value):
@@ -82,8 +96,10 @@ struct AttachmentRoutes {
                     }
                 }
             }
-            if current != nil {
-                throw Problem.badRequest(code: "malformed_multipart", detail: "the multipart body ended inside a part")
+            if current != nil || tail.count < closing.count
+                || !(0...(tail.count - closing.count)).contains(where: { tail[$0..<($0 + closing.count)].elementsEqual(closing) })
+            {
+                throw Problem.badRequest(code: "malformed_multipart", detail: "the multipart body ended before its closing boundary")
             }
             if stored.isEmpty {
                 throw DomainError.validation([FieldError("file", "required", "send at least one file part")])
@@ -249,7 +265,7 @@ struct AttachmentRoutes {
         switch (Int64(bounds[0]), Int64(bounds[1])) {
         case (let start?, let end?) where start >= 0 && end >= start:
             guard start < size else { return .unsatisfiable }
-            return .part(start..<min(end + 1, size))
+            return .part(start..<(min(end, size - 1) + 1))  // clamp first: end may be Int64.max
         case (let start?, nil) where bounds[1].isEmpty && start >= 0:
             guard start < size else { return .unsatisfiable }
             return .part(start..<size)

@@ -124,10 +124,14 @@ struct PublicChatRequestRoutes {
             // Looks accepted; nothing is stored.
             honeypotCounter.increment()
             let now = Date()
-            return EditedResponse(status: .created, response: Submitted(
-                id: UUID().uuidString.lowercased(), status: .pending, createdAt: now,
-                expiresAt: now.addingTimeInterval(Double(tenant.settings.chatRequestTTLHours) * 3600),
-                visitorToken: Base64URL.encode(Array(UUID().uuidString.utf8)) + "." + Base64URL.encode(Array(UUID().uuidString.utf8))))
+            let id = UUID().uuidString.lowercased()
+            var headers = HTTPFields()
+            headers[.location] = "/v1/public/\(tenant.slug)/chat-requests/\(id)"
+            // Shaped like a real answer (a three-part token that verifies nowhere).
+            let fake = (0..<3).map { _ in Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) }) }.joined(separator: ".")
+            return EditedResponse(status: .created, headers: headers, response: Submitted(
+                id: id, status: .pending, createdAt: now,
+                expiresAt: now.addingTimeInterval(Double(tenant.settings.chatRequestTTLHours) * 3600), visitorToken: fake))
         }
         let submission = ChatRequestSubmission(
             agentId: body.agentId, name: body.name, email: body.email, phone: body.phone, message: body.message,
@@ -184,7 +188,11 @@ struct PublicCORSMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            response = ProblemMapping.problem(for: error).response(requestID: context.id, instance: request.uri.path)
+            let problem = ProblemMapping.problem(for: error)
+            if problem.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["code": "\(problem.code)", "error": "\(String(reflecting: error))"])
+            }
+            response = problem.response(requestID: context.id, instance: request.uri.path)
         }
         response.headers[.accessControlAllowOrigin] = origin
         response.headers[.vary] = "Origin"

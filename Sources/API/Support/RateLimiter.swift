@@ -28,7 +28,7 @@ final class RateLimiter: Sendable {
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1
                 buckets[key] = bucket
-                if buckets.count > maxKeys { Self.evictFull(&buckets, now: now) }
+                if buckets.count > maxKeys { Self.evictFull(&buckets, now: now, max: maxKeys) }
                 return nil
             }
             buckets[key] = bucket
@@ -36,8 +36,14 @@ final class RateLimiter: Sendable {
         }
     }
 
-    /// Drops buckets idle for an hour (they would be full again).
-    private static func evictFull(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
+    /// Drops buckets idle for an hour (they would be full again); if that is not enough (a
+    /// flood from very many addresses), drops the least recently used half, so memory and the
+    /// time spent here stay bounded (forgetting a bucket only ever errs towards allowing).
+    private static func evictFull(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant, max: Int) {
         buckets = buckets.filter { now - $0.value.updated < .seconds(3600) }
+        if buckets.count > max {
+            let keep = buckets.sorted { $0.value.updated > $1.value.updated }.prefix(max / 2)
+            buckets = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+        }
     }
 }

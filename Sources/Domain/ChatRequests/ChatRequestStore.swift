@@ -34,6 +34,11 @@ public struct ChatRequestStore: Sendable {
         let valid = try Self.validated(submission, settings: tenant.settings)
         let ttl = tenant.settings.chatRequestTTLHours
         let result = try await database.withTenant(tenant.scope) { tx -> (PQRow, Bool) in
+            // Requests go to agents: a client's id would put a public stranger's text into that
+            // client's event stream. (An agent who has not used Parley yet has no row: allowed.)
+            if try await UserStore.role(tx, id: valid.agentId) == .client {
+                throw DomainError.validation([FieldError("agentId", "invalid_value", "agentId is not an agent of this brokerage")])
+            }
             let visitorID = "visitor-" + UUID().uuidString.lowercased()
             let inserted = try await tx.query("""
                 INSERT INTO chat_requests (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
@@ -192,12 +197,12 @@ public struct ChatRequestStore: Sendable {
                 return (contact, false)
             }
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
-            let accepted = try row.decode(String.self, "status") == "accepted"
+            // No user id: what a visitor typed is unverified, so converting never binds their
+            // identity to a contact (an existing one with that email could be someone else).
             let draft = ContactDraft(
                 fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
                 mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
-                preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")),
-                userId: accepted ? try row.decode(String.self, "visitor_id") : nil)
+                preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
             let (contact, created) = try await ContactStore.findOrCreate(tx, owner: caller.userID, draft)
             guard let contactID = UUID(uuidString: contact.ContactKey) else { throw ContactStore.notFound }
             if let property = try row.decode(String?.self, "property"),
@@ -311,7 +316,12 @@ public struct ChatRequestStore: Sendable {
         let agent = s.agentId ?? settings.defaultAgentId
         if agent == nil { v.add("agentId", "required", "agentId is required (this brokerage has no default agent)") }
         if let agent { v.requireText(agent, "agentId", maxLength: 200) }
-        let name = v.requireText(s.name.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "name", maxLength: 200)
+        var name = v.requireText(s.name.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "name", maxLength: 200)
+        if let text = name, text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            // It becomes the visitor's display name (and their token's `name`): one line.
+            v.add("name", "invalid_characters", "name must not contain control characters")
+            name = nil
+        }
         let email = s.email.flatMap { $0.isEmpty ? nil : $0 }
         let phone = s.phone.flatMap { $0.isEmpty ? nil : $0 }
         var normalizedEmail: String?
