@@ -122,7 +122,7 @@ struct ChatRequestTests {
             let submitted = try await Self.submit(client, tenant, Self.visitor)
             let id = try #require(submitted["id"] as? String)
             let visitorToken = try #require(submitted["visitorToken"] as? String)
-            let created = try #require(await agentStream.nextEvent(["request.created"], timeout: .seconds(10)))
+            let created = try #require(await agentStream.nextEvent(["request.created"]))
             #expect((created["data"] as? [String: Any])?["id"] as? String == id)
             #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 1)
 
@@ -146,7 +146,7 @@ struct ChatRequestTests {
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent, body: ["clientMessageId": "a1", "text": "Yes! When can you visit?"]).status == .created)
             // (The first message, committed just before the socket opened, may arrive first.)
             var texts: [String] = []
-            while let event = await visitorStream.nextEvent(["message.created"], timeout: .seconds(10)) {
+            while let event = await visitorStream.nextEvent(["message.created"]) {
                 texts.append((event["data"] as? [String: Any])?["text"] as? String ?? "")
                 if texts.last == "Yes! When can you visit?" { break }
             }
