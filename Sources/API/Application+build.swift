@@ -95,7 +95,7 @@ public func buildApplication(
     LiveRoutes(badges: dependencies.badges, typing: dependencies.typing).register(on: authenticated)
     SearchRoutes(search: dependencies.search).register(on: authenticated)
     AttachmentRoutes(attachments: dependencies.attachments).register(on: authenticated)
-    ChatRequestRoutes(requests: dependencies.chatRequests, contacts: dependencies.contacts).register(on: authenticated)
+    ChatRequestRoutes(requests: dependencies.chatRequests).register(on: authenticated)
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())

@@ -28,6 +28,6 @@ public struct BadgeStore: Sendable {
     static func announce(_ tx: Transaction, users: some Sequence<String>) async throws {
         let users = Array(Set(users))
         guard !users.isEmpty else { return }
-        try await tx.query("SELECT announce_badges($1::text[])", [EventLog.textArray(users)])
+        try await tx.query("SELECT announce_badges($1::text[])", [SQLArray.text(users)])
     }
 }

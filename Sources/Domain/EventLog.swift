@@ -23,19 +23,7 @@ public enum EventLog {
         guard !recipients.isEmpty else { return }
         try await tx.query(
             "INSERT INTO events (type, session_id, recipients, data) VALUES ($1, $2, $3::text[], $4::jsonb)",
-            [type.rawValue, session, textArray(recipients), try PQJSON(encoding: data, encoder: ParleyJSON.encoder())])
-    }
-
-    /// A PostgreSQL text[] literal with every element quoted and escaped.
-    static func textArray(_ values: [String]) -> String {
-        "{" + values.map { value in
-            var quoted = "\""
-            for character in value {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
-            }
-            return quoted + "\""
-        }.joined(separator: ",") + "}"
+            [type.rawValue, session, SQLArray.text(recipients), try PQJSON(encoding: data, encoder: ParleyJSON.encoder())])
     }
 
 }

@@ -134,7 +134,8 @@ public struct SearchStore: Sendable {
             """ : """
                     SELECT st.session_id, sum(st.n)::int8 AS hits
                     FROM session_members me JOIN session_terms st ON st.session_id = me.session_id
-                    WHERE me.user_id = $1 AND \(termCondition) AND \(tsquery) IS NOT NULL
+                    WHERE me.user_id = $1 AND \(termCondition)
+                      AND \(tsquery) IS NOT NULL -- references the tsquery's parameters, so they have types
                     GROUP BY st.session_id
             """
 
@@ -170,7 +171,7 @@ public struct SearchStore: Sendable {
         _ caller: Caller, ids: [UUID], tsquery: String, params: [any PQEncodable]
     ) async throws -> ([UUID: Session], [UUID: [Snippet]], [UUID: Int64]) {
         guard !ids.isEmpty else { return ([:], [:], [:]) }
-        let idArray = "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
+        let idArray = SQLArray.uuids(ids)
         return try await database.withTenant(caller.tenant.scope) { tx in
             var sessions: [UUID: Session] = [:]
             for row in try await tx.query("""

@@ -34,7 +34,7 @@ extension SessionStore {
         let result = try await database.tenantPipelined(
             caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])",
             [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
-             Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, AttachmentStore.array(attachmentIDs)])
+             Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, SQLArray.uuids(attachmentIDs)])
         guard let row = result.first else { throw Self.notFound }
         let outcome = try row.decode(String.self, "outcome")
         switch outcome {

@@ -7,7 +7,6 @@ import Metrics
 /// The agent's side of chat requests: `/v1/chat-requests`.
 struct ChatRequestRoutes {
     let requests: ChatRequestStore
-    let contacts: ContactStore
 
     func register(on group: RouterGroup<ParleyRequestContext>) {
         group.get("chat-requests", use: list)
@@ -112,7 +111,7 @@ struct PublicChatRequestRoutes {
     @Sendable func submit(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<Submitted> {
         let tenant = try await Self.tenant(context, verifier)
         let ip = ClientIP.resolve(
-            forwardedFor: request.headers[values: .init("X-Forwarded-For")!], peer: context.remoteIP, trustedHops: trustedProxyHops)
+            forwardedFor: request.headers[values: .init("X-Forwarded-For")!], peer: context.remoteAddress?.ipAddress, trustedHops: trustedProxyHops)
         if let wait = limiter.take("ip|\(tenant.slug)|\(ip)", perHour: tenant.settings.chatRequestsPerIPPerHour)
             ?? limiter.take("tenant|\(tenant.slug)", perHour: tenant.settings.chatRequestsPerHour)
         {
@@ -153,10 +152,10 @@ struct PublicChatRequestRoutes {
 
     @Sendable func visitorView(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<VisitorChatRequest> {
         let tenant = try await Self.tenant(context, verifier)
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let token = bearerToken(request) else {
             throw Problem.unauthorized(code: "missing_token", detail: "send the visitor token as Authorization: Bearer <token>")
         }
-        let caller = try await verifier.verify(String(header.dropFirst(7)))
+        let caller = try await verifier.verify(token)
         guard caller.tenant.slug == tenant.slug else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token belongs to another brokerage")
         }

@@ -1,18 +1,19 @@
 import Domain
 import Hummingbird
+import NIOCore
 
 /// The per-request context: Hummingbird's core storage plus the authenticated caller.
 public struct ParleyRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by `UserAuthMiddleware` on routes that need a user token.
     public var caller: Caller?
-    /// The peer's IP address (rate limits of the public API).
-    public let remoteIP: String?
+    /// The TCP peer (rate limits of the public API; formatted only where used).
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
-        self.remoteIP = source.channel.remoteAddress?.ipAddress
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     /// JSON bodies above 1 MiB are refused with 413 (attachments have their own route).

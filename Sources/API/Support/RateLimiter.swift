@@ -22,8 +22,7 @@ final class RateLimiter: Sendable {
         let rate = Double(limit) / 3600
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: Double(limit), updated: now)
-            let elapsed = Double((now - bucket.updated).components.seconds) + Double((now - bucket.updated).components.attoseconds) / 1e18
-            bucket.tokens = min(Double(limit), bucket.tokens + elapsed * rate)
+            bucket.tokens = min(Double(limit), bucket.tokens + (now - bucket.updated) / .seconds(1) * rate)
             bucket.updated = now
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1

@@ -44,7 +44,7 @@ public struct AttachmentStore: Sendable {
         do {
             try await blobs.delete(caller.tenant.scope, ids: ids)
             _ = try await database.tenantPipelined(
-                caller.tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND message_id IS NULL", [Self.array(ids)])
+                caller.tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND message_id IS NULL", [SQLArray.uuids(ids)])
         } catch {
             logger.warning("could not discard refused upload", metadata: ["error": "\(error)"])
         }
@@ -106,13 +106,9 @@ public struct AttachmentStore: Sendable {
         guard !ids.isEmpty else { return 0 }
         try await blobs.delete(tenant.scope, ids: ids)
         _ = try await database.tenantPipelined(
-            tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND state = 'deleting'", [Self.array(ids)])
+            tenant.scope, "DELETE FROM attachments WHERE id = ANY ($1::uuid[]) AND state = 'deleting'", [SQLArray.uuids(ids)])
         logger.info("removed unused uploads", metadata: ["tenant": "\(tenant.slug)", "count": "\(ids.count)"])
         return ids.count
-    }
-
-    static func array(_ ids: [UUID]) -> String {
-        "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
     }
 
     /// Marks a fully stored, type-checked upload ready.

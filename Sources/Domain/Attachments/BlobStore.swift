@@ -57,7 +57,6 @@ public struct PostgresBlobStore: BlobStore {
 
     public func delete(_ scope: TenantScope, ids: [UUID]) async throws {
         guard !ids.isEmpty else { return }
-        let array = "{" + ids.map { $0.uuidString.lowercased() }.joined(separator: ",") + "}"
-        _ = try await database.tenantPipelined(scope, "DELETE FROM blob_chunks WHERE blob_id = ANY ($1::uuid[])", [array])
+        _ = try await database.tenantPipelined(scope, "DELETE FROM blob_chunks WHERE blob_id = ANY ($1::uuid[])", [SQLArray.uuids(ids)])
     }
 }

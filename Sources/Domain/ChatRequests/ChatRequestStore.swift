@@ -41,10 +41,10 @@ public struct ChatRequestStore: Sendable {
             }
             let visitorID = "visitor-" + UUID().uuidString.lowercased()
             let inserted = try await tx.query("""
-                INSERT INTO chat_requests (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
+                INSERT INTO chat_requests AS r (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
                 ON CONFLICT DO NOTHING
-                RETURNING \(Self.columns.replacingOccurrences(of: "r.", with: ""))
+                RETURNING \(Self.columns)
                 """, [valid.agentId, visitorID, valid.name, valid.email, valid.phone, valid.message,
                       try valid.property.map { try PQJSON(encoding: $0) }, valid.method.rawValue, origin])
             if let row = inserted.first {

@@ -76,7 +76,7 @@ public final class Notifier: Sendable {
                 try await database.withConnection { connection in
                     _ = try await connection.query(
                         "SELECT pg_notify($1, slug || '|' || $3) FROM unnest($2::text[]) AS slug",
-                        [EventDispatcher.eventsChannel, EventLog.textArray(slugs), Self.processToken])
+                        [EventDispatcher.eventsChannel, SQLArray.text(slugs), Self.processToken])
                 }
             } catch {
                 // Other processes still catch up on their one-second safety read.
