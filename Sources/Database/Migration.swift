@@ -1,4 +1,4 @@
-/// One forward-only migration: `sql/<set>/NNN_name.sql`.
+/// One forward-only migration: `sql/<set>/NNN_name.sql` (tables, indexes, data changes).
 public struct Migration: Sendable, Hashable {
     public let version: Int
     public let name: String
@@ -8,16 +8,38 @@ public struct Migration: Sendable, Hashable {
     public var checksum: String { FNV1a.hex(sql) }
 }
 
-/// The migrations compiled into the binary from `sql/` (see EmbedPlugin).
+/// One repeatable file: `sql/<set>/functions/name.sql`, a function (or a trigger function and
+/// its trigger) written with `CREATE OR REPLACE`. Applied after the versioned migrations
+/// whenever its text changed (docs/decisions/0011-sql-functions.md).
+public struct FunctionFile: Sendable, Hashable {
+    public let name: String
+    public let sql: String
+
+    public var checksum: String { FNV1a.hex(sql) }
+}
+
+/// The SQL compiled into the binary from `sql/` (see EmbedPlugin).
 public enum Migrations {
     /// `sql/control/*.sql`, applied to the `parley` schema.
     public static let control: [Migration] = load(set: "control")
     /// `sql/tenant/*.sql`, applied to every tenant schema.
     public static let tenant: [Migration] = load(set: "tenant")
+    /// `sql/control/functions/*.sql`, in name order.
+    public static let controlFunctions: [FunctionFile] = functions(set: "control")
+    /// `sql/tenant/functions/*.sql`, in name order.
+    public static let tenantFunctions: [FunctionFile] = functions(set: "tenant")
+
+    /// Applied migrations whose text was deliberately rewritten: the checksum each had before.
+    /// A schema that recorded that checksum is re-recorded with the new one instead of warned
+    /// about. (2026-11-30: their functions moved to `functions/`; what they create is unchanged.)
+    static let rewritten: [String: [Int: String]] = [
+        "control": [2: "e199baaaf2000783"],
+        "tenant": [4: "6106c09a84118365", 7: "4bca6ba5ba31556e", 8: "12919e149c5234f9", 9: "3b105034e6b8c15f"],
+    ]
 
     static func load(set: String) -> [Migration] {
         var migrations: [Migration] = []
-        for file in EmbeddedSQL.files where file.path.hasPrefix(set + "/") {
+        for file in EmbeddedSQL.files where file.path.hasPrefix(set + "/") && !file.path.hasPrefix(set + "/functions/") {
             let fileName = file.path.dropFirst(set.count + 1)
             // A file not named NNN_name.sql is a build mistake: fail loudly at start-up.
             guard fileName.hasSuffix(".sql"), let underscore = fileName.firstIndex(of: "_"),
@@ -31,5 +53,12 @@ public enum Migrations {
             preconditionFailure("sql/\(set): two migrations numbered \(next.version)")
         }
         return migrations
+    }
+
+    static func functions(set: String) -> [FunctionFile] {
+        let prefix = set + "/functions/"
+        return EmbeddedSQL.files.filter { $0.path.hasPrefix(prefix) && $0.path.hasSuffix(".sql") }
+            .map { FunctionFile(name: String($0.path.dropFirst(prefix.count).dropLast(4)), sql: $0.contents) }
+            .sorted { $0.name < $1.name }
     }
 }

@@ -35,9 +35,13 @@ public struct Migrator: Sendable {
         for migration in Migrations.control {
             let didApply = try await database.withTransaction { tx in
                 try await Self.lock(tx, schema: Self.controlSchema)
-                return try await Self.apply(migration, in: tx, table: "parley.schema_migrations", logger: logger)
+                return try await Self.apply(migration, in: tx, table: "parley.schema_migrations", set: "control", logger: logger)
             }
             if didApply { applied.append(migration.version) }
+        }
+        try await database.withTransaction { tx in
+            try await Self.lock(tx, schema: Self.controlSchema)
+            try await Self.applyFunctions(Migrations.controlFunctions, in: tx, ledger: "parley.schema_functions", logger: logger)
         }
         return applied
     }
@@ -50,9 +54,13 @@ public struct Migrator: Sendable {
             let didApply = try await database.withTenant(scope) { tx in
                 try await Self.lock(tx, schema: scope.schema.rawValue)
                 try await Self.createTenantLedger(tx)
-                return try await Self.apply(migration, in: tx, table: "schema_migrations", logger: logger)
+                return try await Self.apply(migration, in: tx, table: "schema_migrations", set: "tenant", logger: logger)
             }
             if didApply { applied.append(migration.version) }
+        }
+        try await database.withTenant(scope) { tx in
+            try await Self.lock(tx, schema: scope.schema.rawValue)
+            try await Self.applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
         }
         return applied
     }
@@ -63,43 +71,9 @@ public struct Migrator: Sendable {
         try await lock(tx, schema: scope.schema.rawValue)
         try await createTenantLedger(tx)
         for migration in Migrations.tenant {
-            _ = try await apply(migration, in: tx, table: "schema_migrations", logger: logger)
+            _ = try await apply(migration, in: tx, table: "schema_migrations", set: "tenant", logger: logger)
         }
-    }
-
-    public struct TenantOutcome: Sendable {
-        public let slug: String
-        public let applied: [Int]
-        public let error: (any Error)?
-    }
-
-    /// Upgrades the control schema, then every tenant in slug order. A tenant that fails is
-    /// reported and skipped; the others still run, and a second run resumes where this one
-    /// stopped (applied migrations are recorded per schema).
-    public func migrateAll(progress: (TenantOutcome) -> Void) async throws -> [TenantOutcome] {
-        try await migrateControl()
-        let tenants = try await database.withTransaction { tx in
-            try await tx.query("SELECT slug, schema_name, role_name FROM parley.tenants ORDER BY slug").rows.map { row in
-                (try row.decode(String.self, "slug"), try row.decode(String.self, "schema_name"), try row.decode(String.self, "role_name"))
-            }
-        }
-        var outcomes: [TenantOutcome] = []
-        for (slug, schemaName, roleName) in tenants {
-            let outcome: TenantOutcome
-            if let schema = SQLName(schemaName), let role = SQLName(roleName) {
-                do {
-                    outcome = TenantOutcome(slug: slug, applied: try await migrateTenant(TenantScope(schema: schema, role: role)), error: nil)
-                } catch {
-                    logger.error("tenant migration failed", metadata: ["tenant": "\(slug)", "error": "\(String(reflecting: error))"])
-                    outcome = TenantOutcome(slug: slug, applied: [], error: error)
-                }
-            } else {
-                outcome = TenantOutcome(slug: slug, applied: [], error: DatabaseError.unavailable("invalid schema or role name"))
-            }
-            progress(outcome)
-            outcomes.append(outcome)
-        }
-        return outcomes
+        try await applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
     }
 
     // MARK: - Steps
@@ -120,10 +94,14 @@ public struct Migrator: Sendable {
     }
 
     /// Applies `migration` unless recorded in `table`; returns whether it ran.
-    private static func apply(_ migration: Migration, in tx: Transaction, table: String, logger: Logger) async throws -> Bool {
+    private static func apply(_ migration: Migration, in tx: Transaction, table: String, set: String, logger: Logger) async throws -> Bool {
         let recorded = try await tx.queryUnprepared("SELECT checksum FROM \(table) WHERE version = $1", [migration.version])
         if let row = recorded.first {
-            if try row.decode(String.self, "checksum") != migration.checksum {
+            let checksum = try row.decode(String.self, "checksum")
+            if checksum != migration.checksum, Migrations.rewritten[set]?[migration.version] == checksum {
+                try await tx.queryUnprepared("UPDATE \(table) SET checksum = $1 WHERE version = $2", [migration.checksum, migration.version])
+                logger.info("re-recorded a rewritten migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            } else if checksum != migration.checksum {
                 logger.warning("applied migration was edited since; migrations are forward-only, add a new one",
                                metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
@@ -135,5 +113,35 @@ public struct Migrator: Sendable {
             [migration.version, migration.name, migration.checksum])
         logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
         return true
+    }
+
+    /// Applies each function file whose text differs from what `ledger` recorded (all of them
+    /// on a new schema). Function bodies are not checked while they are created — files run in
+    /// name order and may call each other — and are checked when called (every one is covered
+    /// by tests).
+    static func applyFunctions(_ files: [FunctionFile], in tx: Transaction, ledger: String, logger: Logger) async throws {
+        try await tx.simpleQuery("""
+            CREATE TABLE IF NOT EXISTS \(ledger) (
+                name       text        PRIMARY KEY,
+                checksum   text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """)
+        var recorded: [String: String] = [:]
+        for row in try await tx.queryUnprepared("SELECT name, checksum FROM \(ledger)").rows {
+            recorded[try row.decode(String.self, "name")] = try row.decode(String.self, "checksum")
+        }
+        let changed = files.filter { recorded[$0.name] != $0.checksum }
+        guard !changed.isEmpty else { return }
+        try await tx.simpleQuery("SET LOCAL check_function_bodies = off")
+        for file in changed {
+            try await tx.simpleQuery(file.sql)
+            try await tx.queryUnprepared("""
+                INSERT INTO \(ledger) (name, checksum) VALUES ($1, $2)
+                ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+                """, [file.name, file.checksum])
+            logger.info("applied function", metadata: ["name": "\(file.name)"])
+        }
+        try await tx.simpleQuery("SET LOCAL check_function_bodies TO DEFAULT")
     }
 }

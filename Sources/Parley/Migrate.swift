@@ -1,5 +1,6 @@
 import ArgumentParser
 import Database
+import Domain
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,8 +11,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel)
         let failed = try await withDatabase(database, logger: logger) { _, db in
-            let migrator = Migrator(database: db, logger: logger)
-            let outcomes = try await migrator.migrateAll { outcome in
+            let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
                 if let error = outcome.error {
                     print("tenant \(outcome.slug): FAILED (\(error)); the next run resumes here")
                 } else if outcome.applied.isEmpty {

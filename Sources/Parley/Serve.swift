@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
 
     private func serve(_ target: DatabaseTarget, logger: Logger) async throws {
         let db = target.makeDatabase(logger: logger)
-        let outcomes = try await Migrator(database: db, logger: logger).migrateAll { outcome in
+        let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
             if let error = outcome.error {
                 logger.error("tenant migration failed", metadata: ["tenant": "\(outcome.slug)", "error": "\(error)"])
             }

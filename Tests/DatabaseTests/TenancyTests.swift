@@ -98,17 +98,17 @@ struct TenancyTests {
                 REVOKE CREATE ON SCHEMA \(schema) FROM \(role);
                 """)
         }
-        let migrator = Migrator(database: database, logger: testLogger)
-        var first: [Migrator.TenantOutcome] = []
-        _ = try await migrator.migrateAll { first.append($0) }
+        let tenants = TenantStore(database: database, logger: testLogger)
+        var first: [TenantStore.MigrationOutcome] = []
+        _ = try await tenants.migrateAll { first.append($0) }
         let failed = try #require(first.first { $0.slug == broken.slug.rawValue })
         #expect(failed.error != nil)
         #expect(first.first { $0.slug == healthy.slug.rawValue }?.error == nil)
         try await database.withTransaction { tx in
             try await tx.simpleQuery("GRANT CREATE ON SCHEMA \(broken.scope.schema.quoted) TO \(broken.scope.role.quoted)")
         }
-        var second: [Migrator.TenantOutcome] = []
-        _ = try await migrator.migrateAll { second.append($0) }
+        var second: [TenantStore.MigrationOutcome] = []
+        _ = try await tenants.migrateAll { second.append($0) }
         let resumed = try #require(second.first { $0.slug == broken.slug.rawValue })
         #expect(resumed.error == nil)
         #expect(resumed.applied == Migrations.tenant.map(\.version))

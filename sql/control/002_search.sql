@@ -4,11 +4,7 @@
 CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public;
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
--- unaccent() is STABLE (its dictionary could change); indexes need IMMUTABLE. The dictionary
--- is fixed here, so the wrapper may promise it.
-CREATE OR REPLACE FUNCTION public.parley_unaccent(text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$;
+-- public.parley_unaccent(): sql/control/functions/parley_unaccent.sql.
 
 -- English stemming ("showing" → show, "houses" → house) after removing accents ("café" → cafe).
 DO $$

@@ -49,17 +49,4 @@ CREATE TABLE contact_listings (
     PRIMARY KEY (contact_id, listing_key)
 );
 
--- Pending requests waiting for an agent (the badge's second count).
-CREATE FUNCTION pending_requests(p_user text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT count(*) FROM chat_requests WHERE agent_id = p_user AND status = 'pending'
-$$;
-
-CREATE OR REPLACE FUNCTION announce_badges(p_users text[]) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO events (type, recipients, data)
-    SELECT 'badge.updated', ARRAY[u.id],
-           jsonb_build_object('unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)
-    FROM (SELECT DISTINCT unnest(p_users) AS id) AS u
-    CROSS JOIN LATERAL (SELECT unread_messages(u.id) AS unread, pending_requests(u.id) AS pending) AS b
-$$;
+-- pending_requests() and announce_badges() counting them: sql/tenant/functions/.

@@ -14,22 +14,7 @@ CREATE TABLE session_terms (
     PRIMARY KEY (lexeme, session_id) INCLUDE (n)
 );
 
-CREATE FUNCTION count_session_terms() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO session_terms (lexeme, session_id, n)
-    SELECT t.lexeme, m.session_id, count(*)::integer
-    FROM new_messages AS m CROSS JOIN LATERAL unnest(coalesce(m.search, m.search_long)) AS t
-    GROUP BY t.lexeme, m.session_id
-    ORDER BY t.lexeme, m.session_id
-    ON CONFLICT (lexeme, session_id) DO UPDATE SET n = session_terms.n + EXCLUDED.n;
-    RETURN NULL;
-END;
-$$;
-
-CREATE TRIGGER messages_count_terms AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS new_messages
-    FOR EACH STATEMENT EXECUTE FUNCTION count_session_terms();
+-- The trigger that keeps it, count_session_terms(): sql/tenant/functions/count_session_terms.sql.
 
 INSERT INTO session_terms (lexeme, session_id, n)
 SELECT t.lexeme, m.session_id, count(*)::integer

@@ -17,9 +17,8 @@ public struct BadgeStore: Sendable {
     }
 
     static func compute(_ tx: Transaction, userID: String) async throws -> Badge {
-        // unread_messages() and announce_badges() live in sql/tenant/004_send_message.sql, so
-        // the send function and this store count the same way.
-        // pending_requests(): sql/tenant/008_chat_requests.sql.
+        // unread_messages(), pending_requests() and announce_badges(): sql/tenant/functions/,
+        // so the send function and this store count the same way.
         let row = try await tx.query("SELECT unread_messages($1) AS unread, pending_requests($1) AS pending", [userID]).rows[0]
         return Badge(unreadMessages: try row.decode(Int64.self, "unread"), pendingRequests: try row.decode(Int64.self, "pending"))
     }

@@ -1,6 +1,10 @@
 import Foundation
 
 /// One message as a member sees it.
+///
+/// The shape is defined once, in SQL: `message_json()` (sql/tenant/functions/message_json.sql)
+/// builds the object every member may see — the `message.created` event carries it as is — and
+/// the REST API decodes it here and adds the caller's own fields with `viewed(by:members:)`.
 public struct Message: Codable, Sendable, Hashable {
     public struct Sender: Codable, Sendable, Hashable {
         public let userId: String
@@ -34,4 +38,50 @@ public struct Message: Codable, Sendable, Hashable {
     public let delivery: Delivery?
     /// For the caller's own messages: the other members who have read it.
     public let readBy: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case id, sessionId, seq, sender, clientMessageId, text, html, listing, attachments, createdAt, delivery, readBy
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        sessionId = try container.decode(String.self, forKey: .sessionId)
+        seq = try container.decode(Int64.self, forKey: .seq)
+        sender = try container.decode(Sender.self, forKey: .sender)
+        clientMessageId = try container.decodeIfPresent(String.self, forKey: .clientMessageId)
+        text = try container.decode(String.self, forKey: .text)
+        // Messages stored before their HTML was (migration 011) are rendered when read.
+        html = try container.decodeIfPresent(String.self, forKey: .html) ?? MessageFormatter.html(text)
+        listing = try container.decodeIfPresent(Listing.self, forKey: .listing)
+        attachments = try container.decodeIfPresent([Attachment].self, forKey: .attachments) ?? []
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        delivery = try container.decodeIfPresent(Delivery.self, forKey: .delivery)
+        readBy = try container.decodeIfPresent([String].self, forKey: .readBy)
+    }
+
+    private init(_ message: Message, clientMessageId: String?, delivery: Delivery?, readBy: [String]?) {
+        id = message.id
+        sessionId = message.sessionId
+        seq = message.seq
+        sender = message.sender
+        self.clientMessageId = clientMessageId
+        text = message.text
+        html = message.html
+        listing = message.listing
+        attachments = message.attachments
+        createdAt = message.createdAt
+        self.delivery = delivery
+        self.readBy = readBy
+    }
+
+    /// The message as `viewer` sees it, given every member's read position: the sender alone
+    /// sees `clientMessageId`, ✓ / ✓✓ (`delivery`) and who has read it (`readBy`).
+    public func viewed(by viewer: String, members: [String: Int64]) -> Message {
+        guard sender.userId == viewer else { return Message(self, clientMessageId: nil, delivery: nil, readBy: nil) }
+        let others = members.filter { $0.key != viewer }
+        let readers = others.filter { $0.value >= seq }.map(\.key).sorted()
+        let delivery: Delivery = !others.isEmpty && readers.count == others.count ? .read : .sent
+        return Message(self, clientMessageId: clientMessageId, delivery: delivery, readBy: readers)
+    }
 }

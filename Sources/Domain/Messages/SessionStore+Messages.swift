@@ -29,7 +29,8 @@ extension SessionStore {
         let draft = try Self.validated(draft)
         let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
         // One round trip for the whole send: BEGIN, tenant scope, send_message() (lock, checks,
-        // seq, message, receipt, events; sql/tenant/004_send_message.sql), COMMIT, pipelined.
+        // seq, message, receipt, events; sql/tenant/functions/send_message.sql), COMMIT,
+        // pipelined. The HTML is rendered here, once, and stored with the message.
         let attachmentIDs = try Self.attachmentIDs(draft, limit: caller.tenant.settings.maxAttachmentsPerMessage)
         let result = try await database.tenantPipelined(
             caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])",
@@ -50,7 +51,7 @@ extension SessionStore {
             break
         }
         let members = try row.decodeJSON([String: Int64].self, "members")
-        let message = try Self.message(row, viewer: caller.userID, members: members, sessionID: uuid)
+        let message = try row.decodeJSON(Message.self, "message", decoder: ParleyJSON.decoder()).viewed(by: caller.userID, members: members)
         if outcome == "existing" {
             guard message.text == draft.text, message.listing == draft.listing,
                 message.attachments.map(\.id) == attachmentIDs.map({ $0.uuidString.lowercased() })
@@ -93,17 +94,18 @@ extension SessionStore {
                     "\(Self.messageSelect) WHERE m.session_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3",
                     [uuid, seq, limit + 1]).rows
             }
-            let messages = try rows.prefix(limit).map { try Self.message($0, viewer: caller.userID, members: members) }
+            let messages = try rows.prefix(limit).map {
+                try $0.decodeJSON(Message.self, "message", decoder: ParleyJSON.decoder()).viewed(by: caller.userID, members: members)
+            }
             return (messages, rows.count > limit ? messages.last?.seq : nil)
         }
     }
 
     // MARK: - Internals
 
+    /// History rows: message_json(), the shape the message.created event carries.
     static let messageSelect = """
-        SELECT m.id, m.session_id, m.seq, m.sender_id, u.display_name AS sender_name, u.role AS sender_role,
-               m.client_message_id, m.text, m.listing::text AS listing, m.created_at,
-               message_attachments(m.id)::text AS attachments
+        SELECT message_json(m, u)::text AS message
         FROM messages m JOIN users u ON u.id = m.sender_id
         """
 
@@ -114,33 +116,6 @@ extension SessionStore {
             positions[try row.decode(String.self, "user_id")] = try row.decode(Int64.self, "last_read_seq")
         }
         return positions
-    }
-
-    /// A history row, or a send_message() row (which has no session_id column: pass `sessionID`).
-    static func message(_ row: PQRow, viewer: String, members: [String: Int64], sessionID: UUID? = nil) throws -> Message {
-        let seq = try row.decode(Int64.self, "seq")
-        let senderID = try row.decode(String.self, "sender_id")
-        let text = try row.decode(String.self, "text")
-        let own = senderID == viewer
-        var readBy: [String]?
-        var delivery: Message.Delivery?
-        if own {
-            let others = members.filter { $0.key != senderID }
-            let readers = others.filter { $0.value >= seq }.map(\.key).sorted()
-            readBy = readers
-            delivery = !others.isEmpty && readers.count == others.count ? .read : .sent
-        }
-        let listing = try row.decode(String?.self, "listing").map { text in
-            try JSONDecoder().decode(Listing.self, from: Data(text.utf8))
-        }
-        return Message(
-            id: try row.decode(UUID.self, "id").uuidString.lowercased(),
-            sessionId: try (sessionID ?? row.decode(UUID.self, "session_id")).uuidString.lowercased(), seq: seq,
-            sender: .init(userId: senderID, name: try row.decode(String.self, "sender_name"), role: try row.decode(String.self, "sender_role")),
-            clientMessageId: own ? try row.decode(String.self, "client_message_id") : nil,
-            text: text, html: MessageFormatter.html(text), listing: listing,
-            attachments: try row.decode(String?.self, "attachments").map { try JSONDecoder().decode([Attachment].self, from: Data($0.utf8)) } ?? [],
-            createdAt: try row.decode(Date.self, "created_at"), delivery: delivery, readBy: readBy)
     }
 
     /// The session list's one-line preview: the first 140 characters, on one line ("📎 2 files"

@@ -4,11 +4,11 @@ import PQ
 
 /// Appends events to the tenant's `events` table inside the caller's transaction.
 ///
-/// Event types (docs/STREAM.md): `message.created`, `message.read`, `session.updated`,
-/// `badge.updated`, and from the chat requests feature `request.created` / `request.updated`.
+/// Event types (docs/STREAM.md): `message.read`, `session.updated`, `badge.updated`, and from
+/// the chat requests feature `request.created` / `request.updated`. `message.created` is
+/// appended by `send_message()` in SQL, with the payload `message_json()` builds.
 public enum EventLog {
     public enum EventType: String, Sendable {
-        case messageCreated = "message.created"
         case messageRead = "message.read"
         case sessionUpdated = "session.updated"
         case badgeUpdated = "badge.updated"

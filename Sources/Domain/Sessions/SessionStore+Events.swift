@@ -46,12 +46,3 @@ extension SessionStore {
         notifier?.tenantChanged(caller.tenant)
     }
 }
-
-extension Message {
-    /// The message as every member may see it in a `message.created` event.
-    var neutral: Message {
-        Message(
-            id: id, sessionId: sessionId, seq: seq, sender: sender, clientMessageId: clientMessageId, text: text, html: html,
-            listing: listing, attachments: attachments, createdAt: createdAt, delivery: nil, readBy: nil)
-    }
-}

@@ -1,0 +1,108 @@
+-- The whole send in one round trip (docs/decisions/0007-one-round-trip-send.md), called inside
+-- the tenant-scoped transaction, as the tenant's role.
+--
+-- Outcomes: 'not_found' (no session, or the sender is not a member); 'existing' (this sender
+-- already stored a message under this client id: that one is returned); 'closed';
+-- 'attachments_unavailable' (an id is not a ready, unused upload of this sender in this
+-- session — checked, and locked, before anything is written); or 'created'.
+-- `message` is message_json() — the same object the message.created event carries;
+-- `members` maps each member to their read position after the send.
+--
+-- The result row changed shape once (it had one column per field): drop the old one first.
+DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, uuid[]);
+CREATE FUNCTION send_message(
+    p_session uuid, p_sender text, p_client_id text, p_text text, p_html text, p_preview text, p_listing jsonb,
+    p_attachments uuid[]
+) RETURNS TABLE (outcome text, message jsonb, members jsonb)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_status text;
+    v_last_seq bigint;
+    v_members jsonb;
+    v_sender_read bigint;
+    v_sender_marked boolean;
+    v_message messages%ROWTYPE;
+    v_sender users%ROWTYPE;
+    v_recipients text[];
+    v_usable integer;
+    v_json jsonb;
+BEGIN
+    -- First, and before anything that assigns a transaction id: sends of one session get
+    -- increasing xids in seq order (docs/decisions/0006-event-cursor.md).
+    PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
+
+    SELECT s.status, s.last_seq INTO v_status, v_last_seq
+    FROM sessions s JOIN session_members m ON m.session_id = s.id AND m.user_id = p_sender
+    WHERE s.id = p_session
+    FOR UPDATE OF s;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb;
+        RETURN;
+    END IF;
+
+    SELECT jsonb_object_agg(r.user_id, r.last_read_seq), array_agg(r.user_id)
+    INTO v_members, v_recipients
+    FROM session_members r WHERE r.session_id = p_session;
+    SELECT r.last_read_seq, r.marked_unread INTO v_sender_read, v_sender_marked
+    FROM session_members r WHERE r.session_id = p_session AND r.user_id = p_sender;
+    SELECT * INTO v_sender FROM users u WHERE u.id = p_sender;
+
+    SELECT * INTO v_message FROM messages e
+    WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members;
+        RETURN;
+    END IF;
+
+    IF v_status = 'closed' THEN
+        RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members;
+        RETURN;
+    END IF;
+
+    IF cardinality(p_attachments) > 0 THEN
+        SELECT count(*) INTO v_usable FROM (
+            SELECT 1 FROM attachments a
+            WHERE a.id = ANY (p_attachments) AND a.session_id = p_session AND a.uploader_id = p_sender
+              AND a.state = 'ready' AND a.message_id IS NULL
+            FOR UPDATE OF a) AS usable;
+        IF v_usable <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) OR
+           cardinality(p_attachments) <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) THEN
+            RETURN QUERY SELECT 'attachments_unavailable'::text, NULL::jsonb, v_members;
+            RETURN;
+        END IF;
+    END IF;
+
+    UPDATE sessions s SET last_seq = s.last_seq + 1, last_message_at = now(), last_activity_at = now(),
+        last_message_preview = p_preview, last_sender_id = p_sender,
+        status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
+        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN now() ELSE s.status_changed_at END
+    WHERE s.id = p_session
+    RETURNING s.last_seq INTO v_last_seq;
+
+    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, html, listing)
+    VALUES (p_session, v_last_seq, p_sender, p_client_id, p_text, p_html, p_listing)
+    RETURNING * INTO v_message;
+
+    IF cardinality(p_attachments) > 0 THEN
+        UPDATE attachments a SET message_id = v_message.id, position = x.ord
+        FROM unnest(p_attachments) WITH ORDINALITY AS x(id, ord)
+        WHERE a.id = x.id;
+    END IF;
+
+    UPDATE session_members r SET last_read_seq = v_last_seq, marked_unread = false
+    WHERE r.session_id = p_session AND r.user_id = p_sender;
+    v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
+
+    v_json := message_json(v_message, v_sender);
+    INSERT INTO events (type, session_id, recipients, data)
+    VALUES ('message.created', p_session, v_recipients, v_json);
+
+    -- Badges: every other member; the sender too if this session had unread messages for them.
+    PERFORM announce_badges(ARRAY(
+        SELECT r FROM unnest(v_recipients) AS r
+        WHERE r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked));
+
+    RETURN QUERY SELECT 'created'::text, v_json, v_members;
+END;
+$$;
