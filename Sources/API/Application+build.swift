@@ -43,17 +43,19 @@ public struct AppDependencies: Sendable {
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
-    public init(database: Database, listener: NotificationListener, logger: Logger, outboxCapacity: Int = 1000) {
+    /// - Parameter conninfo: where the process's LISTEN connection goes (the pool's database).
+    public init(database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000) {
+        let channels = LiveChannels()
         self.database = database
-        self.listener = listener
+        self.listener = NotificationListener(conninfo: conninfo, channels: channels.names, logger: logger)
         self.tenants = TenantStore(database: database, logger: logger)
-        self.notifier = Notifier(database: database, logger: logger)
-        self.dispatcher = EventDispatcher(database: database, listener: listener, logger: logger, outboxCapacity: outboxCapacity)
-        notifier.setLocalWake { [dispatcher] slug in dispatcher.wake(slug) }
+        self.notifier = Notifier(database: database, channels: channels, logger: logger)
+        self.dispatcher = EventDispatcher(
+            database: database, listener: listener, channels: channels, logger: logger, outboxCapacity: outboxCapacity)
         self.sessions = SessionStore(database: database, notifier: notifier)
         self.contacts = ContactStore(database: database)
         self.badges = BadgeStore(database: database)
-        self.typing = TypingService(database: database)
+        self.typing = TypingService(database: database, channels: channels)
         self.search = SearchStore(database: database)
         self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
@@ -62,9 +64,6 @@ public struct AppDependencies: Sendable {
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
         ])
     }
-
-    /// The channels the process's LISTEN connection must listen on.
-    public static let channels = [EventDispatcher.eventsChannel, EventDispatcher.typingChannel]
 }
 
 /// Builds the whole HTTP application. Used by `parley serve` and by the end-to-end tests.

@@ -11,20 +11,13 @@ import PQ
 ///   freed, so the next caller gets a fresh one.
 /// - Connections open lazily and are reused LIFO (the warmest first).
 actor ConnectionPool {
-    struct Configuration: Sendable {
-        var conninfo: String
-        var maxConnections: Int
-        var acquireTimeout: Duration
-        var applicationName: String
-    }
-
     private struct Waiter {
         let id: UInt64
         let continuation: CheckedContinuation<DatabaseConnection, any Error>
         let timeout: Task<Void, Never>
     }
 
-    let configuration: Configuration
+    let configuration: Database.Configuration
     private let executor: BlockingExecutor
     private let logger: Logger
     private var idle: [DatabaseConnection] = []
@@ -39,7 +32,7 @@ actor ConnectionPool {
     private let openGauge: Gauge
     private let timeoutCounter: Counter
 
-    init(configuration: Configuration, executor: BlockingExecutor, logger: Logger) {
+    init(configuration: Database.Configuration, executor: BlockingExecutor, logger: Logger) {
         self.configuration = configuration
         self.executor = executor
         self.logger = logger

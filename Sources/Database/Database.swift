@@ -33,11 +33,7 @@ public final class Database: Service, Sendable {
         self.logger = logger
         // One thread per pooled connection plus one for the odd close/connect in flight.
         self.executor = BlockingExecutor(threads: configuration.maxConnections + 1)
-        self.pool = ConnectionPool(
-            configuration: .init(
-                conninfo: configuration.conninfo, maxConnections: configuration.maxConnections,
-                acquireTimeout: configuration.acquireTimeout, applicationName: configuration.applicationName),
-            executor: executor, logger: logger)
+        self.pool = ConnectionPool(configuration: configuration, executor: executor, logger: logger)
     }
 
     /// Leases a connection for `body`. A connection that failed with a connection-level error
@@ -73,16 +69,14 @@ public final class Database: Service, Sendable {
     /// Runs parameterless statements in one tenant-scoped transaction in ONE round trip
     /// (`BEGIN; SET LOCAL ROLE; SET LOCAL search_path; <statements>; COMMIT`) and returns the
     /// statements' results. For hot read paths whose values are safe literals (numbers).
-    public func tenantBatch(_ scope: TenantScope, _ statements: String) async throws -> [PQResult] {
+    public func tenantBatch(_ scope: TenantScope, _ statements: String) async throws -> [QueryResult] {
         try await withConnection { connection in
             do {
                 let results = try await connection.simpleQueryAll(scope.beginSQL + "; " + statements + "; COMMIT")
                 // BEGIN, SET ROLE, SET search_path … COMMIT
                 return Array(results.dropFirst(3).dropLast())
             } catch {
-                if connection.raw.isConnected, connection.raw.transactionStatus != .idle {
-                    _ = try? await connection.simpleQuery("ROLLBACK")
-                }
+                await connection.rollbackIfOpen()
                 throw error
             }
         }
@@ -91,7 +85,7 @@ public final class Database: Service, Sendable {
     /// One statement in its own tenant-scoped transaction, in ONE round trip: BEGIN, the scope
     /// (set_config of role and search_path, transaction-local like SET LOCAL), the statement and
     /// COMMIT go out together in libpq pipeline mode. For the hottest write (a send).
-    public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any PQEncodable]) async throws -> PQResult {
+    public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any SQLEncodable]) async throws -> QueryResult {
         try await withConnection { connection in
             do {
                 let results = try await connection.pipeline([
@@ -101,12 +95,10 @@ public final class Database: Service, Sendable {
                     (sql, params),
                     ("COMMIT", []),
                 ])
-                guard results.count == 4 else { throw PQError(.usage, message: "unexpected pipeline result") }
+                guard results.count == 4 else { throw DatabaseError.undecodable("a pipeline of 4 statements returned \(results.count) results") }
                 return results[2]
             } catch {
-                if connection.raw.isConnected, connection.raw.transactionStatus != .idle {
-                    _ = try? await connection.simpleQuery("ROLLBACK")
-                }
+                await connection.rollbackIfOpen()
                 throw error
             }
         }
@@ -134,9 +126,7 @@ public final class Database: Service, Sendable {
                 await pool.release(connection, discard: false)
                 return result
             } catch {
-                if connection.raw.isConnected {
-                    _ = try? await connection.simpleQuery("ROLLBACK")
-                }
+                await connection.rollbackIfOpen()
                 await pool.release(connection, discard: Self.isConnectionFailure(error))
                 throw error
             }
@@ -159,8 +149,8 @@ public final class Database: Service, Sendable {
     }
 
     static func isConnectionFailure(_ error: any Error) -> Bool {
-        guard let error = error as? PQError else { return false }
-        return error.kind == .connectionLost || error.kind == .connectionFailed
+        if case .unavailable = error as? DatabaseError { return true }
+        return false
     }
 }
 
@@ -170,19 +160,19 @@ public struct Transaction: Sendable {
 
     /// A statement with bound parameters, prepared once per connection.
     @discardableResult
-    public func query(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+    public func query(_ sql: String, _ params: [any SQLEncodable] = []) async throws -> QueryResult {
         try await connection.query(sql, params)
     }
 
     /// A one-off statement with bound parameters, not prepared.
     @discardableResult
-    public func queryUnprepared(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+    public func queryUnprepared(_ sql: String, _ params: [any SQLEncodable] = []) async throws -> QueryResult {
         try await connection.queryUnprepared(sql, params)
     }
 
     /// Statements with no parameters, simple protocol (DDL, migrations).
     @discardableResult
-    public func simpleQuery(_ sql: String) async throws -> PQResult {
+    public func simpleQuery(_ sql: String) async throws -> QueryResult {
         try await connection.simpleQuery(sql)
     }
 

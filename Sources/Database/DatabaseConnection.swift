@@ -9,7 +9,7 @@ import Synchronization
 /// send throughput (ARCHITECTURE §4). A changed `search_path` makes PostgreSQL re-plan a
 /// prepared statement, so one cache serves every tenant.
 public final class DatabaseConnection: Sendable {
-    public let raw: Connection
+    let raw: Connection
     let executor: BlockingExecutor
     private let prepared = Mutex<Set<String>>([])
 
@@ -22,10 +22,10 @@ public final class DatabaseConnection: Sendable {
 
     /// Runs a statement with bound parameters as a named prepared statement.
     @discardableResult
-    public func query(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+    public func query(_ sql: String, _ params: [any SQLEncodable] = []) async throws -> QueryResult {
         let values = params.map(\.pqValue)
         let name = Self.statementName(sql)
-        return try await executor.run { [self] in
+        return try await run { [self] in
             // Recorded as soon as PREPARE succeeds (prepared statements survive a rolled-back
             // transaction), so a statement is never prepared twice on one connection.
             if !prepared.withLock({ $0.contains(name) }) {
@@ -38,40 +38,56 @@ public final class DatabaseConnection: Sendable {
 
     /// Runs a statement with bound parameters without preparing it (one-off statements).
     @discardableResult
-    public func queryUnprepared(_ sql: String, _ params: [any PQEncodable] = []) async throws -> PQResult {
+    public func queryUnprepared(_ sql: String, _ params: [any SQLEncodable] = []) async throws -> QueryResult {
         let values = params.map(\.pqValue)
         let raw = self.raw
-        return try await executor.run { try raw.execParams(sql, values) }
+        return try await run { try raw.execParams(sql, values) }
     }
 
     /// Runs SQL with the simple query protocol (several statements, no parameters).
     @discardableResult
-    public func simpleQuery(_ sql: String) async throws -> PQResult {
+    public func simpleQuery(_ sql: String) async throws -> QueryResult {
         let raw = self.raw
-        return try await executor.run { try raw.exec(sql) }
+        return try await run { try raw.exec(sql) }
     }
 
     /// Several statements, no parameters, one round trip; every result (see `Connection.execAll`).
-    public func simpleQueryAll(_ sql: String) async throws -> [PQResult] {
+    public func simpleQueryAll(_ sql: String) async throws -> [QueryResult] {
         let raw = self.raw
-        return try await executor.run { try raw.execAll(sql) }
+        return try await run { try raw.execAll(sql) }
     }
 
     /// `COPY … FROM STDIN` with the given pieces of COPY data; returns the rows stored.
     @discardableResult
     public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {
         let raw = self.raw
-        return try await executor.run {
+        return try await run {
             var iterator = pieces.makeIterator()
             return try raw.copyIn(sql) { iterator.next() }
         }
     }
 
     /// Statements with parameters in one round trip (libpq pipeline mode).
-    public func pipeline(_ statements: [(sql: String, params: [any PQEncodable])]) async throws -> [PQResult] {
+    public func pipeline(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
         let prepared = statements.map { (sql: $0.sql, params: $0.params.map(\.pqValue)) }
         let raw = self.raw
-        return try await executor.run { try raw.pipeline(prepared) }
+        return try await run { try raw.pipeline(prepared) }
+    }
+
+    /// Ends a transaction a failed block left open (nothing to do when the connection broke or
+    /// is not inside one): the one rollback path of every transaction shape.
+    func rollbackIfOpen() async {
+        guard raw.isConnected, raw.transactionStatus != .idle else { return }
+        _ = try? await simpleQuery("ROLLBACK")
+    }
+
+    /// A libpq call on a blocking thread; its errors become `DatabaseError`.
+    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await executor.run(body)
+        } catch let error as PQError {
+            throw DatabaseError(error)
+        }
     }
 
     /// Closes the connection on a blocking thread.

@@ -48,10 +48,9 @@ struct Serve: AsyncParsableCommand {
             port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
             operatorKey: operatorKey,
             trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0)
-        let listener = NotificationListener(conninfo: target.conninfo, channels: AppDependencies.channels, logger: logger)
         let app = buildApplication(
             configuration: configuration,
-            dependencies: AppDependencies(database: db, listener: listener, logger: logger),
+            dependencies: AppDependencies(database: db, conninfo: target.conninfo, logger: logger),
             logger: logger)
         printBanner(configuration, embedded: target.cluster)
         try await app.runService()

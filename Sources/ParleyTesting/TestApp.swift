@@ -21,8 +21,9 @@ public struct TestApp: Sendable {
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
-        let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: AppDependencies.channels, logger: testLogger)
-        let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger, outboxCapacity: outboxCapacity)
+        let dependencies = AppDependencies(
+            database: database, conninfo: try await TestDatabase.shared.conninfo(), logger: testLogger, outboxCapacity: outboxCapacity)
+        let listener = dependencies.listener
         let app = buildApplication(
             configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey),
             dependencies: dependencies, logger: testLogger)

@@ -25,7 +25,7 @@ struct TenancyTests {
             await #expect {
                 try await database.withTenant(a.scope) { tx in try await tx.queryUnprepared(sql) }
             } throws: { error in
-                (error as? PQError)?.sqlState == .insufficientPrivilege
+                (error as? DatabaseError)?.sqlState == "42501"
             }
         }
     }
@@ -144,7 +144,7 @@ struct PipelinedTenantTests {
         await #expect {
             _ = try await database.tenantPipelined(a.scope, "SELECT count(*) FROM \(b.scope.schema.quoted).users", [])
         } throws: { error in
-            (error as? PQError)?.sqlState == .insufficientPrivilege
+            (error as? DatabaseError)?.sqlState == "42501"
         }
         let after = try await database.withTransaction { tx in try await tx.query("SELECT current_user AS u").rows[0].decode(String.self, "u") }
         #expect(after != a.scope.role.rawValue)

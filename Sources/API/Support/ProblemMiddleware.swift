@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import PQ
 
 /// Turns every error thrown below it into a problem+json response, and logs server-side
 /// failures with the request id. Nothing from SQL or a stack reaches the client.
@@ -27,7 +26,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 
 }
 
-extension ProblemMapping {
+enum ProblemMapping {
     static func problem(for error: any Error) -> Problem {
         switch error {
         case let problem as Problem:
@@ -35,8 +34,6 @@ extension ProblemMapping {
         case let error as DomainError:
             return problem(for: error)
         case let error as DatabaseError:
-            return problem(for: error)
-        case let error as PQError:
             return problem(for: error)
         case let error as DecodingError:
             return problem(for: error)
@@ -60,16 +57,30 @@ extension ProblemMapping {
         }
     }
 
+    /// The one place database failures become HTTP statuses (docs/ERROR_CODES.md). The
+    /// server's message never reaches the client.
     static func problem(for error: DatabaseError) -> Problem {
-        var headers = HTTPFields()
-        headers[.retryAfter] = "1"
+        var retry = HTTPFields()
+        retry[.retryAfter] = "1"
         switch error {
         case .poolTimeout:
-            return Problem(.serviceUnavailable, code: "database_busy", detail: "all database connections are busy; retry shortly", headers: headers)
+            return Problem(.serviceUnavailable, code: "database_busy", detail: "all database connections are busy; retry shortly", headers: retry)
         case .unavailable:
-            return Problem(.serviceUnavailable, code: "database_unavailable", detail: "the database is unavailable; retry shortly", headers: headers)
+            return Problem(.serviceUnavailable, code: "database_unavailable", detail: "the database is unavailable; retry shortly", headers: retry)
         case .closed:
-            return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: headers)
+            return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: retry)
+        case .conflict:
+            return Problem(.conflict, code: "conflict", detail: "the request conflicts with existing data")
+        case .reference:
+            return Problem(.conflict, code: "conflict", detail: "the request refers to something that does not exist or is still in use")
+        case .invalid:
+            return Problem(.unprocessableContent, code: "invalid_value", detail: "a value in the request is not acceptable")
+        case .contention:
+            return Problem(.serviceUnavailable, code: "contention", detail: "the request collided with a concurrent one; retry it", headers: retry)
+        case .timeout:
+            return Problem(.serviceUnavailable, code: "timeout", detail: "the request took too long", headers: retry)
+        case .undecodable, .failed:
+            return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
         }
     }
 
@@ -96,38 +107,7 @@ extension ProblemMapping {
     }
 }
 
-/// The one place SQL errors become HTTP statuses (documented in docs/ERROR_CODES.md).
-/// Only the SQLSTATE is inspected, never the message.
-enum ProblemMapping {
-    static func problem(for error: PQError) -> Problem {
-        var retry = HTTPFields()
-        retry[.retryAfter] = "1"
-        if error.kind == .connectionLost || error.kind == .connectionFailed {
-            return Problem(.serviceUnavailable, code: "database_unavailable", detail: "the database connection failed; retry shortly", headers: retry)
-        }
-        guard let state = error.sqlState else {
-            return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
-        }
-        switch state {
-        case .uniqueViolation, .exclusionViolation:
-            return Problem(.conflict, code: "conflict", detail: "the request conflicts with existing data")
-        case .foreignKeyViolation:
-            return Problem(.conflict, code: "conflict", detail: "the request refers to something that does not exist or is still in use")
-        case .checkViolation, .notNullViolation, .stringDataRightTruncation, .numericValueOutOfRange,
-            .invalidTextRepresentation, .invalidDatetimeFormat, .datetimeFieldOverflow, .characterNotInRepertoire,
-            .untranslatableCharacter:
-            return Problem(.unprocessableContent, code: "invalid_value", detail: "a value in the request is not acceptable")
-        case .serializationFailure, .deadlockDetected, .lockNotAvailable:
-            return Problem(.serviceUnavailable, code: "contention", detail: "the request collided with a concurrent one; retry it", headers: retry)
-        case .queryCanceled:
-            return Problem(.serviceUnavailable, code: "timeout", detail: "the request took too long", headers: retry)
-        case .tooManyConnections, .cannotConnectNow, .adminShutdown, .crashShutdown:
-            return Problem(.serviceUnavailable, code: "database_unavailable", detail: "the database is unavailable; retry shortly", headers: retry)
-        default:
-            return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
-        }
-    }
-
+extension ProblemMapping {
     static func problem(forStatus status: HTTPResponse.Status) -> Problem {
         switch status {
         case .notFound: Problem(.notFound, code: "not_found", detail: "no such resource")

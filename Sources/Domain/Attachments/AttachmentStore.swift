@@ -2,7 +2,6 @@ import Crypto
 import Database
 import Foundation
 import Logging
-import PQ
 
 /// Uploads, their use in messages, downloads, and removal of the unused ones.
 public struct AttachmentStore: Sendable {

@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// The sidebar badge: unread messages in active sessions plus pending chat requests.
 /// O(sessions of the user): per-member read positions against each session's last seq; no

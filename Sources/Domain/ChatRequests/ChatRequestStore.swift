@@ -1,7 +1,6 @@
 import Database
 import Foundation
 import Logging
-import PQ
 
 /// Chat requests: public submission, the agent's inbox and decisions, the visitor's view, and
 /// expiry. Every decision locks the request row first (`FOR UPDATE`) and acts only on a pending,
@@ -33,7 +32,7 @@ public struct ChatRequestStore: Sendable {
     public func submit(_ tenant: Tenant, _ submission: ChatRequestSubmission, origin: String?) async throws -> (ChatRequest, visitorID: String, created: Bool) {
         let valid = try Self.validated(submission, settings: tenant.settings)
         let ttl = tenant.settings.chatRequestTTLHours
-        let result = try await database.withTenant(tenant.scope) { tx -> (PQRow, Bool) in
+        let result = try await database.withTenant(tenant.scope) { tx -> (Row, Bool) in
             // Requests go to agents: a client's id would put a public stranger's text into that
             // client's event stream. (An agent who has not used Parley yet has no row: allowed.)
             if try await UserStore.role(tx, id: valid.agentId) == .client {
@@ -46,7 +45,7 @@ public struct ChatRequestStore: Sendable {
                 ON CONFLICT DO NOTHING
                 RETURNING \(Self.columns)
                 """, [valid.agentId, visitorID, valid.name, valid.email, valid.phone, valid.message,
-                      try valid.property.map { try PQJSON(encoding: $0) }, valid.method.rawValue, origin])
+                      try valid.property.map { try SQLJSON(encoding: $0) }, valid.method.rawValue, origin])
             if let row = inserted.first {
                 try await EventLog.append(tx, .requestCreated, session: nil, recipients: [valid.agentId],
                                           data: try Self.request(row, viewer: nil, ttl: ttl))
@@ -84,14 +83,7 @@ public struct ChatRequestStore: Sendable {
 
     public func list(_ caller: Caller, status: ChatRequest.Status?, after: String?, limit: Int) async throws -> (items: [ChatRequest], next: String?) {
         try requireAgent(caller)
-        var afterTime: String?
-        var afterID: UUID?
-        if let after {
-            let parts = try Cursor.decode(after, parts: 2)
-            guard let id = UUID(uuidString: parts[1]) else { throw Cursor.invalid("after") }
-            afterTime = parts[0]
-            afterID = id
-        }
+        let position = try Keyset.decode(after)
         let ttl = caller.tenant.settings.chatRequestTTLHours
         let rows = try await database.withTenant(caller.tenant.scope) { tx in
             try await tx.query("""
@@ -100,12 +92,12 @@ public struct ChatRequestStore: Sendable {
                 WHERE r.agent_id = $1 AND ($2::text IS NULL OR r.status = $2)
                   AND ($3::timestamp IS NULL OR (r.created_at, r.id) < ($3::timestamp AT TIME ZONE 'UTC', $4::uuid))
                 ORDER BY r.created_at DESC, r.id DESC LIMIT $5
-                """, [caller.userID, status?.rawValue, afterTime, afterID, limit + 1]).rows
+                """, [caller.userID, status?.rawValue, position?.key, position?.id, limit + 1]).rows
         }
         let items = try rows.prefix(limit).map { try Self.request($0, viewer: caller.userID, ttl: ttl) }
         var next: String?
         if rows.count > limit, let last = rows.prefix(limit).last {
-            next = Cursor.encode([try last.decode(String.self, "cursor_time"), try last.decode(UUID.self, "id").uuidString.lowercased()])
+            next = Keyset(key: try last.decode(String.self, "cursor_time"), id: try last.decode(UUID.self, "id")).cursor
         }
         return (items, next)
     }
@@ -263,13 +255,13 @@ public struct ChatRequestStore: Sendable {
         return uuid
     }
 
-    static func fetch(_ tx: Transaction, _ id: UUID, agent: String, lock: Bool) async throws -> PQRow? {
+    static func fetch(_ tx: Transaction, _ id: UUID, agent: String, lock: Bool) async throws -> Row? {
         try await tx.query(
             "SELECT \(columns) FROM chat_requests r WHERE r.id = $1 AND r.agent_id = $2\(lock ? " FOR UPDATE" : "")", [id, agent]).first
     }
 
     /// The request, locked, if it can still be decided; otherwise why not (404 / 409).
-    static func pendingForDecision(_ tx: Transaction, _ id: UUID, caller: Caller, ttl: Int) async throws -> PQRow {
+    static func pendingForDecision(_ tx: Transaction, _ id: UUID, caller: Caller, ttl: Int) async throws -> Row {
         guard let row = try await fetch(tx, id, agent: caller.userID, lock: true) else { throw notFound }
         let status = try row.decode(String.self, "status")
         let created = try row.decode(Date.self, "created_at")
@@ -282,7 +274,7 @@ public struct ChatRequestStore: Sendable {
         return row
     }
 
-    static func request(_ row: PQRow, viewer: String?, ttl: Int) throws -> ChatRequest {
+    static func request(_ row: Row, viewer: String?, ttl: Int) throws -> ChatRequest {
         let created = try row.decode(Date.self, "created_at")
         let decidedBy = try row.decode(String?.self, "decided_by")
         return ChatRequest(

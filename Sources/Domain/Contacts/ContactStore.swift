@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// Contacts of an agent ("people you message get added to your contacts"), deduplicated per
 /// owner by case-insensitive email and by E.164 mobile phone.
@@ -42,30 +41,26 @@ public struct ContactStore: Sendable {
     /// name, of the email, or digits of the phone).
     public func list(_ caller: Caller, q: String?, after: String?, limit: Int) async throws -> (items: [Contact], next: String?) {
         try requireAgent(caller)
-        var cursorName: String?
-        var cursorID: UUID?
-        if let after {
-            let parts = try Cursor.decode(after, parts: 2)
-            guard let id = UUID(uuidString: parts[1]) else { throw Cursor.invalid("after") }
-            cursorName = parts[0]
-            cursorID = id
-        }
+        let position = try Keyset.decode(after)
         let query = q?.trimmingCharacters(in: .whitespaces).lowercased()
         let pattern = query.flatMap { $0.isEmpty ? nil : Self.likeEscape($0) + "%" }
         let digits = query.map { $0.filter(\.isNumber) }.flatMap { $0.count >= 3 ? "%" + $0 + "%" : nil }
         let rows = try await database.withTenant(caller.tenant.scope) { tx in
             try await tx.query("""
-                SELECT \(Self.columns) FROM contacts c
+                SELECT \(Self.columns), lower(c.full_name) AS sort_name FROM contacts c
                 WHERE c.owner_member_key = $1
                   AND ($2::text IS NULL OR lower(c.full_name) LIKE $2 OR lower(c.full_name) LIKE '% ' || $2
                        OR c.email_key LIKE $2 OR ($3::text IS NOT NULL AND c.mobile_phone LIKE $3))
                   AND ($4::text IS NULL OR (lower(c.full_name), c.id) > ($4, $5::uuid))
                 ORDER BY lower(c.full_name), c.id
                 LIMIT $6
-                """, [caller.userID, pattern, digits, cursorName, cursorID, limit + 1]).rows
+                """, [caller.userID, pattern, digits, position?.key, position?.id, limit + 1]).rows
         }
         let contacts = try rows.prefix(limit).map(Self.contact)
-        let next = rows.count > limit ? contacts.last.map { Cursor.encode([$0.FullName.lowercased(), $0.ContactKey]) } : nil
+        var next: String?
+        if rows.count > limit, let last = rows.prefix(limit).last {
+            next = Keyset(key: try last.decode(String.self, "sort_name"), id: try last.decode(UUID.self, "id")).cursor
+        }
         return (contacts, next)
     }
 
@@ -216,7 +211,7 @@ public struct ContactStore: Sendable {
         return out
     }
 
-    static func contact(_ row: PQRow) throws -> Contact {
+    static func contact(_ row: Row) throws -> Contact {
         Contact(
             ContactKey: try row.decode(UUID.self, "id").uuidString.lowercased(),
             FirstName: try row.decode(String?.self, "first_name"), LastName: try row.decode(String?.self, "last_name"),

@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 extension SessionStore {
     /// What a member sends.
@@ -27,7 +26,7 @@ extension SessionStore {
     public func send(_ caller: Caller, sessionID id: String, _ draft: Draft) async throws -> (Message, created: Bool) {
         let uuid = try Self.sessionID(id)
         let draft = try Self.validated(draft)
-        let listingJSON = try draft.listing.map { try PQJSON(encoding: $0) }
+        let listingJSON = try draft.listing.map { try SQLJSON(encoding: $0) }
         // One round trip for the whole send: BEGIN, tenant scope, send_message() (lock, checks,
         // seq, message, receipt, events; sql/tenant/functions/send_message.sql), COMMIT,
         // pipelined. The HTML is rendered here, once, and stored with the message.
@@ -81,7 +80,7 @@ extension SessionStore {
         return try await database.withTenant(caller.tenant.scope) { tx in
             let members = try await Self.readPositions(tx, session: uuid)
             guard members[caller.userID] != nil else { throw Self.notFound }
-            let rows: [PQRow]
+            let rows: [Row]
             switch cursor {
             case .latest, .before:
                 var before = Int64.max

@@ -2,7 +2,6 @@ import Database
 import Foundation
 import Logging
 import Metrics
-import PQ
 import ServiceLifecycle
 import Synchronization
 
@@ -15,9 +14,6 @@ import Synchronization
 /// commits late is still delivered, once, in order. After the LISTEN connection (re)connects,
 /// every tenant is re-read from its cursor: nothing committed meanwhile is lost.
 public final class EventDispatcher: Service, Sendable {
-    public static let eventsChannel = "parley"
-    public static let typingChannel = "parley_typing"
-
     struct Position: Sendable, Hashable {
         var xid: String
         var id: Int64
@@ -34,17 +30,20 @@ public final class EventDispatcher: Service, Sendable {
 
     let database: Database
     let listener: NotificationListener
+    let channels: LiveChannels
     let logger: Logger
     let outboxCapacity: Int
     private let state = Mutex<[String: TenantState]>([:])
     private let deliveredCounter: Counter
 
-    public init(database: Database, listener: NotificationListener, logger: Logger, outboxCapacity: Int = 1000) {
+    public init(database: Database, listener: NotificationListener, channels: LiveChannels, logger: Logger, outboxCapacity: Int = 1000) {
         self.database = database
         self.listener = listener
+        self.channels = channels
         self.logger = logger
         self.outboxCapacity = outboxCapacity
         self.deliveredCounter = Counter(label: "parley_stream_events_delivered_total")
+        channels.onLocalWake { [weak self] slug in self?.wake(slug) }
     }
 
     // MARK: - Subscribing
@@ -123,14 +122,12 @@ public final class EventDispatcher: Service, Sendable {
                     switch event {
                     case .connected:
                         self.wakeAll()
-                    case .notification(let notification) where notification.channel == Self.typingChannel:
+                    case .notification(let notification) where notification.channel == self.channels.typing:
                         self.deliverTyping(notification.payload)
                     case .notification(let notification):
-                        // "<tenant>|<process token>": our own NOTIFYs were already handled by the
-                        // local wake, so only other processes' wake-ups cause a read.
-                        let parts = notification.payload.split(separator: "|", maxSplits: 1)
-                        if parts.count == 2, parts[1] == Notifier.processToken { continue }
-                        if let slug = parts.first { self.wake(String(slug)) }
+                        // Our own NOTIFYs were already handled by the local wake-up, so only
+                        // other processes' wake-ups cause a read.
+                        if let slug = self.channels.tenantToWake(notification.payload) { self.wake(slug) }
                     }
                 }
             }
@@ -225,7 +222,7 @@ public final class EventDispatcher: Service, Sendable {
                            AND (xid, id) > \(after)) AS pending
             """)
         guard results.count == 2, let pendingRow = results[1].first else {
-            throw PQError(.usage, message: "unexpected batch result")
+            throw DatabaseError.undecodable("unexpected batch result")
         }
         return (try results[0].rows.map(Self.event), try pendingRow.decode(Bool.self, "pending"))
     }
@@ -277,7 +274,7 @@ public final class EventDispatcher: Service, Sendable {
         }
     }
 
-    static func event(_ row: PQRow) throws -> StoredEvent {
+    static func event(_ row: Row) throws -> StoredEvent {
         let recipients = try row.decodeJSON([String].self, "recipients")
         return StoredEvent(
             id: try row.decode(Int64.self, "id"), xid: try row.decode(String.self, "xid_text"), type: try row.decode(String.self, "type"),

@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// Appends events to the tenant's `events` table inside the caller's transaction.
 ///
@@ -23,7 +22,7 @@ public enum EventLog {
         guard !recipients.isEmpty else { return }
         try await tx.query(
             "INSERT INTO events (type, session_id, recipients, data) VALUES ($1, $2, $3::text[], $4::jsonb)",
-            [type.rawValue, session, SQLArray.text(recipients), try PQJSON(encoding: data, encoder: ParleyJSON.encoder())])
+            [type.rawValue, session, SQLArray.text(recipients), try SQLJSON(encoding: data, encoder: ParleyJSON.encoder())])
     }
 
 }

@@ -11,30 +11,22 @@ import Synchronization
 /// process's own dispatcher is woken directly, without waiting for the round trip.
 public final class Notifier: Sendable {
     let database: Database
+    let channels: LiveChannels
     let logger: Logger
     private let pending = Mutex<(slugs: Set<String>, sending: Bool)>(([], false))
     /// Whether another process listens (checked at most once a second; assumed until known).
     private let peers = Mutex<(present: Bool, checked: ContinuousClock.Instant?)>((true, nil))
-    private let local: Mutex<(@Sendable (String) -> Void)?> = Mutex(nil)
 
-    /// Identifies this process in NOTIFY payloads (`<tenant>|<token>`), so its dispatcher can
-    /// skip the wake-ups it already handled locally.
-    public static let processToken = UUID().uuidString.lowercased()
-
-    public init(database: Database, logger: Logger) {
+    public init(database: Database, channels: LiveChannels, logger: Logger) {
         self.database = database
+        self.channels = channels
         self.logger = logger
-    }
-
-    /// The local dispatcher's wake function.
-    public func setLocalWake(_ wake: @escaping @Sendable (String) -> Void) {
-        local.withLock { $0 = wake }
     }
 
     /// Called after a transaction that appended events has committed.
     public func tenantChanged(_ tenant: Tenant) {
         let slug = tenant.slug.rawValue
-        local.withLock { $0 }?(slug)
+        channels.wakeLocally(slug)
         let start = pending.withLock { state -> Bool in
             state.slugs.insert(slug)
             if state.sending { return false }
@@ -76,7 +68,7 @@ public final class Notifier: Sendable {
                 try await database.withConnection { connection in
                     _ = try await connection.query(
                         "SELECT pg_notify($1, slug || '|' || $3) FROM unnest($2::text[]) AS slug",
-                        [EventDispatcher.eventsChannel, SQLArray.text(slugs), Self.processToken])
+                        [channels.events, SQLArray.text(slugs), channels.processToken])
                 }
             } catch {
                 // Other processes still catch up on their one-second safety read.

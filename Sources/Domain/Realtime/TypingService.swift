@@ -9,10 +9,12 @@ public final class TypingService: Sendable {
     public static let shownFor: TimeInterval = 5
 
     let database: Database
+    let channels: LiveChannels
     private let lastSent = Mutex<[String: Date]>([:])
 
-    public init(database: Database) {
+    public init(database: Database, channels: LiveChannels) {
         self.database = database
+        self.channels = channels
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -49,7 +51,7 @@ public final class TypingService: Sendable {
             until: until.timeIntervalSince1970, r: members)
         let payload = String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
         try await database.withConnection { connection in
-            _ = try await connection.query("SELECT pg_notify($1, $2)", [EventDispatcher.typingChannel, payload])
+            _ = try await connection.query("SELECT pg_notify($1, $2)", [channels.typing, payload])
         }
         return .sent(until: until)
     }

@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// "Find conversations by participant name or message content": only sessions the caller is a
 /// member of (any status unless filtered), grouped by session, participant matches first, then
@@ -45,7 +44,7 @@ public struct SearchStore: Sendable {
         }
         let query = SearchQuery(q)
         if query.isEmpty && query.nameText.isEmpty { return ([], nil) }
-        let (rows, statement) = try await database.withTenant(caller.tenant.scope) { tx -> ([PQRow], Statement) in
+        let (rows, statement) = try await database.withTenant(caller.tenant.scope) { tx -> ([Row], Statement) in
             // "jonh" → "John": word similarity 0.4 (pg_trgm's default of 0.6 misses one-letter typos).
             try await tx.simpleQuery("SET LOCAL pg_trgm.word_similarity_threshold = 0.4")
             let statement = Self.statement(
@@ -73,7 +72,7 @@ public struct SearchStore: Sendable {
 
     /// The statement, its parameters, the tsquery expression, and the parameters that
     /// expression needs ($1…$5 plus its own), for the snippet query.
-    public typealias Statement = (sql: String, params: [any PQEncodable], tsquery: String, tsqueryParams: [any PQEncodable])
+    public typealias Statement = (sql: String, params: [any SQLEncodable], tsquery: String, tsqueryParams: [any SQLEncodable])
 
     /// A query of exactly one word (or one word being typed) that is one lexeme: such searches
     /// find and order sessions from `session_terms` instead of reading messages.
@@ -100,7 +99,7 @@ public struct SearchStore: Sendable {
     ) -> Statement {
         // The tsquery is assembled from bound parameters only ($6…): each term is its own
         // plainto/phraseto_tsquery, the prefix a quoted lexeme with :*.
-        var params: [any PQEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, offset]
+        var params: [any SQLEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, offset]
         var terms: [String] = []
         func bind(_ value: String) -> String {
             params.append(value)
@@ -168,7 +167,7 @@ public struct SearchStore: Sendable {
 
     /// The sessions as the caller sees them, and up to 3 best snippets per session.
     private func details(
-        _ caller: Caller, ids: [UUID], tsquery: String, params: [any PQEncodable]
+        _ caller: Caller, ids: [UUID], tsquery: String, params: [any SQLEncodable]
     ) async throws -> ([UUID: Session], [UUID: [Snippet]], [UUID: Int64]) {
         guard !ids.isEmpty else { return ([:], [:], [:]) }
         let idArray = SQLArray.uuids(ids)

@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 extension SessionStore {
     /// The caller's read state of one session after a receipt.
@@ -42,7 +41,7 @@ extension SessionStore {
 
     /// Runs a receipt UPDATE and announces what changed: `message.read` to every member when
     /// the read position moved, `badge.updated` to the caller when their counts may have.
-    private func readState(_ caller: Caller, _ id: UUID, _ sql: String, _ params: [any PQEncodable]) async throws -> ReadState {
+    private func readState(_ caller: Caller, _ id: UUID, _ sql: String, _ params: [any SQLEncodable]) async throws -> ReadState {
         let (state, changed) = try await database.withTenant(caller.tenant.scope) { tx -> (ReadState, Bool) in
             guard let row = try await tx.query(sql, params).first else { throw Self.notFound }
             let lastRead = try row.decode(Int64.self, "last_read_seq")

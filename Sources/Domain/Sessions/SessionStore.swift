@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// Chat sessions: creation, the session list, status changes. Messages and receipts are in
 /// the `+Messages` and `+Receipts` extensions. Every call runs in the caller's tenant scope;
@@ -110,14 +109,8 @@ public struct SessionStore: Sendable {
 
     /// The caller's sessions in one status, newest activity first, keyset-paginated.
     public func list(_ caller: Caller, status: Session.Status, kind: Session.Kind?, after: String?, limit: Int) async throws -> (items: [Session], next: String?) {
-        var cursorMicros: Int64?
-        var cursorID: UUID?
-        if let after {
-            let parts = try Cursor.decode(after, parts: 2)
-            guard let micros = Int64(parts[0]), let id = UUID(uuidString: parts[1]) else { throw Cursor.invalid("after") }
-            cursorMicros = micros
-            cursorID = id
-        }
+        let position = try Keyset.decode(after)
+        let micros = try position?.integerKey()
         let rows = try await database.withTenant(caller.tenant.scope) { tx in
             try await tx.query("""
                 \(Self.select)
@@ -127,12 +120,12 @@ public struct SessionStore: Sendable {
                        OR (s.last_activity_at, s.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
                 ORDER BY s.last_activity_at DESC, s.id DESC
                 LIMIT $6
-                """, [caller.userID, status.rawValue, kind?.rawValue, cursorMicros, cursorID, limit + 1]).rows
+                """, [caller.userID, status.rawValue, kind?.rawValue, micros, position?.id, limit + 1]).rows
         }
         let sessions = try rows.prefix(limit).map { try Self.session($0, member: caller.userID) }
         var next: String?
         if rows.count > limit, let last = rows.prefix(limit).last {
-            next = Cursor.encode([String(try last.decode(Int64.self, "activity_us")), try last.decode(UUID.self, "id").uuidString.lowercased()])
+            next = Keyset(key: String(try last.decode(Int64.self, "activity_us")), id: try last.decode(UUID.self, "id")).cursor
         }
         return (sessions, next)
     }
@@ -214,14 +207,14 @@ public struct SessionStore: Sendable {
             """, [id, member]).first.map { try session($0, member: member) }
     }
 
-    static func session(_ row: PQRow, member: String) throws -> Session {
+    static func session(_ row: Row, member: String) throws -> Session {
         let members = try row.decodeJSON([Session.Member].self, "members")
         let lastSeq = try row.decode(Int64.self, "last_seq")
         let lastRead = try row.decode(Int64.self, "last_read_seq")
         let markedUnread = try row.decode(Bool.self, "marked_unread")
         guard let kind = Session.Kind(rawValue: try row.decode(String.self, "kind")),
             let status = Session.Status(rawValue: try row.decode(String.self, "status"))
-        else { throw PQError(.decoding, message: "unknown session kind or status") }
+        else { throw DatabaseError.undecodable("unknown session kind or status") }
         var lastMessage: Session.LastMessage?
         if let at = try row.decode(Date?.self, "last_message_at") {
             lastMessage = Session.LastMessage(

@@ -1,7 +1,6 @@
 import Database
 import Foundation
 import Logging
-import PQ
 
 /// The control plane's tenants and their signing keys (schema `parley`).
 public struct TenantStore: Sendable {
@@ -48,7 +47,7 @@ public struct TenantStore: Sendable {
                 try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
                 return (try Self.tenant(row.rows[0]), try Self.key(key.rows[0]))
             }
-        } catch let error as PQError where [.uniqueViolation, .duplicateObject, .duplicateSchema].contains(error.sqlState) {
+        } catch DatabaseError.conflict {
             // Lost a race with a concurrent create of the same slug.
             throw DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(slug)' already exists")
         }
@@ -64,7 +63,7 @@ public struct TenantStore: Sendable {
     /// Replaces the tenant's settings (validated; the caller merges a patch into the current ones).
     public func updateSettings(_ tenant: Tenant, _ settings: TenantSettings) async throws -> Tenant {
         try settings.validate()
-        let json = try PQJSON(encoding: settings)
+        let json = try SQLJSON(encoding: settings)
         return try await database.withTransaction { tx in
             try Self.tenant(try await tx.query(
                 "UPDATE parley.tenants SET settings = $2::jsonb WHERE id = $1 RETURNING \(Self.columns)", [tenant.id, json]).rows[0])
@@ -119,10 +118,10 @@ public struct TenantStore: Sendable {
         }
     }
 
-    static func tenant(_ row: PQRow) throws -> Tenant {
+    static func tenant(_ row: Row) throws -> Tenant {
         let slugText = try row.decode(String.self, "slug")
         guard let slug = TenantSlug(slugText) else {
-            throw PQError(.decoding, message: "stored tenant slug is invalid")
+            throw DatabaseError.undecodable("stored tenant slug is invalid")
         }
         return Tenant(
             id: try row.decode(UUID.self, "id"), slug: slug,
@@ -131,7 +130,7 @@ public struct TenantStore: Sendable {
             settings: try JSONDecoder().decode(TenantSettings.self, from: Data(try row.decode(String.self, "settings").utf8)))
     }
 
-    static func key(_ row: PQRow) throws -> SigningKey {
+    static func key(_ row: Row) throws -> SigningKey {
         SigningKey(
             kid: try row.decode(String.self, "kid"), secret: try row.decode([UInt8].self, "secret"),
             createdAt: try row.decode(Date.self, "created_at"), retiredAt: try row.decode(Date?.self, "retired_at"))

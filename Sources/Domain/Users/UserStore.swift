@@ -1,6 +1,5 @@
 import Database
 import Foundation
-import PQ
 
 /// The `users` table: people of the brokerage Parley has seen.
 enum UserStore {

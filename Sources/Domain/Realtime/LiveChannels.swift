@@ -1,0 +1,46 @@
+import Foundation
+import Synchronization
+
+/// The live-delivery wiring of one server process: the NOTIFY channel names, the process's
+/// identity in wake-up payloads, and the direct wake-up of its own dispatcher.
+///
+/// Made once per process and handed to the `Notifier` (which announces commits), the
+/// `EventDispatcher` (which reads and fans out; it registers its wake-up here) and the
+/// `TypingService`. Nobody else needs to know the names or wire the two together.
+public final class LiveChannels: Sendable {
+    /// `NOTIFY parley, '<tenant>|<process token>'`: a tenant has new rows in `events`.
+    public let events: String
+    /// `NOTIFY parley_typing, '<json>'`: a typing indicator (never stored).
+    public let typing: String
+    /// Identifies this process in wake-ups, so its dispatcher skips the ones it already
+    /// handled locally.
+    public let processToken: String
+    private let localWake = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    public init(events: String = "parley", typing: String = "parley_typing", processToken: String = UUID().uuidString.lowercased()) {
+        self.events = events
+        self.typing = typing
+        self.processToken = processToken
+    }
+
+    /// What the process's LISTEN connection listens on.
+    public var names: [String] { [events, typing] }
+
+    /// The tenant a wake-up names, or nil when this process sent it (its own dispatcher was
+    /// already woken directly) or the payload is not one.
+    func tenantToWake(_ payload: String) -> String? {
+        let parts = payload.split(separator: "|", maxSplits: 1)
+        if parts.count == 2, parts[1] == processToken { return nil }
+        return parts.first.map(String.init)
+    }
+
+    /// The dispatcher's wake function (set once, by the dispatcher).
+    func onLocalWake(_ wake: @escaping @Sendable (String) -> Void) {
+        localWake.withLock { $0 = wake }
+    }
+
+    /// Wakes this process's dispatcher for `slug`, without a round trip.
+    func wakeLocally(_ slug: String) {
+        localWake.withLock { $0 }?(slug)
+    }
+}
