@@ -31,37 +31,3 @@ public struct ChatRequest: Codable, Sendable {
         return copy
     }
 }
-
-/// What the visitor sees with their token: never notes, never the agent's CRM.
-public struct VisitorChatRequest: Codable, Sendable {
-    public let id: String
-    public let status: ChatRequest.Status
-    public let createdAt: Date
-    public let expiresAt: Date
-    /// The chat session, once the agent has accepted.
-    public let sessionId: String?
-}
-
-/// A public website's submission, as received (validated by the store).
-public struct ChatRequestSubmission: Sendable {
-    public var agentId: String?
-    public var name: String?
-    public var email: String?
-    public var phone: String?
-    public var message: String?
-    public var property: Listing?
-    public var preferredContactMethod: String?
-
-    public init(
-        agentId: String?, name: String?, email: String?, phone: String?, message: String?, property: Listing?,
-        preferredContactMethod: String?
-    ) {
-        self.agentId = agentId
-        self.name = name
-        self.email = email
-        self.phone = phone
-        self.message = message
-        self.property = property
-        self.preferredContactMethod = preferredContactMethod
-    }
-}

@@ -1,0 +1,123 @@
+import Database
+import Foundation
+
+extension ChatRequestStore {
+    /// Accepts a pending request: a client session with the visitor, whose message becomes the
+    /// first message. 409 `request_expired` / `request_already_decided` otherwise.
+    public func accept(_ caller: Caller, id: String) async throws -> (ChatRequest, Session) {
+        try requireAgent(caller)
+        let uuid = try Self.requestID(id)
+        let ttl = caller.tenant.settings.chatRequestTTLHours
+        let result = try await database.withTenant(caller.tenant.scope) { tx -> (ChatRequest, Session) in
+            let row = try await Self.pendingForDecision(tx, uuid, caller: caller, ttl: ttl)
+            let visitor = try row.decode(String.self, "visitor_id")
+            let name = try row.decode(String.self, "name")
+            let message = try row.decode(String.self, "message")
+            let property = try row.decode(String?.self, "property")
+            try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
+            try await UserStore.upsert(tx, id: visitor, role: .client, name: name)
+            let session = try await tx.query(
+                "INSERT INTO sessions (kind, created_by, contact_id) VALUES ('client', $1, $2) RETURNING id",
+                [caller.userID, try row.decode(UUID?.self, "contact_id")]).rows[0].decode(UUID.self, "id")
+            try await tx.query(
+                "INSERT INTO session_members (session_id, user_id, role) VALUES ($1, $2, 'agent'), ($1, $3, 'client')",
+                [session, caller.userID, visitor])
+            if !message.isEmpty {
+                _ = try await tx.query(
+                    "SELECT outcome FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, '{}'::uuid[])",
+                    [session, visitor, "chat-request-\(uuid.uuidString.lowercased())", message, MessageFormatter.html(message),
+                     SessionStore.preview(message), property])
+            }
+            let updated = try await tx.query("""
+                UPDATE chat_requests r SET status = 'accepted', decided_by = $2, decided_at = now(), session_id = $3
+                WHERE r.id = $1 RETURNING \(Self.columns)
+                """, [uuid, caller.userID, session]).rows[0]
+            let request = try Self.request(updated, viewer: caller.userID, ttl: ttl)
+            guard let view = try await SessionStore.fetch(tx, id: session, member: caller.userID) else { throw SessionStore.notFound }
+            try await SessionStore.announce(tx, session: view, changedBy: caller.userID, badges: false)
+            try await EventLog.append(tx, .requestUpdated, session: session, recipients: [caller.userID], data: request.withoutNotes)
+            try await BadgeStore.announce(tx, users: [caller.userID])
+            return (request, view)
+        }
+        notifier?.tenantChanged(caller.tenant)
+        return result
+    }
+
+    /// Declines a pending request. The notes are visible only to the agent who declined.
+    public func decline(_ caller: Caller, id: String, notes: String?) async throws -> ChatRequest {
+        try requireAgent(caller)
+        let uuid = try Self.requestID(id)
+        let notes = notes.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        var validator = Validator()
+        Listing.checkText(notes, "notes", max: 5000, into: &validator)
+        try validator.check()
+        let ttl = caller.tenant.settings.chatRequestTTLHours
+        let request = try await database.withTenant(caller.tenant.scope) { tx -> ChatRequest in
+            _ = try await Self.pendingForDecision(tx, uuid, caller: caller, ttl: ttl)
+            let row = try await tx.query("""
+                UPDATE chat_requests r SET status = 'declined', decided_by = $2, decided_at = now(), decline_notes = $3
+                WHERE r.id = $1 RETURNING \(Self.columns)
+                """, [uuid, caller.userID, notes]).rows[0]
+            let request = try Self.request(row, viewer: caller.userID, ttl: ttl)
+            try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: request.withoutNotes)
+            try await BadgeStore.announce(tx, users: [caller.userID])
+            return request
+        }
+        notifier?.tenantChanged(caller.tenant)
+        return request
+    }
+
+    /// Convert to CRM: the agent's contact for this person (deduplicated by email/phone with
+    /// existing contacts), LeadSource "Website chat request", the property linked. Allowed in
+    /// every status; repeating it returns the same contact.
+    public func convertToContact(_ caller: Caller, id: String) async throws -> (Contact, created: Bool) {
+        try requireAgent(caller)
+        let uuid = try Self.requestID(id)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            guard let row = try await Self.fetch(tx, uuid, agent: caller.userID, lock: true) else { throw Self.notFound }
+            if let contactID = try row.decode(UUID?.self, "contact_id") {
+                guard let contact = try await ContactStore.fetch(tx, id: contactID, owner: caller.userID) else { throw ContactStore.notFound }
+                return (contact, false)
+            }
+            try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
+            // No user id: what a visitor typed is unverified, so converting never binds their
+            // identity to a contact (an existing one with that email could be someone else).
+            let draft = ContactDraft(
+                fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
+                mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
+                preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
+            let (contact, created) = try await ContactStore.findOrCreate(tx, owner: caller.userID, draft)
+            guard let contactID = UUID(uuidString: contact.ContactKey) else { throw ContactStore.notFound }
+            if let property = try row.decode(String?.self, "property"),
+                let listing = try? JSONDecoder().decode(Listing.self, from: Data(property.utf8)),
+                let key = listing.ListingKey ?? listing.ListingId
+            {
+                try await tx.query("""
+                    INSERT INTO contact_listings (contact_id, listing_key, listing, source) VALUES ($1, $2, $3::jsonb, 'chat_request')
+                    ON CONFLICT DO NOTHING
+                    """, [contactID, key, property])
+            }
+            try await tx.query("UPDATE chat_requests SET contact_id = $2 WHERE id = $1", [uuid, contactID])
+            // A session already made from this request belongs to the contact too.
+            try await tx.query("""
+                UPDATE sessions SET contact_id = $2 WHERE contact_id IS NULL
+                  AND id = (SELECT session_id FROM chat_requests WHERE id = $1)
+                """, [uuid, contactID])
+            return (contact, created)
+        }
+    }
+
+    /// The request, locked, if it can still be decided; otherwise why not (404 / 409).
+    static func pendingForDecision(_ tx: Transaction, _ id: UUID, caller: Caller, ttl: Int) async throws -> Row {
+        guard let row = try await fetch(tx, id, agent: caller.userID, lock: true) else { throw notFound }
+        let status = try row.decode(String.self, "status")
+        let created = try row.decode(Date.self, "created_at")
+        if status == "expired" || (status == "pending" && created.addingTimeInterval(Double(ttl) * 3600) <= Date()) {
+            throw DomainError.conflict(code: "request_expired", message: "the chat request has expired")
+        }
+        guard status == "pending" else {
+            throw DomainError.conflict(code: "request_already_decided", message: "the chat request was already \(status)")
+        }
+        return row
+    }
+}

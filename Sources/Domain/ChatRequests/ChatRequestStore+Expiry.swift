@@ -1,0 +1,32 @@
+import Database
+import Logging
+
+extension ChatRequestStore {
+    /// Expires pending requests older than the tenant's TTL, in one process at a time per
+    /// tenant (advisory lock); each expiry is an event and a badge update for its agent.
+    public func expire(_ tenant: Tenant) async throws -> Int {
+        let ttl = tenant.settings.chatRequestTTLHours
+        let expired = try await database.withTenant(tenant.scope) { tx -> Int in
+            guard try await tx.query("SELECT pg_try_advisory_xact_lock(hashtext('parley.chat-requests'), hashtext($1)) AS ok",
+                                     [tenant.slug.rawValue]).rows[0].decode(Bool.self, "ok")
+            else { return 0 }
+            let rows = try await tx.query("""
+                UPDATE chat_requests r SET status = 'expired', decided_at = now()
+                WHERE r.id IN (SELECT id FROM chat_requests WHERE status = 'pending' AND created_at <= now() - make_interval(hours => $1)
+                               ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                RETURNING \(Self.columns)
+                """, [ttl]).rows
+            for row in rows {
+                let request = try Self.request(row, viewer: nil, ttl: ttl)
+                try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [request.agentId], data: request)
+            }
+            try await BadgeStore.announce(tx, users: try rows.map { try $0.decode(String.self, "agent_id") })
+            return rows.count
+        }
+        if expired > 0 {
+            notifier?.tenantChanged(tenant)
+            logger.info("chat requests expired", metadata: ["tenant": "\(tenant.slug)", "count": "\(expired)"])
+        }
+        return expired
+    }
+}

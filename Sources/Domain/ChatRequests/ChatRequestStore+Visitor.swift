@@ -1,0 +1,56 @@
+import Database
+import Foundation
+
+extension ChatRequestStore {
+    /// Validates and stores a submission. The same agent + email (or phone, without email)
+    /// while a request is pending returns that request (`created == false`).
+    public func submit(_ tenant: Tenant, _ submission: ChatRequestSubmission, origin: String?) async throws -> (ChatRequest, visitorID: String, created: Bool) {
+        let valid = try Self.validated(submission, settings: tenant.settings)
+        let ttl = tenant.settings.chatRequestTTLHours
+        let result = try await database.withTenant(tenant.scope) { tx -> (Row, Bool) in
+            // Requests go to agents: a client's id would put a public stranger's text into that
+            // client's event stream. (An agent who has not used Parley yet has no row: allowed.)
+            if try await UserStore.role(tx, id: valid.agentId) == .client {
+                throw DomainError.validation([FieldError("agentId", "invalid_value", "agentId is not an agent of this brokerage")])
+            }
+            let visitorID = "visitor-" + UUID().uuidString.lowercased()
+            let inserted = try await tx.query("""
+                INSERT INTO chat_requests AS r (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
+                ON CONFLICT DO NOTHING
+                RETURNING \(Self.columns)
+                """, [valid.agentId, visitorID, valid.name, valid.email, valid.phone, valid.message,
+                      try valid.property.map { try SQLJSON(encoding: $0) }, valid.method.rawValue, origin])
+            if let row = inserted.first {
+                try await EventLog.append(tx, .requestCreated, session: nil, recipients: [valid.agentId],
+                                          data: try Self.request(row, viewer: nil, ttl: ttl))
+                try await BadgeStore.announce(tx, users: [valid.agentId])
+                return (row, true)
+            }
+            guard let existing = try await tx.query("""
+                SELECT \(Self.columns) FROM chat_requests r
+                WHERE r.agent_id = $1 AND r.status = 'pending'
+                  AND (($2::text IS NOT NULL AND lower(r.email) = lower($2)) OR ($2::text IS NULL AND r.email IS NULL AND r.phone = $3))
+                """, [valid.agentId, valid.email, valid.phone]).first
+            else {
+                // Lost a race with a decision on the pending duplicate: the caller may retry.
+                throw DomainError.conflict(code: "contention", message: "the request collided with a concurrent one; retry it")
+            }
+            return (existing, false)
+        }
+        if result.1 { notifier?.tenantChanged(tenant) }
+        return (try Self.request(result.0, viewer: nil, ttl: ttl), try result.0.decode(String.self, "visitor_id"), result.1)
+    }
+
+    /// The visitor's view of their own request (their token's subject is the request's visitor).
+    public func visitorView(_ tenant: Tenant, visitorID: String, id: String) async throws -> VisitorChatRequest {
+        guard let uuid = UUID(uuidString: id) else { throw Self.notFound }
+        let request = try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("SELECT \(Self.columns) FROM chat_requests r WHERE r.id = $1 AND r.visitor_id = $2", [uuid, visitorID]).first
+                .map { try Self.request($0, viewer: nil, ttl: tenant.settings.chatRequestTTLHours) }
+        }
+        guard let request else { throw Self.notFound }
+        return VisitorChatRequest(id: request.id, status: request.status, createdAt: request.createdAt, expiresAt: request.expiresAt,
+                                  sessionId: request.sessionId)
+    }
+}
