@@ -1,0 +1,38 @@
+import Domain
+import HTTPTypes
+import Hummingbird
+
+/// CORS for the public API: a browser request from an origin in the tenant's `allowedOrigins`
+/// gets the Access-Control headers (also on errors); any other origin is refused with 403
+/// `origin_not_allowed`. Requests without Origin (servers, curl) pass.
+struct PublicCORSMiddleware: RouterMiddleware {
+    typealias Context = ParleyRequestContext
+    let verifier: TokenVerifier
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let origin = request.headers[.origin] else { return try await next(request, context) }
+        let tenant = try await PublicChatRequestRoutes.tenant(context, verifier)
+        guard tenant.settings.allowedOrigins.contains(origin.lowercased()) else {
+            throw Problem(.forbidden, code: "origin_not_allowed", detail: "this site is not allowed to send chat requests to this brokerage")
+        }
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let problem = ProblemMapping.problem(for: error)
+            if problem.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["code": "\(problem.code)", "error": "\(String(reflecting: error))"])
+            }
+            response = problem.response(requestID: context.id, instance: request.uri.path)
+        }
+        response.headers[.accessControlAllowOrigin] = origin
+        response.headers[.vary] = "Origin"
+        response.headers[.accessControlExposeHeaders] = "Retry-After, X-Request-Id, Location"
+        if request.method == .options {
+            response.headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+            response.headers[.accessControlAllowHeaders] = "Content-Type, Authorization"
+            response.headers[.accessControlMaxAge] = "600"
+        }
+        return response
+    }
+}
