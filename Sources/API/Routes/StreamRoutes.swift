@@ -6,17 +6,6 @@ import HummingbirdWebSocket
 import Logging
 import NIOWebSocket
 
-/// The request context of the WebSocket router.
-public struct StreamRequestContext: RequestContext, WebSocketRequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public let webSocket: WebSocketHandlerReference<Self>
-
-    public init(source: ApplicationRequestContextSource) {
-        self.coreContext = .init(source: source)
-        self.webSocket = .init()
-    }
-}
-
 /// GET /v1/stream: the live event stream (protocol in docs/STREAM.md).
 struct StreamRoutes {
     let verifier: TokenVerifier
@@ -123,87 +112,3 @@ struct StreamRoutes {
 }
 
 typealias WebSocketMessageIterator = WebSocketInboundMessageStream.AsyncIterator
-
-/// Handles what the client sends: `typing`, `ping`.
-struct Reader: Sendable {
-    let caller: Caller
-    let subscription: Subscription
-    let typing: TypingService
-    let logger: Logger
-
-    func read(_ frames: inout WebSocketMessageIterator) async {
-        while true {
-            let message: WebSocketMessage?
-            do { message = try await frames.next() } catch { return }
-            guard let message else { return }
-            guard case .text(let text) = message, let frame = ClientFrame.decode(text) else {
-                subscription.push(.error(code: "invalid_frame", message: "frames are JSON objects with a type"))
-                continue
-            }
-            switch frame.type {
-            case "ping":
-                subscription.push(.pong)
-            case "typing":
-                guard let sessionID = frame.sessionId else {
-                    subscription.push(.error(code: "invalid_frame", message: "typing needs sessionId"))
-                    continue
-                }
-                do {
-                    _ = try await typing.typing(caller, sessionID: sessionID)
-                } catch {
-                    subscription.push(.error(code: "session_not_found", message: "no such session"))
-                }
-            case "auth":
-                subscription.push(.error(code: "already_authenticated", message: "this stream is authenticated"))
-            default:
-                subscription.push(.error(code: "unknown_frame", message: "unknown frame type"))
-            }
-        }
-    }
-}
-
-struct ClientFrame: Decodable {
-    let type: String
-    let token: String?
-    let sessionId: String?
-
-    static func decode(_ text: String) -> ClientFrame? {
-        try? JSONDecoder().decode(ClientFrame.self, from: Data(text.utf8))
-    }
-}
-
-/// Server frames as JSON text (docs/STREAM.md).
-enum Frames {
-    static func hello(cursor: Int64?, caller: Caller) -> String {
-        object([
-            "type": "hello", "cursor": cursor.map { String($0) }, "tenant": caller.tenant.slug.rawValue,
-            "userId": caller.userID, "role": caller.role.rawValue,
-        ])
-    }
-
-    static func error(code: String, message: String) -> String {
-        object(["type": "error", "code": code, "message": message])
-    }
-
-    static func encode(_ frame: StreamFrame) -> String {
-        switch frame {
-        case .event(let event):
-            // `data` is stored JSON; it is spliced as is, not re-encoded.
-            var text = #"{"type":"event","id":"\#(event.id)","event":"\#(event.type)""#
-            if let session = event.sessionID { text += #","sessionId":"\#(session)""# }
-            return text + #","data":\#(event.data)}"#
-        case .typing(let sessionID, let userID, let name, let until):
-            return object(["type": "typing", "sessionId": sessionID, "userId": userID, "name": name, "until": ParleyJSON.format(until)])
-        case .error(let code, let message):
-            return error(code: code, message: message)
-        case .pong:
-            return #"{"type":"pong"}"#
-        }
-    }
-
-    private static func object(_ fields: [String: String?]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(fields)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"type":"error"}"#
-    }
-}
