@@ -108,30 +108,3 @@ public func buildApplication(
         services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance],
         logger: logger)
 }
-
-/// Echoes the request id (Hummingbird's, in the logger metadata) as `X-Request-Id`.
-struct RequestIDHeaderMiddleware: RouterMiddleware {
-    typealias Context = ParleyRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.requestID] = context.id
-        return response
-    }
-}
-
-extension HTTPField.Name {
-    static let requestID = Self("X-Request-Id")!
-}
-
-/// The process-wide Prometheus registry behind swift-metrics (bootstrapped once per process).
-public enum ParleyMetrics {
-    private static let registry: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        return registry
-    }()
-
-    @discardableResult
-    public static func bootstrap() -> PrometheusCollectorRegistry { registry }
-}
