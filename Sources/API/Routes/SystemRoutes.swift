@@ -55,8 +55,3 @@ struct SystemRoutes {
         return Readiness(status: "ready", checks: checks)
     }
 }
-
-enum OpenAPIDocument {
-    /// openapi.yaml from the repository root, compiled in by EmbedPlugin.
-    static let yaml: String = EmbeddedDocuments.files.first { $0.path == "openapi.yaml" }?.contents ?? ""
-}

@@ -1,25 +1,4 @@
-import Domain
-import Foundation
-import HTTPTypes
 import Hummingbird
-
-/// Requires a user token (`Authorization: Bearer <JWT>`) and puts the caller in the context.
-struct UserAuthMiddleware: RouterMiddleware {
-    typealias Context = ParleyRequestContext
-    let verifier: TokenVerifier
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = bearerToken(request) else {
-            throw Problem.unauthorized(code: "missing_token", detail: "send Authorization: Bearer <token>")
-        }
-        var context = context
-        let caller = try await verifier.verify(token)
-        context.caller = caller
-        context.logger[metadataKey: "tenant"] = "\(caller.tenant.slug)"
-        context.logger[metadataKey: "user"] = "\(caller.userID)"
-        return try await next(request, context)
-    }
-}
 
 /// Requires the operator key (`Authorization: Bearer <PARLEY_OPERATOR_KEY>`).
 struct OperatorAuthMiddleware: RouterMiddleware {
@@ -38,14 +17,6 @@ struct OperatorAuthMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
-}
-
-func bearerToken(_ request: Request) -> String? {
-    guard let header = request.headers[.authorization] else { return nil }
-    let parts = header.split(separator: " ", maxSplits: 1)
-    guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-    let token = parts[1].trimmingCharacters(in: .whitespaces)
-    return token.isEmpty ? nil : token
 }
 
 /// Compares without an early exit, so timing does not reveal how much of a key was right.
