@@ -2,7 +2,6 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
-import MultipartKit
 import NIOCore
 
 /// Uploads (`POST /v1/sessions/{id}/attachments`, multipart/form-data, streamed) and downloads

@@ -53,7 +53,7 @@ struct StreamRoutes {
         var logger = logger
         logger[metadataKey: "tenant"] = "\(caller.tenant.slug)"
         logger[metadataKey: "user"] = "\(caller.userID)"
-        let reader = Reader(caller: caller, subscription: subscription, typing: typing, logger: logger)
+        let reader = StreamReader(caller: caller, subscription: subscription, typing: typing, logger: logger)
         // The writer drains the subscription's outbox into the socket; when the dispatcher
         // ends the stream on purpose (slow consumer, shutdown) it closes the socket with that code.
         let writer = Task {

@@ -3,7 +3,7 @@ import HummingbirdWebSocket
 import Logging
 
 /// Handles what the client sends: `typing`, `ping`.
-struct Reader: Sendable {
+struct StreamReader: Sendable {
     let caller: Caller
     let subscription: Subscription
     let typing: TypingService
