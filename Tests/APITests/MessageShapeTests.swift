@@ -52,4 +52,18 @@ struct MessageShapeTests {
             await member.close()
         }
     }
+
+    @Test("a message stored before its HTML was (migration 011) is rendered when read")
+    func legacyRowsRendered() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            #expect(try await pair.send(client, "*old* message").status == .created)
+            try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("UPDATE messages SET html = NULL")
+            }
+            let history = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.client)
+            #expect(history.items.first?["html"] as? String == MessageFormatter.html("*old* message"))
+            #expect(MessageFormatter.html("*old* message").contains("<em>old</em>"))
+        }
+    }
 }
