@@ -94,7 +94,7 @@ BEGIN
     WHERE r.session_id = p_session AND r.user_id = p_sender;
     v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
 
-    v_json := message_json(v_message, v_sender);
+    v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
     INSERT INTO events (type, session_id, recipients, data)
     VALUES ('message.created', p_session, v_recipients, v_json);
 
