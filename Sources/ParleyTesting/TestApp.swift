@@ -1,5 +1,6 @@
 import API
 import Database
+import DatabaseTesting
 import Domain
 import Foundation
 import HTTPTypes
@@ -20,6 +21,9 @@ public struct TestApp: Sendable {
         outboxCapacity: Int = 1000,
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
+        // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
+        // read the pool gauges from /metrics.
+        ParleyMetrics.bootstrap()
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
         let listener = NotificationListener(conninfo: try await TestDatabase.shared.conninfo(), channels: AppDependencies.channels, logger: testLogger)
         let dependencies = AppDependencies(database: database, listener: listener, logger: testLogger, outboxCapacity: outboxCapacity)

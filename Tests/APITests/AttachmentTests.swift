@@ -1,4 +1,5 @@
 import Crypto
+import DatabaseTesting
 import Domain
 import Foundation
 import HTTPTypes

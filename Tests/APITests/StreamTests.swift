@@ -1,3 +1,4 @@
+import DatabaseTesting
 import Domain
 import Foundation
 import HummingbirdTesting
