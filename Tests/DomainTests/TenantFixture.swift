@@ -29,3 +29,26 @@ struct TenantFixture: Sendable {
 
     func close() async { await database.close() }
 }
+
+/// Runs `body` and returns the `DomainError` it threw, or nil if it threw none (any other error
+/// is rethrown, so a test fails on it).
+func domainError(_ body: () async throws -> Void) async throws -> DomainError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as DomainError {
+        return error
+    }
+}
+
+extension DomainError {
+    /// The stable code (`session_closed`, `validation_failed` for validation errors).
+    var problemCode: String {
+        switch self {
+        case .validation: "validation_failed"
+        case .notFound(let code, _), .conflict(let code, _), .forbidden(let code, _), .tooLarge(let code, _),
+            .unsupportedMediaType(let code, _), .rateLimited(let code, _, _):
+            code
+        }
+    }
+}
