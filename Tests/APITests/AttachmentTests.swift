@@ -144,10 +144,10 @@ struct AttachmentTests {
             #expect((sent["attachments"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ids)
             // The other member's live event carries the same metadata.
             let event = try #require(await stream.nextEvent(["message.created"]))
-            let live = (event["data"] as? [String: Any])?["attachments"] as? [[String: Any]]
-            #expect(live?.compactMap { $0["id"] as? String } == ids)
-            #expect(live?.first?["mediaType"] as? String == "image/jpeg")
-            #expect(live?.first?["width"] as? Int == 7)
+            let live = try event.data(Message.self).attachments
+            #expect(live.map(\.id) == ids)
+            #expect(live.first?.mediaType == "image/jpeg")
+            #expect(live.first?.width == 7)
             await stream.close()
             let retry = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                               body: ["clientMessageId": "m1", "text": "", "attachmentIds": ids])

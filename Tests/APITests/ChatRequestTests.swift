@@ -123,7 +123,7 @@ struct ChatRequestTests {
             let id = try #require(submitted["id"] as? String)
             let visitorToken = try #require(submitted["visitorToken"] as? String)
             let created = try #require(await agentStream.nextEvent(["request.created"]))
-            #expect((created["data"] as? [String: Any])?["id"] as? String == id)
+            #expect(try created.data(ChatRequest.self).id == id)
             #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 1)
 
             var view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
@@ -147,7 +147,7 @@ struct ChatRequestTests {
             // (The first message, committed just before the socket opened, may arrive first.)
             var texts: [String] = []
             while let event = await visitorStream.nextEvent(["message.created"]) {
-                texts.append((event["data"] as? [String: Any])?["text"] as? String ?? "")
+                texts.append(try event.data(Message.self).text)
                 if texts.last == "Yes! When can you visit?" { break }
             }
             #expect(texts.last == "Yes! When can you visit?")
