@@ -151,9 +151,9 @@ struct StreamTests {
             }
             let before = try await rowCount()
             let first = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
-            #expect(first["sent"] as? Bool == true)
+            #expect(try first.decode(TypingBody.self).sent == true)
             let throttled = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
-            #expect(throttled["sent"] as? Bool == false)
+            #expect(try throttled.decode(TypingBody.self).sent == false)
             // (Events committed just before the socket connected may still arrive: skip them.)
             func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(5)) async -> StreamMessage? {
                 let deadline = ContinuousClock.now + timeout
@@ -221,14 +221,14 @@ struct StreamTests {
             var sessions: [String] = []
             for index in 0..<3 {
                 let s = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "c\(index)", "name": "C\(index)"]])
-                let id = try #require(s["id"] as? String)
+                let id = try s.decode(Session.self).id
                 sessions.append(id)
                 let clientToken = try await tenant.token(sub: "c\(index)", role: .client)
                 for message in 0..<(index + 1) {
                     _ = try await client.json(.post, "/v1/sessions/\(id)/messages", token: clientToken, body: ["clientMessageId": "m\(message)", "text": "hi"])
                 }
             }
-            func badge() async throws -> Int? { try await client.json(.get, "/v1/badge", token: agent)["unreadMessages"] as? Int }
+            func badge() async throws -> Int64 { try await client.json(.get, "/v1/badge", token: agent).decode(Badge.self).unreadMessages }
             #expect(try await badge() == 6)
             _ = try await client.json(.post, "/v1/sessions/\(sessions[1])/close", token: agent)
             #expect(try await badge() == 4)
@@ -237,10 +237,10 @@ struct StreamTests {
             _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/read", token: agent, body: ["upTo": 1])
             #expect(try await badge() == 0)
             _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/unread", token: agent)
-            let full = try await client.json(.get, "/v1/badge", token: agent)
-            #expect(full["unreadMessages"] as? Int == 1)
-            #expect(full["pendingRequests"] as? Int == 0)
-            #expect(full["total"] as? Int == 1)
+            let full = try await client.json(.get, "/v1/badge", token: agent).decode(Badge.self)
+            #expect(full.unreadMessages == 1)
+            #expect(full.pendingRequests == 0)
+            #expect(full.total == 1)
         }
     }
 }
