@@ -86,10 +86,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test support, layer 1: the test database (throwaway cluster or PARLEY_TEST_DATABASE_URL),
+        // raw libpq connections, test data. No Domain, no API, no Hummingbird.
+        .target(
+            name: "DatabaseTesting",
+            dependencies: [
+                "Database", "PQ",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test support, layer 2: the real server on a loopback port, tenants with tokens, typed
+        // JSON responses, WebSocket and raw-TCP clients.
         .target(
             name: "ParleyTesting",
             dependencies: [
-                "API",
+                "DatabaseTesting", "API",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
@@ -99,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "ParleyBench",
             dependencies: [
-                "API", "ParleyTesting",
+                "API", "ParleyTesting", "DatabaseTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -108,13 +121,14 @@ let package = Package(
         .executableTarget(name: "EmbedTool", swiftSettings: swiftSettings),
         .plugin(name: "EmbedPlugin", capability: .buildTool(), dependencies: ["EmbedTool"]),
 
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "ParleyTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "PQTests", dependencies: ["PQ", "ParleyTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "DatabaseTests", dependencies: ["Database", "Domain", "ParleyTesting"], swiftSettings: swiftSettings),
+        // PQ, Database and Domain tests build without API and Hummingbird.
+        .testTarget(name: "PQTests", dependencies: ["PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "DatabaseTests", dependencies: ["Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APITests",
             dependencies: [
-                "API", "ParleyTesting",
+                "API", "ParleyTesting", "DatabaseTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import API
 import Database
+import DatabaseTesting
 import Domain
 import Foundation
 import HTTPTypes

@@ -66,9 +66,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     let collector = Task {
         var seen = 0
         while seen < count, let (frame, arrived) = await reader.nextEventTimed(["message.created"], timeout: .seconds(20)) {
-            if let data = frame["data"] as? [String: Any], let key = data["clientMessageId"] as? String,
-                let start = started.with({ $0[key] })
-            {
+            if let key = (try? frame.data(Message.self))?.clientMessageId, let start = started.with({ $0[key] }) {
                 latencies.with { $0.append(Double(arrived - start) / 1_000_000) }
                 seen += 1
             }

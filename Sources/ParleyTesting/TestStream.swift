@@ -1,4 +1,5 @@
 import Dispatch
+import Domain
 import Foundation
 import HTTPTypes
 import HummingbirdWSClient
@@ -51,21 +52,22 @@ public final class TestStream: Sendable {
         return stream
     }
 
-    /// The next frame as a JSON object, or nil if none comes within `timeout` or the stream ended.
+    /// The next frame, decoded, or nil if none comes within `timeout`, the stream ended, or the
+    /// frame is not a JSON object with a `type`.
     /// Generous by default: on a loaded 2-core machine, tenants being provisioned by other tests
     /// (long DDL transactions) hold back delivery for everyone (decision 0006).
-    public func next(timeout: Duration = .seconds(20)) async -> [String: Any]? {
+    public func next(timeout: Duration = .seconds(20)) async -> StreamMessage? {
         guard let text = await nextText(timeout: timeout) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+        return StreamMessage(text)
     }
 
     /// Like `nextEvent`, with the frame's arrival time.
-    public func nextEventTimed(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> (frame: [String: Any], arrived: UInt64)? {
+    public func nextEventTimed(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> (frame: StreamMessage, arrived: UInt64)? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard let (text, arrived) = await nextTimed(timeout: deadline - ContinuousClock.now) else { return nil }
-            guard let frame = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else { continue }
-            if frame["type"] as? String == "event", let type = frame["event"] as? String, types.contains(type) { return (frame, arrived) }
+            guard let frame = StreamMessage(text) else { continue }
+            if frame.type == "event", let type = frame.event, types.contains(type) { return (frame, arrived) }
         }
         return nil
     }
@@ -123,13 +125,8 @@ public final class TestStream: Sendable {
     }
 
     /// The next `event` frame of one of `types` (skipping others), or nil.
-    public func nextEvent(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> [String: Any]? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard let frame = await next(timeout: deadline - ContinuousClock.now) else { return nil }
-            if frame["type"] as? String == "event", let type = frame["event"] as? String, types.contains(type) { return frame }
-        }
-        return nil
+    public func nextEvent(_ types: Set<String>, timeout: Duration = .seconds(20)) async -> StreamMessage? {
+        await nextEventTimed(types, timeout: timeout)?.frame
     }
 
     public func send(_ text: String) async throws {
@@ -143,5 +140,62 @@ public final class TestStream: Sendable {
     public func close() async {
         try? await outbound.withLock { $0 }?.close(.normalClosure, reason: nil)
         await task.withLock { $0 }?.value
+    }
+}
+
+/// One server frame of /v1/stream (docs/STREAM.md): `hello`, `event`, `typing`, `error` or
+/// `pong`, with the members each kind has; an event's `data` is decoded on demand into the
+/// Domain type it carries (`Message`, `Badge`, `Session`, `ChatRequest`, …).
+public struct StreamMessage: Sendable {
+    /// The frame as received.
+    public let text: String
+    public let type: String
+    /// Events: the event id (resume with `?after=`) and its type (`message.created`, …).
+    public let id: String?
+    public let event: String?
+    /// Events of a session, and typing frames.
+    public let sessionId: String?
+    /// hello: the caller; typing: the typist.
+    public let userId: String?
+    public let name: String?
+    public let tenant: String?
+    public let role: String?
+    public let cursor: String?
+    public let until: Date?
+    /// error frames.
+    public let code: String?
+    public let message: String?
+
+    private struct Fields: Decodable {
+        let type: String
+        let id: String?, event: String?, sessionId: String?, userId: String?, name: String?
+        let tenant: String?, role: String?, cursor: String?, until: Date?, code: String?, message: String?
+    }
+
+    private struct Envelope<T: Decodable>: Decodable {
+        let data: T
+    }
+
+    /// Nil if `text` is not a JSON object with a string `type`.
+    public init?(_ text: String) {
+        guard let fields = try? ParleyJSON.decoder().decode(Fields.self, from: Data(text.utf8)) else { return nil }
+        self.text = text
+        type = fields.type
+        id = fields.id
+        event = fields.event
+        sessionId = fields.sessionId
+        userId = fields.userId
+        name = fields.name
+        tenant = fields.tenant
+        role = fields.role
+        cursor = fields.cursor
+        until = fields.until
+        code = fields.code
+        message = fields.message
+    }
+
+    /// An event's `data` as `type`; throws if the frame has none or it is not that type.
+    public func data<T: Decodable>(_ type: T.Type) throws -> T {
+        try ParleyJSON.decoder().decode(Envelope<T>.self, from: Data(text.utf8)).data
     }
 }

@@ -1,5 +1,6 @@
 import API
 import Database
+import DatabaseTesting
 import Domain
 import Foundation
 
@@ -10,8 +11,7 @@ public struct TestTenant: Sendable {
 
     /// Provisions a tenant with a random slug through the same code path as the API.
     public static func make(_ database: Database, prefix: String = "t") async throws -> TestTenant {
-        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
-        let suffix = String((0..<12).map { _ in letters.randomElement() ?? "x" })
+        let suffix = randomName("")
         guard let slug = TenantSlug(prefix + suffix) else { preconditionFailure("generated slug is valid") }
         let (tenant, key) = try await TenantStore(database: database, logger: testLogger).create(
             slug: slug, displayName: "Test Brokerage \(suffix)")

@@ -1,4 +1,5 @@
 import Crypto
+import DatabaseTesting
 import Domain
 import Foundation
 import HTTPTypes
@@ -76,13 +77,19 @@ struct AttachmentTests {
         return body + Array("--\(boundary)--\r\n".utf8)
     }
 
-    static func upload(_ client: any TestClientProtocol, _ token: String, session: String, _ files: [(String, [UInt8])]) async throws -> JSONResponse {
+    static func upload(_ client: any TestClientProtocol, _ token: String, session: String, _ files: [(String, [UInt8])]) async throws -> APIResponse {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(token)"
         headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
-        let response = try await client.execute(
-            uri: "/v1/sessions/\(session)/attachments", method: .post, headers: headers, body: ByteBuffer(bytes: multipart(files)))
-        return JSONResponse(status: response.status, body: response.json, headers: response.headers)
+        return APIResponse(try await client.execute(
+            uri: "/v1/sessions/\(session)/attachments", method: .post, headers: headers, body: ByteBuffer(bytes: multipart(files))))
+    }
+
+    /// Uploads one file that must be accepted; its id.
+    static func uploaded(_ client: any TestClientProtocol, _ token: String, session: String, _ file: (String, [UInt8])) async throws -> String {
+        let response = try await upload(client, token, session: session, [file])
+        #expect(response.status == .created)
+        return try #require(try response.items(Attachment.self).first).id
     }
 
     static func download(_ client: any TestClientProtocol, _ token: String, _ id: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
@@ -96,7 +103,7 @@ struct AttachmentTests {
         let tenant = try await TestTenant.make(app.database)
         let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
         let session = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "client-1", "name": "Casey Client"]])
-        return (tenant, agent, try await tenant.token(sub: "client-1", role: .client), try #require(session["id"] as? String))
+        return (tenant, agent, try await tenant.token(sub: "client-1", role: .client), try session.decode(Session.self).id)
     }
 
     static func sha256(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
@@ -111,27 +118,28 @@ struct AttachmentTests {
                 ("offer.pdf", Samples.pdf),
             ])
             #expect(images.status == .created)
-            let stored = images.items
-            #expect(stored.map { $0["mediaType"] as? String } == ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"])
-            #expect(stored.map { $0["width"] as? Int } == [7, 3, 5, 640, nil])
-            #expect(stored.map { $0["height"] as? Int } == [9, 2, 4, 480, nil])
-            #expect(stored[1]["sha256"] as? String == Self.sha256(Samples.png(width: 3, height: 2)))
-            #expect(stored[1]["size"] as? Int == Samples.png(width: 3, height: 2).count)
+            let stored = try images.items(Attachment.self)
+            #expect(stored.map(\.mediaType) == ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf"])
+            #expect(stored.map(\.width) == [7, 3, 5, 640, nil])
+            #expect(stored.map(\.height) == [9, 2, 4, 480, nil])
+            let png = try #require(stored.dropFirst().first)
+            #expect(png.sha256 == Self.sha256(Samples.png(width: 3, height: 2)))
+            #expect(png.size == Int64(Samples.png(width: 3, height: 2).count))
             let documents = try await Self.upload(client, agent, session: session, [
                 ("old.doc", Samples.doc), ("contract.docx", Samples.docx), ("notes.rtf", Samples.rtf), ("notes.txt", Samples.txt),
             ])
             #expect(documents.status == .created)
-            #expect(documents.items.map { $0["mediaType"] as? String } == [
+            #expect(try documents.items(Attachment.self).map(\.mediaType) == [
                 "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 "application/rtf", "text/plain; charset=utf-8",
             ])
 
-            let ids = stored.compactMap { $0["id"] as? String }
-            let six = ids + documents.items.prefix(1).compactMap { $0["id"] as? String }
+            let ids = stored.map(\.id)
+            let six = ids + (try documents.items(Attachment.self)).prefix(1).map(\.id)
             let tooMany = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                                 body: ["clientMessageId": "m0", "text": "six", "attachmentIds": six])
             #expect(tooMany.status == .unprocessableContent)
-            #expect((tooMany["errors"] as? [[String: Any]])?.first?["code"] as? String == "too_many")
+            #expect(tooMany.problem?.errors?.first?.code == "too_many")
 
             // Before it is sent, only the uploader can fetch an upload.
             #expect(try await Self.download(client, member, ids[0]).status == .notFound)
@@ -140,21 +148,22 @@ struct AttachmentTests {
             let sent = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                              body: ["clientMessageId": "m1", "text": "", "attachmentIds": ids])
             #expect(sent.status == .created)
-            #expect((sent["attachments"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == ids)
+            #expect(try sent.decode(Message.self).attachments.map(\.id) == ids)
             // The other member's live event carries the same metadata.
             let event = try #require(await stream.nextEvent(["message.created"]))
-            let live = (event["data"] as? [String: Any])?["attachments"] as? [[String: Any]]
-            #expect(live?.compactMap { $0["id"] as? String } == ids)
-            #expect(live?.first?["mediaType"] as? String == "image/jpeg")
-            #expect(live?.first?["width"] as? Int == 7)
+            let live = try event.data(Message.self).attachments
+            #expect(live == stored)
+            #expect(live.first?.mediaType == "image/jpeg")
+            #expect(live.first?.width == 7)
             await stream.close()
             let retry = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                               body: ["clientMessageId": "m1", "text": "", "attachmentIds": ids])
             #expect(retry.status == .ok)
-            let history = try await client.json(.get, "/v1/sessions/\(session)/messages", token: member).items
-            let shown = history.first?["attachments"] as? [[String: Any]]
-            #expect(shown?.compactMap { $0["fileName"] as? String } == ["photo.jpg", "plan.PNG", "anim.gif", "pic.webp", "offer.pdf"])
-            #expect(shown?.first?["url"] as? String == "/v1/attachments/\(ids[0])")
+            let history = try await client.json(.get, "/v1/sessions/\(session)/messages", token: member).items(Message.self)
+            let shown = history.first?.attachments
+            #expect(shown?.map(\.fileName) == ["photo.jpg", "plan.PNG", "anim.gif", "pic.webp", "offer.pdf"])
+            #expect(shown?.first?.url == "/v1/attachments/\(ids[0])")
+            #expect(shown == stored)
             let fetched = try await Self.download(client, member, ids[1])
             #expect(fetched.status == .ok)
             #expect(Array(buffer: fetched.body) == Samples.png(width: 3, height: 2))
@@ -201,15 +210,17 @@ struct AttachmentTests {
             var multipartHeaders = HTTPFields()
             multipartHeaders[.authorization] = "Bearer \(agent)"
             multipartHeaders[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
-            let cut = try await client.execute(uri: "/v1/sessions/\(session)/attachments", method: .post, headers: multipartHeaders, body: ByteBuffer(bytes: truncated))
+            let cut = APIResponse(try await client.execute(
+                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: multipartHeaders, body: ByteBuffer(bytes: truncated)))
             #expect(cut.status == .badRequest)
-            #expect(cut.json["code"] as? String == "malformed_multipart")
+            #expect(cut.code == "malformed_multipart")
             var json = HTTPFields()
             json[.authorization] = "Bearer \(agent)"
             json[.contentType] = "application/json"
-            let notMultipart = try await client.execute(uri: "/v1/sessions/\(session)/attachments", method: .post, headers: json, body: ByteBuffer(string: "{}"))
+            let notMultipart = APIResponse(try await client.execute(
+                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: json, body: ByteBuffer(string: "{}")))
             #expect(notMultipart.status == .unsupportedMediaType)
-            #expect(notMultipart.json["code"] as? String == "multipart_required")
+            #expect(notMultipart.code == "multipart_required")
         }
     }
 
@@ -221,18 +232,18 @@ struct AttachmentTests {
             for name in names {
                 let response = try await Self.upload(client, agent, session: session, [(name, name.hasSuffix(".pdf") ? Samples.pdf : Samples.txt)])
                 #expect(response.status == .created, "\(name)")
-                let stored = try #require(response.items.first)
-                let fileName = try #require(stored["fileName"] as? String)
+                let stored = try #require(try response.items(Attachment.self).first)
+                let fileName = stored.fileName
                 #expect(!fileName.contains("/") && !fileName.contains("\\") && !fileName.contains("\"") && !fileName.hasPrefix("."), "\(fileName)")
-                let download = try await Self.download(client, agent, try #require(stored["id"] as? String))
+                let download = try await Self.download(client, agent, stored.id)
                 let disposition = try #require(download.headers[.contentDisposition])
                 #expect(disposition.hasPrefix("attachment; filename=\""))
                 #expect(disposition.contains("filename*=UTF-8''"))
                 #expect(!disposition.contains("\r") && !disposition.contains("\n"))
                 #expect(download.headers[.xContentTypeOptions] == "nosniff")
             }
-            let unicode = try await Self.upload(client, agent, session: session, [("Résumé – 2026.pdf", Samples.pdf)])
-            let download = try await Self.download(client, agent, try #require(unicode.items.first?["id"] as? String))
+            let unicode = try await Self.uploaded(client, agent, session: session, ("Résumé – 2026.pdf", Samples.pdf))
+            let download = try await Self.download(client, agent, unicode)
             #expect(download.headers[.contentDisposition] == "attachment; filename=\"R_sum_ _ 2026.pdf\"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%E2%80%93%202026.pdf")
         }
     }
@@ -243,9 +254,7 @@ struct AttachmentTests {
             let (tenant, agent, member, session) = try await Self.pair(app, client)
             var bytes = Samples.pdf
             bytes += randomBytes(10 * 1024 * 1024 - bytes.count)
-            let uploaded = try await Self.upload(client, agent, session: session, [("big.pdf", bytes)])
-            #expect(uploaded.status == .created)
-            let id = try #require(uploaded.items.first?["id"] as? String)
+            let id = try await Self.uploaded(client, agent, session: session, ("big.pdf", bytes))
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                           body: ["clientMessageId": "m1", "text": "the file", "attachmentIds": [id]]).status == .created)
             let whole = try await Self.download(client, member, id)
@@ -303,7 +312,7 @@ struct AttachmentTests {
             let patched = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
                                                 body: ["maxAttachmentBytes": 1000, "maxAttachmentsPerMessage": 2])
             #expect(patched.status == .ok)
-            #expect((patched["settings"] as? [String: Any])?["maxAttachmentBytes"] as? Int == 1000)
+            #expect(try patched.decode(TenantBody.self).settings.maxAttachmentBytes == 1000)
             let over = try await Self.upload(client, agent, session: session, [("a.pdf", Samples.pdf + randomBytes(1000))])
             #expect(over.status == .contentTooLarge)
             let three = try await Self.upload(client, agent, session: session, [("a.pdf", Samples.pdf), ("b.pdf", Samples.pdf), ("c.pdf", Samples.pdf)])
@@ -318,7 +327,7 @@ struct AttachmentTests {
         try await TestApp.run { app, client in
             let (tenant, agent, member, session) = try await Self.pair(app, client)
             let (_, otherAgent, _, otherSession) = try await Self.pair(app, client)
-            let mine = try #require(try await Self.upload(client, agent, session: session, [("a.pdf", Samples.pdf)]).items.first?["id"] as? String)
+            let mine = try await Self.uploaded(client, agent, session: session, ("a.pdf", Samples.pdf))
             // Another tenant cannot use it, nor can another session or member.
             let foreign = try await client.json(.post, "/v1/sessions/\(otherSession)/messages", token: otherAgent,
                                                 body: ["clientMessageId": "x", "text": "steal", "attachmentIds": [mine]])
@@ -326,12 +335,12 @@ struct AttachmentTests {
             let byClient = try await client.json(.post, "/v1/sessions/\(session)/messages", token: member,
                                                  body: ["clientMessageId": "x", "text": "mine now", "attachmentIds": [mine]])
             #expect(byClient.code == "attachment_unavailable")
-            let second = try #require(try await Self.upload(client, agent, session: session, [("b.pdf", Samples.pdf)]).items.first?["id"] as? String)
+            let second = try await Self.uploaded(client, agent, session: session, ("b.pdf", Samples.pdf))
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                           body: ["clientMessageId": "m", "text": "kept", "attachmentIds": [second]]).status == .created)
             // A sweep that died after marking its rows: a fresh upload left 'deleting' cannot be
             // sent, and the next sweep finishes it (row and bytes).
-            let interrupted = try #require(try await Self.upload(client, agent, session: session, [("c.pdf", Samples.pdf)]).items.first?["id"] as? String)
+            let interrupted = try await Self.uploaded(client, agent, session: session, ("c.pdf", Samples.pdf))
             try await app.database.withTenant(tenant.scope) { tx in
                 try await tx.query("UPDATE attachments SET state = 'deleting' WHERE id = $1::uuid", [interrupted])
             }

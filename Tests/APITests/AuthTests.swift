@@ -15,11 +15,12 @@ struct AuthTests {
             let token = try await tenant.token(sub: "agent-7", role: .agent, name: "Ava Agent")
             let response = try await client.send(.get, "/v1/me", token: token)
             #expect(response.status == .ok)
-            let body = response.json
-            #expect(body["tenant"] as? String == tenant.slug.rawValue)
-            #expect(body["sub"] as? String == "agent-7")
-            #expect(body["role"] as? String == "agent")
-            #expect(body["name"] as? String == "Ava Agent")
+            let body = try response.decode(MeBody.self)
+            #expect(body.tenant == tenant.slug.rawValue)
+            #expect(body.tenantName == tenant.tenant.displayName)
+            #expect(body.sub == "agent-7")
+            #expect(body.role == .agent)
+            #expect(body.name == "Ava Agent")
         }
     }
 
@@ -50,7 +51,7 @@ struct AuthTests {
                 let response = try await client.send(.get, "/v1/me", token: token)
                 #expect(response.status == .unauthorized, "\(label)")
                 #expect(response.headers[.contentType] == "application/problem+json", "\(label)")
-                #expect(response.json["code"] as? String == code, "\(label)")
+                #expect(response.code == code, "\(label)")
                 #expect(response.headers[.wwwAuthenticate] == "Bearer", "\(label)")
             }
         }
@@ -61,10 +62,10 @@ struct AuthTests {
         try await TestApp.run { app, client in
             let a = try await TestTenant.make(app.database)
             let b = try await TestTenant.make(app.database)
-            let asA = try await client.send(.get, "/v1/me", token: try await a.token(sub: "same-user")).json
-            let asB = try await client.send(.get, "/v1/me", token: try await b.token(sub: "same-user")).json
-            #expect(asA["tenant"] as? String == a.slug.rawValue)
-            #expect(asB["tenant"] as? String == b.slug.rawValue)
+            let asA = try await client.send(.get, "/v1/me", token: try await a.token(sub: "same-user")).decode(MeBody.self)
+            let asB = try await client.send(.get, "/v1/me", token: try await b.token(sub: "same-user")).decode(MeBody.self)
+            #expect(asA.tenant == a.slug.rawValue)
+            #expect(asB.tenant == b.slug.rawValue)
         }
     }
 

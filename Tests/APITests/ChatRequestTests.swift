@@ -9,13 +9,23 @@ import Testing
 
 @Suite("API: chat requests")
 struct ChatRequestTests {
-    static func submit(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any], origin: String? = nil) async throws -> JSONResponse {
+    static func submit(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any], origin: String? = nil) async throws -> APIResponse {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let origin { headers[.origin] = origin }
         let data = try JSONSerialization.data(withJSONObject: body)
-        let response = try await client.execute(uri: "/v1/public/\(tenant.slug)/chat-requests", method: .post, headers: headers, body: ByteBuffer(bytes: data))
-        return JSONResponse(status: response.status, body: response.json, headers: response.headers)
+        return APIResponse(try await client.execute(uri: "/v1/public/\(tenant.slug)/chat-requests", method: .post, headers: headers, body: ByteBuffer(bytes: data)))
+    }
+
+    /// Submits and returns the created request's id and visitor token.
+    static func submitted(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any]) async throws -> SubmittedBody {
+        let response = try await submit(client, tenant, body)
+        #expect(response.status == .created)
+        return try response.decode(SubmittedBody.self)
+    }
+
+    static func badge(_ client: any TestClientProtocol, _ token: String) async throws -> Badge {
+        try await client.json(.get, "/v1/badge", token: token).decode(Badge.self)
     }
 
     static var visitor: [String: Any] {
@@ -50,7 +60,7 @@ struct ChatRequestTests {
             for (body, fields) in cases {
                 let response = try await Self.submit(client, tenant, body)
                 #expect(response.status == .unprocessableContent, "\(body)")
-                let listed = Set((response["errors"] as? [[String: Any]] ?? []).compactMap { ($0["field"] as? String)?.split(separator: ".").first.map(String.init) })
+                let listed = Set(try #require(response.problem, "\(body)").fields.compactMap { $0.split(separator: ".").first.map(String.init) })
                 #expect(listed == fields, "\(body)")
             }
             // A client's id is not an agent's: no public stranger writes into a client's stream.
@@ -60,10 +70,10 @@ struct ChatRequestTests {
             toClient["agentId"] = "client-7"
             let refused = try await Self.submit(client, tenant, toClient)
             #expect(refused.status == .unprocessableContent)
-            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == "agentId")
+            #expect(refused.problem?.fields.first == "agentId")
             let ok = try await Self.submit(client, tenant, Self.visitor)
             #expect(ok.status == .created)
-            #expect(ok["visitorToken"] is String)
+            #expect(try ok.decode(SubmittedBody.self).visitorToken != nil)
             // A tenant's default agent receives requests that name none.
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["defaultAgentId": "agent-9"])
             var noAgent = Self.visitor
@@ -71,7 +81,7 @@ struct ChatRequestTests {
             noAgent["email"] = "other@example.com"
             #expect(try await Self.submit(client, tenant, noAgent).status == .created)
             let agent9 = try await tenant.token(sub: "agent-9", role: .agent)
-            #expect(try await client.json(.get, "/v1/chat-requests", token: agent9).items.count == 1)
+            #expect(try await client.json(.get, "/v1/chat-requests", token: agent9).items(ChatRequest.self).count == 1)
         }
     }
 
@@ -83,8 +93,8 @@ struct ChatRequestTests {
             trap["website"] = "http://spam.example"
             let fake = try await Self.submit(client, tenant, trap)
             #expect(fake.status == .created)
-            #expect(fake["visitorToken"] is String)
-            #expect(try await client.json(.get, "/v1/chat-requests", token: agent).items.isEmpty)
+            #expect(try fake.decode(SubmittedBody.self).visitorToken != nil)
+            #expect(try await client.json(.get, "/v1/chat-requests", token: agent).items(ChatRequest.self).isEmpty)
 
             let first = try await Self.submit(client, tenant, Self.visitor)
             var again = Self.visitor
@@ -92,9 +102,9 @@ struct ChatRequestTests {
             let second = try await Self.submit(client, tenant, again)
             #expect(first.status == .created)
             #expect(second.status == .ok)
-            #expect(second["id"] as? String == first["id"] as? String)
-            #expect(second["visitorToken"] == nil, "a duplicate never hands out the visitor's token")
-            #expect(try await client.json(.get, "/v1/chat-requests?status=pending", token: agent).items.count == 1)
+            #expect(try second.decode(SubmittedBody.self).id == first.decode(SubmittedBody.self).id)
+            #expect(try second.decode(SubmittedBody.self).visitorToken == nil, "a duplicate never hands out the visitor's token")
+            #expect(try await client.json(.get, "/v1/chat-requests?status=pending", token: agent).items(ChatRequest.self).count == 1)
 
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestsPerHour": 5])
             var statuses: [HTTPResponse.Status] = []
@@ -119,35 +129,37 @@ struct ChatRequestTests {
             let (tenant, agent) = try await Self.setup(app)
             let agentStream = try await TestStream.connect(port: try #require(client.port), token: agent)
             _ = await agentStream.next()
-            let submitted = try await Self.submit(client, tenant, Self.visitor)
-            let id = try #require(submitted["id"] as? String)
-            let visitorToken = try #require(submitted["visitorToken"] as? String)
+            let submitted = try await Self.submitted(client, tenant, Self.visitor)
+            let id = submitted.id
+            let visitorToken = try #require(submitted.visitorToken)
             let created = try #require(await agentStream.nextEvent(["request.created"]))
-            #expect((created["data"] as? [String: Any])?["id"] as? String == id)
-            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 1)
+            #expect(try created.data(ChatRequest.self).id == id)
+            #expect(try await Self.badge(client, agent).pendingRequests == 1)
 
-            var view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
-            #expect(view["status"] as? String == "pending")
+            var view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken).decode(VisitorChatRequest.self)
+            #expect(view.status == .pending)
             let accepted = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent)
             #expect(accepted.status == .ok)
-            let session = try #require((accepted["session"] as? [String: Any])?["id"] as? String)
-            #expect((accepted["session"] as? [String: Any])?["kind"] as? String == "client")
-            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 0)
-            view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
-            #expect(view["status"] as? String == "accepted")
-            #expect(view["sessionId"] as? String == session)
+            let decision = try accepted.decode(AcceptedBody.self)
+            let session = decision.session.id
+            #expect(decision.session.kind == .client)
+            #expect(decision.request.status == .accepted)
+            #expect(try await Self.badge(client, agent).pendingRequests == 0)
+            view = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken).decode(VisitorChatRequest.self)
+            #expect(view.status == .accepted)
+            #expect(view.sessionId == session)
 
-            let history = try await client.json(.get, "/v1/sessions/\(session)/messages", token: visitorToken).items
+            let history = try await client.json(.get, "/v1/sessions/\(session)/messages", token: visitorToken).items(Message.self)
             #expect(history.count == 1)
-            #expect(history.first?["text"] as? String == Self.visitor["message"] as? String)
-            #expect(((history.first?["listing"] as? [String: Any])?["ListingId"]) as? String == "ML5550")
+            #expect(history.first?.text == Self.visitor["message"] as? String)
+            #expect(history.first?.listing?.ListingId == "ML5550")
             let visitorStream = try await TestStream.connect(port: try #require(client.port), token: visitorToken)
             _ = await visitorStream.next()
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent, body: ["clientMessageId": "a1", "text": "Yes! When can you visit?"]).status == .created)
             // (The first message, committed just before the socket opened, may arrive first.)
             var texts: [String] = []
             while let event = await visitorStream.nextEvent(["message.created"]) {
-                texts.append((event["data"] as? [String: Any])?["text"] as? String ?? "")
+                texts.append(try event.data(Message.self).text)
                 if texts.last == "Yes! When can you visit?" { break }
             }
             #expect(texts.last == "Yes! When can you visit?")
@@ -155,13 +167,13 @@ struct ChatRequestTests {
             // Another visitor's token sees nothing of it.
             var stranger = Self.visitor
             stranger["email"] = "eve@example.com"
-            let eve = try #require(try await Self.submit(client, tenant, stranger)["visitorToken"] as? String)
+            let eve = try #require(try await Self.submitted(client, tenant, stranger).visitorToken)
             #expect(try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: eve).status == .notFound)
             #expect(try await client.json(.get, "/v1/sessions/\(session)", token: eve).status == .notFound)
             // Converting never binds the (unverified) visitor to a contact.
             let contact = try await client.json(.post, "/v1/chat-requests/\(id)/convert-to-crm", token: agent)
             #expect(contact.status == .created)
-            #expect(contact["userId"] == nil)
+            #expect(try contact.decode(Contact.self).userId == nil)
             // Accepting twice is a conflict.
             #expect(try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: agent).code == "request_already_decided")
             await agentStream.close()
@@ -173,20 +185,20 @@ struct ChatRequestTests {
     func declineNotes() async throws {
         try await TestApp.run { app, client in
             let (tenant, agent) = try await Self.setup(app)
-            let submitted = try await Self.submit(client, tenant, Self.visitor)
-            let id = try #require(submitted["id"] as? String)
-            let visitorToken = try #require(submitted["visitorToken"] as? String)
+            let submitted = try await Self.submitted(client, tenant, Self.visitor)
+            let id = submitted.id
+            let visitorToken = try #require(submitted.visitorToken)
             let declined = try await client.json(.post, "/v1/chat-requests/\(id)/decline", token: agent, body: ["notes": "zebracorn budget too low"])
             #expect(declined.status == .ok)
-            #expect(declined["declineNotes"] as? String == "zebracorn budget too low")
-            #expect((try await client.json(.get, "/v1/chat-requests/\(id)", token: agent))["declineNotes"] as? String == "zebracorn budget too low")
+            #expect(try declined.decode(ChatRequest.self).declineNotes == "zebracorn budget too low")
+            #expect(try await client.json(.get, "/v1/chat-requests/\(id)", token: agent).decode(ChatRequest.self).declineNotes == "zebracorn budget too low")
             let visitorView = try await client.send(.get, "/v1/public/\(tenant.slug)/chat-requests/\(id)", token: visitorToken)
             #expect(visitorView.status == .ok)
             #expect(!visitorView.text.contains("zebracorn"))
             let otherAgent = try await tenant.token(sub: "agent-2", role: .agent)
             #expect(try await client.json(.get, "/v1/chat-requests/\(id)", token: otherAgent).status == .notFound)
             #expect(!(try await client.send(.get, "/v1/chat-requests", token: otherAgent)).text.contains("zebracorn"))
-            #expect(try await client.json(.get, "/v1/search?q=zebracorn", token: agent).items.isEmpty)
+            #expect(try await client.json(.get, "/v1/search?q=zebracorn", token: agent).items(SearchStore.Result.self).isEmpty)
             let leaked = try await app.database.withTenant(tenant.scope) { tx in
                 try await tx.query("SELECT count(*) AS n FROM events WHERE data::text LIKE '%zebracorn%'").rows[0].decode(Int64.self, "n")
             }
@@ -201,23 +213,25 @@ struct ChatRequestTests {
             let (tenant, agent) = try await Self.setup(app)
             let existing = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "Vera V.", "Email": "vera@example.com"])
             #expect(existing.status == .created)
-            let pending = try #require(try await Self.submit(client, tenant, Self.visitor)["id"] as? String)
+            let existingKey = try existing.decode(Contact.self).ContactKey
+            let pending = try await Self.submitted(client, tenant, Self.visitor).id
             let first = try await client.json(.post, "/v1/chat-requests/\(pending)/convert-to-crm", token: agent)
             #expect(first.status == .ok)
-            #expect(first["ContactKey"] as? String == existing["ContactKey"] as? String)
+            #expect(try first.decode(Contact.self).ContactKey == existingKey)
             let repeated = try await client.json(.post, "/v1/chat-requests/\(pending)/convert-to-crm", token: agent)
-            #expect(repeated["ContactKey"] as? String == existing["ContactKey"] as? String)
+            #expect(try repeated.decode(Contact.self).ContactKey == existingKey)
 
             var fresh = Self.visitor
             fresh["email"] = "newlead@example.com"
             fresh["phone"] = "+14155550199"
-            let declined = try #require(try await Self.submit(client, tenant, fresh)["id"] as? String)
+            let declined = try await Self.submitted(client, tenant, fresh).id
             _ = try await client.json(.post, "/v1/chat-requests/\(declined)/decline", token: agent)
             let made = try await client.json(.post, "/v1/chat-requests/\(declined)/convert-to-crm", token: agent)
             #expect(made.status == .created)
-            #expect(made["LeadSource"] as? String == "Website chat request")
-            #expect(made["preferredContactMethod"] as? String == "text")
-            #expect(made["MobilePhone"] as? String == "+14155550199")
+            let lead = try made.decode(Contact.self)
+            #expect(lead.LeadSource == "Website chat request")
+            #expect(lead.preferredContactMethod == .text)
+            #expect(lead.MobilePhone == "+14155550199")
             #expect(try await client.json(.post, "/v1/chat-requests/\(declined)/convert-to-crm", token: agent).status == .ok)
             let linked = try await app.database.withTenant(tenant.scope) { tx in
                 try await tx.query("SELECT count(*) AS n FROM contact_listings WHERE listing_key = 'ML5550'").rows[0].decode(Int64.self, "n")
@@ -227,12 +241,12 @@ struct ChatRequestTests {
             fresh["email"] = "late@example.com"
             fresh["phone"] = nil
             fresh["preferredContactMethod"] = "email"
-            let late = try #require(try await Self.submit(client, tenant, fresh)["id"] as? String)
+            let late = try await Self.submitted(client, tenant, fresh).id
             try await app.database.withTenant(tenant.scope) { tx in
                 try await tx.query("UPDATE chat_requests SET created_at = now() - interval '73 hours' WHERE id = $1::uuid", [late])
             }
             await app.dependencies.maintenance.runOnce()
-            #expect((try await client.json(.get, "/v1/chat-requests/\(late)", token: agent))["status"] as? String == "expired")
+            #expect(try await client.json(.get, "/v1/chat-requests/\(late)", token: agent).decode(ChatRequest.self).status == .expired)
             #expect(try await client.json(.post, "/v1/chat-requests/\(late)/convert-to-crm", token: agent).status == .created)
             // Clients cannot touch requests.
             let clientToken = try await tenant.token(sub: "client-1", role: .client)
@@ -245,7 +259,7 @@ struct ChatRequestTests {
         try await TestApp.run(maxConnections: 8) { app, client in
             let (tenant, agent) = try await Self.setup(app)
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestTTLHours": 1])
-            let old = try #require(try await Self.submit(client, tenant, Self.visitor)["id"] as? String)
+            let old = try await Self.submitted(client, tenant, Self.visitor).id
             try await app.database.withTenant(tenant.scope) { tx in
                 try await tx.query("UPDATE chat_requests SET created_at = now() - interval '61 minutes' WHERE id = $1::uuid", [old])
             }
@@ -253,15 +267,15 @@ struct ChatRequestTests {
             #expect(try await client.json(.post, "/v1/chat-requests/\(old)/accept", token: agent).code == "request_expired")
             let current = try #require(try await app.dependencies.tenants.find(tenant.slug))
             #expect(try await app.dependencies.chatRequests.expire(current) == 1)
-            let expired = try await client.json(.get, "/v1/chat-requests?status=expired", token: agent).items
-            #expect(expired.compactMap { $0["id"] as? String } == [old])
+            let expired = try await client.json(.get, "/v1/chat-requests?status=expired", token: agent).items(ChatRequest.self)
+            #expect(expired.map(\.id) == [old])
             #expect(try await client.json(.post, "/v1/chat-requests/\(old)/accept", token: agent).status == .conflict)
-            #expect((try await client.json(.get, "/v1/badge", token: agent))["pendingRequests"] as? Int == 0)
+            #expect(try await Self.badge(client, agent).pendingRequests == 0)
 
             for round in 0..<3 {
                 var body = Self.visitor
                 body["email"] = "race\(round)@example.com"
-                let id = try #require(try await Self.submit(client, tenant, body)["id"] as? String)
+                let id = try await Self.submitted(client, tenant, body).id
                 let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                     for index in 0..<6 {
                         group.addTask {
@@ -275,8 +289,8 @@ struct ChatRequestTests {
                 #expect(statuses.filter { $0 == .ok }.count == 1, "round \(round): \(statuses)")
                 #expect(statuses.filter { $0 == .conflict }.count == 5, "round \(round): \(statuses)")
             }
-            let sessions = try await client.json(.get, "/v1/sessions", token: agent).items.count
-            let accepted = try await client.json(.get, "/v1/chat-requests?status=accepted", token: agent).items.count
+            let sessions = try await client.json(.get, "/v1/sessions", token: agent).items(Session.self).count
+            let accepted = try await client.json(.get, "/v1/chat-requests?status=accepted", token: agent).items(ChatRequest.self).count
             #expect(sessions == accepted)
         }
     }

@@ -14,7 +14,7 @@ struct MessageTests {
                 for _ in 0..<20 {
                     group.addTask {
                         let r = try await pair.send(client, "only once", id: "retry-key-1")
-                        return (Int(r.status.code), r["id"] as? String)
+                        return (Int(r.status.code), try? r.decode(Message.self).id)
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -23,7 +23,7 @@ struct MessageTests {
             #expect(statuses.filter { $0.0 == 200 }.count == 19)
             #expect(Set(statuses.compactMap(\.1)).count == 1)
             let history = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent)
-            #expect(history.items.count == 1)
+            #expect(try history.items(Message.self).count == 1)
             let count = try await app.database.withTenant(pair.tenant.scope) { tx in
                 try await tx.query("SELECT count(*) AS n FROM messages").rows[0].decode(Int.self, "n")
             }
@@ -41,15 +41,15 @@ struct MessageTests {
             for index in 1...25 { _ = try await pair.send(client, "m\(index)") }
             // Backwards from the newest while 10 more arrive.
             let writer = Task { for index in 26...35 { _ = try await pair.send(client, as: pair.client, "m\(index)") } }
-            var seen: [Int] = []
+            var seen: [Int64] = []
             var cursor: String?
             var first = true
             while first || cursor != nil {
                 first = false
                 let uri = "/v1/sessions/\(pair.sessionID)/messages?limit=7" + (cursor.map { "&before=\($0)" } ?? "")
-                let page = try await client.json(.get, uri, token: pair.agent)
-                seen += page.items.compactMap { $0["seq"] as? Int }
-                cursor = page["nextCursor"] as? String
+                let page = try await client.json(.get, uri, token: pair.agent).page(of: Message.self)
+                seen += page.items.map(\.seq)
+                cursor = page.nextCursor
                 try await Task.sleep(for: .milliseconds(5))
             }
             try await writer.value
@@ -58,12 +58,12 @@ struct MessageTests {
             let newestAtStart = try #require(seen.first)
             #expect(seen == Array((1...newestAtStart).reversed()))
             // Forwards from the newest seen: exactly the rest, oldest first.
-            var forward: [Int] = []
-            var after: Int? = newestAtStart
+            var forward: [Int64] = []
+            var after: Int64? = newestAtStart
             while let position = after {
-                let page = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages?limit=4&after=\(position)", token: pair.agent)
-                forward += page.items.compactMap { $0["seq"] as? Int }
-                after = (page["nextCursor"] as? String).flatMap(Int.init)
+                let page = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages?limit=4&after=\(position)", token: pair.agent).page(of: Message.self)
+                forward += page.items.map(\.seq)
+                after = page.nextCursor.flatMap { Int64($0) }
             }
             #expect(forward == Array((newestAtStart + 1)...35))
             let both = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages?before=5&after=1", token: pair.agent)
@@ -76,33 +76,34 @@ struct MessageTests {
         try await TestApp.run { app, client in
             let pair = try await Pair.make(app, client)
             for index in 1...3 { _ = try await pair.send(client, "m\(index)") }
-            func agentView() async throws -> [Int: String] {
+            func agentView() async throws -> [Int64: Message.Delivery?] {
                 let page = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent)
-                return Dictionary(uniqueKeysWithValues: page.items.map { ($0["seq"] as? Int ?? 0, $0["delivery"] as? String ?? "") })
+                return Dictionary(uniqueKeysWithValues: try page.items(Message.self).map { ($0.seq, $0.delivery) })
             }
             // The client reading history is not a receipt.
             let clientHistory = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.client)
-            #expect(clientHistory.items.allSatisfy { $0["delivery"] == nil })
-            #expect(try await agentView() == [1: "sent", 2: "sent", 3: "sent"])
+            #expect(try clientHistory.items(Message.self).allSatisfy { $0.delivery == nil })
+            #expect(try await agentView() == [1: .sent, 2: .sent, 3: .sent])
             let clientList = try await client.json(.get, "/v1/sessions", token: pair.client)
-            #expect(clientList.items.first?["unreadCount"] as? Int == 3)
+            #expect(try clientList.items(Session.self).first?.unreadCount == 3)
 
-            let read = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.client, body: ["upTo": 2])
-            #expect(read["lastReadSeq"] as? Int == 2)
-            #expect(read["unreadCount"] as? Int == 1)
-            #expect(try await agentView() == [1: "read", 2: "read", 3: "sent"])
+            typealias ReadState = SessionStore.ReadState
+            let read = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.client, body: ["upTo": 2]).decode(ReadState.self)
+            #expect(read.lastReadSeq == 2)
+            #expect(read.unreadCount == 1)
+            #expect(try await agentView() == [1: .read, 2: .read, 3: .sent])
             let backwards = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.client, body: ["upTo": 1])
-            #expect(backwards["lastReadSeq"] as? Int == 2)
+            #expect(try backwards.decode(ReadState.self).lastReadSeq == 2)
             let beyond = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.client, body: ["upTo": 999])
-            #expect(beyond["lastReadSeq"] as? Int == 3)
-            #expect(try await agentView() == [1: "read", 2: "read", 3: "read"])
-            let readBy = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent).items.first?["readBy"] as? [String]
+            #expect(try beyond.decode(ReadState.self).lastReadSeq == 3)
+            #expect(try await agentView() == [1: .read, 2: .read, 3: .read])
+            let readBy = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent).items(Message.self).first?.readBy
             #expect(readBy == ["client-1"])
 
-            let unread = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/unread", token: pair.client)
-            #expect(unread["unreadCount"] as? Int == 1)
-            #expect(unread["lastReadSeq"] as? Int == 3)
-            #expect(try await agentView() == [1: "read", 2: "read", 3: "read"])
+            let unread = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/unread", token: pair.client).decode(ReadState.self)
+            #expect(unread.unreadCount == 1)
+            #expect(unread.lastReadSeq == 3)
+            #expect(try await agentView() == [1: .read, 2: .read, 3: .read])
             let bad = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.client, body: ["upTo": -1])
             #expect(bad.status == .unprocessableContent)
         }
@@ -117,7 +118,7 @@ struct MessageTests {
                 "listing": ["address": "1 Main", "url": "http://insecure.example/x", "photoUrl": "javascript:alert(1)", "listPrice": -5],
             ])
             #expect(response.status == .unprocessableContent)
-            let fields = Set((response["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String })
+            let fields = Set(try #require(response.problem).fields)
             #expect(fields == ["clientMessageId", "text", "listing.ListingKey", "listing.url", "listing.photoUrl", "listing.listPrice"])
             let blank = try await pair.send(client, "   ")
             #expect(blank.status == .unprocessableContent)
@@ -138,15 +139,17 @@ struct MessageTests {
             ])
             #expect(sent.status == .created)
             let history = try await client.json(.get, "/v1/sessions/\(pair.sessionID)/messages", token: pair.client)
-            let message = try #require(history.items.first)
-            let back = try #require(message["listing"] as? [String: Any])
-            #expect(back["ListingKey"] as? String == "3yd-BRMLS-12345")
-            #expect(back["listPrice"] as? Int == 1_250_000)
-            let html = try #require(message["html"] as? String)
+            let message = try #require(try history.items(Message.self).first)
+            let back = try #require(message.listing)
+            #expect(back == Listing(
+                ListingKey: "3yd-BRMLS-12345", ListingId: "12345", OriginatingSystemName: "BRMLS",
+                address: "12 Harbor Way, Sausalito, CA", listPrice: 1_250_000,
+                photoUrl: "https://photos.example/12345.jpg", url: "https://listings.example/12345"))
+            let html = message.html
             #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;"))
             #expect(!html.contains("<img"))
             #expect(!html.contains("href=\"javascript"))
-            #expect(message["text"] as? String == "Take a look <img src=x onerror=alert(1)> [here](javascript:alert(1))")
+            #expect(message.text == "Take a look <img src=x onerror=alert(1)> [here](javascript:alert(1))")
         }
     }
 
@@ -158,23 +161,23 @@ struct MessageTests {
             var ids: [String] = []
             for index in 0..<5 {
                 let s = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "c\(index)", "name": "Client \(index)"]])
-                ids.append(try #require(s["id"] as? String))
+                ids.append(try s.decode(Session.self).id)
             }
             // Activity: session 2 gets a message last, so it comes first.
             let c2 = try await tenant.token(sub: "c2", role: .client)
             _ = try await client.json(.post, "/v1/sessions/\(ids[2])/messages", token: c2, body: ["clientMessageId": "x", "text": "Hello\nthere"])
-            var seen: [[String: Any]] = []
+            var seen: [Session] = []
             var cursor: String?
             repeat {
-                let page = try await client.json(.get, "/v1/sessions?limit=2" + (cursor.map { "&after=\($0)" } ?? ""), token: agent)
+                let page = try await client.json(.get, "/v1/sessions?limit=2" + (cursor.map { "&after=\($0)" } ?? ""), token: agent).page(of: Session.self)
                 seen += page.items
-                cursor = page["nextCursor"] as? String
+                cursor = page.nextCursor
             } while cursor != nil
-            #expect(seen.compactMap { $0["id"] as? String } == [ids[2], ids[4], ids[3], ids[1], ids[0]])
-            let top = seen[0]
-            #expect(top["unreadCount"] as? Int == 1)
-            #expect((top["lastMessage"] as? [String: Any])?["preview"] as? String == "Hello there")
-            #expect(top["title"] as? String == "Client 2")
+            #expect(seen.map(\.id) == [ids[2], ids[4], ids[3], ids[1], ids[0]])
+            let top = try #require(seen.first)
+            #expect(top.unreadCount == 1)
+            #expect(top.lastMessage?.preview == "Hello there")
+            #expect(top.title == "Client 2")
             let bad = try await client.json(.get, "/v1/sessions?after=garbage", token: agent)
             #expect(bad.status == .unprocessableContent)
             let badStatus = try await client.json(.get, "/v1/sessions?status=deleted", token: agent)

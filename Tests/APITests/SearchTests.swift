@@ -13,7 +13,7 @@ struct SearchTests {
         var ids: [String: String] = [:]
         for (userID, name, messages) in sessions {
             let session = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": userID, "name": name]])
-            let id = try #require(session["id"] as? String)
+            let id = try session.decode(Session.self).id
             ids[userID] = id
             for (index, message) in messages.enumerated() {
                 var body = message
@@ -24,11 +24,15 @@ struct SearchTests {
         return (tenant, agent, ids)
     }
 
+    static func results(_ client: any TestClientProtocol, _ token: String, _ query: String) async throws -> [SearchStore.Result] {
+        try await client.json(.get, "/v1/search?\(query)", token: token).items(SearchStore.Result.self)
+    }
+
     static func found(_ client: any TestClientProtocol, _ token: String, _ q: String) async throws -> [String] {
         let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let response = try await client.json(.get, "/v1/search?q=\(encoded)", token: token)
         #expect(response.status == .ok, "q=\(q)")
-        return response.items.compactMap { ($0["session"] as? [String: Any])?["id"] as? String }
+        return try response.items(SearchStore.Result.self).map(\.session.id)
     }
 
     @Test("word forms, prefixes, accents, phrases and listings find the right sessions")
@@ -47,12 +51,12 @@ struct SearchTests {
             #expect(try await Self.found(client, agent, "\"open house\"") == [ids["c3"]])
             #expect(try await Self.found(client, agent, "harbor") == [ids["c3"]])
             #expect(try await Self.found(client, agent, "ML81234") == [ids["c3"]])
-            let result = try await client.json(.get, "/v1/search?q=balcony", token: agent).items.first
-            #expect(result?["matchedBy"] as? [String] == ["content"])
-            #expect(result?["matchCount"] as? Int == 1)
-            let snippet = (result?["snippets"] as? [[String: Any]])?.first
-            #expect((snippet?["html"] as? String)?.contains("<mark>balcony</mark>") == true)
-            #expect(snippet?["seq"] as? Int == 1)
+            let result = try #require(try await Self.results(client, agent, "q=balcony").first)
+            #expect(result.matchedBy == ["content"])
+            #expect(result.matchCount == 1)
+            let snippet = try #require(result.snippets.first)
+            #expect(snippet.html.contains("<mark>balcony</mark>"))
+            #expect(snippet.seq == 1)
         }
     }
 
@@ -78,8 +82,8 @@ struct SearchTests {
             #expect(try await Self.found(client, agent, "lighthouse") == [ids["c2"], ids["c1"]])
             #expect(try await Self.found(client, agent, "w1") == [ids["c1"]])
             #expect(try await Self.found(client, agent, "bd") == [ids["c2"]])
-            let first = try await client.json(.get, "/v1/search?q=lighthouse", token: agent).items.first
-            #expect(first?["matchCount"] as? Int == 2)
+            let first = try await Self.results(client, agent, "q=lighthouse").first
+            #expect(first?.matchCount == 2)
         }
     }
 
@@ -93,9 +97,9 @@ struct SearchTests {
             #expect(try await Self.found(client, agent, "jonh") == [ids["john"]])
             #expect(try await Self.found(client, agent, "mar") == [ids["maria"]])
             #expect(try await Self.found(client, agent, "lop") == [ids["maria"]])
-            let both = try await client.json(.get, "/v1/search?q=john", token: agent).items
-            #expect(both.first?["matchedBy"] as? [String] == ["participant"])
-            #expect((both.first?["session"] as? [String: Any])?["id"] as? String == ids["john"])
+            let both = try await Self.results(client, agent, "q=john")
+            #expect(both.first?.matchedBy == ["participant"])
+            #expect(both.first?.session.id == ids["john"])
             #expect(both.count == 2)
         }
     }
@@ -113,8 +117,7 @@ struct SearchTests {
                 let response = try await client.json(.get, "/v1/search?q=\(encoded)", token: agent)
                 #expect(response.status == .ok || response.status == .unprocessableContent, "\(input.prefix(20))")
             }
-            let html = try await client.json(.get, "/v1/search?q=loft", token: agent).items.first
-                .flatMap { ($0["snippets"] as? [[String: Any]])?.first?["html"] as? String }
+            let html = try await Self.results(client, agent, "q=loft").first?.snippets.first?.html
             #expect(html?.contains("<mark>loft</mark>") == true, "\(html ?? "-")")
             // Only <mark> is live markup in a snippet.
             let withoutMarks = (html ?? "").replacingOccurrences(of: "<mark>", with: "").replacingOccurrences(of: "</mark>", with: "")
@@ -135,8 +138,9 @@ struct SearchTests {
             #expect(try await Self.found(client, c1, "garden") == [ids["c1"]])
             _ = try await client.json(.post, "/v1/sessions/\(ids["c2"] ?? "")/archive", token: agent)
             #expect(try await Self.found(client, agent, "garden").count == 2)
-            let archivedOnly = try await client.json(.get, "/v1/search?q=garden&status=archived", token: agent)
-            #expect(archivedOnly.items.count == 1)
+            let archivedOnly = try await Self.results(client, agent, "q=garden&status=archived")
+            #expect(archivedOnly.count == 1)
+            #expect(archivedOnly.first?.session.status == .archived)
             let other = try await TestTenant.make(app.database)
             #expect(try await Self.found(client, try await other.token(sub: "agent-1"), "garden").isEmpty)
         }

@@ -1,3 +1,4 @@
+import DatabaseTesting
 import Domain
 import Foundation
 import HummingbirdTesting
@@ -14,16 +15,17 @@ struct StreamTests {
             let pair = try await Pair.make(app, client)
             let member = try await TestStream.connect(port: try Self.port(client), token: pair.client)
             let stranger = try await TestStream.connect(port: try Self.port(client), token: try await pair.tenant.token(sub: "client-2", role: .client))
-            #expect(await member.next()?["type"] as? String == "hello")
-            #expect(await stranger.next()?["type"] as? String == "hello")
+            #expect(await member.next()?.type == "hello")
+            #expect(await stranger.next()?.type == "hello")
             #expect(try await pair.send(client, "live!").status == .created)
             let event = try #require(await member.nextEvent(["message.created"]))
-            let data = try #require(event["data"] as? [String: Any])
-            #expect(data["text"] as? String == "live!")
-            #expect(data["seq"] as? Int == 1)
-            #expect(event["sessionId"] as? String == pair.sessionID)
+            let data = try event.data(Message.self)
+            #expect(data.text == "live!")
+            #expect(data.seq == 1)
+            #expect(data.sessionId == pair.sessionID)
+            #expect(event.sessionId == pair.sessionID)
             let badge = try #require(await member.nextEvent(["badge.updated"]))
-            #expect((badge["data"] as? [String: Any])?["unreadMessages"] as? Int == 1)
+            #expect(try badge.data(Badge.self).unreadMessages == 1)
             #expect(await stranger.next(timeout: .milliseconds(500)) == nil)
             await member.close()
             await stranger.close()
@@ -38,14 +40,15 @@ struct StreamTests {
             _ = await reader.next()
             let writers = 8, perWriter = 500
             let received = Task {
-                var seqs: [Int] = []
+                var seqs: [Int64] = []
                 var trace: [String] = []
                 while seqs.count < writers * perWriter {
                     guard let event = await reader.nextEvent(["message.created"], timeout: .seconds(30)) else { break }
-                    if let seq = (event["data"] as? [String: Any])?["seq"] as? Int { seqs.append(seq) }
-                    if trace.count < 30 { trace.append("\(event["id"] ?? "-")/\((event["data"] as? [String: Any])?["seq"] ?? "-")/\(event["sessionId"] ?? "-")") }
+                    let seq = try? event.data(Message.self).seq
+                    if let seq { seqs.append(seq) }
+                    if trace.count < 30 { trace.append("\(event.id ?? "-")/\(seq.map(String.init) ?? "-")/\(event.sessionId ?? "-")") }
                 }
-                if seqs != Array(1...(writers * perWriter)) { print("TRACE session \(pair.sessionID)", trace) }
+                if seqs != Array(1...Int64(writers * perWriter)) { print("TRACE session \(pair.sessionID)", trace) }
                 return seqs
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -61,7 +64,7 @@ struct StreamTests {
             }
             let seqs = await received.value
             #expect(seqs.count == writers * perWriter)
-            #expect(seqs == Array(1...(writers * perWriter)))
+            #expect(seqs == Array(1...Int64(writers * perWriter)))
             await reader.close()
         }
     }
@@ -76,28 +79,26 @@ struct StreamTests {
             var lastID = ""
             for _ in 1...3 {
                 let event = try #require(await first.nextEvent(["message.created"]))
-                lastID = try #require(event["id"] as? String)
+                lastID = try #require(event.id)
             }
             await first.close()
             for index in 4...8 { _ = try await pair.send(client, "missed \(index)") }
 
             let second = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=\(lastID)")
             let hello = try #require(await second.next())
-            #expect(hello["type"] as? String == "hello")
-            var seqs: [Int] = []
+            #expect(hello.type == "hello")
+            var seqs: [Int64] = []
             var ids: [Int] = []
             while seqs.count < 5, let frame = await second.next(timeout: .seconds(10)) {
-                if let id = (frame["id"] as? String).flatMap(Int.init) { ids.append(id) }
-                if frame["event"] as? String == "message.created", let seq = (frame["data"] as? [String: Any])?["seq"] as? Int {
-                    seqs.append(seq)
-                }
+                if let id = frame.id.flatMap(Int.init) { ids.append(id) }
+                if frame.event == "message.created" { seqs.append(try frame.data(Message.self).seq) }
             }
             #expect(seqs == [4, 5, 6, 7, 8])
             #expect(ids == ids.sorted() && Set(ids).count == ids.count)
             #expect(ids.allSatisfy { $0 > Int(lastID) ?? 0 })
             _ = try await pair.send(client, "live again")
             let live = try #require(await second.nextEvent(["message.created"], timeout: .seconds(10)))
-            #expect((live["data"] as? [String: Any])?["seq"] as? Int == 9)
+            #expect(try live.data(Message.self).seq == 9)
             await second.close()
         }
     }
@@ -112,7 +113,7 @@ struct StreamTests {
                 _ = await reader.next()
                 #expect(try await pair.send(writerClient, "across processes").status == .created)
                 let first = try #require(await reader.nextEvent(["message.created"], timeout: .seconds(15)))
-                #expect((first["data"] as? [String: Any])?["text"] as? String == "across processes")
+                #expect(try first.data(Message.self).text == "across processes")
 
                 let total = 200
                 let load = Task {
@@ -122,11 +123,11 @@ struct StreamTests {
                 let pid = try #require(readerApp.listener.backendPID)
                 try await withRawConnection { admin in _ = try admin.execParams("SELECT pg_terminate_backend($1::int)", [.text(String(pid))]) }
                 try await load.value
-                var seqs: [Int] = []
+                var seqs: [Int64] = []
                 while seqs.count < total, let event = await reader.nextEvent(["message.created"], timeout: .seconds(10)) {
-                    if let seq = (event["data"] as? [String: Any])?["seq"] as? Int { seqs.append(seq) }
+                    seqs.append(try event.data(Message.self).seq)
                 }
-                #expect(seqs == Array(2...(total + 1)))
+                #expect(seqs == Array(2...Int64(total + 1)))
                 #expect(readerApp.listener.reconnectCount >= 1)
                 await reader.close()
             }
@@ -150,22 +151,23 @@ struct StreamTests {
             }
             let before = try await rowCount()
             let first = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
-            #expect(first["sent"] as? Bool == true)
+            #expect(try first.decode(TypingBody.self).sent == true)
             let throttled = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
-            #expect(throttled["sent"] as? Bool == false)
+            #expect(try throttled.decode(TypingBody.self).sent == false)
             // (Events committed just before the socket connected may still arrive: skip them.)
-            func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(5)) async -> [String: Any]? {
+            func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(5)) async -> StreamMessage? {
                 let deadline = ContinuousClock.now + timeout
                 while ContinuousClock.now < deadline {
                     guard let frame = await stream.next(timeout: deadline - ContinuousClock.now) else { return nil }
-                    if frame["type"] as? String != "event" { return frame }
+                    if frame.type != "event" { return frame }
                 }
                 return nil
             }
             let frame = try #require(await nextTyping(other))
-            #expect(frame["type"] as? String == "typing")
-            #expect(frame["userId"] as? String == "agent-1")
-            #expect(frame["sessionId"] as? String == pair.sessionID)
+            #expect(frame.type == "typing")
+            #expect(frame.userId == "agent-1")
+            #expect(frame.sessionId == pair.sessionID)
+            #expect(frame.until != nil)
             #expect(await nextTyping(other, timeout: .milliseconds(300)) == nil)
             #expect(try await rowCount() == before)
             // The typist's own socket never echoes it; a socket frame works like the endpoint.
@@ -173,9 +175,9 @@ struct StreamTests {
             _ = await agentStream.next()
             try await other.send(#"{"type":"typing","sessionId":"\#(pair.sessionID)"}"#)
             let fromClient = try #require(await nextTyping(agentStream))
-            #expect(fromClient["userId"] as? String == "client-1")
+            #expect(fromClient.userId == "client-1")
             try await other.send(#"{"type":"ping"}"#)
-            #expect(await nextTyping(other)?["type"] as? String == "pong")
+            #expect(await nextTyping(other)?.type == "pong")
             let stranger = try await pair.tenant.token(sub: "nobody", role: .client)
             #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: stranger).status == .notFound)
             await other.close()
@@ -189,19 +191,19 @@ struct StreamTests {
             let pair = try await Pair.make(app, client)
             let viaFrame = try await TestStream.connect(port: try Self.port(client), token: nil)
             try await viaFrame.send(#"{"type":"auth","token":"\#(pair.client)"}"#)
-            #expect(await viaFrame.next()?["type"] as? String == "hello")
+            #expect(await viaFrame.next()?.type == "hello")
             await viaFrame.close()
 
             let badFrame = try await TestStream.connect(port: try Self.port(client), token: nil)
             try await badFrame.send(#"{"type":"auth","token":"garbage"}"#)
             let error = try #require(await badFrame.next())
-            #expect(error["type"] as? String == "error")
-            #expect(error["code"] as? String == "invalid_token")
+            #expect(error.type == "error")
+            #expect(error.code == "invalid_token")
             while !badFrame.isClosed { try await Task.sleep(for: .milliseconds(10)) }
             #expect(badFrame.closeCode == 4401)
 
             let viaQuery = try await TestStream.connect(port: try Self.port(client), token: nil, query: "access_token=\(pair.agent)")
-            #expect(await viaQuery.next()?["userId"] as? String == "agent-1")
+            #expect(await viaQuery.next()?.userId == "agent-1")
             await viaQuery.close()
 
             // A bad token in the request is refused before the upgrade (401): no stream at all.
@@ -219,14 +221,14 @@ struct StreamTests {
             var sessions: [String] = []
             for index in 0..<3 {
                 let s = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "c\(index)", "name": "C\(index)"]])
-                let id = try #require(s["id"] as? String)
+                let id = try s.decode(Session.self).id
                 sessions.append(id)
                 let clientToken = try await tenant.token(sub: "c\(index)", role: .client)
                 for message in 0..<(index + 1) {
                     _ = try await client.json(.post, "/v1/sessions/\(id)/messages", token: clientToken, body: ["clientMessageId": "m\(message)", "text": "hi"])
                 }
             }
-            func badge() async throws -> Int? { try await client.json(.get, "/v1/badge", token: agent)["unreadMessages"] as? Int }
+            func badge() async throws -> Int64 { try await client.json(.get, "/v1/badge", token: agent).decode(Badge.self).unreadMessages }
             #expect(try await badge() == 6)
             _ = try await client.json(.post, "/v1/sessions/\(sessions[1])/close", token: agent)
             #expect(try await badge() == 4)
@@ -235,10 +237,10 @@ struct StreamTests {
             _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/read", token: agent, body: ["upTo": 1])
             #expect(try await badge() == 0)
             _ = try await client.json(.post, "/v1/sessions/\(sessions[0])/unread", token: agent)
-            let full = try await client.json(.get, "/v1/badge", token: agent)
-            #expect(full["unreadMessages"] as? Int == 1)
-            #expect(full["pendingRequests"] as? Int == 0)
-            #expect(full["total"] as? Int == 1)
+            let full = try await client.json(.get, "/v1/badge", token: agent).decode(Badge.self)
+            #expect(full.unreadMessages == 1)
+            #expect(full.pendingRequests == 0)
+            #expect(full.total == 1)
         }
     }
 }

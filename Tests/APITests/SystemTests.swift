@@ -1,6 +1,7 @@
 import API
 import Database
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import ParleyTesting
 import Testing
@@ -26,7 +27,7 @@ struct SystemTests {
             let busy = try await client.send(.get, "/ready")
             #expect(busy.status == .serviceUnavailable)
             #expect(busy.headers[.contentType] == "application/problem+json")
-            #expect(busy.json["code"] as? String == "not_ready")
+            #expect(busy.code == "not_ready")
             var timings: [Duration] = []
             for _ in 0..<20 {
                 let started = ContinuousClock.now
@@ -51,7 +52,7 @@ struct SystemTests {
             while !app.listener.isListening, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             let response = try await client.send(.get, "/ready")
             #expect(response.status == .ok)
-            #expect((response.json["checks"] as? [String: String]) == ["database": "ok", "listener": "ok"])
+            #expect(try response.decode(ReadinessBody.self).checks == ["database": "ok", "listener": "ok"])
         }
     }
 
@@ -98,12 +99,12 @@ struct SystemTests {
             let response = try await client.send(.get, "/v1/nothing-here")
             #expect(response.status == .notFound)
             #expect(response.headers[.contentType] == "application/problem+json")
-            let body = response.json
-            #expect(body["code"] as? String == "not_found")
-            #expect(body["status"] as? Int == 404)
-            #expect(body["title"] as? String == "Not Found")
-            #expect((body["type"] as? String)?.hasPrefix("urn:parley:problem:") == true)
-            #expect(body["requestId"] as? String == response.headers[.init("X-Request-Id")!])
+            let body = try #require(response.problem)
+            #expect(body.code == "not_found")
+            #expect(body.status == 404)
+            #expect(body.title == "Not Found")
+            #expect(body.type.hasPrefix("urn:parley:problem:"))
+            #expect(body.requestId == response.headers[try #require(HTTPField.Name("X-Request-Id"))])
         }
     }
 }

@@ -15,10 +15,10 @@ struct TenantAPITests {
         try await TestApp.run { app, client in
             let missing = try await client.send(.get, "/v1/tenants")
             #expect(missing.status == .unauthorized)
-            #expect(missing.json["code"] as? String == "missing_token")
+            #expect(missing.code == "missing_token")
             let wrong = try await client.send(.get, "/v1/tenants", token: "not-the-key")
             #expect(wrong.status == .unauthorized)
-            #expect(wrong.json["code"] as? String == "invalid_operator_key")
+            #expect(wrong.code == "invalid_operator_key")
             // A user token is not an operator key either.
             let tenant = try await TestTenant.make(app.database)
             let user = try await client.send(.get, "/v1/tenants", token: try await tenant.token(sub: "u"))
@@ -33,26 +33,26 @@ struct TenantAPITests {
             let response = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug":"\#(slug)","name":"Harbor Homes"}"#)
             #expect(response.status == .created)
             #expect(response.headers[.location] == "/v1/tenants/\(slug)")
-            let body = response.json
-            let tenant = try #require(body["tenant"] as? [String: Any])
-            #expect(tenant["slug"] as? String == slug)
-            #expect(tenant["schema"] as? String == "t_\(slug)")
-            let key = try #require(body["signingKey"] as? [String: Any])
-            let secretText = try #require(key["secret"] as? String)
-            let secret = try #require(Base64URL.decode(secretText))
+            let body = try response.decode(CreatedTenantBody.self)
+            #expect(body.tenant.slug == slug)
+            #expect(body.tenant.name == "Harbor Homes")
+            #expect(body.tenant.schema == "t_\(slug)")
+            #expect(body.tenant.settings == TenantSettings())
+            let secret = try #require(Base64URL.decode(body.signingKey.secret))
             #expect(secret.count == 32)
+            #expect(body.signingKey.algorithm == "HS256")
 
-            let kid = try #require(key["kid"] as? String)
+            let kid = body.signingKey.kid
             let tenantSlug = try #require(TenantSlug(slug))
             let signingKey = SigningKey(kid: kid, secret: secret, createdAt: Date(), retiredAt: nil)
             let token = try await TokenIssuer.sign(tenant: tenantSlug, key: signingKey, sub: "a1", role: .agent, name: "A")
             let me = try await client.send(.get, "/v1/me", token: token)
             #expect(me.status == .ok)
-            #expect(me.json["tenant"] as? String == slug)
+            #expect(try me.decode(MeBody.self).tenant == slug)
 
             let again = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug":"\#(slug)","name":"Again"}"#)
             #expect(again.status == .conflict)
-            #expect(again.json["code"] as? String == "tenant_exists")
+            #expect(again.code == "tenant_exists")
         }
     }
 
@@ -63,13 +63,13 @@ struct TenantAPITests {
                 let json = String(decoding: try JSONEncoder().encode(["slug": bad, "name": ""]), as: UTF8.self)
                 let response = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: json)
                 #expect(response.status == .unprocessableContent, "\(bad)")
-                #expect(response.json["code"] as? String == "validation_failed")
-                let fields = (response.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
-                #expect(Set(fields) == ["slug", "name"], "\(bad)")
+                let problem = try #require(response.problem, "\(bad)")
+                #expect(problem.code == "validation_failed")
+                #expect(Set(problem.fields) == ["slug", "name"], "\(bad)")
             }
             let malformed = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: "{not json")
             #expect(malformed.status == .badRequest)
-            #expect(malformed.json["code"] as? String == "malformed_json")
+            #expect(malformed.code == "malformed_json")
             let wrongType = try await client.send(.post, "/v1/tenants", token: app.operatorKey, json: #"{"slug": 12, "name": "X"}"#)
             #expect(wrongType.status == .unprocessableContent)
         }
@@ -85,11 +85,11 @@ struct TenantAPITests {
             var cursor: String?
             repeat {
                 let uri = "/v1/tenants?limit=2" + (cursor.map { "&after=\($0)" } ?? "")
-                let page = try await client.send(.get, uri, token: app.operatorKey).json
-                let items = (page["items"] as? [[String: Any]] ?? []).compactMap { $0["slug"] as? String }
+                let page = try await client.send(.get, uri, token: app.operatorKey).page(of: TenantBody.self)
+                let items = page.items.map(\.slug)
                 #expect(items.count <= 2)
                 seen += items
-                cursor = page["nextCursor"] as? String
+                cursor = page.nextCursor
             } while cursor != nil
             #expect(seen == seen.sorted())
             #expect(Set(seen).count == seen.count)
@@ -106,9 +106,9 @@ struct TenantAPITests {
             let oldToken = try await tenant.token(sub: "u")
             let created = try await client.send(.post, "/v1/tenants/\(tenant.slug)/signing-keys", token: app.operatorKey)
             #expect(created.status == .created)
-            let kid = try #require(created.json["kid"] as? String)
-            let secretText = try #require(created.json["secret"] as? String)
-            let secret = try #require(Base64URL.decode(secretText))
+            let key = try created.decode(SigningKeyBody.self)
+            let kid = key.kid
+            let secret = try #require(Base64URL.decode(key.secret))
             let newKey = SigningKey(kid: kid, secret: secret, createdAt: Date(), retiredAt: nil)
             let newToken = try await TokenIssuer.sign(tenant: tenant.slug, key: newKey, sub: "u", role: .agent, name: "U")
             #expect(try await client.send(.get, "/v1/me", token: oldToken).status == .ok)
@@ -121,10 +121,10 @@ struct TenantAPITests {
 
             let last = try await client.send(.delete, "/v1/tenants/\(tenant.slug)/signing-keys/\(kid)", token: app.operatorKey)
             #expect(last.status == .conflict)
-            #expect(last.json["code"] as? String == "last_signing_key")
+            #expect(last.code == "last_signing_key")
             let unknown = try await client.send(.post, "/v1/tenants/nosuchtenant/signing-keys", token: app.operatorKey)
             #expect(unknown.status == .notFound)
-            #expect(unknown.json["code"] as? String == "tenant_not_found")
+            #expect(unknown.code == "tenant_not_found")
         }
     }
 }

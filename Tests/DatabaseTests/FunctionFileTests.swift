@@ -1,6 +1,6 @@
 @testable import Database
 import Foundation
-import ParleyTesting
+import DatabaseTesting
 import Testing
 
 /// SQL functions live in sql/tenant/functions/, one file each, applied after the versioned

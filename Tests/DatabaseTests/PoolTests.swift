@@ -1,6 +1,6 @@
 import Database
+import DatabaseTesting
 import Foundation
-import ParleyTesting
 import PQ
 import Testing
 

@@ -1,6 +1,6 @@
 @testable import Domain
+import DatabaseTesting
 import Foundation
-import ParleyTesting
 import Testing
 
 // MARK: - Sample files, generated in code

@@ -1,5 +1,5 @@
+import DatabaseTesting
 import Foundation
-import ParleyTesting
 import PQ
 import Testing
 

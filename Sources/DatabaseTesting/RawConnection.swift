@@ -28,3 +28,11 @@ public func randomBytes(_ count: Int) -> [UInt8] {
     }
     return bytes
 }
+
+/// A random name for test objects (tenant slugs, channels): `prefix` and `length` characters of
+/// [a-z0-9], so concurrent tests never collide.
+public func randomName(_ prefix: String, length: Int = 12) -> String {
+    let characters = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+    var generator = SystemRandomNumberGenerator()
+    return prefix + String((0..<length).map { _ in characters[Int.random(in: 0..<characters.count, using: &generator)] })
+}

@@ -1,4 +1,3 @@
-import API
 import Database
 import Foundation
 import Logging
@@ -12,7 +11,7 @@ import Glibc
 /// The PostgreSQL server of a test run: `PARLEY_TEST_DATABASE_URL` if set, otherwise one
 /// throwaway cluster per test process under /tmp, started by the first test that asks and
 /// stopped (and deleted) when the process exits. Tests run in parallel; each gets its own
-/// tenant (see `TestTenant`), so they never share rows.
+/// tenant (`TestTenant` in ParleyTesting, `TenantFixture` in DomainTests), so they never share rows.
 public actor TestDatabase {
     public static let shared = TestDatabase()
 
@@ -26,11 +25,10 @@ public actor TestDatabase {
         return try await task.value
     }
 
-    /// A pool on the test database.
+    /// A pool on the test database. (Its pool metrics go to whatever metrics system is
+    /// bootstrapped at this moment: app tests bootstrap Prometheus first, see `TestApp.run`.)
     public func makeDatabase(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) async throws -> Database {
-        // Metrics made before the metrics system is bootstrapped would stay no-ops.
-        ParleyMetrics.bootstrap()
-        return Database(
+        Database(
             configuration: .init(conninfo: try await conninfo(), maxConnections: maxConnections, acquireTimeout: acquireTimeout),
             logger: testLogger)
     }

@@ -1,18 +1,18 @@
 import Database
+import DatabaseTesting
 import Domain
 import Foundation
-import ParleyTesting
 import PQ
 import Testing
 
-@Suite("Database: tenant isolation and migrations")
+@Suite("Tenancy: isolation and migrations of provisioned tenants")
 struct TenancyTests {
     @Test("a tenant's role cannot read or write another tenant's schema (42501)")
     func crossTenantDenied() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         defer { Task { await database.close() } }
-        let a = try await TestTenant.make(database)
-        let b = try await TestTenant.make(database)
+        let a = try await TenantFixture.make(database)
+        let b = try await TenantFixture.make(database)
         try await database.withTenant(b.scope) { tx in
             try await tx.query("INSERT INTO users (id, role, display_name) VALUES ('b-1', 'agent', 'Secret Agent')")
         }
@@ -34,8 +34,8 @@ struct TenancyTests {
     func scopedSearchPath() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         defer { Task { await database.close() } }
-        let a = try await TestTenant.make(database)
-        let b = try await TestTenant.make(database)
+        let a = try await TenantFixture.make(database)
+        let b = try await TenantFixture.make(database)
         try await database.withTenant(a.scope) { tx in
             try await tx.query("INSERT INTO users (id, role, display_name) VALUES ($1, 'agent', $2)", ["u1", "Ann"])
         }
@@ -49,7 +49,7 @@ struct TenancyTests {
     func scopeDoesNotLeak() async throws {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
         defer { Task { await database.close() } }
-        let tenant = try await TestTenant.make(database)
+        let tenant = try await TenantFixture.make(database)
         let inside = try await database.withTenant(tenant.scope) { tx in
             try await tx.query("SELECT current_user AS u, current_schema() AS s").rows[0]
         }
@@ -66,7 +66,7 @@ struct TenancyTests {
     func migrationsIdempotent() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         defer { Task { await database.close() } }
-        let tenant = try await TestTenant.make(database)
+        let tenant = try await TenantFixture.make(database)
         let migrator = Migrator(database: database, logger: testLogger)
         #expect(try await migrator.migrateControl().isEmpty)
         #expect(try await migrator.migrateTenant(tenant.scope).isEmpty)
@@ -87,8 +87,8 @@ struct TenancyTests {
     func migrateAllResumes() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         defer { Task { await database.close() } }
-        let healthy = try await TestTenant.make(database)
-        let broken = try await TestTenant.make(database)
+        let healthy = try await TenantFixture.make(database)
+        let broken = try await TenantFixture.make(database)
         // Simulate a tenant left behind: an empty schema whose role may not create anything.
         let schema = broken.scope.schema.quoted, role = broken.scope.role.quoted
         try await database.withTransaction { tx in
@@ -118,7 +118,7 @@ struct TenancyTests {
     func provisioningConflict() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         defer { Task { await database.close() } }
-        let tenant = try await TestTenant.make(database)
+        let tenant = try await TenantFixture.make(database)
         await #expect(throws: DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(tenant.slug)' already exists")) {
             _ = try await TenantStore(database: database, logger: testLogger).create(slug: tenant.slug, displayName: "Again")
         }
@@ -129,14 +129,14 @@ struct TenancyTests {
     }
 }
 
-@Suite("Database: pipelined tenant statements")
+@Suite("Tenancy: pipelined tenant statements")
 struct PipelinedTenantTests {
     @Test("tenantPipelined runs as the tenant role, denies other schemas, and leaves nothing behind")
     func pipelinedScope() async throws {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
         defer { Task { await database.close() } }
-        let a = try await TestTenant.make(database)
-        let b = try await TestTenant.make(database)
+        let a = try await TenantFixture.make(database)
+        let b = try await TenantFixture.make(database)
         let inside = try await database.tenantPipelined(a.scope, "SELECT current_user AS u, current_schema() AS s, $1::text AS echo", ["it's"])
         #expect(try inside.rows[0].decode(String.self, "u") == a.scope.role.rawValue)
         #expect(try inside.rows[0].decode(String.self, "s") == a.scope.schema.rawValue)
