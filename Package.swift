@@ -124,7 +124,7 @@ let package = Package(
         // PQ, Database and Domain tests build without API and Hummingbird.
         .testTarget(name: "PQTests", dependencies: ["PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "DatabaseTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "APITests",
             dependencies: [

@@ -2,7 +2,6 @@ import Database
 import DatabaseTesting
 import Domain
 import Foundation
-import PQ
 import Testing
 
 @Suite("Tenancy: isolation and migrations of provisioned tenants")
