@@ -50,7 +50,7 @@ extension SessionStore {
             break
         }
         let members = try row.decodeJSON([String: Int64].self, "members")
-        let message = try row.decodeJSON(Message.self, "message", decoder: ParleyJSON.decoder()).viewed(by: caller.userID, members: members)
+        let message = try row.decodeJSON(Message.self, "message", decoder: ParleyJSON.sharedDecoder).viewed(by: caller.userID, members: members)
         if outcome == "existing" {
             guard message.text == draft.text, message.listing == draft.listing,
                 message.attachments.map(\.id) == attachmentIDs.map({ $0.uuidString.lowercased() })
@@ -94,7 +94,7 @@ extension SessionStore {
                     [uuid, seq, limit + 1]).rows
             }
             let messages = try rows.prefix(limit).map {
-                try $0.decodeJSON(Message.self, "message", decoder: ParleyJSON.decoder()).viewed(by: caller.userID, members: members)
+                try $0.decodeJSON(Message.self, "message", decoder: ParleyJSON.sharedDecoder).viewed(by: caller.userID, members: members)
             }
             return (messages, rows.count > limit ? messages.last?.seq : nil)
         }

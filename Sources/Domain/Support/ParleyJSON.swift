@@ -13,6 +13,10 @@ public enum ParleyJSON {
         return encoder
     }
 
+    /// One decoder for the hot paths (a send decodes the stored message): JSONDecoder is
+    /// Sendable and its `decode` only reads the configuration set here.
+    public static let sharedDecoder = decoder()
+
     /// Reads what `encoder()` and SQL's `to_char(… 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')` write
     /// (fractional seconds optional).
     public static func decoder() -> JSONDecoder {
