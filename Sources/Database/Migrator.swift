@@ -98,10 +98,13 @@ public struct Migrator: Sendable {
         let recorded = try await tx.queryUnprepared("SELECT checksum FROM \(table) WHERE version = $1", [migration.version])
         if let row = recorded.first {
             let checksum = try row.decode(String.self, "checksum")
-            if checksum != migration.checksum, Migrations.rewritten[set]?[migration.version] == checksum {
+            if checksum == migration.checksum {
+                return false
+            }
+            if Migrations.rewritten[set]?[migration.version] == checksum {
                 try await tx.queryUnprepared("UPDATE \(table) SET checksum = $1 WHERE version = $2", [migration.checksum, migration.version])
                 logger.info("re-recorded a rewritten migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-            } else if checksum != migration.checksum {
+            } else {
                 logger.warning("applied migration was edited since; migrations are forward-only, add a new one",
                                metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }

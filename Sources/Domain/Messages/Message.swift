@@ -25,7 +25,7 @@ public struct Message: Codable, Sendable, Hashable {
     public let seq: Int64
     public let sender: Sender
     /// The sender's idempotency key (only shown to the sender).
-    public let clientMessageId: String?
+    public private(set) var clientMessageId: String?
     /// The text exactly as sent.
     public let text: String
     /// A safe HTML rendering of the formatting subset (see MessageFormatter).
@@ -35,9 +35,9 @@ public struct Message: Codable, Sendable, Hashable {
     public let attachments: [Attachment]
     public let createdAt: Date
     /// For the caller's own messages: ✓ sent or ✓✓ read by every other member.
-    public let delivery: Delivery?
+    public private(set) var delivery: Delivery?
     /// For the caller's own messages: the other members who have read it.
-    public let readBy: [String]?
+    public private(set) var readBy: [String]?
 
     enum CodingKeys: String, CodingKey {
         case id, sessionId, seq, sender, clientMessageId, text, html, listing, attachments, createdAt, delivery, readBy
@@ -60,28 +60,20 @@ public struct Message: Codable, Sendable, Hashable {
         readBy = try container.decodeIfPresent([String].self, forKey: .readBy)
     }
 
-    private init(_ message: Message, clientMessageId: String?, delivery: Delivery?, readBy: [String]?) {
-        id = message.id
-        sessionId = message.sessionId
-        seq = message.seq
-        sender = message.sender
-        self.clientMessageId = clientMessageId
-        text = message.text
-        html = message.html
-        listing = message.listing
-        attachments = message.attachments
-        createdAt = message.createdAt
-        self.delivery = delivery
-        self.readBy = readBy
-    }
-
     /// The message as `viewer` sees it, given every member's read position: the sender alone
     /// sees `clientMessageId`, ✓ / ✓✓ (`delivery`) and who has read it (`readBy`).
     public func viewed(by viewer: String, members: [String: Int64]) -> Message {
-        guard sender.userId == viewer else { return Message(self, clientMessageId: nil, delivery: nil, readBy: nil) }
+        var viewed = self
+        guard sender.userId == viewer else {
+            viewed.clientMessageId = nil
+            viewed.delivery = nil
+            viewed.readBy = nil
+            return viewed
+        }
         let others = members.filter { $0.key != viewer }
         let readers = others.filter { $0.value >= seq }.map(\.key).sorted()
-        let delivery: Delivery = !others.isEmpty && readers.count == others.count ? .read : .sent
-        return Message(self, clientMessageId: clientMessageId, delivery: delivery, readBy: readers)
+        viewed.delivery = !others.isEmpty && readers.count == others.count ? .read : .sent
+        viewed.readBy = readers
+        return viewed
     }
 }
