@@ -16,12 +16,20 @@ public struct AppConfiguration: Sendable {
     /// Reverse proxies in front of Parley that append to `X-Forwarded-For` (0: none, the TCP
     /// peer is the client). Used for the public API's per-IP rate limit.
     public var trustedProxyHops: Int
+    /// How often an open stream re-checks its token (expiry is also checked at the moment it
+    /// passes): a retired signing key or a closed visitor request ends the stream within this
+    /// plus the verifier's 10 s key cache.
+    public var streamCredentialCheck: Duration
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil, trustedProxyHops: Int = 0) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil, trustedProxyHops: Int = 0,
+        streamCredentialCheck: Duration = .seconds(30)
+    ) {
         self.host = host
         self.port = port
         self.operatorKey = operatorKey
         self.trustedProxyHops = trustedProxyHops
+        self.streamCredentialCheck = streamCredentialCheck
     }
 }
 
@@ -62,6 +70,7 @@ public struct AppDependencies: Sendable {
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
+            .init(name: "event-retention") { [database] tenant in _ = try await EventLog.trim(database, tenant) },
         ])
     }
 }
@@ -71,7 +80,7 @@ public func buildApplication(
     configuration: AppConfiguration, dependencies: AppDependencies, logger: Logger
 ) -> some ApplicationProtocol {
     let registry = ParleyMetrics.bootstrap()
-    let verifier = TokenVerifier(tenants: dependencies.tenants)
+    let verifier = TokenVerifier(tenants: dependencies.tenants, requests: dependencies.chatRequests)
     let router = Router(context: ParleyRequestContext.self)
     router.middlewares.add(RequestIDHeaderMiddleware())
     router.middlewares.add(LogRequestsMiddleware(.debug))
@@ -98,7 +107,9 @@ public func buildApplication(
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())
-    StreamRoutes(verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing).register(on: streamRouter)
+    StreamRoutes(
+        verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing,
+        credentialCheck: configuration.streamCredentialCheck).register(on: streamRouter)
 
     return Application(
         router: router,

@@ -12,6 +12,11 @@ import Synchronization
 ///   so re-read the tables from your cursor;
 /// - `.notification`: a wake-up with its payload.
 /// A lost connection is retried with capped exponential back-off (100 ms doubling to 5 s).
+/// The connection is also checked actively: after `probeInterval` without input, an empty
+/// query must come back within `probeTimeout`, so a half-open connection (no FIN, no RST: the
+/// server's host died, a route dropped, the backend hangs) is noticed in seconds, not when TCP
+/// gives up; `isListening` (and /ready) turn false, and the reconnect's `.connected` makes
+/// consumers re-read from their cursors.
 public final class NotificationListener: Service, Sendable {
     public enum Event: Sendable {
         case connected
@@ -34,10 +39,15 @@ public final class NotificationListener: Service, Sendable {
         var finished = false
     }
 
-    public init(conninfo: String, channels: [String], logger: Logger) {
+    let probeInterval: Duration
+    let probeTimeout: Duration
+
+    public init(conninfo: String, channels: [String], logger: Logger, probeInterval: Duration = .seconds(3), probeTimeout: Duration = .seconds(5)) {
         self.conninfo = conninfo
         self.channels = channels
         self.logger = logger
+        self.probeInterval = probeInterval
+        self.probeTimeout = probeTimeout
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
@@ -124,14 +134,22 @@ public final class NotificationListener: Service, Sendable {
 
     /// Delivers notifications until the connection breaks or the listener stops.
     private func pump(_ connection: Connection) {
+        var lastHeard = ContinuousClock.now
         while !stopping {
             do {
                 if try connection.waitForInput(timeoutMilliseconds: 250) {
+                    lastHeard = .now
                     for notification in try connection.consumeNotifications() {
                         continuation.yield(.notification(notification))
                     }
                 } else if !connection.isConnected {
                     return
+                } else if ContinuousClock.now - lastHeard >= probeInterval {
+                    let timeout = probeTimeout.components
+                    for notification in try connection.roundTrip(timeoutMilliseconds: Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000)) {
+                        continuation.yield(.notification(notification))
+                    }
+                    lastHeard = .now
                 }
             } catch {
                 logger.warning("listener connection lost", metadata: ["error": "\(error)"])

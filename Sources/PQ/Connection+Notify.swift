@@ -48,3 +48,36 @@ extension Connection {
         return ready > 0
     }
 }
+
+extension Connection {
+    /// A round trip with a deadline on an otherwise idle connection (the LISTEN one): sends an
+    /// empty query and waits for the server's answer, collecting notifications that arrive
+    /// meanwhile. A connection whose peer is gone without a FIN (half-open: a dead host, a
+    /// dropped route, a stopped backend) never answers: after `timeoutMilliseconds` this throws
+    /// `.connectionLost` instead of waiting for TCP to notice, which can take hours.
+    public func roundTrip(timeoutMilliseconds: Int32) throws -> [PQNotification] {
+        try withConn { conn in
+            guard PQsendQuery(conn, "") == 1 else { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))
+        var notifications: [PQNotification] = []
+        while true {
+            notifications += try consumeNotifications()
+            // Every result of the empty query is read once it can be without blocking.
+            let finished = try withConn { conn -> Bool in
+                while PQisBusy(conn) == 0 {
+                    guard let result = PQgetResult(conn) else { return true }
+                    PQclear(result)
+                }
+                return false
+            }
+            if finished { return notifications }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw PQError(.connectionLost, message: "no answer from the server within \(timeoutMilliseconds) ms")
+            }
+            let (seconds, attoseconds) = remaining.components
+            _ = try waitForInput(timeoutMilliseconds: Int32(min(Int64(timeoutMilliseconds), seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)))
+        }
+    }
+}

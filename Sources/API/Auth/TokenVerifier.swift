@@ -17,16 +17,27 @@ public actor TokenVerifier {
     }
 
     let tenants: TenantStore
+    let requests: ChatRequestStore?
     let cacheTTL: Duration
     private var cache: [String: Entry] = [:]
 
-    public init(tenants: TenantStore, cacheTTL: Duration = .seconds(10)) {
+    public init(tenants: TenantStore, requests: ChatRequestStore?, cacheTTL: Duration = .seconds(10)) {
         self.tenants = tenants
+        self.requests = requests
         self.cacheTTL = cacheTTL
     }
 
     /// The caller for a bearer token, or a 401 problem saying what is wrong with it.
-    public func verify(_ token: String) async throws -> Caller {
+    ///
+    /// A visitor's token (issued with their chat request) acts as a user only while that request
+    /// is pending or accepted; `visitorPolling` lets it still read its own request's status
+    /// after a decline or expiry (the public status endpoint).
+    public func verify(_ token: String, visitorPolling: Bool = false) async throws -> Caller {
+        try await verifyWithExpiry(token, visitorPolling: visitorPolling).caller
+    }
+
+    /// Like `verify`, with the token's expiry (a stream closes when it passes).
+    public func verifyWithExpiry(_ token: String, visitorPolling: Bool = false) async throws -> (caller: Caller, expires: Date) {
         guard let hint = Self.unverifiedTenant(token), let slug = TenantSlug(hint) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token is malformed or names no valid tenant")
         }
@@ -54,7 +65,11 @@ public actor TokenVerifier {
         guard Self.isValidText(claims.name, max: 200) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's name must be 1–200 characters")
         }
-        return Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
+        let caller = Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
+        if !visitorPolling, role == .client, let requests, try await requests.visitorMayAct(tenant, userID: claims.sub) == false {
+            throw Problem.unauthorized(code: "request_closed", detail: "this visitor token's chat request was declined or has expired")
+        }
+        return (caller, claims.exp.value)
     }
 
     /// The tenant for a public URL, from the same short cache (unknown slugs are cached too, so

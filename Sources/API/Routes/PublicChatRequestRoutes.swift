@@ -98,7 +98,7 @@ struct PublicChatRequestRoutes {
         guard let token = bearerToken(request) else {
             throw Problem.unauthorized(code: "missing_token", detail: "send the visitor token as Authorization: Bearer <token>")
         }
-        let caller = try await verifier.verify(token)
+        let caller = try await verifier.verify(token, visitorPolling: true)
         guard caller.tenant.slug == tenant.slug else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token belongs to another brokerage")
         }

@@ -11,9 +11,13 @@ struct StreamRoutes {
     let verifier: TokenVerifier
     let dispatcher: EventDispatcher
     let typing: TypingService
+    /// How often an open stream re-verifies its token (AppConfiguration.streamCredentialCheck).
+    let credentialCheck: Duration
 
     /// Close codes (RFC 6455 allows 4000–4999 for applications).
     enum CloseCode {
+        /// Also: the token expired, its key was retired, or a visitor's request closed while
+        /// the stream was open (StreamTermination.credentialsEnded).
         static let unauthorized: UInt16 = 4401
         static let authTimeout: UInt16 = 4408
     }
@@ -41,8 +45,10 @@ struct StreamRoutes {
     private func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, logger: Logger) async throws {
         var frames = inbound.messages(maxSize: 16 * 1024).makeAsyncIterator()
         let caller: Caller
+        let credentials: Credentials
         do {
-            caller = try await authenticate(request, frames: &frames, outbound: outbound)
+            credentials = try await authenticate(request, frames: &frames, outbound: outbound)
+            caller = credentials.caller
         } catch let failure as StreamFailure {
             try await outbound.write(.text(Frames.error(code: failure.code, message: failure.message)))
             try await outbound.close(.unknown(failure.closeCode), reason: failure.code)
@@ -66,14 +72,44 @@ struct StreamRoutes {
                 subscription.didWrite(frame)
             }
             if let termination = subscription.termination, termination != .clientClosed {
-                logger.info("closing stream", metadata: ["code": "\(termination.closeCode)", "reason": "\(termination.reason)"])
-                try? await outbound.close(.unknown(termination.closeCode), reason: termination.reason)
+                let reason = subscription.closeReason(termination)
+                logger.info("closing stream", metadata: ["code": "\(termination.closeCode)", "reason": "\(reason)"])
+                try? await outbound.close(.unknown(termination.closeCode), reason: reason)
             }
         }
+        let watchdog = Task { await watch(credentials, subscription: subscription) }
         await reader.read(&frames)
+        watchdog.cancel()
         subscription.terminate(.clientClosed)
         dispatcher.unsubscribe(subscription)
         await writer.value
+    }
+
+    struct Credentials {
+        let token: String
+        let caller: Caller
+        let expires: Date
+    }
+
+    /// Ends the stream with its credentials: re-verifies the token every `credentialCheck` and
+    /// at the moment it expires. A token that no longer verifies (expired, signing key retired,
+    /// a visitor's request declined or expired) gets an `error` frame with the problem code and
+    /// the socket closes with 4401. A database that cannot be asked keeps the stream open.
+    private func watch(_ credentials: Credentials, subscription: Subscription) async {
+        while !Task.isCancelled {
+            let untilExpiry = max(0, credentials.expires.timeIntervalSinceNow) + 0.05
+            let pause = min(Double(credentialCheck.components.seconds) + Double(credentialCheck.components.attoseconds) / 1e18, untilExpiry)
+            do { try await Task.sleep(for: .seconds(pause)) } catch { return }
+            do {
+                _ = try await verifier.verify(credentials.token)
+            } catch let problem as Problem {
+                subscription.push(.error(code: problem.code, message: problem.detail ?? "the token no longer verifies"))
+                subscription.terminate(.credentialsEnded(problem.code))
+                return
+            } catch {
+                continue
+            }
+        }
     }
 
     struct StreamFailure: Error {
@@ -83,7 +119,7 @@ struct StreamRoutes {
     }
 
     /// The caller from the header or `access_token`, or from a first `auth` frame within 10 s.
-    private func authenticate(_ request: Request, frames: inout WebSocketMessageIterator, outbound: WebSocketOutboundWriter) async throws -> Caller {
+    private func authenticate(_ request: Request, frames: inout WebSocketMessageIterator, outbound: WebSocketOutboundWriter) async throws -> Credentials {
         if let token = Self.token(request) { return try await verify(token) }
         // No token in the request: the first frame must bring one, within 10 s.
         let timer = Task {
@@ -102,9 +138,10 @@ struct StreamRoutes {
         return try await verify(token)
     }
 
-    private func verify(_ token: String) async throws -> Caller {
+    private func verify(_ token: String) async throws -> Credentials {
         do {
-            return try await verifier.verify(token)
+            let (caller, expires) = try await verifier.verifyWithExpiry(token)
+            return Credentials(token: token, caller: caller, expires: expires)
         } catch let problem as Problem {
             throw StreamFailure(code: problem.code, message: problem.detail ?? "invalid token", closeCode: CloseCode.unauthorized)
         }

@@ -3,9 +3,9 @@ import Foundation
 
 /// Server frames as JSON text (docs/STREAM.md).
 enum Frames {
-    static func hello(cursor: Int64?, caller: Caller) -> String {
+    static func hello(cursor: Int64, caller: Caller) -> String {
         object([
-            "type": "hello", "cursor": cursor.map { String($0) }, "tenant": caller.tenant.slug.rawValue,
+            "type": "hello", "cursor": String(cursor), "tenant": caller.tenant.slug.rawValue,
             "userId": caller.userID, "role": caller.role.rawValue,
         ])
     }
@@ -18,7 +18,7 @@ enum Frames {
         switch frame {
         case .event(let event):
             // `data` is stored JSON; it is spliced as is, not re-encoded.
-            var text = #"{"type":"event","id":"\#(event.id)","event":"\#(event.type)""#
+            var text = #"{"type":"event","id":"\#(event.position)","event":"\#(event.type)""#
             if let session = event.sessionID { text += #","sessionId":"\#(session)""# }
             return text + #","data":\#(event.data)}"#
         case .typing(let sessionID, let userID, let name, let until):

@@ -54,3 +54,17 @@ extension ChatRequestStore {
                                   sessionId: request.sessionId)
     }
 }
+
+extension ChatRequestStore {
+    /// Whether a visitor's token may still act as a user (stream, REST): nil when `userID` is
+    /// no visitor of this tenant, false once their request was declined or has expired (swept
+    /// or not yet), true while it is pending or accepted.
+    public func visitorMayAct(_ tenant: Tenant, userID: String) async throws -> Bool? {
+        try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("""
+                SELECT status = 'accepted' OR (status = 'pending' AND created_at + make_interval(hours => $2) > now()) AS open
+                FROM chat_requests WHERE visitor_id = $1
+                """, [userID, tenant.settings.chatRequestTTLHours]).first.map { try $0.decode(Bool.self, "open") }
+        }
+    }
+}

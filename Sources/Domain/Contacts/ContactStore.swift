@@ -176,7 +176,7 @@ public struct ContactStore: Sendable {
     }
 
     private static func lockOwner(_ tx: Transaction, _ owner: String) async throws {
-        try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.contacts'), hashtext($1))", [owner])
+        try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.contacts:' || current_schema()), hashtext($1))", [owner])
     }
 
     private static func match(_ tx: Transaction, owner: String, _ draft: ContactDraft) async throws -> Contact? {

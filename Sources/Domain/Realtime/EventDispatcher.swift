@@ -8,20 +8,18 @@ import Synchronization
 /// Fans events out to this process's live streams.
 ///
 /// Wake-ups come from NOTIFY (other processes and this one) and from local writers; on each,
-/// the dispatcher reads the tenant's new events with a gap-safe cursor and pushes each to the
-/// subscriptions of its recipients. The cursor is (xid, id) and only rows below the oldest
-/// running transaction are read (docs/decisions/0006-event-cursor.md), so an event that
-/// commits late is still delivered, once, in order. After the LISTEN connection (re)connects,
-/// every tenant is re-read from its cursor: nothing committed meanwhile is lost.
+/// the dispatcher numbers the tenant's newly committed events (`sequence_events()`) and reads
+/// those after its cursor, in position order, and offers each to the subscriptions of its
+/// recipients. Positions are handed out after commit under a per-tenant lock, so a reader that
+/// sees position n has seen every position below it: nothing committed later can appear behind
+/// the cursor, and nothing outside the tenant's own event writers is ever waited for
+/// (docs/decisions/0012-event-positions.md). After the LISTEN connection (re)connects, every
+/// tenant is re-read from its cursor: nothing committed meanwhile is lost.
 public final class EventDispatcher: Service, Sendable {
-    struct Position: Sendable, Hashable {
-        var xid: String
-        var id: Int64
-    }
-
     struct TenantState {
         let tenant: Tenant
-        var cursor: Position
+        /// The last position read and offered to the subscriptions.
+        var cursor: Int64
         var subscriptions: [UUID: Subscription] = [:]
         /// A read is running; `dirty` asks for one more after it.
         var reading = false
@@ -48,23 +46,26 @@ public final class EventDispatcher: Service, Sendable {
 
     // MARK: - Subscribing
 
-    /// Opens a stream for `caller`. With `after`, every event for the caller after that event
-    /// id is replayed first, then live events follow with no gap and no duplicate.
-    /// Returns the subscription and the cursor the stream starts from (for `hello`).
-    public func subscribe(_ caller: Caller, after: Int64?) async throws -> (Subscription, cursor: Int64?) {
+    /// Opens a stream for `caller`. With `after` (a position, from any process), every event
+    /// for the caller after it is replayed first, then live events follow in order, with no gap
+    /// and no duplicate. Returns the subscription and the position the stream continues from
+    /// (for `hello`).
+    public func subscribe(_ caller: Caller, after: Int64?) async throws -> (Subscription, cursor: Int64) {
         let slug = caller.tenant.slug.rawValue
         let head = try await ensureTenant(caller.tenant)
-        let subscription = Subscription(tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, replaying: after != nil)
         // Registering and reading the high-water mark happen together: every event after it
-        // reaches the subscription live (held until the replay is done).
-        let highWater = state.withLock { tenants -> Position in
+        // is offered to the subscription live (held until the replay is done).
+        let (subscription, highWater) = state.withLock { tenants -> (Subscription, Int64) in
             // A drain that found no subscribers may have dropped the state meanwhile.
             if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
+            let highWater = tenants[slug]?.cursor ?? head
+            let subscription = Subscription(
+                tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? highWater, replaying: after != nil)
             tenants[slug]?.subscriptions[subscription.id] = subscription
-            return tenants[slug]?.cursor ?? head
+            return (subscription, highWater)
         }
         Gauge(label: "parley_stream_subscriptions").record(subscriptionCount)
-        guard let after else { return (subscription, highWater.id == 0 ? nil : highWater.id) }
+        guard let after else { return (subscription, subscription.lastWritten) }
         Task {
             do {
                 try await replay(subscription, after: after, upTo: highWater)
@@ -74,7 +75,7 @@ public final class EventDispatcher: Service, Sendable {
             }
             subscription.finishReplay()
         }
-        return (subscription, highWater.id == 0 ? after : highWater.id)
+        return (subscription, max(after, highWater))
     }
 
     public func unsubscribe(_ subscription: Subscription) {
@@ -151,14 +152,11 @@ public final class EventDispatcher: Service, Sendable {
         var failures = 0
         while true {
             guard let (tenant, cursor) = state.withLock({ tenants in tenants[slug].map { ($0.tenant, $0.cursor) } }) else { return }
-            var next = cursor
-            var pending = false
+            var more = false
             do {
-                let (events, morePending) = try await read(tenant, after: cursor)
-                pending = morePending
-                if let last = events.last { next = Position(xid: last.xid, id: last.id) }
+                let events = try await read(tenant, after: cursor)
                 let subscriptions = state.withLock { tenants -> [Subscription] in
-                    tenants[slug]?.cursor = next
+                    if let last = events.last { tenants[slug]?.cursor = last.position }
                     return Array(tenants[slug]?.subscriptions.values ?? [:].values)
                 }
                 for event in events {
@@ -168,7 +166,7 @@ public final class EventDispatcher: Service, Sendable {
                         deliveredCounter.increment()
                     }
                 }
-                if events.count == Self.pageSize { pending = true }
+                more = events.count == Self.pageSize
                 failures = 0
             } catch DatabaseError.closed {
                 // Shutting down: nothing more will be read; the safety tick stops too.
@@ -181,11 +179,11 @@ public final class EventDispatcher: Service, Sendable {
                 }
                 // Back off (50 ms doubling to 2 s) instead of spinning while the database is away.
                 try? await Task.sleep(for: .milliseconds(min(2000, 50 << min(failures - 1, 6))))
-                pending = true
+                more = true
             }
             let again = state.withLock { tenants -> Bool in
                 guard var tenant = tenants[slug] else { return false }
-                if tenant.dirty || pending {
+                if tenant.dirty || more {
                     tenant.dirty = false
                     tenants[slug] = tenant
                     return true
@@ -195,77 +193,76 @@ public final class EventDispatcher: Service, Sendable {
                 return false
             }
             guard again else { return }
-            // Rows of a still-running older transaction hold the cursor back: look again soon.
-            if pending { try? await Task.sleep(for: .milliseconds(2)) }
         }
     }
 
     static let pageSize = 500
 
-    /// The text form of xid is aliased `xid_text`, never `xid`: ORDER BY prefers an output
-    /// column's name, and sorting xids as text ("995" > "1003") would break the order.
-    static let eventColumns = "id, xid::text AS xid_text, type, session_id, array_to_json(recipients)::text AS recipients, data::text AS data"
+    static let eventColumns = "pos, type, session_id, array_to_json(recipients)::text AS recipients, data::text AS data"
 
-    /// New events after `cursor` that can no longer change, and whether newer rows exist that
-    /// are not yet readable (an older transaction is still running).
-    private func read(_ tenant: Tenant, after cursor: Position) async throws -> ([StoredEvent], Bool) {
-        // The hot path of delivery: one round trip (scope, rows, pending, COMMIT). The cursor
-        // is spliced as literals: both parts are numbers this process read from the database,
-        // and the xid is checked to be digits before use.
-        let xid = !cursor.xid.isEmpty && cursor.xid.utf8.allSatisfy({ (48...57).contains($0) }) ? cursor.xid : "0"
-        let after = "('\(xid)'::xid8, \(cursor.id)::bigint)"
+    /// Numbers what has committed since the last read, then reads the events after `cursor`.
+    private func read(_ tenant: Tenant, after cursor: Int64) async throws -> [StoredEvent] {
+        // The hot path of delivery: one round trip (scope, sequencing, rows, COMMIT). The
+        // cursor is spliced as a literal: it is a number this process read from the database.
+        // Events are offered only after the COMMIT that fixed their positions succeeded.
         let results = try await database.tenantBatch(tenant.scope, """
-            SELECT \(Self.eventColumns) FROM events
-            WHERE (xid, id) > \(after) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY events.xid, events.id LIMIT \(Self.pageSize);
-            SELECT EXISTS (SELECT 1 FROM events WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())
-                           AND (xid, id) > \(after)) AS pending
+            SELECT sequence_events();
+            SELECT \(Self.eventColumns) FROM events WHERE pos > \(cursor) ORDER BY pos LIMIT \(Self.pageSize)
             """)
-        guard results.count == 2, let pendingRow = results[1].first else {
-            throw DatabaseError.undecodable("unexpected batch result")
-        }
-        return (try results[0].rows.map(Self.event), try pendingRow.decode(Bool.self, "pending"))
+        guard results.count == 2 else { throw DatabaseError.undecodable("unexpected batch result") }
+        return try results[1].rows.map(Self.event)
     }
 
-    /// Replays events for one subscriber in (after, highWater], in pages, pacing itself to the
-    /// socket so a long replay never overfills the outbox.
-    private func replay(_ subscription: Subscription, after: Int64, upTo highWater: Position) async throws {
-        let start = try await database.withTenant(subscription.tenant.scope) { tx in
-            try await tx.query("SELECT xid::text AS xid_text FROM events WHERE id = $1 AND $2 = ANY (recipients)", [after, subscription.userID])
-                .first.map { Position(xid: try $0.decode(String.self, "xid_text"), id: after) }
+    /// Replays the subscriber's events in (after, highWater], in pages, pacing itself to the
+    /// socket so a long replay never overfills the outbox. A cursor that cannot be replayed
+    /// exactly (older than retention kept, or beyond this database's last position: another
+    /// database's cursor) gets `resync_required`, and the stream continues live.
+    private func replay(_ subscription: Subscription, after: Int64, upTo highWater: Int64) async throws {
+        let bounds = try await database.withTenant(subscription.tenant.scope) { tx in
+            try await tx.query("SELECT (SELECT position FROM event_clock) AS head, (SELECT min(pos) FROM events) AS oldest").first.map {
+                (head: try $0.decode(Int64.self, "head"), oldest: try $0.decode(Int64?.self, "oldest"))
+            }
         }
-        guard var position = start else {
-            subscription.push(.error(code: "cursor_unknown", message: "after is not an event of yours; fetch current state, then stream from the hello cursor"))
+        guard let bounds else { throw DatabaseError.undecodable("event_clock has no row") }
+        // Positions are gap-free and retention deletes the oldest first: min(pos) - 1 is the
+        // last position deleted (or, with no events left, everything up to the head).
+        let trimmedThrough = bounds.oldest.map { $0 - 1 } ?? bounds.head
+        if after > bounds.head || after < trimmedThrough {
+            subscription.restart(at: highWater)
+            subscription.push(.error(code: "resync_required", message: Self.resyncMessage(after: after, head: bounds.head)))
             return
         }
-        while position.id != highWater.id || position.xid != highWater.xid {
-            while subscription.queued > subscription.capacity / 2, subscription.termination == nil {
+        var position = after
+        while position < highWater {
+            while subscription.isBackedUp, subscription.termination == nil {
                 try await Task.sleep(for: .milliseconds(5))
             }
             if subscription.termination != nil { return }
             let page = try await database.withTenant(subscription.tenant.scope) { tx in
                 try await tx.query("""
                     SELECT \(Self.eventColumns) FROM events
-                    WHERE $1 = ANY (recipients) AND (xid, id) > ($2::xid8, $3::bigint) AND (xid, id) <= ($4::xid8, $5::bigint)
-                    ORDER BY events.xid, events.id LIMIT 200
-                    """, [subscription.userID, position.xid, position.id, highWater.xid, highWater.id]).rows.map(Self.event)
+                    WHERE recipients @> ARRAY[$1]::text[] AND pos > $2 AND pos <= $3
+                    ORDER BY pos LIMIT 200
+                    """, [subscription.userID, position, highWater]).rows.map(Self.event)
             }
-            guard let last = page.last else { return }
             for event in page { subscription.replay(event) }
-            position = Position(xid: last.xid, id: last.id)
+            guard page.count == 200, let last = page.last else { return }
+            position = last.position
         }
     }
 
+    static func resyncMessage(after: Int64, head: Int64) -> String {
+        after > head
+            ? "after is beyond this brokerage's last event; fetch current state over REST, then keep streaming from here"
+            : "events after that cursor are no longer kept; fetch current state over REST, then keep streaming from here"
+    }
+
     /// The tenant's state, created on first use with the cursor at the current head.
-    private func ensureTenant(_ tenant: Tenant) async throws -> Position {
+    private func ensureTenant(_ tenant: Tenant) async throws -> Int64 {
         let slug = tenant.slug.rawValue
         if let cursor = state.withLock({ $0[slug]?.cursor }) { return cursor }
         let head = try await database.withTenant(tenant.scope) { tx in
-            try await tx.query("""
-                SELECT xid::text AS xid_text, id FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-                ORDER BY events.xid DESC, events.id DESC LIMIT 1
-                """).first.map { Position(xid: try $0.decode(String.self, "xid_text"), id: try $0.decode(Int64.self, "id")) }
-                ?? Position(xid: "0", id: 0)
+            try await tx.query("SELECT sequence_events() AS head").first.map { try $0.decode(Int64.self, "head") } ?? 0
         }
         return state.withLock { tenants in
             if let existing = tenants[slug] { return existing.cursor }
@@ -275,11 +272,10 @@ public final class EventDispatcher: Service, Sendable {
     }
 
     static func event(_ row: Row) throws -> StoredEvent {
-        let recipients = try row.decodeJSON([String].self, "recipients")
-        return StoredEvent(
-            id: try row.decode(Int64.self, "id"), xid: try row.decode(String.self, "xid_text"), type: try row.decode(String.self, "type"),
-            sessionID: try row.decode(UUID?.self, "session_id")?.uuidString.lowercased(), recipients: recipients,
-            data: try row.decode(String.self, "data"))
+        StoredEvent(
+            position: try row.decode(Int64.self, "pos"), type: try row.decode(String.self, "type"),
+            sessionID: try row.decode(UUID?.self, "session_id")?.uuidString.lowercased(),
+            recipients: try row.decodeJSON([String].self, "recipients"), data: try row.decode(String.self, "data"))
     }
 
     // MARK: - Typing

@@ -25,4 +25,20 @@ public enum EventLog {
             [type.rawValue, session, SQLArray.text(recipients), try SQLJSON(encoding: data, encoder: ParleyJSON.encoder())])
     }
 
+    /// Event retention, run by the maintenance service: numbers what nobody has numbered yet
+    /// (a brokerage with no open stream), then deletes events older than the brokerage's
+    /// `eventRetentionDays`, oldest first, `batch` rows per transaction so no transaction runs
+    /// long. Returns how many were deleted.
+    public static func trim(_ database: Database, _ tenant: Tenant, batch: Int = 5000, now: Date = Date()) async throws -> Int {
+        let before = now.addingTimeInterval(-Double(tenant.settings.eventRetentionDays) * 86400)
+        try await database.withTenant(tenant.scope) { tx in _ = try await tx.query("SELECT sequence_events()") }
+        var total = 0
+        while true {
+            let deleted = try await database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT trim_events($1, $2) AS n", [before, batch]).first.map { try $0.decode(Int.self, "n") } ?? 0
+            }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
 }

@@ -1,15 +1,22 @@
 import Foundation
 
-/// An event as stored and as delivered: `id` is the client's resume cursor.
+/// An event as stored and as delivered. `position` is its place in the brokerage's delivery
+/// order and the client's resume cursor (the frame's `id`).
 public struct StoredEvent: Sendable, Hashable {
-    public let id: Int64
-    /// The transaction id, the first half of the delivery order (xid, id).
-    let xid: String
+    public let position: Int64
     public let type: String
     public let sessionID: String?
     public let recipients: [String]
     /// The event's JSON payload, as stored.
     public let data: String
+
+    public init(position: Int64, type: String, sessionID: String?, recipients: [String], data: String) {
+        self.position = position
+        self.type = type
+        self.sessionID = sessionID
+        self.recipients = recipients
+        self.data = data
+    }
 }
 
 /// What a subscriber's socket is sent (docs/STREAM.md).
@@ -33,11 +40,18 @@ public struct StreamTermination: Sendable, Hashable {
     /// 1000: the client closed the stream.
     public static let clientClosed = StreamTermination(closeCode: 1000, reason: "client closed")
 
-    /// 4008: the client fell too far behind; resume with `?after=<last event id>`.
-    public static func slowConsumer(lastDelivered: Int64?) -> StreamTermination {
-        StreamTermination(closeCode: 4008, reason: "slow consumer; resume with after=\(lastDelivered.map(String.init) ?? "")")
-    }
+    /// 4008: the client fell too far behind. The close reason names the cursor to resume from
+    /// (`Subscription.closeReason`), taken when the socket closes, after the frames already
+    /// queued were written.
+    public static let slowConsumer = StreamTermination(closeCode: 4008, reason: "slow consumer")
 
     /// 1001: the server is shutting down; reconnect (to another instance) with `after`.
     public static let goingAway = StreamTermination(closeCode: 1001, reason: "server shutting down")
+
+    /// 4401: the stream's token expired, its signing key was retired, or (a visitor's token)
+    /// its chat request was declined or expired. `code` is the problem code a new request with
+    /// the same token would get.
+    public static func credentialsEnded(_ code: String) -> StreamTermination {
+        StreamTermination(closeCode: 4401, reason: code)
+    }
 }

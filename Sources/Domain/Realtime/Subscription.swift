@@ -3,9 +3,14 @@ import Synchronization
 
 /// One live stream (one WebSocket): a user of a tenant and a bounded outbox.
 ///
-/// The dispatcher pushes frames; the socket's writer drains them. The outbox never holds more
-/// than `capacity` frames: a consumer that falls that far behind is terminated with
-/// `slowConsumer` instead of growing the server's memory, and resumes with its last event id.
+/// The dispatcher offers events (replayed and live); the socket's writer drains the outbox.
+/// Everything that decides what goes out happens under one lock, in position order:
+/// - an event at or below the last position queued is dropped, so replay and live never
+///   repeat each other, whichever process or read offers it;
+/// - while a replay runs, live events are held, and `finishReplay` queues them and clears the
+///   flag in the same critical section, so no live event can overtake a held one;
+/// - the outbox never holds more than `capacity` frames: a consumer that falls that far behind
+///   is ended with `slowConsumer` instead of growing the server's memory.
 public final class Subscription: Sendable {
     public let id = UUID()
     public let tenant: Tenant
@@ -16,84 +21,127 @@ public final class Subscription: Sendable {
     private let state: Mutex<State>
 
     struct State {
-        /// Live events that arrive while the replay runs are held here, then flushed.
         var replaying: Bool
+        /// Live events that arrived while the replay ran.
         var held: [StoredEvent] = []
+        /// The highest position queued (or the stream's starting point).
+        var floor: Int64
+        /// The highest position written to the socket (or the starting point).
+        var written: Int64
         var queued = 0
-        var lastDelivered: Int64?
         var termination: StreamTermination?
     }
 
-    init(tenant: Tenant, userID: String, capacity: Int, replaying: Bool) {
+    /// `floor`: the position the client already has everything up to (its `after`, or the
+    /// dispatcher's position for a stream that starts live).
+    init(tenant: Tenant, userID: String, capacity: Int, floor: Int64, replaying: Bool) {
         self.tenant = tenant
         self.userID = userID
         self.capacity = capacity
-        self.state = Mutex(State(replaying: replaying))
+        self.state = Mutex(State(replaying: replaying, floor: floor, written: floor))
         (frames, continuation) = AsyncStream.makeStream(of: StreamFrame.self, bufferingPolicy: .unbounded)
     }
 
     /// Why the stream ended, if it was ended on purpose.
     public var termination: StreamTermination? { state.withLock { $0.termination } }
 
+    /// The highest position written to the socket: what the client resumes from.
+    public var lastWritten: Int64 { state.withLock { $0.written } }
+
+    /// The close reason to send: a slow consumer is told the cursor to resume from, taken now,
+    /// after every frame queued before the close was written.
+    public func closeReason(_ termination: StreamTermination) -> String {
+        termination == .slowConsumer ? "slow consumer; resume with after=\(lastWritten)" : termination.reason
+    }
+
     /// The socket's writer calls this after writing a frame.
     public func didWrite(_ frame: StreamFrame) {
         state.withLock { state in
             state.queued = max(0, state.queued - 1)
-            if case .event(let event) = frame { state.lastDelivered = event.id }
+            if case .event(let event) = frame { state.written = max(state.written, event.position) }
         }
     }
 
     /// A live event from the dispatcher (held while the replay runs).
     func deliver(_ event: StoredEvent) {
-        let (hold, overflow) = state.withLock { state -> (Bool, Bool) in
-            guard state.replaying else { return (false, false) }
-            if state.held.count >= capacity {
-                if state.termination == nil { state.termination = .slowConsumer(lastDelivered: state.lastDelivered) }
-                return (true, true)
+        let ended = state.withLock { state -> Bool in
+            guard state.termination == nil, event.position > state.floor else { return false }
+            if state.replaying {
+                if state.held.count < capacity {
+                    state.held.append(event)
+                    return false
+                }
+                state.termination = .slowConsumer
+                return true
             }
-            state.held.append(event)
-            return (true, false)
+            return !enqueue(.event(event), position: event.position, &state)
         }
-        if overflow { continuation.finish() }
-        if !hold { push(.event(event)) }
+        if ended { continuation.finish() }
+    }
+
+    /// A replayed event (during replay only, in position order).
+    func replay(_ event: StoredEvent) {
+        let ended = state.withLock { state -> Bool in
+            guard state.termination == nil, event.position > state.floor else { return false }
+            return !enqueue(.event(event), position: event.position, &state)
+        }
+        if ended { continuation.finish() }
+    }
+
+    /// Ends the replay: queues the held live events (those after what was replayed) and goes
+    /// live, atomically.
+    func finishReplay() {
+        let ended = state.withLock { state -> Bool in
+            defer {
+                state.replaying = false
+                state.held.removeAll()
+            }
+            for event in state.held where state.termination == nil && event.position > state.floor {
+                if !enqueue(.event(event), position: event.position, &state) { return true }
+            }
+            return false
+        }
+        if ended { continuation.finish() }
+    }
+
+    /// The client's cursor cannot be replayed (too old, or from another database): the stream
+    /// continues live from `position` instead.
+    func restart(at position: Int64) {
+        state.withLock { state in
+            state.floor = position
+            state.written = position
+        }
     }
 
     /// Frames written to the outbox and not yet to the socket.
     var queued: Int { state.withLock { $0.queued } }
 
-    /// A replayed event (during replay only).
-    func replay(_ event: StoredEvent) {
-        push(.event(event))
-    }
+    /// Replay pacing: true while the outbox is more than half full.
+    var isBackedUp: Bool { state.withLock { $0.queued > capacity / 2 } }
 
-    /// Ends the replay: flush held live events (all after the replay's high-water mark).
-    func finishReplay() {
-        let held = state.withLock { state in
-            state.replaying = false
-            defer { state.held.removeAll() }
-            return state.held
-        }
-        for event in held { push(.event(event)) }
-    }
-
+    /// A frame that is not an event (typing, error, pong).
     public func push(_ frame: StreamFrame) {
-        let overflow = state.withLock { state -> StreamTermination? in
-            guard state.termination == nil else { return nil }
-            if state.queued >= capacity {
-                state.termination = .slowConsumer(lastDelivered: state.lastDelivered)
-                return state.termination
-            }
-            state.queued += 1
-            return nil
+        let ended = state.withLock { state -> Bool in
+            guard state.termination == nil else { return false }
+            return !enqueue(frame, position: nil, &state)
         }
-        if overflow != nil {
-            continuation.finish()
-            return
-        }
-        if state.withLock({ $0.termination == nil }) { continuation.yield(frame) }
+        if ended { continuation.finish() }
     }
 
-    /// Ends the stream (shutdown, unsubscribe).
+    /// Queues one frame, or ends the stream as a slow consumer when the outbox is full.
+    /// Called with the lock held; returns false when the stream was ended.
+    private func enqueue(_ frame: StreamFrame, position: Int64?, _ state: inout State) -> Bool {
+        if state.queued >= capacity {
+            state.termination = .slowConsumer
+            return false
+        }
+        state.queued += 1
+        if let position { state.floor = position }
+        continuation.yield(frame)
+        return true
+    }
+
+    /// Ends the stream (shutdown, unsubscribe, credentials).
     public func terminate(_ reason: StreamTermination) {
         state.withLock { state in
             if state.termination == nil { state.termination = reason }

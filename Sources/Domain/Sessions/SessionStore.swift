@@ -71,7 +71,7 @@ public struct SessionStore: Sendable {
             }
             // One open session per pair and kind, even when two requests race.
             let pair = [caller.userID, otherID].sorted().joined(separator: "\u{1F}")
-            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session-pair'), hashtext($1))", [kind.rawValue + pair])
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session-pair:' || current_schema()), hashtext($1))", [kind.rawValue + pair])
             let existing = try await tx.query("""
                 SELECT s.id FROM sessions s
                 WHERE s.kind = $1 AND s.status IN ('active', 'archived')

@@ -16,12 +16,15 @@ public struct TenantSettings: Codable, Sendable, Hashable {
     /// Public submissions per client IP per hour, and per tenant per hour.
     public var chatRequestsPerIPPerHour: Int = 10
     public var chatRequestsPerHour: Int = 1000
+    /// Days the stream's event log keeps events for resuming (default 7). A stream resumed
+    /// from an older cursor gets `resync_required`.
+    public var eventRetentionDays: Int = 7
 
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case maxAttachmentBytes, maxAttachmentsPerMessage, chatRequestTTLHours, defaultAgentId, allowedOrigins
-        case chatRequestsPerIPPerHour, chatRequestsPerHour
+        case chatRequestsPerIPPerHour, chatRequestsPerHour, eventRetentionDays
     }
 
     public init(from decoder: any Decoder) throws {
@@ -34,6 +37,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         allowedOrigins = try c.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? d.allowedOrigins
         chatRequestsPerIPPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerIPPerHour) ?? d.chatRequestsPerIPPerHour
         chatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerHour) ?? d.chatRequestsPerHour
+        eventRetentionDays = try c.decodeIfPresent(Int.self, forKey: .eventRetentionDays) ?? d.eventRetentionDays
     }
 
     /// Every out-of-range value, listed.
@@ -49,6 +53,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         }
         if !(1...100_000).contains(chatRequestsPerIPPerHour) { v.add("chatRequestsPerIPPerHour", "out_of_range", "1 to 100000") }
         if !(1...10_000_000).contains(chatRequestsPerHour) { v.add("chatRequestsPerHour", "out_of_range", "1 to 10000000") }
+        if !(1...3650).contains(eventRetentionDays) { v.add("eventRetentionDays", "out_of_range", "1 to 3650 days") }
         try v.check()
     }
 

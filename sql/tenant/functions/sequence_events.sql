@@ -1,0 +1,29 @@
+-- Numbers committed events that have no position yet, in id order, continuing from
+-- event_clock.position (docs/decisions/0012-event-positions.md). Returns the last position.
+--
+-- The clock row stays locked until the calling transaction commits, so sequencers of one
+-- brokerage run one after another and each sees every row the previous one numbered: a reader
+-- that sees position n sees every position below it. Events still being written are invisible
+-- here and get the next run's positions; nothing waits for them. Cheap when there is nothing
+-- to do: a look at a partial index, no lock, no write.
+CREATE OR REPLACE FUNCTION sequence_events(p_limit integer DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+    v_count bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM events WHERE pos IS NULL) THEN
+        RETURN (SELECT position FROM event_clock);
+    END IF;
+    SELECT position INTO STRICT v_last FROM event_clock FOR UPDATE;
+    -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
+    WITH todo AS (
+        SELECT id, row_number() OVER (ORDER BY id) AS n
+        FROM events WHERE pos IS NULL ORDER BY id LIMIT p_limit
+    )
+    UPDATE events e SET pos = v_last + todo.n FROM todo WHERE e.id = todo.id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    UPDATE event_clock SET position = v_last + v_count;
+    RETURN v_last + v_count;
+END;
+$$;
