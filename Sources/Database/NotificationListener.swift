@@ -37,6 +37,8 @@ public final class NotificationListener: Service, Sendable {
         var connection: Connection?
         var reconnects = 0
         var finished = false
+        /// When the server last answered (any input, or a probe's reply).
+        var lastHeard = ContinuousClock.now
     }
 
     let probeInterval: Duration
@@ -51,8 +53,12 @@ public final class NotificationListener: Service, Sendable {
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
-    /// True while the LISTEN connection is up (reported by /ready).
-    public var isListening: Bool { state.withLock { $0.listening } }
+    /// True while the LISTEN connection is up and has answered recently (reported by /ready):
+    /// a connection that is silent past a probe's interval plus a second is not counted as
+    /// listening, even before the probe's timeout gives up on it.
+    public var isListening: Bool {
+        state.withLock { $0.listening && ContinuousClock.now - $0.lastHeard < probeInterval + .seconds(1) }
+    }
 
     /// How many times the connection was re-established after a loss.
     public var reconnectCount: Int { state.withLock { $0.reconnects } }
@@ -114,6 +120,7 @@ public final class NotificationListener: Service, Sendable {
             }
             state.withLock { state in
                 state.listening = true
+                state.lastHeard = .now
                 state.connection = connection
                 if everConnected { state.reconnects += 1 }
             }
@@ -139,6 +146,7 @@ public final class NotificationListener: Service, Sendable {
             do {
                 if try connection.waitForInput(timeoutMilliseconds: 250) {
                     lastHeard = .now
+                    state.withLock { $0.lastHeard = lastHeard }
                     for notification in try connection.consumeNotifications() {
                         continuation.yield(.notification(notification))
                     }
@@ -150,6 +158,7 @@ public final class NotificationListener: Service, Sendable {
                         continuation.yield(.notification(notification))
                     }
                     lastHeard = .now
+                    state.withLock { $0.lastHeard = lastHeard }
                 }
             } catch {
                 logger.warning("listener connection lost", metadata: ["error": "\(error)"])

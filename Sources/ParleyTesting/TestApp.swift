@@ -16,7 +16,7 @@ public struct TestApp: Sendable {
     /// Builds the app exactly as `parley serve` does, runs it live, and calls `body` with a client.
     public static func run<T: Sendable>(
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
-        outboxCapacity: Int = 1000,
+        outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
@@ -27,7 +27,7 @@ public struct TestApp: Sendable {
             database: database, conninfo: try await TestDatabase.shared.conninfo(), logger: testLogger, outboxCapacity: outboxCapacity)
         let listener = dependencies.listener
         let app = buildApplication(
-            configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey),
+            configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey, streamCredentialCheck: streamCredentialCheck),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
         return try await app.test(.live) { client in try await body(context, client) }

@@ -1,0 +1,269 @@
+import API
+import Database
+import DatabaseTesting
+import Domain
+import Foundation
+import HummingbirdTesting
+import ParleyTesting
+import PQ
+import Testing
+
+/// Live delivery that nothing unrelated can stall, resume that always works, exact badges, and
+/// streams that end with their credentials (docs/STREAM.md, decision 0012).
+@Suite("API: live delivery guarantees")
+struct LiveDeliveryTests {
+    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+
+    @Test("open transactions in another database, in another brokerage's event log and in this one's do not delay delivery")
+    func nothingUnrelatedStalls() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let other = try await TestTenant.make(app.database)
+            let stream = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            _ = await stream.next()
+            let testDatabase = try await withRawConnection { try $0.exec("SELECT current_database() AS d").rows[0].decode(String.self, "d") }
+            // An xid held in the cluster's `postgres` database, an event being written in a
+            // second brokerage, and one being written in this brokerage (an in-flight writer
+            // delays only events behind it, and here not even those).
+            let holders = [
+                try await HeldTransaction(database: "postgres", "BEGIN; SELECT pg_current_xact_id()"),
+                try await HeldTransaction(database: testDatabase, """
+                    BEGIN; SET LOCAL search_path TO \(other.scope.schema.quoted);
+                    INSERT INTO events (type, recipients, data) VALUES ('badge.updated', ARRAY['nobody'], '{}')
+                    """),
+                try await HeldTransaction(database: testDatabase, """
+                    BEGIN; SET LOCAL search_path TO \(pair.tenant.scope.schema.quoted);
+                    INSERT INTO events (type, recipients, data) VALUES ('badge.updated', ARRAY['nobody'], '{}')
+                    """),
+            ]
+            for index in 1...3 {
+                let sent = ContinuousClock.now
+                #expect(try await pair.send(client, "while others hold transactions \(index)").status == .created)
+                let event = try #require(await stream.nextEvent(["message.created"], timeout: .seconds(5)))
+                #expect(try event.data(Message.self).seq == Int64(index))
+                #expect(ContinuousClock.now - sent < .seconds(1), "delivered in \(ContinuousClock.now - sent)")
+            }
+            for holder in holders { await holder.release() }
+            await stream.close()
+        }
+    }
+
+    @Test("hello.cursor is a valid resume point for the client even when the newest event was someone else's")
+    func helloCursorResumes() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            // The newest event before connecting is addressed only to the agent.
+            let otherClient = try await client.json(.post, "/v1/sessions", token: pair.agent, body: ["client": ["userId": "client-2", "name": "Other"]])
+            #expect(otherClient.status == .created)
+            let first = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            let hello = try #require(await first.next())
+            let cursor = try #require(hello.cursor)
+            await first.close()
+            for index in 1...3 { _ = try await pair.send(client, "missed \(index)") }
+            let second = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=\(cursor)")
+            #expect(await second.next()?.type == "hello")
+            var seqs: [Int64] = []
+            while seqs.count < 3, let frame = await second.next(timeout: .seconds(10)) {
+                #expect(frame.type == "event", "\(frame.text)")
+                if frame.event == "message.created" { seqs.append(try frame.data(Message.self).seq) }
+            }
+            #expect(seqs == [1, 2, 3])
+            await second.close()
+        }
+    }
+
+    @Test("a cursor beyond the brokerage's last event, or older than retention kept, gets resync_required and the stream goes on live")
+    func resyncRequired() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let future = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=999999999")
+            #expect(await future.next()?.type == "hello")
+            let error = try #require(await future.next(timeout: .seconds(10)))
+            #expect(error.type == "error")
+            #expect(error.code == "resync_required")
+            _ = try await pair.send(client, "live after resync")
+            let live = try #require(await future.nextEvent(["message.created"], timeout: .seconds(10)))
+            #expect(try live.data(Message.self).text == "live after resync")
+            let cursor = try #require(live.id)
+            await future.close()
+
+            // Age everything so far past the retention, and trim.
+            for index in 1...3 { _ = try await pair.send(client, "old \(index)") }
+            try await app.database.withTenant(pair.tenant.scope) { tx in
+                _ = try await tx.query("SELECT sequence_events()")
+                _ = try await tx.query("UPDATE events SET created_at = now() - interval '8 days'")
+            }
+            let deleted = try await EventLog.trim(app.database, pair.tenant.tenant, batch: 2)
+            #expect(deleted > 4)
+            let stale = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=\(cursor)")
+            #expect(await stale.next()?.type == "hello")
+            #expect(await stale.next(timeout: .seconds(10))?.code == "resync_required")
+            _ = try await pair.send(client, "after the trim")
+            let next = try #require(await stale.nextEvent(["message.created"], timeout: .seconds(10)))
+            #expect(try next.data(Message.self).text == "after the trim")
+            await stale.close()
+        }
+    }
+
+    @Test("after a burst of concurrent sends in many sessions, and reads, each user's last badge.updated equals GET /v1/badge")
+    func exactBadges() async throws {
+        try await TestApp.run(maxConnections: 8) { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let clientToken = try await tenant.token(sub: "client-1", role: .client, name: "Casey Client")
+            let stream = try await TestStream.connect(port: try Self.port(client), token: clientToken)
+            _ = await stream.next()
+            var made: [(agent: String, id: String)] = []
+            for index in 1...6 {
+                let agent = try await tenant.token(sub: "agent-\(index)", role: .agent, name: "Agent \(index)")
+                let created = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "client-1", "name": "Casey Client"]])
+                made.append((agent, try created.decode(Session.self).id))
+            }
+            let sessions = made
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (agent, id) in sessions {
+                    group.addTask {
+                        for index in 1...5 {
+                            _ = try await client.json(.post, "/v1/sessions/\(id)/messages", token: agent, body: ["clientMessageId": "m\(index)", "text": "burst \(index)"])
+                        }
+                    }
+                }
+                group.addTask {
+                    for _ in 1...3 {
+                        _ = try await client.json(.post, "/v1/sessions/\(sessions[0].id)/read", token: clientToken, body: [:])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let truth = try await client.json(.get, "/v1/badge", token: clientToken).decode(Badge.self)
+            var last: Badge?
+            while let event = await stream.nextEvent(["badge.updated"], timeout: .seconds(3)) {
+                last = try event.data(Badge.self)
+            }
+            #expect(last == truth)
+            #expect(truth.unreadMessages > 0)
+            await stream.close()
+        }
+    }
+
+    @Test("a stream closes with 4401 when its token expires")
+    func closesAtExpiry() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let shortLived = try await pair.tenant.token(sub: "client-1", role: .client, ttl: .seconds(3))
+            let stream = try await TestStream.connect(port: try Self.port(client), token: shortLived)
+            #expect(await stream.next()?.type == "hello")
+            let error = try #require(await stream.next(timeout: .seconds(15)))
+            #expect(error.code == "token_expired")
+            try await Self.waitClosed(stream)
+            #expect(stream.closeCode == 4401)
+        }
+    }
+
+    @Test("a stream closes with 4401 soon after its signing key is retired")
+    func closesWhenKeyRetired() async throws {
+        try await TestApp.run(streamCredentialCheck: .seconds(1)) { app, client in
+            let pair = try await Pair.make(app, client)
+            let stream = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            #expect(await stream.next()?.type == "hello")
+            _ = try await app.dependencies.tenants.addKey(pair.tenant.tenant)
+            try await app.dependencies.tenants.retireKey(pair.tenant.tenant, kid: pair.tenant.key.kid)
+            // One check interval plus the verifier's 10 s key cache.
+            let frame = await stream.nextEvent([], timeout: .seconds(20))
+            #expect(frame == nil)
+            try await Self.waitClosed(stream)
+            #expect(stream.closeCode == 4401)
+        }
+    }
+
+    @Test("a visitor's token stops working when their request is declined: REST is 401 request_closed, the stream closes, status polling still works")
+    func visitorTokenEndsWithRequest() async throws {
+        try await TestApp.run(streamCredentialCheck: .seconds(1)) { app, client in
+            let (tenant, agent) = try await ChatRequestTests.setup(app)
+            let submitted = try await ChatRequestTests.submitted(client, tenant, ChatRequestTests.visitor)
+            let token = try #require(submitted.visitorToken)
+            let stream = try await TestStream.connect(port: try Self.port(client), token: token)
+            #expect(await stream.next()?.type == "hello")
+            #expect(try await client.json(.get, "/v1/badge", token: token).status == .ok)
+            #expect(try await client.json(.post, "/v1/chat-requests/\(submitted.id)/decline", token: agent, body: [:]).status == .ok)
+            let refused = try await client.json(.get, "/v1/badge", token: token)
+            #expect(refused.status == .unauthorized)
+            #expect(refused.code == "request_closed")
+            let status = try await client.json(.get, "/v1/public/\(tenant.slug)/chat-requests/\(submitted.id)", token: token)
+            #expect(try status.decode(VisitorChatRequest.self).status == .declined)
+            #expect(await stream.next(timeout: .seconds(10))?.code == "request_closed")
+            try await Self.waitClosed(stream)
+            #expect(stream.closeCode == 4401)
+        }
+    }
+
+    @Test("a LISTEN connection that stops answering is noticed within 10 s: /ready is 503 until it is replaced, and nothing is lost")
+    func halfOpenListener() async throws {
+        try await TestApp.run { writerApp, writerClient in
+            try await TestApp.run { readerApp, readerClient in
+                try await readerApp.waitUntilListening()
+                let pair = try await Pair.make(writerApp, writerClient)
+                let reader = try await TestStream.connect(port: try Self.port(readerClient), token: pair.client)
+                _ = await reader.next()
+                let pid = try #require(readerApp.listener.backendPID)
+                // A stopped backend keeps its socket open and never answers: half-open, as far
+                // as the client can tell.
+                #expect(kill(pid_t(pid), SIGSTOP) == 0)
+                defer { kill(pid_t(pid), SIGCONT) }
+                let stopped = ContinuousClock.now
+                _ = try await pair.send(writerClient, "while the listener hangs")
+                var sawNotReady = false
+                while ContinuousClock.now - stopped < .seconds(12), readerApp.listener.reconnectCount == 0 {
+                    if try await readerClient.json(.get, "/ready").status == .serviceUnavailable { sawNotReady = true }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(readerApp.listener.reconnectCount == 1)
+                #expect(ContinuousClock.now - stopped < .seconds(11))
+                #expect(sawNotReady)
+                kill(pid_t(pid), SIGCONT)
+                try await withRawConnection { admin in _ = try admin.execParams("SELECT pg_terminate_backend($1::int)", [.text(String(pid))]) }
+                #expect(try await readerClient.json(.get, "/ready").status == .ok)
+                _ = try await pair.send(writerClient, "after the new connection")
+                var texts: [String] = []
+                while let event = await reader.nextEvent(["message.created"], timeout: .seconds(3)) {
+                    texts.append(try event.data(Message.self).text)
+                }
+                #expect(texts == ["while the listener hangs", "after the new connection"])
+                await reader.close()
+            }
+        }
+    }
+
+    static func waitClosed(_ stream: TestStream) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !stream.isClosed, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(stream.isClosed)
+    }
+}
+
+/// Runs `sql` on a raw connection to `database` on its own thread, keeping the connection (and
+/// the transaction `sql` opened) until `release` is awaited, then rolls back.
+final class HeldTransaction: Sendable {
+    private let done = AsyncStream.makeStream(of: Void.self)
+    private let task: Task<Void, any Error>
+
+    init(database: String, _ sql: String) async throws {
+        let base = try await TestDatabase.shared.conninfo()
+        let opened = AsyncStream.makeStream(of: Void.self)
+        let finished = done.stream
+        task = Task.detached {
+            let connection = try Connection.connect(base + " dbname=\(database)", applicationName: "parley-test-holder")
+            defer { connection.finish() }
+            _ = try connection.execAll(sql)
+            opened.continuation.yield()
+            for await _ in finished { break }
+            _ = try? connection.exec("ROLLBACK")
+        }
+        for await _ in opened.stream { break }
+    }
+
+    func release() async {
+        done.continuation.yield()
+        _ = await task.result
+    }
+}
+
