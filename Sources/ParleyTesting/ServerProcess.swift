@@ -1,0 +1,152 @@
+import DatabaseTesting
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `parley serve` process (the executable built next to the test bundle) on a loopback
+/// port, for fault tests that kill it, run several, or take its database away.
+public final class ServerProcess: Sendable {
+    public let port: Int
+    public let pid: pid_t
+    public let logPath: String
+
+    private init(port: Int, pid: pid_t, logPath: String) {
+        self.port = port
+        self.pid = pid
+        self.logPath = logPath
+    }
+
+    /// The `parley` executable SwiftPM built with the tests (same folder as the test bundle).
+    public static var executable: String {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // The bundle is `…/debug/parleyPackageTests.xctest` (a file on Linux).
+        return folder.appendingPathComponent("parley").path
+    }
+
+    /// Starts `parley serve` on `conninfo` and waits until `/ready` answers 200.
+    public static func start(conninfo: String, port: Int? = nil, readyWithin: Duration = .seconds(60)) async throws -> ServerProcess {
+        let port = try port ?? freePort()
+        let logPath = "/tmp/parley-fault-\(port)-\(UInt32.random(in: 0...UInt32.max)).log"
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Failure("no parley executable at \(executable): build it with the tests (swift build --build-tests)")
+        }
+        let pid = try spawn([executable, "serve", "--port", String(port)], environment: [
+            "DATABASE_URL": conninfo, "LOG_LEVEL": "warning", "PARLEY_DB_POOL_SIZE": "6",
+        ], logPath: logPath)
+        let server = ServerProcess(port: port, pid: pid, logPath: logPath)
+        try await server.waitReady(within: readyWithin)
+        return server
+    }
+
+    /// Waits until `/ready` is 200 (the process answers, its pool and LISTEN connection work).
+    public func waitReady(within limit: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await readyStatus() == 200 { return }
+            guard kill(pid, 0) == 0 else { throw Failure("parley serve exited; log: \(log)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure("parley serve not ready within \(limit); log: \(log)")
+    }
+
+    /// `/ready`'s status, or nil when nothing answers.
+    public func readyStatus() async throws -> Int? {
+        try? await withClient { client in Int(try await client.json(.get, "/ready").status.code) }
+    }
+
+    /// Runs `body` with an HTTP/1.1 client on its own connection to this server.
+    public func withClient<T: Sendable>(_ body: @escaping @Sendable (TestClient) async throws -> T) async throws -> T {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(15)), operation: body)
+    }
+
+    /// `kill -9`: no shutdown of any kind.
+    public func killHard() {
+        kill(pid, SIGKILL)
+        reap()
+    }
+
+    /// SIGTERM (a graceful shutdown), then SIGKILL if it has not exited within 10 s.
+    public func stop() {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(20_000)
+        }
+        killHard()
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(4000)) } ?? "" }
+
+    private func reap() {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// A port nothing listens on now (bound to port 0, then released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw Failure("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// posix_spawn without waiting: stdin /dev/null, stdout and stderr to `logPath`, the test
+    /// process's environment plus `environment`. (Not Foundation's Process: see Database/Spawn.)
+    static func spawn(_ arguments: [String], environment: [String: String], logPath: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environment { merged[key] = value }
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        guard status == 0 else { throw Failure("cannot start \(arguments[0]): \(String(cString: strerror(status)))") }
+        return pid
+    }
+}
+
+extension TestClient {
+    /// Like `TestClientProtocol.json`, for a client of a server in another process.
+    public func json(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil) async throws -> APIResponse {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        var buffer: ByteBuffer?
+        if let body {
+            headers[.contentType] = "application/json"
+            buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body))
+        }
+        let response = try await execute(.init(uri, method: method, headers: headers, body: buffer))
+        return APIResponse(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
+    }
+}
