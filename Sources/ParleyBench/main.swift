@@ -1,6 +1,8 @@
 // parley-bench: send→deliver latency and send throughput of the real server.
 //
 //   swift run -c release parley-bench [--quick]
+//   … --stall      send→deliver while another database holds a transaction open
+//   … --events     the event log at 1M events: sequencing, replay, retention
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL), runs the full
 // Parley application on a loopback port in this process, and drives it with real HTTP and
@@ -200,6 +202,14 @@ try await TestApp.run(maxConnections: 16) { app, client in
     if CommandLine.arguments.contains("--search") {
         print("search (HTTP GET /v1/search as an agent who is a member of 1/10 of the sessions):")
         try await searchBenchmark(app, port: port, quick: quick)
+        return
+    }
+    if CommandLine.arguments.contains("--stall") {
+        try await stallBenchmark(app, port: port)
+        return
+    }
+    if CommandLine.arguments.contains("--events") {
+        try await eventLogBenchmark(app, port: port, events: quick ? 100_000 : 1_000_000)
         return
     }
     if CommandLine.arguments.contains("--store") {
