@@ -54,8 +54,7 @@ public final class TestStream: Sendable {
 
     /// The next frame, decoded, or nil if none comes within `timeout`, the stream ended, or the
     /// frame is not a JSON object with a `type`.
-    /// Generous by default: on a loaded 2-core machine, tenants being provisioned by other tests
-    /// (long DDL transactions) hold back delivery for everyone (decision 0006).
+    /// Generous by default: the suite runs its tests in parallel on two cores.
     public func next(timeout: Duration = .seconds(20)) async -> StreamMessage? {
         guard let text = await nextText(timeout: timeout) else { return nil }
         return StreamMessage(text)
