@@ -60,8 +60,8 @@ public final class EmbeddedCluster: Sendable {
         var options = [
             "listen_addresses=''", "unix_socket_directories='\(socketDirectory)'", "port=\(port)",
             "max_connections=300", "shared_buffers=128MB",
-            // A forgotten open transaction would hold back live delivery for every tenant
-            // (docs/decisions/0006-event-cursor.md): end such sessions after a minute.
+            // A forgotten open transaction holds locks and keeps vacuum from cleaning up
+            // (it no longer holds back live delivery: decision 0012): end it after a minute.
             "idle_in_transaction_session_timeout=60s",
         ]
         if ephemeral { options += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] }

@@ -28,8 +28,8 @@ DECLARE
     v_usable integer;
     v_json jsonb;
 BEGIN
-    -- First, and before anything that assigns a transaction id: sends of one session get
-    -- increasing xids in seq order (docs/decisions/0006-event-cursor.md).
+    -- First: sends of one session run one after another, so the later one's event has the
+    -- larger id and is numbered after the earlier one's (docs/decisions/0012-event-positions.md).
     PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
 
     SELECT s.status, s.last_seq INTO v_status, v_last_seq
