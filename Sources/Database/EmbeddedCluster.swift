@@ -178,7 +178,7 @@ public final class EmbeddedCluster: Sendable {
 
     /// The folder with `initdb` and `pg_ctl`: `PARLEY_PG_BIN`, then PATH, then the newest
     /// /usr/lib/postgresql/<version>/bin (Debian keeps them off PATH).
-    static func findServerBinaries() throws -> String {
+    public static func findServerBinaries() throws -> String {
         let manager = FileManager.default
         func hasBoth(_ folder: String) -> Bool {
             manager.isExecutableFile(atPath: folder + "/initdb") && manager.isExecutableFile(atPath: folder + "/pg_ctl")

@@ -150,3 +150,15 @@ extension TestClient {
         return APIResponse(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
     }
 }
+
+extension ServerProcess {
+    /// Runs a command to completion (output to `logPath`) and returns its exit status.
+    public static func run(_ arguments: [String], logPath: String = "/dev/null") throws -> Int32 {
+        let pid = try spawn(arguments, environment: [:], logPath: logPath)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw Failure("waitpid failed for \(arguments[0])") }
+        }
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}

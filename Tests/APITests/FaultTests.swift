@@ -82,6 +82,69 @@ struct FaultTests {
         try await load.verify()
         await setup.close()
     }
+
+    @Test("a dump and restore into a new cluster keeps every cursor: a client resumes there with its last event id and misses nothing")
+    func cursorsSurviveRestore() async throws {
+        let source = try await TestDatabase.shared.conninfo()
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 2)
+        let servers = Servers(try await ServerProcess.start(conninfo: source))
+        let load = try await ConversationLoad.make(database: database, sessions: 1, servers: servers)
+        try await load.run(messagesPerSession: 5)
+        let conversation = try #require(load.conversations.first)
+        // The client's last cursor on the old cluster.
+        let before = try await TestStream.connect(port: servers.pick(0).port, token: conversation.client, query: "after=0")
+        var cursor = ""
+        while let frame = await before.next(timeout: .seconds(2)) { if let id = frame.id { cursor = id } }
+        await before.close()
+        servers.pick(0).stop()
+
+        let root = try makeTemporaryFolder("/tmp/pgr-")
+        let cluster = try EmbeddedCluster(root: root, databaseName: "parley_restored", ephemeral: true, logger: testLogger)
+        try await blocking { _ = try cluster.start() }
+        defer {
+            try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        // pg_dump and pg_restore of the same PostgreSQL as the server binaries (pg_ctl may be a
+        // link on PATH).
+        let bin = URL(fileURLWithPath: try EmbeddedCluster.findServerBinaries() + "/pg_ctl").resolvingSymlinksInPath().deletingLastPathComponent().path
+        let schema = load.tenant.scope.schema.rawValue
+        let dump = root + "/tenant.dump"
+        // The control schema, this brokerage's schema and `public` (with the extensions they
+        // use); the brokerage's role first, as a role dump would bring it.
+        #expect(try await blocking {
+            try ServerProcess.run([bin + "/pg_dump", "-d", source, "-Fc", "-n", "public", "-n", "parley", "-n", schema, "-e", "unaccent", "-e", "pg_trgm", "-f", dump], logPath: root + "/dump.log")
+        } == 0)
+        let restored = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 1), logger: testLogger)
+        try await restored.withConnection { connection in
+            // The dump brings `public` (the text search configuration) itself.
+            _ = try await connection.simpleQuery("CREATE ROLE \(load.tenant.scope.role.quoted) NOLOGIN; DROP SCHEMA public")
+        }
+        await restored.close()
+        #expect(try await blocking {
+            try ServerProcess.run([bin + "/pg_restore", "-d", cluster.conninfo, dump], logPath: root + "/restore.log")
+        } == 0)
+
+        let server = try await ServerProcess.start(conninfo: cluster.conninfo)
+        defer { server.stop() }
+        for index in 6...7 {
+            let status = try await server.withClient { http in
+                try await http.json(.post, "/v1/sessions/\(conversation.sessionID)/messages", token: conversation.agent,
+                                    body: ["clientMessageId": "m\(index)", "text": "after the restore \(index)"]).status
+            }
+            #expect(status == .created)
+        }
+        let after = try await TestStream.connect(port: server.port, token: conversation.client, query: "after=\(cursor)")
+        #expect(await after.next()?.type == "hello")
+        var seqs: [Int64] = []
+        while let frame = await after.next(timeout: .seconds(3)) {
+            #expect(frame.type == "event", "\(frame.text)")
+            if frame.event == "message.created" { seqs.append(try frame.data(Message.self).seq) }
+        }
+        #expect(seqs == [6, 7])
+        await after.close()
+        await database.close()
+    }
 }
 
 /// The servers clients may use; a killed one is replaced at the same port.
