@@ -33,6 +33,32 @@ public actor TestDatabase {
             logger: testLogger)
     }
 
+    /// A new, empty database on the same server, with the control schema migrated: for tests
+    /// that start `parley serve` processes, whose start-up migrates every tenant of their
+    /// database (in the shared one, every other test's tenants too).
+    public func makeScratchDatabase(prefix: String = "parley_scratch_") async throws -> String {
+        let base = try await conninfo()
+        let name = randomName(prefix)
+        let admin = Database(configuration: .init(conninfo: base, maxConnections: 1), logger: testLogger)
+        try await admin.withConnection { connection in _ = try await connection.simpleQuery("CREATE DATABASE \(name)") }
+        await admin.close()
+        let conninfo = Self.conninfo(base, database: name)
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
+        try await Migrator(database: database, logger: testLogger).migrateControl()
+        await database.close()
+        return conninfo
+    }
+
+    /// `conninfo` naming another database (key=value form, or a postgres:// URL).
+    public static func conninfo(_ conninfo: String, database: String) -> String {
+        guard conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://"), var url = URLComponents(string: conninfo) else {
+            // In the key=value form the last value of a keyword wins.
+            return conninfo + " dbname=\(database)"
+        }
+        url.path = "/" + database
+        return url.string ?? conninfo
+    }
+
     private static func prepare() async throws -> String {
         let conninfo: String
         if let url = ProcessInfo.processInfo.environment["PARLEY_TEST_DATABASE_URL"], !url.isEmpty {

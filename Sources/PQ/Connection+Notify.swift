@@ -71,7 +71,9 @@ extension Connection {
                 }
                 return false
             }
-            if finished { return notifications }
+            // Reading the results parsed whatever else had arrived: notifications after the
+            // last look would otherwise wait in libpq until the socket next has input.
+            if finished { return notifications + (try consumeNotifications()) }
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else {
                 throw PQError(.connectionLost, message: "no answer from the server within \(timeoutMilliseconds) ms")

@@ -63,30 +63,38 @@ public final class ServerProcess: Sendable {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(15)), operation: body)
     }
 
-    /// `kill -9`: no shutdown of any kind.
-    public func killHard() {
+    /// `kill -9`: no shutdown of any kind. Waits (without blocking a thread) until it is gone.
+    public func killHard() async {
         kill(pid, SIGKILL)
-        reap()
+        _ = await exited(within: .seconds(10))
     }
 
     /// SIGTERM (a graceful shutdown), then SIGKILL if it has not exited within 10 s.
-    public func stop() {
+    public func stop() async {
         kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(10)
+        if await exited(within: .seconds(10)) { return }
+        await killHard()
+    }
+
+    /// For `defer`: SIGKILL without waiting (the zombie is reaped when the test process ends).
+    public func killNow() {
+        kill(pid, SIGKILL)
+    }
+
+    /// Polls for the exit (never `waitpid` without WNOHANG: this runs on the cooperative pool,
+    /// whose two threads every test of the process shares).
+    private func exited(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
         var status: Int32 = 0
         while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return }
-            usleep(20_000)
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result < 0 && errno == ECHILD) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        killHard()
+        return false
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)).map { String($0.suffix(4000)) } ?? "" }
-
-    private func reap() {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -153,6 +161,7 @@ extension TestClient {
 
 extension ServerProcess {
     /// Runs a command to completion (output to `logPath`) and returns its exit status.
+    /// Blocking: call it on a thread that may block (NIOThreadPool), not the cooperative pool.
     public static func run(_ arguments: [String], logPath: String = "/dev/null") throws -> Int32 {
         let pid = try spawn(arguments, environment: [:], logPath: logPath)
         var status: Int32 = 0

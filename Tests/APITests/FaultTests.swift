@@ -18,36 +18,39 @@ import Testing
 struct FaultTests {
     @Test("kill -9 of the server during a 20 s send load: nothing lost, nothing twice, streams resume cleanly")
     func killDuringLoad() async throws {
-        let conninfo = try await TestDatabase.shared.conninfo()
+        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let servers = Servers(try await ServerProcess.start(conninfo: conninfo))
-        let load = try await ConversationLoad.make(database: try await TestDatabase.shared.makeDatabase(maxConnections: 2), sessions: 4, servers: servers)
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+        let load = try await ConversationLoad.make(database: database, sessions: 4, servers: servers)
         let started = ContinuousClock.now
         let running = Task { try await load.run(for: .seconds(20)) }
         try await Task.sleep(for: .seconds(7))
         let victim = try #require(servers.all.first)
-        victim.killHard()
+        await victim.killHard()
         let replacement = try await ServerProcess.start(conninfo: conninfo, port: victim.port)
         servers.replace(victim, with: replacement)
         try await running.value
         #expect(ContinuousClock.now - started >= .seconds(20))
         try await load.verify()
-        replacement.stop()
+        await replacement.stop()
+        await database.close()
     }
 
     @Test("two server processes, clients spread over both, 1,000 concurrent sends: exactly once everywhere; a client moved mid-stream resumes cleanly")
     func twoServers() async throws {
-        let conninfo = try await TestDatabase.shared.conninfo()
+        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let first = try await ServerProcess.start(conninfo: conninfo)
         let second = try await ServerProcess.start(conninfo: conninfo)
         let servers = Servers(first, second)
-        let load = try await ConversationLoad.make(
-            database: try await TestDatabase.shared.makeDatabase(maxConnections: 2), sessions: 10, servers: servers, moveAfter: 30)
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+        let load = try await ConversationLoad.make(database: database, sessions: 10, servers: servers, moveAfter: 30)
         try await load.run(messagesPerSession: 100)
         try await load.verify()
         #expect(load.totalSent == 1000)
         #expect(load.moves >= 1)
-        first.stop()
-        second.stop()
+        await first.stop()
+        await second.stop()
+        await database.close()
     }
 
     @Test("PostgreSQL stopped and started during load: /ready is 503 while it is down, the server recovers within 10 s, nothing lost or repeated")
@@ -62,7 +65,7 @@ struct FaultTests {
         let setup = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 2), logger: testLogger)
         try await Migrator(database: setup, logger: testLogger).migrateControl()
         let server = try await ServerProcess.start(conninfo: cluster.conninfo)
-        defer { server.stop() }
+        defer { server.killNow() }
         let load = try await ConversationLoad.make(database: setup, sessions: 3, servers: Servers(server))
         let running = Task { try await load.run(for: .seconds(16)) }
         try await Task.sleep(for: .seconds(4))
@@ -85,8 +88,8 @@ struct FaultTests {
 
     @Test("a dump and restore into a new cluster keeps every cursor: a client resumes there with its last event id and misses nothing")
     func cursorsSurviveRestore() async throws {
-        let source = try await TestDatabase.shared.conninfo()
-        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 2)
+        let source = try await TestDatabase.shared.makeScratchDatabase()
+        let database = Database(configuration: .init(conninfo: source, maxConnections: 2), logger: testLogger)
         let servers = Servers(try await ServerProcess.start(conninfo: source))
         let load = try await ConversationLoad.make(database: database, sessions: 1, servers: servers)
         try await load.run(messagesPerSession: 5)
@@ -96,7 +99,7 @@ struct FaultTests {
         var cursor = ""
         while let frame = await before.next(timeout: .seconds(2)) { if let id = frame.id { cursor = id } }
         await before.close()
-        servers.pick(0).stop()
+        await servers.pick(0).stop()
 
         let root = try makeTemporaryFolder("/tmp/pgr-")
         let cluster = try EmbeddedCluster(root: root, databaseName: "parley_restored", ephemeral: true, logger: testLogger)
@@ -126,7 +129,7 @@ struct FaultTests {
         } == 0)
 
         let server = try await ServerProcess.start(conninfo: cluster.conninfo)
-        defer { server.stop() }
+        defer { server.killNow() }
         for index in 6...7 {
             let status = try await server.withClient { http in
                 try await http.json(.post, "/v1/sessions/\(conversation.sessionID)/messages", token: conversation.agent,

@@ -4,6 +4,7 @@ import DatabaseTesting
 import Domain
 import Foundation
 import HummingbirdTesting
+import NIOPosix
 import ParleyTesting
 import PQ
 import Testing
@@ -242,30 +243,25 @@ struct LiveDeliveryTests {
     }
 }
 
-/// Runs `sql` on a raw connection to `database` on its own thread, keeping the connection (and
-/// the transaction `sql` opened) until `release` is awaited, then rolls back.
+/// Runs `sql` on a raw connection to `database`, keeping the connection (and the transaction
+/// `sql` opened) until `release`, then rolls back. libpq blocks: every call runs on NIO's
+/// blocking pool, never on the cooperative threads the other tests share.
 final class HeldTransaction: Sendable {
-    private let done = AsyncStream.makeStream(of: Void.self)
-    private let task: Task<Void, any Error>
+    private let connection: Connection
 
     init(database: String, _ sql: String) async throws {
-        let base = try await TestDatabase.shared.conninfo()
-        let opened = AsyncStream.makeStream(of: Void.self)
-        let finished = done.stream
-        task = Task.detached {
-            let connection = try Connection.connect(base + " dbname=\(database)", applicationName: "parley-test-holder")
-            defer { connection.finish() }
+        let conninfo = TestDatabase.conninfo(try await TestDatabase.shared.conninfo(), database: database)
+        connection = try await NIOThreadPool.singleton.runIfActive {
+            let connection = try Connection.connect(conninfo, applicationName: "parley-test-holder")
             _ = try connection.execAll(sql)
-            opened.continuation.yield()
-            for await _ in finished { break }
-            _ = try? connection.exec("ROLLBACK")
+            return connection
         }
-        for await _ in opened.stream { break }
     }
 
     func release() async {
-        done.continuation.yield()
-        _ = await task.result
+        _ = try? await NIOThreadPool.singleton.runIfActive { [connection] in
+            _ = try? connection.exec("ROLLBACK")
+            connection.finish()
+        }
     }
 }
-

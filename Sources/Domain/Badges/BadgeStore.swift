@@ -16,13 +16,14 @@ public struct BadgeStore: Sendable {
     }
 
     static func compute(_ tx: Transaction, userID: String) async throws -> Badge {
-        // unread_messages(), pending_requests() and announce_badges(): sql/tenant/functions/,
-        // so the send function and this store count the same way.
+        // unread_messages() and pending_requests(): sql/tenant/functions/, so this store and
+        // sequence_events() (which counts announced badges) count the same way.
         let row = try await tx.query("SELECT unread_messages($1) AS unread, pending_requests($1) AS pending", [userID]).rows[0]
         return Badge(unreadMessages: try row.decode(Int64.self, "unread"), pendingRequests: try row.decode(Int64.self, "pending"))
     }
 
-    /// Appends a `badge.updated` event for each user with their new counts, in one statement.
+    /// Appends a `badge.updated` event for each user, in one statement; its counts are taken
+    /// when the event is numbered, after commit (sql/tenant/functions/announce_badges.sql).
     static func announce(_ tx: Transaction, users: some Sequence<String>) async throws {
         let users = Array(Set(users))
         guard !users.isEmpty else { return }

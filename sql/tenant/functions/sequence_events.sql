@@ -6,6 +6,10 @@
 -- that sees position n sees every position below it. Events still being written are invisible
 -- here and get the next run's positions; nothing waits for them. Cheap when there is nothing
 -- to do: a look at a partial index, no lock, no write.
+--
+-- badge.updated events get their counts here, in this statement's snapshot (taken after the
+-- lock): it sees every change committed before it, and a change committed later announces a
+-- badge that a later run numbers and counts. So the last badge a user receives is exact.
 CREATE OR REPLACE FUNCTION sequence_events(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -18,10 +22,17 @@ BEGIN
     SELECT position INTO STRICT v_last FROM event_clock FOR UPDATE;
     -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
     WITH todo AS (
-        SELECT id, row_number() OVER (ORDER BY id) AS n
+        SELECT id, type, recipients, row_number() OVER (ORDER BY id) AS n
         FROM events WHERE pos IS NULL ORDER BY id LIMIT p_limit
+    ), badges AS (
+        SELECT u.id, jsonb_build_object('unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending) AS counts
+        FROM (SELECT DISTINCT recipients[1] AS id FROM todo WHERE type = 'badge.updated') AS u
+        CROSS JOIN LATERAL (SELECT unread_messages(u.id) AS unread, pending_requests(u.id) AS pending) AS b
     )
-    UPDATE events e SET pos = v_last + todo.n FROM todo WHERE e.id = todo.id;
+    UPDATE events e
+    SET pos = v_last + todo.n,
+        data = coalesce((SELECT badges.counts FROM badges WHERE todo.type = 'badge.updated' AND badges.id = todo.recipients[1]), e.data)
+    FROM todo WHERE e.id = todo.id;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     UPDATE event_clock SET position = v_last + v_count;
     RETURN v_last + v_count;
