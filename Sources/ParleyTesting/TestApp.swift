@@ -14,17 +14,20 @@ public struct TestApp: Sendable {
     public let operatorKey: String
 
     /// Builds the app exactly as `parley serve` does, runs it live, and calls `body` with a client.
+    /// `listenerConninfo` rewrites where the LISTEN connection goes (to a `StallingProxy`).
     public static func run<T: Sendable>(
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
+        listenerConninfo: (@Sendable (String) -> String)? = nil,
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
         // read the pool gauges from /metrics.
         ParleyMetrics.bootstrap()
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
+        let conninfo = try await TestDatabase.shared.conninfo()
         let dependencies = AppDependencies(
-            database: database, conninfo: try await TestDatabase.shared.conninfo(), logger: testLogger, outboxCapacity: outboxCapacity)
+            database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity)
         let listener = dependencies.listener
         let app = buildApplication(
             configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey, streamCredentialCheck: streamCredentialCheck),

@@ -162,7 +162,7 @@ struct StreamTests {
             let throttled = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
             #expect(try throttled.decode(TypingBody.self).sent == false)
             // (Events committed just before the socket connected may still arrive: skip them.)
-            func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(5)) async -> StreamMessage? {
+            func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(10)) async -> StreamMessage? {
                 let deadline = ContinuousClock.now + timeout
                 while ContinuousClock.now < deadline {
                     guard let frame = await stream.next(timeout: deadline - ContinuousClock.now) else { return nil }
