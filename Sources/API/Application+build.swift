@@ -52,8 +52,9 @@ public struct AppDependencies: Sendable {
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
     /// - Parameter conninfo: where the process's LISTEN connection goes (the pool's database).
-    public init(database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000) {
-        let channels = LiveChannels()
+    /// - Parameter channels: the NOTIFY channels; processes that deliver to each other's streams
+    ///   must use the same names (the default in production).
+    public init(database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels()) {
         self.database = database
         self.listener = NotificationListener(conninfo: conninfo, channels: channels.names, logger: logger)
         self.tenants = TenantStore(database: database, logger: logger)

@@ -15,10 +15,15 @@ public struct TestApp: Sendable {
 
     /// Builds the app exactly as `parley serve` does, runs it live, and calls `body` with a client.
     /// `listenerConninfo` rewrites where the LISTEN connection goes (to a `StallingProxy`).
+    ///
+    /// Each app gets NOTIFY channels of its own unless `channelPrefix` names shared ones (two
+    /// apps of one test playing two server processes): every test shares one database, and on
+    /// shared channels each of the dozens of apps running at once would hear every other
+    /// test's wake-ups, which under the full suite delayed some by seconds.
     public static func run<T: Sendable>(
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
-        listenerConninfo: (@Sendable (String) -> String)? = nil,
+        listenerConninfo: (@Sendable (String) -> String)? = nil, channelPrefix: String = TestApp.newChannelPrefix(),
         _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
@@ -27,13 +32,19 @@ public struct TestApp: Sendable {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
         let conninfo = try await TestDatabase.shared.conninfo()
         let dependencies = AppDependencies(
-            database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity)
+            database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity,
+            channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"))
         let listener = dependencies.listener
         let app = buildApplication(
             configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey, streamCredentialCheck: streamCredentialCheck),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
         return try await app.test(.live) { client in try await body(context, client) }
+    }
+
+    /// Fresh NOTIFY channel names for one test's apps.
+    public static func newChannelPrefix() -> String {
+        "parley_t" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
     }
 
     /// Waits until the LISTEN connection is up (so NOTIFYs from other processes are heard).

@@ -203,8 +203,9 @@ struct LiveDeliveryTests {
     func halfOpenListener() async throws {
         let proxy = try await StallingProxy.start()
         defer { proxy.close() }
-        try await TestApp.run { writerApp, writerClient in
-            try await TestApp.run(listenerConninfo: { proxy.conninfo($0) }) { readerApp, readerClient in
+        let channels = TestApp.newChannelPrefix()
+        try await TestApp.run(channelPrefix: channels) { writerApp, writerClient in
+            try await TestApp.run(listenerConninfo: { proxy.conninfo($0) }, channelPrefix: channels) { readerApp, readerClient in
                 try await readerApp.waitUntilListening()
                 let pair = try await Pair.make(writerApp, writerClient)
                 let reader = try await TestStream.connect(port: try Self.port(readerClient), token: pair.client)

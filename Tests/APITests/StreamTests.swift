@@ -105,8 +105,9 @@ struct StreamTests {
 
     @Test("two server processes: a message sent through one reaches a socket on the other exactly once, also while its LISTEN backend is killed five times under load")
     func twoProcessesAndListenerKill() async throws {
-        try await TestApp.run(maxConnections: 6) { writerApp, writerClient in
-            try await TestApp.run { readerApp, readerClient in
+        let channels = TestApp.newChannelPrefix()
+        try await TestApp.run(maxConnections: 6, channelPrefix: channels) { writerApp, writerClient in
+            try await TestApp.run(channelPrefix: channels) { readerApp, readerClient in
                 try await readerApp.waitUntilListening()
                 let pair = try await Pair.make(writerApp, writerClient)
                 let reader = try await TestStream.connect(port: try Self.port(readerClient), token: pair.client)
