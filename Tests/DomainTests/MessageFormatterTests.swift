@@ -86,6 +86,52 @@ struct MessageFormatterTests {
     }
 }
 
+extension MessageFormatterTests {
+    /// Inputs built from the characters every construct is made of, so that random strings
+    /// hit unclosed, nested, adjacent and overlapping markers constantly.
+    static let alphabet: [String] = ["*", "*", "_", "[", "]", "(", ")", "](", "**", "a", "b", " ", " ", "\n", "\r\n", "-", ":", "/",
+                                     "https://", "http://", "mailto:", "x.y", "<", "\"", "é", "1", ".", "\u{301}", "\t"]
+
+    @Test("the linear formatter renders exactly what the straightforward one did, for 30,000 random marker-dense texts")
+    func agreesWithReference() {
+        var generator = SplitMix(seed: 0x5EED_F00D)
+        for round in 0..<30_000 {
+            let length = Int(generator.next() % 24) + 1
+            let text = (0..<length).map { _ in Self.alphabet[Int(generator.next() % UInt64(Self.alphabet.count))] }.joined()
+            let expected = ReferenceFormatter.html(text)
+            let actual = MessageFormatter.html(text)
+            #expect(actual == expected, "round \(round): \(text.debugDescription)")
+            if actual != expected { return }
+        }
+    }
+
+    @Test("pathological texts of 10,000 characters format completely and safely", arguments: [
+        String(repeating: "[a](", count: 2_500), String(repeating: "[", count: 9_999) + "](https://x.example)",
+        String(repeating: "*", count: 10_000), String(repeating: "_a", count: 5_000), String(repeating: "**a", count: 3_333),
+        String(repeating: "`", count: 10_000), String(repeating: "[a](http://x<", count: 769) + ")",
+        String(repeating: "](", count: 5_000), String(repeating: "http://", count: 1_428), String(repeating: "*a _b [c](", count: 1_000),
+    ])
+    func pathological(text: String) {
+        let html = MessageFormatter.html(text)
+        // Every input character is in the output (escaped or as text); nothing is dropped.
+        #expect(html.count >= text.count - text.filter { "*_".contains($0) }.count)
+        #expect(!html.contains("<script"))
+    }
+}
+
+/// A small deterministic generator, so a failure names a reproducible round.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 @Suite("Contact points")
 struct ContactPointTests {
     @Test("phones normalize to E.164", arguments: [
