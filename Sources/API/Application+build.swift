@@ -44,6 +44,7 @@ public struct AppDependencies: Sendable {
     public let notifier: Notifier
     public let dispatcher: EventDispatcher
     public let typing: TypingService
+    public let channels: LiveChannels
     public let search: SearchStore
     public let attachments: AttachmentStore
     public let maintenance: Maintenance
@@ -56,6 +57,7 @@ public struct AppDependencies: Sendable {
     ///   must use the same names (the default in production).
     public init(database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels()) {
         self.database = database
+        self.channels = channels
         self.listener = NotificationListener(conninfo: conninfo, channels: channels.names, logger: logger)
         self.tenants = TenantStore(database: database, logger: logger)
         self.notifier = Notifier(database: database, channels: channels, logger: logger)
@@ -82,6 +84,9 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let registry = ParleyMetrics.bootstrap()
     let verifier = TokenVerifier(tenants: dependencies.tenants, requests: dependencies.chatRequests)
+    dependencies.channels.onTenantCreated { slug in
+        Task { await verifier.tenantCreated(slug) }
+    }
     let router = Router(context: ParleyRequestContext.self)
     router.middlewares.add(RequestIDHeaderMiddleware())
     router.middlewares.add(LogRequestsMiddleware(.debug))

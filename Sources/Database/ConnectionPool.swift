@@ -31,6 +31,7 @@ actor ConnectionPool {
     private let waitingGauge: Gauge
     private let openGauge: Gauge
     private let timeoutCounter: Counter
+    private let acquisitionCounter: Counter
 
     init(configuration: Database.Configuration, executor: BlockingExecutor, logger: Logger) {
         self.configuration = configuration
@@ -40,6 +41,7 @@ actor ConnectionPool {
         self.waitingGauge = Gauge(label: "parley_db_pool_waiting")
         self.openGauge = Gauge(label: "parley_db_pool_open")
         self.timeoutCounter = Counter(label: "parley_db_pool_timeouts_total")
+        self.acquisitionCounter = Counter(label: "parley_db_pool_acquisitions_total")
     }
 
     struct Stats: Sendable {
@@ -47,12 +49,17 @@ actor ConnectionPool {
         let inUse: Int
         let idle: Int
         let waiting: Int
+        /// Connections asked for since the pool was made (each transaction asks once).
+        let acquisitions: Int
     }
 
-    var stats: Stats { Stats(open: openCount, inUse: leased, idle: idle.count, waiting: waiters.count) }
+    var stats: Stats { Stats(open: openCount, inUse: leased, idle: idle.count, waiting: waiters.count, acquisitions: acquisitions) }
+    private var acquisitions = 0
 
     func acquire() async throws -> DatabaseConnection {
         if isClosed { throw DatabaseError.closed }
+        acquisitions += 1
+        acquisitionCounter.increment()
         if let connection = idle.popLast() {
             leased += 1
             report()

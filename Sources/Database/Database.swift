@@ -134,9 +134,11 @@ public final class Database: Service, Sendable {
     }
 
     /// Pool figures for /metrics and /ready.
-    public func poolStats() async -> (open: Int, inUse: Int, idle: Int, waiting: Int) {
+    /// The pool now, and how many connections were asked for since it was made (each
+    /// transaction or query asks once).
+    public func poolStats() async -> (open: Int, inUse: Int, idle: Int, waiting: Int, acquisitions: Int) {
         let stats = await pool.stats
-        return (stats.open, stats.inUse, stats.idle, stats.waiting)
+        return (stats.open, stats.inUse, stats.idle, stats.waiting, stats.acquisitions)
     }
 
     public func close() async {

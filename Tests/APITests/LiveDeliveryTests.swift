@@ -43,8 +43,9 @@ struct LiveDeliveryTests {
                 let event = try #require(await stream.nextEvent(["message.created"], timeout: .seconds(5)))
                 #expect(try event.data(Message.self).seq == Int64(index))
                 // Measured from the send's acknowledgement: delivery does not wait for any of
-                // the open transactions (the bench measures the latency itself).
-                #expect(ContinuousClock.now - acknowledged < .seconds(1), "delivered \(ContinuousClock.now - acknowledged) after the send returned")
+                // the open transactions, which stay open until the end (the bench measures the
+                // latency itself; the margin is for the whole suite sharing two cores).
+                #expect(ContinuousClock.now - acknowledged < .seconds(3), "delivered \(ContinuousClock.now - acknowledged) after the send returned")
             }
             for holder in holders { await holder.release() }
             await stream.close()

@@ -21,7 +21,9 @@ struct SystemTests {
                     try await group.waitForAll()
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Until the sleepers hold every connection (they keep them for 3 s).
+            let deadline = ContinuousClock.now + .seconds(2)
+            while await app.database.poolStats().inUse < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(await app.database.poolStats().inUse == 4)
             // A request that needs the database waits at most the acquire timeout, then 503.
             let busy = try await client.send(.get, "/ready")

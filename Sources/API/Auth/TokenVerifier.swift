@@ -9,6 +9,13 @@ import Logging
 /// tenant's own keys, so a token of brokerage A can never act in brokerage B. Keys are cached
 /// per tenant for `cacheTTL`; a token that fails against a cached entry older than a second is
 /// retried once with fresh keys, so a rotation in another process is seen at once.
+///
+/// Nothing that cannot be authenticated costs a database transaction per request: a name of no
+/// tenant is answered from a directory of every tenant's slug (reloaded when asked for a name
+/// it lacks), loads of one tenant's keys are shared by everyone who waits for them (single
+/// flight), and loads made only because something was missing are rate limited (below), so a
+/// flood of made-up `tid`s or of badly signed tokens reaches the database a few times, not per
+/// request.
 public actor TokenVerifier {
     struct Entry {
         let tenant: Tenant?
@@ -20,11 +27,28 @@ public actor TokenVerifier {
     let requests: ChatRequestStore?
     let cacheTTL: Duration
     private var cache: [String: Entry] = [:]
+    /// Loads of a tenant's entry in flight: concurrent askers wait for the same one.
+    private var loads: [String: Task<Entry, any Error>] = [:]
+    /// Every tenant's slug, as last loaded.
+    private var directory: Set<String> = []
+    private var directoryLoad: Task<Set<String>, any Error>?
+    /// Loads made only because something was not found (a slug not in the directory, a token
+    /// whose signature failed with cached keys) draw on a token bucket: `speculativeBurst` at
+    /// most, refilled one per `refillInterval`. A load that finds what was missing gives its
+    /// token back and resets the interval to 1 s; one that does not doubles it (up to 60 s).
+    /// So real newcomers are never held up, and a flood of made-up names or forged signatures
+    /// reaches the database a handful of times a minute at most.
+    private var allowance: Double
+    private var allowanceAt = ContinuousClock.now
+    private var refillInterval: Duration = .seconds(1)
+    let speculativeBurst: Double
 
-    public init(tenants: TenantStore, requests: ChatRequestStore?, cacheTTL: Duration = .seconds(10)) {
+    public init(tenants: TenantStore, requests: ChatRequestStore?, cacheTTL: Duration = .seconds(10), speculativeBurst: Int = 3) {
         self.tenants = tenants
         self.requests = requests
         self.cacheTTL = cacheTTL
+        self.speculativeBurst = Double(speculativeBurst)
+        self.allowance = Double(speculativeBurst)
     }
 
     /// The caller for a bearer token, or a 401 problem saying what is wrong with it.
@@ -46,9 +70,15 @@ public actor TokenVerifier {
         do {
             claims = try await verifySignature(token, entry)
         } catch {
-            guard ContinuousClock.now - entry.loadedAt > .seconds(1) else { throw error }
+            guard ContinuousClock.now - entry.loadedAt > .seconds(1), takeSpeculativeLoad() else { throw error }
             entry = try await self.entry(for: slug, fresh: true)
-            claims = try await verifySignature(token, entry)
+            do {
+                claims = try await verifySignature(token, entry)
+            } catch {
+                speculativeLoad(helped: false)
+                throw error
+            }
+            speculativeLoad(helped: true)
         }
         guard let tenant = entry.tenant, claims.tid == slug.rawValue else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's signature does not verify")
@@ -78,9 +108,22 @@ public actor TokenVerifier {
         try await entry(for: slug, fresh: false).tenant
     }
 
-    /// Forgets a tenant's keys (after a rotation in this process).
+    /// A tenant was created (in any process): its slug joins the directory. Nil: creations may
+    /// have been missed (the LISTEN connection was away), so the next miss may reload at once.
+    public func tenantCreated(_ slug: String?) {
+        if let slug {
+            directory.insert(slug)
+        } else {
+            allowance = max(allowance, 1)
+            refillInterval = .seconds(1)
+        }
+    }
+
+    /// Forgets a tenant's keys (after a rotation in this process) and knows the tenant exists
+    /// (after it was created here).
     public func invalidate(_ slug: TenantSlug) {
         cache[slug.rawValue] = nil
+        directory.insert(slug.rawValue)
     }
 
     private func verifySignature(_ token: String, _ entry: Entry) async throws -> UserClaims {
@@ -98,25 +141,73 @@ public actor TokenVerifier {
         if !fresh, let entry = cache[slug.rawValue], ContinuousClock.now - entry.loadedAt < cacheTTL {
             return entry
         }
-        let entry: Entry
-        if let tenant = try await tenants.find(slug) {
+        guard try await mayExist(slug) else { return Entry(tenant: nil, keys: nil, loadedAt: .now) }
+        if let load = loads[slug.rawValue] { return try await load.value }
+        let load = Task { [tenants] () throws -> Entry in
+            guard let (tenant, active) = try await tenants.findWithKeys(slug) else { return Entry(tenant: nil, keys: nil, loadedAt: .now) }
             let keys = JWTKeyCollection()
-            for key in try await tenants.activeKeys(tenant) {
+            for key in active {
                 await keys.add(hmac: HMACKey(from: key.secret), digestAlgorithm: .sha256, kid: JWKIdentifier(string: key.kid))
             }
-            entry = Entry(tenant: tenant, keys: keys, loadedAt: .now)
-        } else {
-            // Remembered too, so a flood of tokens naming no tenant does not reach the database.
-            entry = Entry(tenant: nil, keys: nil, loadedAt: .now)
+            return Entry(tenant: tenant, keys: keys, loadedAt: .now)
         }
+        loads[slug.rawValue] = load
+        defer { loads[slug.rawValue] = nil }
+        let entry = try await load.value
         if cache.count >= 10_000 {
-            // Names of no tenant (or stale entries) pile up under a flood of made-up slugs.
             let now = ContinuousClock.now
             cache = cache.filter { now - $0.value.loadedAt < cacheTTL }
-            if cache.count >= 10_000 { cache = cache.filter { $0.value.tenant != nil } }
         }
         cache[slug.rawValue] = entry
         return entry
+    }
+
+    /// Whether `slug` may name a tenant: it is in the directory, or a reload (if one is allowed
+    /// now) finds it there. One reload at a time; the rest wait for it.
+    private func mayExist(_ slug: TenantSlug) async throws -> Bool {
+        if directory.contains(slug.rawValue) { return true }
+        let load: Task<Set<String>, any Error>
+        let started: Bool
+        if let running = directoryLoad {
+            load = running
+            started = false
+        } else {
+            guard takeSpeculativeLoad() else { return false }
+            load = Task { [tenants] in try await tenants.slugs() }
+            directoryLoad = load
+            started = true
+        }
+        let slugs: Set<String>
+        do {
+            slugs = try await load.value
+        } catch {
+            if directoryLoad == load { directoryLoad = nil }
+            throw error
+        }
+        if directoryLoad == load {
+            directory = slugs
+            directoryLoad = nil
+        }
+        if started { speculativeLoad(helped: slugs.contains(slug.rawValue)) }
+        return slugs.contains(slug.rawValue)
+    }
+
+    private func takeSpeculativeLoad() -> Bool {
+        let now = ContinuousClock.now
+        allowance = min(speculativeBurst, allowance + (now - allowanceAt) / refillInterval)
+        allowanceAt = now
+        guard allowance >= 1 else { return false }
+        allowance -= 1
+        return true
+    }
+
+    private func speculativeLoad(helped: Bool) {
+        if helped {
+            allowance = min(speculativeBurst, allowance + 1)
+            refillInterval = .seconds(1)
+        } else {
+            refillInterval = min(refillInterval * 2, .seconds(60))
+        }
     }
 
     /// Reads `tid` from the payload without verifying, only to choose whose keys to verify with.

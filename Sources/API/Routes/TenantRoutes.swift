@@ -73,6 +73,7 @@ struct TenantRoutes {
         try validator.check()
         guard let slug, let name = body.name else { throw Problem.validation(validator.errors) }
         let (tenant, key) = try await tenants.create(slug: slug, displayName: name)
+        await verifier.invalidate(slug)
         context.logger.info("tenant created", metadata: ["tenant": "\(slug)"])
         var headers = HTTPFields()
         headers[.location] = "/v1/tenants/\(slug)"

@@ -123,8 +123,11 @@ public final class EventDispatcher: Service, Sendable {
                     switch event {
                     case .connected:
                         self.wakeAll()
+                        self.channels.announceTenantCreated(nil)
                     case .notification(let notification) where notification.channel == self.channels.typing:
                         self.deliverTyping(notification.payload)
+                    case .notification(let notification) where notification.channel == LiveChannels.tenantsCreated:
+                        self.channels.announceTenantCreated(notification.payload)
                     case .notification(let notification):
                         // Our own NOTIFYs were already handled by the local wake-up, so only
                         // other processes' wake-ups cause a read.

@@ -15,7 +15,11 @@ public final class LiveChannels: Sendable {
     /// Identifies this process in wake-ups, so its dispatcher skips the ones it already
     /// handled locally.
     public let processToken: String
+    /// `NOTIFY parley_tenants, '<slug>'`: a tenant was created (by any process). One name for
+    /// every deployment on the database: creations are rare.
+    public static let tenantsCreated = "parley_tenants"
     private let localWake = Mutex<(@Sendable (String) -> Void)?>(nil)
+    private let tenantCreated = Mutex<(@Sendable (String?) -> Void)?>(nil)
 
     public init(events: String = "parley", typing: String = "parley_typing", processToken: String = UUID().uuidString.lowercased()) {
         self.events = events
@@ -24,7 +28,7 @@ public final class LiveChannels: Sendable {
     }
 
     /// What the process's LISTEN connection listens on.
-    public var names: [String] { [events, typing] }
+    public var names: [String] { [events, typing, Self.tenantsCreated] }
 
     /// The tenant a wake-up names, or nil when this process sent it (its own dispatcher was
     /// already woken directly) or the payload is not one.
@@ -37,6 +41,16 @@ public final class LiveChannels: Sendable {
     /// The dispatcher's wake function (set once, by the dispatcher).
     func onLocalWake(_ wake: @escaping @Sendable (String) -> Void) {
         localWake.withLock { $0 = wake }
+    }
+
+    /// Who is told of tenants created anywhere: the slug, or nil when the LISTEN connection
+    /// (re)connected and creations may have been missed (set once, by the token verifier).
+    public func onTenantCreated(_ handler: @escaping @Sendable (String?) -> Void) {
+        tenantCreated.withLock { $0 = handler }
+    }
+
+    func announceTenantCreated(_ slug: String?) {
+        tenantCreated.withLock { $0 }?(slug)
     }
 
     /// Wakes this process's dispatcher for `slug`, without a round trip.

@@ -45,6 +45,9 @@ public struct TenantStore: Sendable {
                 // The rest runs as the tenant's role so every object it creates is owned by it.
                 try await tx.simpleQuery("SET LOCAL ROLE \(scope.role.quoted); SET LOCAL search_path TO \(scope.schema.quoted), public")
                 try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
+                // Every process learns of the new tenant at commit (its token verifier's
+                // directory of slugs: docs/decisions/0013-unauthenticated-cost.md).
+                try await tx.query("SELECT pg_notify($1, $2)", [LiveChannels.tenantsCreated, slug.rawValue])
                 return (try Self.tenant(row.rows[0]), try Self.key(key.rows[0]))
             }
         } catch DatabaseError.conflict {
@@ -57,6 +60,13 @@ public struct TenantStore: Sendable {
         try await database.withTransaction { tx in
             try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
                 .first.map(Self.tenant)
+        }
+    }
+
+    /// Every tenant's slug (the verifier's directory: a name of no tenant is answered from it).
+    public func slugs() async throws -> Set<String> {
+        try await database.withTransaction { tx in
+            Set(try await tx.query("SELECT slug FROM parley.tenants").rows.map { try $0.decode(String.self, "slug") })
         }
     }
 
@@ -77,6 +87,21 @@ public struct TenantStore: Sendable {
                 SELECT \(Self.columns) FROM parley.tenants
                 WHERE $1::text IS NULL OR slug > $1 ORDER BY slug LIMIT $2
                 """, [after, limit]).rows.map(Self.tenant)
+        }
+    }
+
+    /// The tenant and the keys that currently verify its tokens (newest first), in one
+    /// transaction: what the token verifier loads.
+    public func findWithKeys(_ slug: TenantSlug) async throws -> (Tenant, [SigningKey])? {
+        try await database.withTransaction { tx in
+            guard let tenant = try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
+                .first.map(Self.tenant)
+            else { return nil }
+            let keys = try await tx.query("""
+                SELECT kid, secret, created_at, retired_at FROM parley.tenant_signing_keys
+                WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid
+                """, [tenant.id]).rows.map(Self.key)
+            return (tenant, keys)
         }
     }
 
