@@ -127,6 +127,20 @@ struct SearchTests {
         }
     }
 
+    @Test("control characters in a message never become markup or reach a snippet")
+    func controlCharactersInSnippets() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, _) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "the \u{2}\u{1}attic\u{2} and the loft \u{1}\u{7}\u{1B}[31m done"]]),
+            ])
+            let html = try #require(try await Self.results(client, agent, "q=loft").first?.snippets.first?.html)
+            #expect(html.components(separatedBy: "<mark>").count == 2, "\(html.debugDescription)")
+            #expect(html.components(separatedBy: "</mark>").count == 2, "\(html.debugDescription)")
+            #expect(html.contains("<mark>loft</mark>"), "\(html.debugDescription)")
+            #expect(!html.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(html.debugDescription)")
+        }
+    }
+
     @Test("a client finds only their own sessions; archived ones too; another tenant nothing")
     func isolation() async throws {
         try await TestApp.run { app, client in

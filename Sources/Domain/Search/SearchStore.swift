@@ -190,7 +190,7 @@ public struct SearchStore: Sendable {
                 WITH bound AS (SELECT $1::text, $2::text, $3::text, $4::text, $5::int), -- same parameters as the search
                 q AS (SELECT \(tsquery) AS query)
                 SELECT x.id, x.session_id, x.seq, x.created_at, x.total,
-                       ts_headline(\(Self.config), x.text, q.query,
+                       ts_headline(\(Self.config), regexp_replace(x.text, '[[:cntrl:]]', ' ', 'g'), q.query,
                                    'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
                 FROM (
                     SELECT m.id, m.session_id, m.seq, m.created_at, m.text,
@@ -213,6 +213,8 @@ public struct SearchStore: Sendable {
     }
 
     /// Escapes the passage, then turns ts_headline's markers (U+0001/U+0002) into `<mark>` tags.
+    /// (The text given to ts_headline has its control characters turned into spaces, so a
+    /// message's own U+0001/U+0002 never become markers.)
     static func highlight(_ text: String) -> String {
         MessageFormatter.escape(text).replacingOccurrences(of: "\u{1}", with: "<mark>").replacingOccurrences(of: "\u{2}", with: "</mark>")
     }
