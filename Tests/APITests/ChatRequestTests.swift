@@ -123,6 +123,39 @@ struct ChatRequestTests {
         }
     }
 
+    @Test("junk submissions count against their address only: they cannot use up the brokerage's limit for genuine visitors")
+    func junkDoesNotLockOut() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, _) = try await Self.setup(app)
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                      body: ["chatRequestsPerHour": 3, "chatRequestsPerIPPerHour": 1000])
+            // Malformed, invalid and honeypot submissions, well past the brokerage's limit of 3.
+            for index in 0..<10 {
+                var body: [String: Any] = ["name": "x"]
+                if index.isMultiple(of: 2) { body = Self.visitor; body["website"] = "https://spam.example" }
+                let response = try await Self.submit(client, tenant, body)
+                #expect(response.status == (index.isMultiple(of: 2) ? .created : .unprocessableContent))
+            }
+            // A genuine visitor still gets through, until the brokerage's own limit.
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<4 {
+                var body = Self.visitor
+                body["email"] = "genuine\(index)@example.com"
+                statuses.append(try await Self.submit(client, tenant, body).status)
+            }
+            #expect(statuses == [.created, .created, .created, .tooManyRequests])
+        }
+    }
+
+    @Test("per-address limits key an IPv6 client by its /64, an IPv4 client by its address", arguments: [
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"), ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:0001:0002:ffff::", "2001:db8:1:2::/64"), ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"), ("192.0.2.7", "192.0.2.7"), ("unknown", "unknown"), ("fe80::1%eth0", "fe80::1%eth0"),
+    ])
+    func ipv6Prefix(address: String, key: String) {
+        #expect(ClientIP.limitKey(address) == key)
+    }
+
     @Test("accept makes a client session with the first message; the visitor chats with their token, live")
     func acceptAndVisitorChat() async throws {
         try await TestApp.run { app, client in

@@ -55,11 +55,11 @@ struct PublicChatRequestRoutes {
         let tenant = try await Self.tenant(context, verifier)
         let ip = ClientIP.resolve(
             forwardedFor: request.headers[values: .init("X-Forwarded-For")!], peer: context.remoteAddress?.ipAddress, trustedHops: trustedProxyHops)
-        if let wait = limiter.take("ip|\(tenant.slug)|\(ip)", perHour: tenant.settings.chatRequestsPerIPPerHour)
-            ?? limiter.take("tenant|\(tenant.slug)", perHour: tenant.settings.chatRequestsPerHour)
-        {
-            rateLimitedCounter.increment()
-            throw DomainError.rateLimited(code: "rate_limited", message: "too many chat requests; retry later", retryAfter: wait)
+        // Every submission counts against its address (an IPv6 client by its /64); only a
+        // well-formed one counts against the brokerage, so junk cannot use up the brokerage's
+        // limit for genuine visitors (docs/CHAT_REQUESTS.md).
+        if let wait = limiter.take("ip|\(tenant.slug)|\(ClientIP.limitKey(ip))", perHour: tenant.settings.chatRequestsPerIPPerHour) {
+            throw rateLimited(wait)
         }
         let body = try await request.decodeJSON(as: SubmitBody.self, context: context)
         if let trap = body.website, !trap.isEmpty {
@@ -78,6 +78,10 @@ struct PublicChatRequestRoutes {
         let submission = ChatRequestSubmission(
             agentId: body.agentId, name: body.name, email: body.email, phone: body.phone, message: body.message,
             property: body.property, preferredContactMethod: body.preferredContactMethod)
+        try ChatRequestStore.validate(submission, settings: tenant.settings)
+        if let wait = limiter.take("tenant|\(tenant.slug)", perHour: tenant.settings.chatRequestsPerHour) {
+            throw rateLimited(wait)
+        }
         let (stored, visitorID, created) = try await requests.submit(tenant, submission, origin: request.headers[.origin])
         var token: String?
         if created {
@@ -91,6 +95,11 @@ struct PublicChatRequestRoutes {
         headers[.location] = "/v1/public/\(tenant.slug)/chat-requests/\(stored.id)"
         return EditedResponse(status: created ? .created : .ok, headers: headers, response: Submitted(
             id: stored.id, status: stored.status, createdAt: stored.createdAt, expiresAt: stored.expiresAt, visitorToken: token))
+    }
+
+    private func rateLimited(_ wait: Int) -> DomainError {
+        rateLimitedCounter.increment()
+        return DomainError.rateLimited(code: "rate_limited", message: "too many chat requests; retry later", retryAfter: wait)
     }
 
     @Sendable func visitorView(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<VisitorChatRequest> {

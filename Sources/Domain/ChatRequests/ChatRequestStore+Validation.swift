@@ -13,6 +13,11 @@ extension ChatRequestStore {
 
     /// Every bad field at once: name; email or phone; valid email; phone to E.164; the
     /// preferred method reachable; message ≤ 5,000; the listing as in listing shares.
+    /// Throws the validation problem a submission would get, without storing anything.
+    public static func validate(_ submission: ChatRequestSubmission, settings: TenantSettings) throws {
+        _ = try validated(submission, settings: settings)
+    }
+
     static func validated(_ s: ChatRequestSubmission, settings: TenantSettings) throws -> Valid {
         var v = Validator()
         let agent = s.agentId ?? settings.defaultAgentId
