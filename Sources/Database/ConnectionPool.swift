@@ -137,7 +137,17 @@ actor ConnectionPool {
         let configuration = self.configuration
         do {
             let raw = try await executor.run {
-                try Connection.connect(configuration.conninfo, applicationName: configuration.applicationName)
+                let connection = try Connection.connect(configuration.conninfo, applicationName: configuration.applicationName)
+                let settings = configuration.sessionSettings
+                if !settings.isEmpty {
+                    do {
+                        _ = try connection.execAll(settings)
+                    } catch {
+                        connection.finish()
+                        throw error
+                    }
+                }
+                return connection
             }
             return DatabaseConnection(raw: raw, executor: executor)
         } catch let error as PQError {

@@ -14,12 +14,35 @@ public final class Database: Service, Sendable {
         /// How long a caller waits for a free connection before `DatabaseError.poolTimeout`.
         public var acquireTimeout: Duration
         public var applicationName: String
+        /// `statement_timeout` of every pooled connection: no request of the API comes near it;
+        /// it ends what would otherwise hold a connection (and its locks) without bound.
+        /// Migrations lift it for their own transactions. Nil: the server's setting.
+        public var statementTimeout: Duration?
+        /// `lock_timeout` of every pooled connection: a statement waiting this long for a lock
+        /// fails (`DatabaseError.contention`) instead of queueing behind a stuck transaction.
+        public var lockTimeout: Duration?
 
-        public init(conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), applicationName: String = "parley") {
+        public init(
+            conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), applicationName: String = "parley",
+            statementTimeout: Duration? = .seconds(30), lockTimeout: Duration? = .seconds(10)
+        ) {
             self.conninfo = conninfo
             self.maxConnections = maxConnections
             self.acquireTimeout = acquireTimeout
             self.applicationName = applicationName
+            self.statementTimeout = statementTimeout
+            self.lockTimeout = lockTimeout
+        }
+
+        /// The session settings each new connection gets.
+        var sessionSettings: String {
+            func milliseconds(_ duration: Duration) -> Int64 {
+                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            }
+            var settings: [String] = []
+            if let statementTimeout { settings.append("SET statement_timeout = \(milliseconds(statementTimeout))") }
+            if let lockTimeout { settings.append("SET lock_timeout = \(milliseconds(lockTimeout))") }
+            return settings.joined(separator: "; ")
         }
     }
 

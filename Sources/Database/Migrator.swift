@@ -79,6 +79,9 @@ public struct Migrator: Sendable {
     // MARK: - Steps
 
     private static func lock(_ tx: Transaction, schema: String) async throws {
+        // A migration may build an index on a large table or wait for another process's
+        // migration: the pool's statement and lock timeouts are for requests, not for this.
+        try await tx.simpleQuery("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
         try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.migrate'), hashtext($1))", [schema])
     }
 

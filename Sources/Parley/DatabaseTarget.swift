@@ -33,8 +33,13 @@ struct DatabaseTarget {
     func makeDatabase(logger: Logger, maxConnections: Int? = nil) -> Database {
         let size = maxConnections ?? Env.get("PARLEY_DB_POOL_SIZE").flatMap(Int.init) ?? 10
         let timeout = Env.get("PARLEY_DB_POOL_TIMEOUT_MS").flatMap(Int.init) ?? 5000
+        let statementTimeout = Env.get("PARLEY_DB_STATEMENT_TIMEOUT_MS").flatMap(Int.init) ?? 30_000
+        let lockTimeout = Env.get("PARLEY_DB_LOCK_TIMEOUT_MS").flatMap(Int.init) ?? 10_000
         return Database(
-            configuration: .init(conninfo: conninfo, maxConnections: max(size, 1), acquireTimeout: .milliseconds(timeout)),
+            configuration: .init(
+                conninfo: conninfo, maxConnections: max(size, 1), acquireTimeout: .milliseconds(timeout),
+                statementTimeout: statementTimeout > 0 ? .milliseconds(statementTimeout) : nil,
+                lockTimeout: lockTimeout > 0 ? .milliseconds(lockTimeout) : nil),
             logger: logger)
     }
 }

@@ -243,26 +243,3 @@ struct LiveDeliveryTests {
         #expect(stream.isClosed)
     }
 }
-
-/// Runs `sql` on a raw connection to `database`, keeping the connection (and the transaction
-/// `sql` opened) until `release`, then rolls back. libpq blocks: every call runs on NIO's
-/// blocking pool, never on the cooperative threads the other tests share.
-final class HeldTransaction: Sendable {
-    private let connection: Connection
-
-    init(database: String, _ sql: String) async throws {
-        let conninfo = TestDatabase.conninfo(try await TestDatabase.shared.conninfo(), database: database)
-        connection = try await NIOThreadPool.singleton.runIfActive {
-            let connection = try Connection.connect(conninfo, applicationName: "parley-test-holder")
-            _ = try connection.execAll(sql)
-            return connection
-        }
-    }
-
-    func release() async {
-        _ = try? await NIOThreadPool.singleton.runIfActive { [connection] in
-            _ = try? connection.exec("ROLLBACK")
-            connection.finish()
-        }
-    }
-}

@@ -6,6 +6,39 @@ import Testing
 
 @Suite("Database: pool")
 struct PoolTests {
+    @Test("pooled connections end a statement past statement_timeout and a lock wait past lock_timeout; migrations are not bound")
+    func timeouts() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let database = Database(
+            configuration: .init(conninfo: conninfo, maxConnections: 1, statementTimeout: .milliseconds(300), lockTimeout: .milliseconds(200)),
+            logger: testLogger)
+        defer { Task { await database.close() } }
+        let started = ContinuousClock.now
+        await #expect {
+            try await database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(5)") }
+        } throws: { error in
+            if case DatabaseError.timeout = error { return true }
+            return false
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        // A lock held elsewhere: the wait ends as contention (retryable), not a hang.
+        let key = Int64.random(in: 1...Int64.max)
+        let holder = try await HeldTransaction(database: nil, "BEGIN; SELECT pg_advisory_xact_lock(\(key))")
+        await #expect {
+            try await database.withTransaction { tx in _ = try await tx.query("SELECT pg_advisory_xact_lock($1)", [key]) }
+        } throws: { error in
+            if case DatabaseError.contention = error { return true }
+            return false
+        }
+        await holder.release()
+        // The same pool still works, and its settings are what the connection reports.
+        let settings = try await database.withConnection { connection in
+            try await connection.query("SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l").rows[0]
+        }
+        #expect(try settings.decode(String.self, "s") == "300ms")
+        #expect(try settings.decode(String.self, "l") == "200ms")
+    }
+
     @Test("a terminated backend is replaced: the next transaction gets a new connection")
     func killedBackendIsReplaced() async throws {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
