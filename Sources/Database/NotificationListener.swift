@@ -29,6 +29,7 @@ public final class NotificationListener: Service, Sendable {
     private let conninfo: String
     private let logger: Logger
     private let state = Mutex(State())
+    private let handler = Mutex<(@Sendable (Event) -> Void)?>(nil)
 
     private struct State {
         var listening = false
@@ -65,6 +66,20 @@ public final class NotificationListener: Service, Sendable {
 
     /// The backend pid of the LISTEN connection, for fault tests (`pg_terminate_backend`).
     public var backendPID: Int32? { state.withLock { $0.connection?.backendPID } }
+
+    /// Has `body` called with every event on the listener's own thread, instead of `events`
+    /// (set it before `start`). It must be quick: the next notification waits for it.
+    public func onEvent(_ body: @escaping @Sendable (Event) -> Void) {
+        handler.withLock { $0 = body }
+    }
+
+    private func emit(_ event: Event) {
+        if let handler = handler.withLock({ $0 }) {
+            handler(event)
+        } else {
+            continuation.yield(event)
+        }
+    }
 
     /// Starts the listening thread (idempotent).
     public func start() {
@@ -127,7 +142,7 @@ public final class NotificationListener: Service, Sendable {
             if everConnected { logger.info("listener reconnected") }
             everConnected = true
             backoff = 0.1
-            continuation.yield(.connected)
+            emit(.connected)
             pump(connection)
             state.withLock { state in
                 state.listening = false
@@ -148,14 +163,14 @@ public final class NotificationListener: Service, Sendable {
                     lastHeard = .now
                     state.withLock { $0.lastHeard = lastHeard }
                     for notification in try connection.consumeNotifications() {
-                        continuation.yield(.notification(notification))
+                        emit(.notification(notification))
                     }
                 } else if !connection.isConnected {
                     return
                 } else if ContinuousClock.now - lastHeard >= probeInterval {
                     let timeout = probeTimeout.components
                     for notification in try connection.roundTrip(timeoutMilliseconds: Int32(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000)) {
-                        continuation.yield(.notification(notification))
+                        emit(.notification(notification))
                     }
                     lastHeard = .now
                     state.withLock { $0.lastHeard = lastHeard }

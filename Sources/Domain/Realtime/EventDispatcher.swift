@@ -113,30 +113,18 @@ public final class EventDispatcher: Service, Sendable {
         for slug in state.withLock({ Array($0.keys) }) { wake(slug) }
     }
 
-    /// Consumes the LISTEN connection's events until shutdown. A safety tick re-reads every
-    /// tenant once a second in case a wake-up was lost between processes.
+    /// Handles the LISTEN connection's events until shutdown, on the listener's own thread: a
+    /// wake-up or a typing signal never waits for a task of the cooperative pool to be
+    /// scheduled (a consumer task there was once starved for 11 s under load while the
+    /// notification sat in its queue). A safety tick re-reads every tenant once a second in
+    /// case a wake-up was lost between processes.
     public func run() async throws {
+        listener.onEvent { [weak self] event in self?.handle(event) }
         listener.start()
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await gracefulShutdown() }
             group.addTask {
-                for await event in self.listener.events.cancelOnGracefulShutdown() {
-                    switch event {
-                    case .connected:
-                        self.wakeAll()
-                        self.channels.announceTenantCreated(nil)
-                    case .notification(let notification) where notification.channel == self.channels.typing:
-                        self.deliverTyping(notification.payload)
-                    case .notification(let notification) where notification.channel == LiveChannels.tenantsCreated:
-                        self.channels.announceTenantCreated(notification.payload)
-                    case .notification(let notification):
-                        // Our own NOTIFYs were already handled by the local wake-up, so only
-                        // other processes' wake-ups cause a read.
-                        if let slug = self.channels.tenantToWake(notification.payload) { self.wake(slug) }
-                    }
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     self.wakeAll()
                 }
@@ -146,6 +134,24 @@ public final class EventDispatcher: Service, Sendable {
         }
         for subscription in state.withLock({ $0.values.flatMap { $0.subscriptions.values } }) {
             subscription.terminate(.goingAway)
+        }
+    }
+
+    /// One event of the LISTEN connection (called on the listener's thread; quick: locks held
+    /// briefly, reads started as tasks).
+    private func handle(_ event: NotificationListener.Event) {
+        switch event {
+        case .connected:
+            wakeAll()
+            channels.announceTenantCreated(nil)
+        case .notification(let notification) where notification.channel == channels.typing:
+            deliverTyping(notification.payload)
+        case .notification(let notification) where notification.channel == LiveChannels.tenantsCreated:
+            channels.announceTenantCreated(notification.payload)
+        case .notification(let notification):
+            // Our own NOTIFYs were already handled by the local wake-up, so only other
+            // processes' wake-ups cause a read.
+            if let slug = channels.tenantToWake(notification.payload) { wake(slug) }
         }
     }
 
