@@ -60,6 +60,9 @@ public enum MessageFormatter {
     /// One line as characters, with, for every position, where each marker next occurs.
     private struct InlineLine {
         let chars: [Character]
+        /// The character's byte when it is a single ASCII byte, else 0: markers are ASCII, and
+        /// comparing bytes is much cheaper than comparing `Character`s.
+        let codes: [UInt8]
         var count: Int { chars.count }
         /// For position p: the first position at or after p where the marker starts, or
         /// `count` when there is none.
@@ -69,24 +72,34 @@ public enum MessageFormatter {
         init(_ text: Substring) {
             let chars = Array(text)
             let n = chars.count
+            let codes = chars.map { $0.utf8.count == 1 ? $0.utf8.first ?? 0 : 0 }
             var star = [Int](repeating: n, count: n + 1), doubleStar = star, underscore = star, open = star
             var linkMiddle = star, close = star, space = star, unsafe = star, colon = star
             var p = n - 1
             while p >= 0 {
-                let c = chars[p]
-                let nextIs: (Character) -> Bool = { p + 1 < n && chars[p + 1] == $0 }
-                star[p] = c == "*" ? p : star[p + 1]
-                doubleStar[p] = c == "*" && nextIs("*") ? p : doubleStar[p + 1]
-                underscore[p] = c == "_" ? p : underscore[p + 1]
-                open[p] = c == "[" ? p : open[p + 1]
-                linkMiddle[p] = c == "]" && nextIs("(") ? p : linkMiddle[p + 1]
-                close[p] = c == ")" ? p : close[p + 1]
-                space[p] = c.isWhitespace ? p : space[p + 1]
-                unsafe[p] = MessageFormatter.unsafeInURL(c) ? p : unsafe[p + 1]
-                colon[p] = c == ":" ? p : colon[p + 1]
+                let c = codes[p]
+                let next = p + 1 < n ? codes[p + 1] : 0
+                star[p] = c == 0x2A ? p : star[p + 1]
+                doubleStar[p] = c == 0x2A && next == 0x2A ? p : doubleStar[p + 1]
+                underscore[p] = c == 0x5F ? p : underscore[p + 1]
+                open[p] = c == 0x5B ? p : open[p + 1]
+                linkMiddle[p] = c == 0x5D && next == 0x28 ? p : linkMiddle[p + 1]
+                close[p] = c == 0x29 ? p : close[p + 1]
+                colon[p] = c == 0x3A ? p : colon[p + 1]
+                let isSpace: Bool, isUnsafe: Bool
+                if c != 0 {
+                    isSpace = c == 0x20 || (c >= 0x09 && c <= 0x0D)
+                    isUnsafe = MessageFormatter.unsafeInURL(c)
+                } else {
+                    isSpace = chars[p].isWhitespace
+                    isUnsafe = chars[p].unicodeScalars.contains { $0.isASCII && MessageFormatter.unsafeInURL(UInt8($0.value)) }
+                }
+                space[p] = isSpace ? p : space[p + 1]
+                unsafe[p] = isUnsafe ? p : unsafe[p + 1]
                 p -= 1
             }
             self.chars = chars
+            self.codes = codes
             (self.star, self.doubleStar, self.underscore, self.open, self.linkMiddle, self.close) = (star, doubleStar, underscore, open, linkMiddle, close)
             (self.space, self.unsafe, self.colon) = (space, unsafe, colon)
         }
@@ -95,30 +108,30 @@ public enum MessageFormatter {
         func render(_ lo: Int, _ hi: Int, into out: inout String) {
             var i = lo
             while i < hi {
-                let c = chars[i]
-                if c == "*", i + 1 < hi, chars[i + 1] == "*", let (a, b, next) = delimited(i, hi, width: 2, doubleStar) {
+                let c = codes[i]
+                if c == 0x2A, i + 1 < hi, codes[i + 1] == 0x2A, let (a, b, next) = delimited(i, hi, width: 2, doubleStar) {
                     out += "<strong>"
                     render(a, b, into: &out)
                     out += "</strong>"
                     i = next
-                } else if c == "*", let (a, b, next) = delimited(i, hi, width: 1, star) {
+                } else if c == 0x2A, let (a, b, next) = delimited(i, hi, width: 1, star) {
                     out += "<em>"
                     render(a, b, into: &out)
                     out += "</em>"
                     i = next
-                } else if c == "_", i == lo || !chars[i - 1].isLetterOrDigit, let (a, b, next) = delimited(i, hi, width: 1, underscore),
+                } else if c == 0x5F, i == lo || !chars[i - 1].isLetterOrDigit, let (a, b, next) = delimited(i, hi, width: 1, underscore),
                     next == hi || !chars[next].isLetterOrDigit
                 {
                     out += "<em>"
                     render(a, b, into: &out)
                     out += "</em>"
                     i = next
-                } else if c == "[", let (label, url, next) = link(i, hi) {
+                } else if c == 0x5B, let (label, url, next) = link(i, hi) {
                     out += "<a href=\"" + MessageFormatter.escape(url) + "\" rel=\"nofollow noopener noreferrer\">"
                     render(label.lowerBound, label.upperBound, into: &out)
                     out += "</a>"
                     i = next
-                } else if c == "h", hasPrefix("https://", at: i, hi) || hasPrefix("http://", at: i, hi), i == lo || !chars[i - 1].isLetterOrDigit {
+                } else if c == 0x68, hasPrefix("https://", at: i, hi) || hasPrefix("http://", at: i, hi), i == lo || !chars[i - 1].isLetterOrDigit {
                     var end = i
                     while end < hi, !MessageFormatter.endsBareURL(chars[end]) { end += 1 }
                     // Trailing punctuation belongs to the sentence, not the URL.
@@ -131,7 +144,7 @@ public enum MessageFormatter {
                     }
                     i = end
                 } else {
-                    MessageFormatter.escape(c, into: &out)
+                    MessageFormatter.escape(chars[i], into: &out)
                     i += 1
                 }
             }
@@ -144,7 +157,7 @@ public enum MessageFormatter {
             guard start < hi else { return nil }
             let end = next[start]
             guard end + width <= hi, end > start, !chars[start].isWhitespace, !chars[end - 1].isWhitespace else { return nil }
-            if width == 1, chars[i] == "*", chars[start] == "*" { return nil }
+            if width == 1, codes[i] == 0x2A, codes[start] == 0x2A { return nil }
             return (start, end, end + width)
         }
 
@@ -164,7 +177,7 @@ public enum MessageFormatter {
             switch scheme {
             case "mailto": break
             case "http", "https":
-                guard schemeEnd + 2 < urlEnd, chars[schemeEnd + 1] == "/", chars[schemeEnd + 2] == "/",
+                guard schemeEnd + 2 < urlEnd, codes[schemeEnd + 1] == 0x2F, codes[schemeEnd + 2] == 0x2F,
                     urlEnd - urlStart > scheme.count + 3
                 else { return nil }
             default: return nil
@@ -172,13 +185,9 @@ public enum MessageFormatter {
             return (i + 1..<middle, String(chars[urlStart..<urlEnd]), urlEnd + 1)
         }
 
-        private func hasPrefix(_ prefix: String, at i: Int, _ hi: Int) -> Bool {
-            var p = i
-            for character in prefix {
-                guard p < hi, chars[p] == character else { return false }
-                p += 1
-            }
-            return true
+        private func hasPrefix(_ prefix: StaticString, at i: Int, _ hi: Int) -> Bool {
+            guard i + prefix.utf8CodeUnitCount <= hi else { return false }
+            return prefix.withUTF8Buffer { bytes in bytes.indices.allSatisfy { codes[i + $0] == bytes[$0] } }
         }
     }
 
@@ -190,7 +199,14 @@ public enum MessageFormatter {
     /// A character that may not appear in a link's URL (controls, space, quotes, angle
     /// brackets, backtick, backslash).
     static func unsafeInURL(_ c: Character) -> Bool {
-        c.unicodeScalars.contains { $0.value < 0x21 || $0.value == 0x7F || "\"'<>`\\".unicodeScalars.contains($0) }
+        c.unicodeScalars.contains { $0.isASCII && unsafeInURL(UInt8($0.value)) }
+    }
+
+    static func unsafeInURL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0..<0x21, 0x7F, 0x22, 0x27, 0x3C, 0x3E, 0x60, 0x5C: true
+        default: false
+        }
     }
 
     /// The URL if its scheme is http, https or mailto and it has no control characters.
