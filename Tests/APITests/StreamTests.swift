@@ -218,6 +218,13 @@ struct StreamTests {
             let refused = try await TestStream.connect(port: try Self.port(client), token: "garbage")
             #expect(await refused.next(timeout: .seconds(1)) == nil)
             #expect(refused.isClosed)
+
+            // A plain GET (no upgrade) is told what to send: 426 with Upgrade: websocket.
+            let plain = try await client.json(.get, "/v1/stream", token: pair.agent)
+            #expect(plain.status == .upgradeRequired)
+            #expect(plain.code == "upgrade_required")
+            #expect(plain.headers[.upgrade] == "websocket")
+            #expect(plain.headers[.contentType] == "application/problem+json")
         }
     }
 

@@ -15,6 +15,15 @@ struct SystemRoutes {
             Status(status: "ok")
         }
         router.get("ready", use: ready)
+        // Reached only without an upgrade (upgrades are answered before routing): HTTP's
+        // answer is 426 naming the protocol (RFC 9110 §15.5.22), not 404.
+        router.get("v1/stream") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.upgrade] = "websocket"
+            headers[.connection] = "Upgrade"
+            throw Problem(.upgradeRequired, code: "upgrade_required",
+                          detail: "the stream is a WebSocket: send the upgrade headers (docs/STREAM.md)", headers: headers)
+        }
         router.get("metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
