@@ -48,6 +48,11 @@ struct ContactTests {
             #expect(created.status == .created)
             let jonah = try created.decode(Contact.self)
             #expect(jonah.FullName == "Jonah Hill")
+            // A link to a user Parley does not know is a field error, not a conflict.
+            let unknown = try await client.json(.post, "/v1/contacts", token: agent, body: ["FirstName": "Nobody", "userId": "no-such-user"])
+            #expect(unknown.status == .unprocessableContent)
+            #expect(unknown.problem?.errors?.first?.field == "userId")
+            #expect(unknown.problem?.errors?.first?.code == "unknown_user")
             let key = jonah.ContactKey
             _ = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "Ann Lee", "Email": "ann@example.com"])
             func search(_ q: String) async throws -> [Contact] { try await client.json(.get, "/v1/contacts?q=\(q)", token: agent).items(Contact.self) }

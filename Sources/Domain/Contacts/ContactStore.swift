@@ -109,6 +109,11 @@ public struct ContactStore: Sendable {
     /// concurrent calls for the same person make one contact.
     static func findOrCreate(_ tx: Transaction, owner: String, _ draft: ContactDraft) async throws -> (Contact, created: Bool) {
         try await lockOwner(tx, owner)
+        // A contact links a user Parley knows (users are never deleted): say which field is
+        // wrong instead of failing on the foreign key.
+        if let userId = draft.userId, try await UserStore.role(tx, id: userId) == nil {
+            throw DomainError.validation([FieldError("userId", "unknown_user", "userId is no user of this brokerage")])
+        }
         if let existing = try await match(tx, owner: owner, draft) {
             try await tx.query("""
                 UPDATE contacts SET user_id = COALESCE(user_id, $3), email = COALESCE(email, $4),
