@@ -8,20 +8,20 @@ import Testing
 
 @Suite("API: health, readiness, metrics, contract")
 struct SystemTests {
-    @Test("/health answers without waiting while more pg_sleep(3) queries run than the pool has connections")
+    @Test("/health answers while more pg_sleep(6) queries run than the pool has connections")
     func healthUnderLoad() async throws {
         try await TestApp.run(maxConnections: 4, acquireTimeout: .milliseconds(500)) { app, client in
             let sleepers = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<6 {
                         group.addTask {
-                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(3)") }
+                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(6)") }
                         }
                     }
                     try await group.waitForAll()
                 }
             }
-            // Until the sleepers hold every connection (they keep them for 3 s).
+            // Until the sleepers hold every connection (they keep them for 6 s).
             let deadline = ContinuousClock.now + .seconds(2)
             while await app.database.poolStats().inUse < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(await app.database.poolStats().inUse == 4)
@@ -30,17 +30,12 @@ struct SystemTests {
             #expect(busy.status == .serviceUnavailable)
             #expect(busy.headers[.contentType] == "application/problem+json")
             #expect(busy.code == "not_ready")
-            var timings: [Duration] = []
+            // /health needs no connection: every answer is 200, given while the pool is still
+            // exhausted (a request that asked for one would have got a 503 after 500 ms).
             for _ in 0..<20 {
-                let started = ContinuousClock.now
-                let response = try await client.send(.get, "/health")
-                timings.append(ContinuousClock.now - started)
-                #expect(response.status == .ok)
+                #expect(try await client.send(.get, "/health").status == .ok)
             }
-            timings.sort()
-            // Waiting for a connection would take until the sleepers finish (~2.7 s more). Its
-            // speed is a benchmark's business; other suites share the two cores meanwhile.
-            #expect(timings[timings.count - 1] < .seconds(1), "slowest /health took \(timings[timings.count - 1])")
+            #expect(await app.database.poolStats().inUse == 4, "the sleepers finished before /health was checked")
 
             try await sleepers.value
         }
