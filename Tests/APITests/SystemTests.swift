@@ -1,5 +1,6 @@
 import API
 import Database
+import DatabaseTesting
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -8,20 +9,22 @@ import Testing
 
 @Suite("API: health, readiness, metrics, contract")
 struct SystemTests {
-    @Test("/health answers while more pg_sleep(6) queries run than the pool has connections")
+    @Test("/health answers while more pg_sleep queries run than the pool has connections")
     func healthUnderLoad() async throws {
         try await TestApp.run(maxConnections: 4, acquireTimeout: .milliseconds(500)) { app, client in
+            // Long sleepers, cancelled at the end (the marker finds exactly these).
+            let marker = randomName("sleeper_")
             let sleepers = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<6 {
                         group.addTask {
-                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(6)") }
+                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(20) AS \(marker)") }
                         }
                     }
                     try await group.waitForAll()
                 }
             }
-            // Until the sleepers hold every connection (they keep them for 6 s).
+            // Until the sleepers hold every connection.
             let deadline = ContinuousClock.now + .seconds(2)
             while await app.database.poolStats().inUse < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(await app.database.poolStats().inUse == 4)
@@ -36,7 +39,11 @@ struct SystemTests {
                 #expect(try await client.send(.get, "/health").status == .ok)
             }
             #expect(await app.database.poolStats().inUse == 4, "the sleepers finished before /health was checked")
-
+            try await withRawConnection { admin in
+                _ = try admin.execParams(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+                    [.text("SELECT pg_sleep(20) AS \(marker)%")])
+            }
             try await sleepers.value
         }
     }
