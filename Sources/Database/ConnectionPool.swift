@@ -49,16 +49,12 @@ actor ConnectionPool {
         let inUse: Int
         let idle: Int
         let waiting: Int
-        /// Connections asked for since the pool was made (each transaction asks once).
-        let acquisitions: Int
     }
 
-    var stats: Stats { Stats(open: openCount, inUse: leased, idle: idle.count, waiting: waiters.count, acquisitions: acquisitions) }
-    private var acquisitions = 0
+    var stats: Stats { Stats(open: openCount, inUse: leased, idle: idle.count, waiting: waiters.count) }
 
     func acquire() async throws -> DatabaseConnection {
         if isClosed { throw DatabaseError.closed }
-        acquisitions += 1
         acquisitionCounter.increment()
         if let connection = idle.popLast() {
             leased += 1

@@ -157,11 +157,11 @@ public final class Database: Service, Sendable {
     }
 
     /// Pool figures for /metrics and /ready.
-    /// The pool now, and how many connections were asked for since it was made (each
-    /// transaction or query asks once).
-    public func poolStats() async -> (open: Int, inUse: Int, idle: Int, waiting: Int, acquisitions: Int) {
+    /// The pool now. (How many connections were asked for in all is the metric
+    /// `parley_db_pool_acquisitions_total`.)
+    public func poolStats() async -> (open: Int, inUse: Int, idle: Int, waiting: Int) {
         let stats = await pool.stats
-        return (stats.open, stats.inUse, stats.idle, stats.waiting, stats.acquisitions)
+        return (stats.open, stats.inUse, stats.idle, stats.waiting)
     }
 
     public func close() async {

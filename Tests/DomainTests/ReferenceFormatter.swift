@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 // The formatter as it was before it was made linear (issue 14): straightforward and obviously
@@ -127,21 +128,8 @@ enum ReferenceFormatter {
         "<a href=\"\(escape(href))\" rel=\"nofollow noopener noreferrer\">\(label)</a>"
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    /// Escaping did not change: the formatter's own.
+    static func escape(_ text: String) -> String { MessageFormatter.escape(text) }
 }
 
 

@@ -57,10 +57,11 @@ public struct TenantStore: Sendable {
     }
 
     public func find(_ slug: TenantSlug) async throws -> Tenant? {
-        try await database.withTransaction { tx in
-            try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
-                .first.map(Self.tenant)
-        }
+        try await database.withTransaction { tx in try await Self.find(tx, slug) }
+    }
+
+    static func find(_ tx: Transaction, _ slug: TenantSlug) async throws -> Tenant? {
+        try await tx.query("SELECT \(columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue]).first.map(tenant)
     }
 
     /// Every tenant's slug (the verifier's directory: a name of no tenant is answered from it).
@@ -94,25 +95,21 @@ public struct TenantStore: Sendable {
     /// transaction: what the token verifier loads.
     public func findWithKeys(_ slug: TenantSlug) async throws -> (Tenant, [SigningKey])? {
         try await database.withTransaction { tx in
-            guard let tenant = try await tx.query("SELECT \(Self.columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue])
-                .first.map(Self.tenant)
-            else { return nil }
-            let keys = try await tx.query("""
-                SELECT kid, secret, created_at, retired_at FROM parley.tenant_signing_keys
-                WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid
-                """, [tenant.id]).rows.map(Self.key)
-            return (tenant, keys)
+            guard let tenant = try await Self.find(tx, slug) else { return nil }
+            return (tenant, try await Self.activeKeys(tx, tenant))
         }
     }
 
     /// Keys that currently verify tokens, newest first.
     public func activeKeys(_ tenant: Tenant) async throws -> [SigningKey] {
-        try await database.withTransaction { tx in
-            try await tx.query("""
-                SELECT kid, secret, created_at, retired_at FROM parley.tenant_signing_keys
-                WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid
-                """, [tenant.id]).rows.map(Self.key)
-        }
+        try await database.withTransaction { tx in try await Self.activeKeys(tx, tenant) }
+    }
+
+    static func activeKeys(_ tx: Transaction, _ tenant: Tenant) async throws -> [SigningKey] {
+        try await tx.query("""
+            SELECT kid, secret, created_at, retired_at FROM parley.tenant_signing_keys
+            WHERE tenant_id = $1 AND retired_at IS NULL ORDER BY created_at DESC, kid
+            """, [tenant.id]).rows.map(key)
     }
 
     /// Rotation, step 1: a new key; old ones keep verifying until retired.
