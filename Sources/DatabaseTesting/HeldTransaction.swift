@@ -9,9 +9,13 @@ import PQ
 public final class HeldTransaction: Sendable {
     private let connection: Connection
 
-    public init(database: String?, _ sql: String) async throws {
+    public convenience init(database: String?, _ sql: String) async throws {
         let base = try await TestDatabase.shared.conninfo()
-        let conninfo = database.map { TestDatabase.conninfo(base, database: $0) } ?? base
+        try await self.init(conninfo: database.map { TestDatabase.conninfo(base, database: $0) } ?? base, sql)
+    }
+
+    /// The same on the database `conninfo` names (a scratch database).
+    public init(conninfo: String, _ sql: String) async throws {
         connection = try await NIOThreadPool.singleton.runIfActive {
             let connection = try Connection.connect(conninfo, applicationName: "parley-test-holder")
             _ = try connection.execAll(sql)

@@ -48,12 +48,17 @@ struct Serve: AsyncParsableCommand {
             port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
             operatorKey: operatorKey,
             trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0)
-        let app = buildApplication(
-            configuration: configuration,
-            dependencies: AppDependencies(database: db, conninfo: target.conninfo, logger: logger),
-            logger: logger)
+        let dependencies = AppDependencies(database: db, conninfo: target.conninfo, logger: logger)
+        let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster)
-        try await app.runService()
+        let timeout = Env.get("PARLEY_SHUTDOWN_TIMEOUT").flatMap(Double.init).map { Duration.milliseconds(Int64(max($0, 0.1) * 1000)) } ?? .seconds(10)
+        try await runWithBoundedShutdown(app, dependencies: dependencies, timeout: timeout, logger: logger) {
+            // Still here at the deadline: something ignored cancellation. Stop the embedded
+            // cluster anyway and leave.
+            logger.error("shutdown deadline passed; exiting with connections still open")
+            target.shutdown(logger: logger)
+            _exit(1)
+        }
     }
 
     /// Embedded mode's operator key: generated once, kept in <data dir>/operator-key (0600).

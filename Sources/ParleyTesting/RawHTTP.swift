@@ -67,3 +67,58 @@ public enum RawHTTP {
         }
     }
 }
+
+extension RawHTTP {
+    /// A TCP connection that sent some bytes and then nothing more (a half-sent request, a
+    /// slowloris, an idle keep-alive): held open until the server drops it or `close()`.
+    public final class HeldConnection: Sendable {
+        let fd: Int32
+
+        /// Connects to 127.0.0.1:`port` and sends `bytes`.
+        public init(port: Int, sending bytes: String) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw POSIXError(.EIO) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else {
+                Glibc.close(fd)
+                throw POSIXError(.ECONNREFUSED)
+            }
+            let data = Array(bytes.utf8)
+            _ = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+
+        /// Sends more bytes (false once the server has closed the connection).
+        public func send(_ bytes: String) -> Bool {
+            let data = Array(bytes.utf8)
+            return data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == data.count
+        }
+
+        /// Waits (polling, without blocking a thread of the cooperative pool) until the server
+        /// closes the connection; returns what it sent before closing, or nil if it is still
+        /// open after `limit`.
+        public func closedByServer(within limit: Duration) async -> String? {
+            let deadline = ContinuousClock.now + limit
+            var received = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while ContinuousClock.now < deadline {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if Glibc.poll(&p, 1, 0) > 0 {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { return String(decoding: received, as: UTF8.self) }
+                    received.append(contentsOf: buffer[0..<n])
+                    continue
+                }
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return nil
+        }
+
+        deinit { Glibc.close(fd) }
+    }
+}

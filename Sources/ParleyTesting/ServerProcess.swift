@@ -28,15 +28,31 @@ public final class ServerProcess: Sendable {
     }
 
     /// Starts `parley serve` on `conninfo` and waits until `/ready` answers 200.
-    public static func start(conninfo: String, port: Int? = nil, readyWithin: Duration = .seconds(60)) async throws -> ServerProcess {
+    public static func start(
+        conninfo: String, port: Int? = nil, environment: [String: String] = [:], readyWithin: Duration = .seconds(60)
+    ) async throws -> ServerProcess {
+        try await start(environment: ["DATABASE_URL": conninfo].merging(environment) { $1 }, port: port, readyWithin: readyWithin)
+    }
+
+    /// Starts `parley serve` with no `DATABASE_URL`: on its own embedded cluster in
+    /// `dataDirectory` (created, initialised and stopped by the server).
+    public static func startEmbedded(
+        dataDirectory: String, environment: [String: String] = [:], readyWithin: Duration = .seconds(180)
+    ) async throws -> ServerProcess {
+        try await start(
+            environment: ["DATABASE_URL": "", "PARLEY_DATA_DIR": dataDirectory].merging(environment) { $1 },
+            port: nil, readyWithin: readyWithin)
+    }
+
+    private static func start(environment: [String: String], port: Int?, readyWithin: Duration) async throws -> ServerProcess {
         let port = try port ?? freePort()
         let logPath = "/tmp/parley-fault-\(port)-\(UInt32.random(in: 0...UInt32.max)).log"
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw Failure("no parley executable at \(executable): build it with the tests (swift build --build-tests)")
         }
         let pid = try spawn([executable, "serve", "--port", String(port)], environment: [
-            "DATABASE_URL": conninfo, "LOG_LEVEL": "warning", "PARLEY_DB_POOL_SIZE": "6",
-        ], logPath: logPath)
+            "LOG_LEVEL": "warning", "PARLEY_DB_POOL_SIZE": "6",
+        ].merging(environment) { $1 }, logPath: logPath)
         let server = ServerProcess(port: port, pid: pid, logPath: logPath)
         try await server.waitReady(within: readyWithin)
         return server
@@ -83,7 +99,7 @@ public final class ServerProcess: Sendable {
 
     /// Polls for the exit (never `waitpid` without WNOHANG: this runs on the cooperative pool,
     /// whose two threads every test of the process shares).
-    private func exited(within limit: Duration) async -> Bool {
+    public func exited(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         var status: Int32 = 0
         while ContinuousClock.now < deadline {
@@ -162,8 +178,8 @@ extension TestClient {
 extension ServerProcess {
     /// Runs a command to completion (output to `logPath`) and returns its exit status.
     /// Blocking: call it on a thread that may block (NIOThreadPool), not the cooperative pool.
-    public static func run(_ arguments: [String], logPath: String = "/dev/null") throws -> Int32 {
-        let pid = try spawn(arguments, environment: [:], logPath: logPath)
+    public static func run(_ arguments: [String], environment: [String: String] = [:], logPath: String = "/dev/null") throws -> Int32 {
+        let pid = try spawn(arguments, environment: environment, logPath: logPath)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw Failure("waitpid failed for \(arguments[0])") }

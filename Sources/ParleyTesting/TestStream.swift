@@ -21,7 +21,7 @@ public final class TestStream: Sendable {
         var finished = false
     }
     private let outbound = Mutex<WebSocketOutboundWriter?>(nil)
-    private let closed = Mutex<(code: UInt16?, done: Bool)>((nil, false))
+    private let closed = Mutex<(code: UInt16?, reason: String?, done: Bool)>((nil, nil, false))
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     private init() {}
@@ -43,7 +43,7 @@ public final class TestStream: Sendable {
                         if case .text(let text) = message { stream.deliver(text) }
                     }
                 }
-                stream.closed.withLock { $0 = (close.map { UInt16(webSocketErrorCode: $0.closeCode) }, true) }
+                stream.closed.withLock { $0 = (close.map { UInt16(webSocketErrorCode: $0.closeCode) }, close?.reason, true) }
                 stream.finish()
                 connected.continuation.finish()
             }
@@ -134,7 +134,16 @@ public final class TestStream: Sendable {
 
     /// The close code the server sent, once the connection is over.
     public var closeCode: UInt16? { closed.withLock { $0.code } }
+    /// The close reason the server sent, once the connection is over.
+    public var closeReason: String? { closed.withLock { $0.reason } }
     public var isClosed: Bool { closed.withLock { $0.done } }
+
+    /// Waits until the connection is over (or `limit` passes); true if it is.
+    public func waitClosed(within limit: Duration = .seconds(20)) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !isClosed, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return isClosed
+    }
 
     public func close() async {
         try? await outbound.withLock { $0 }?.close(.normalClosure, reason: nil)

@@ -13,7 +13,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = ProblemMapping.problem(for: error)
-            if problem.status.code >= 500 {
+            if error is CancellationError {
+                // Shutdown cancelled a request that outlived its grace (docs/decisions/0014).
+                context.logger.notice("request cancelled by shutdown")
+            } else if problem.status.code >= 500 {
                 context.logger.error("request failed", metadata: [
                     "status": "\(problem.status.code)", "code": "\(problem.code)", "error": "\(String(reflecting: error))",
                 ])
@@ -39,6 +42,10 @@ enum ProblemMapping {
             return problem(for: error)
         case let error as any HTTPResponseError:
             return problem(forStatus: error.status)
+        case is CancellationError:
+            var retry = HTTPFields()
+            retry[.retryAfter] = "1"
+            return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: retry)
         default:
             return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
         }

@@ -32,6 +32,8 @@ public final class EventDispatcher: Service, Sendable {
     let logger: Logger
     let outboxCapacity: Int
     private let state = Mutex<[String: TenantState]>([:])
+    /// Set by `closeAllStreams` (shutdown): a stream opened after it is closed at once.
+    private let draining = Mutex(false)
     private let deliveredCounter: Counter
 
     public init(database: Database, listener: NotificationListener, channels: LiveChannels, logger: Logger, outboxCapacity: Int = 1000) {
@@ -65,6 +67,9 @@ public final class EventDispatcher: Service, Sendable {
             return (subscription, highWater)
         }
         Gauge(label: "parley_stream_subscriptions").record(subscriptionCount)
+        // Registered before the flag is read, and `closeAllStreams` sets the flag before it
+        // collects the streams: a stream opened during shutdown is closed by one or the other.
+        if draining.withLock({ $0 }) { subscription.terminate(.goingAway) }
         guard let after else { return (subscription, subscription.lastWritten) }
         Task {
             do {
@@ -83,6 +88,25 @@ public final class EventDispatcher: Service, Sendable {
             _ = tenants[subscription.tenant.slug.rawValue]?.subscriptions.removeValue(forKey: subscription.id)
         }
         Gauge(label: "parley_stream_subscriptions").record(subscriptionCount)
+    }
+
+    /// Shutdown: closes every stream with 1001 and the cursor to resume from (on another
+    /// process), and every stream opened from now on at once.
+    public func closeAllStreams() {
+        draining.withLock { $0 = true }
+        for subscription in state.withLock({ $0.values.flatMap { $0.subscriptions.values } }) {
+            subscription.terminate(.goingAway)
+        }
+    }
+
+    /// Waits until every stream has ended (its socket closed) or `limit` has passed; returns
+    /// the number still open.
+    public func waitForStreamsToEnd(within limit: Duration) async -> Int {
+        let deadline = ContinuousClock.now + limit
+        while subscriptionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return subscriptionCount
     }
 
     public var subscriptionCount: Int {
@@ -132,9 +156,7 @@ public final class EventDispatcher: Service, Sendable {
             await group.next()
             group.cancelAll()
         }
-        for subscription in state.withLock({ $0.values.flatMap { $0.subscriptions.values } }) {
-            subscription.terminate(.goingAway)
-        }
+        closeAllStreams()
     }
 
     /// One event of the LISTEN connection (called on the listener's thread; quick: locks held

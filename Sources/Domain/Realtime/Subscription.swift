@@ -48,10 +48,14 @@ public final class Subscription: Sendable {
     /// The highest position written to the socket: what the client resumes from.
     public var lastWritten: Int64 { state.withLock { $0.written } }
 
-    /// The close reason to send: a slow consumer is told the cursor to resume from, taken now,
-    /// after every frame queued before the close was written.
+    /// The close reason to send: a slow consumer, and a stream closed because the server is
+    /// going away, are told the cursor to resume from, taken now, after every frame queued
+    /// before the close was written.
     public func closeReason(_ termination: StreamTermination) -> String {
-        termination == .slowConsumer ? "slow consumer; resume with after=\(lastWritten)" : termination.reason
+        switch termination {
+        case .slowConsumer, .goingAway: "\(termination.reason); resume with after=\(lastWritten)"
+        default: termination.reason
+        }
     }
 
     /// The socket's writer calls this after writing a frame.
