@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 
 /// Settings of the HTTP side (the executable reads them from flags and the environment).
@@ -20,11 +21,14 @@ public struct AppConfiguration: Sendable {
     /// passes): a retired signing key or a closed visitor request ends the stream within this
     /// plus the verifier's 10 s key cache.
     public var streamCredentialCheck: Duration
+    /// Connection cap and HTTP header/idle timeouts.
+    public var connections: ConnectionLimits
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil, trustedProxyHops: Int = 0,
-        streamCredentialCheck: Duration = .seconds(30)
+        streamCredentialCheck: Duration = .seconds(30), connections: ConnectionLimits = ConnectionLimits()
     ) {
+        self.connections = connections
         self.host = host
         self.port = port
         self.operatorKey = operatorKey
@@ -55,14 +59,19 @@ public struct AppDependencies: Sendable {
     /// - Parameter conninfo: where the process's LISTEN connection goes (the pool's database).
     /// - Parameter channels: the NOTIFY channels; processes that deliver to each other's streams
     ///   must use the same names (the default in production).
-    public init(database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels()) {
+    /// - Parameter streamLimits: caps on live streams per process and per user.
+    public init(
+        database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels(),
+        streamLimits: StreamLimits = StreamLimits()
+    ) {
         self.database = database
         self.channels = channels
         self.listener = NotificationListener(conninfo: conninfo, channels: channels.names, logger: logger)
         self.tenants = TenantStore(database: database, logger: logger)
         self.notifier = Notifier(database: database, channels: channels, logger: logger)
         self.dispatcher = EventDispatcher(
-            database: database, listener: listener, channels: channels, logger: logger, outboxCapacity: outboxCapacity)
+            database: database, listener: listener, channels: channels, logger: logger, outboxCapacity: outboxCapacity,
+            limits: streamLimits)
         self.sessions = SessionStore(database: database, notifier: notifier)
         self.contacts = ContactStore(database: database)
         self.badges = BadgeStore(database: database)
@@ -119,7 +128,13 @@ public func buildApplication(
 
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: streamRouter),
+        server: .guardedHTTP1WebSocketUpgrade(
+            webSocketRouter: streamRouter,
+            configuration: .init(
+                http1: .init(idleTimeout: TimeAmount(configuration.connections.idleTimeout)),
+                // A client that does not answer our close frame is dropped after 5 s.
+                ws: .init(closeTimeout: .seconds(5))),
+            limits: configuration.connections),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Shut down in reverse: server, dispatcher (closes streams), listener, pool.
         services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance],

@@ -29,6 +29,12 @@ enum Env {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
     }
+
+    /// A positive number of seconds (fractions allowed), e.g. `PARLEY_SHUTDOWN_TIMEOUT=2.5`.
+    static func seconds(_ name: String) -> Duration? {
+        guard let value = get(name).flatMap(Double.init), value > 0, value < 1e9 else { return nil }
+        return .milliseconds(Int64(value * 1000))
+    }
 }
 
 /// Sets up swift-log once: key=value lines on stderr, level from flag or LOG_LEVEL.

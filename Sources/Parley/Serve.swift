@@ -47,11 +47,18 @@ struct Serve: AsyncParsableCommand {
             host: host ?? Env.get("PARLEY_HOST") ?? "127.0.0.1",
             port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
             operatorKey: operatorKey,
-            trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0)
-        let dependencies = AppDependencies(database: db, conninfo: target.conninfo, logger: logger)
+            trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0,
+            connections: ConnectionLimits(
+                maxConnections: Env.get("PARLEY_MAX_CONNECTIONS").flatMap(Int.init).map { max($0, 1) } ?? 4096,
+                headerTimeout: Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT") ?? .seconds(10),
+                idleTimeout: Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT") ?? .seconds(60)))
+        let streamLimits = StreamLimits(
+            maxStreams: Env.get("PARLEY_MAX_STREAMS").flatMap(Int.init).map { max($0, 1) } ?? 10_000,
+            maxStreamsPerUser: Env.get("PARLEY_MAX_STREAMS_PER_USER").flatMap(Int.init).map { max($0, 1) } ?? 16)
+        let dependencies = AppDependencies(database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits)
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster)
-        let timeout = Env.get("PARLEY_SHUTDOWN_TIMEOUT").flatMap(Double.init).map { Duration.milliseconds(Int64(max($0, 0.1) * 1000)) } ?? .seconds(10)
+        let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)
         try await runWithBoundedShutdown(app, dependencies: dependencies, timeout: timeout, logger: logger) {
             // Still here at the deadline: something ignored cancellation. Stop the embedded
             // cluster anyway and leave.

@@ -119,6 +119,34 @@ extension RawHTTP {
             return nil
         }
 
+        /// Waits for one response (head and `Content-Length` body) and returns it, leaving the
+        /// connection open; nil if none arrived within `limit`.
+        public func received(within limit: Duration) async -> String? {
+            let deadline = ContinuousClock.now + limit
+            var received = [UInt8]()
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while ContinuousClock.now < deadline {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if Glibc.poll(&p, 1, 0) > 0 {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { break }
+                    received.append(contentsOf: buffer[0..<n])
+                    let text = String(decoding: received, as: UTF8.self)
+                    if let end = text.range(of: "\r\n\r\n") {
+                        let length = text[..<end.lowerBound].split(separator: "\r\n")
+                            .first { $0.lowercased().hasPrefix("content-length:") }
+                            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                        if text.utf8.distance(from: end.upperBound.samePosition(in: text.utf8) ?? text.utf8.endIndex, to: text.utf8.endIndex) >= length {
+                            return text
+                        }
+                    }
+                    continue
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return received.isEmpty ? nil : String(decoding: received, as: UTF8.self)
+        }
+
         deinit { Glibc.close(fd) }
     }
 }

@@ -193,7 +193,7 @@ struct StreamTests {
         }
     }
 
-    @Test("the first frame can authenticate; a bad token closes with 4401; a bad one in the URL is refused before the upgrade")
+    @Test("the first frame can authenticate; a bad token closes with 4401; a bad one in the request gets the same error frame and 4401, a bad cursor 4400")
     func streamAuth() async throws {
         try await TestApp.run { app, client in
             let pair = try await Pair.make(app, client)
@@ -214,10 +214,14 @@ struct StreamTests {
             #expect(await viaQuery.next()?.userId == "agent-1")
             await viaQuery.close()
 
-            // A bad token in the request is refused before the upgrade (401): no stream at all.
-            let refused = try await TestStream.connect(port: try Self.port(client), token: "garbage")
-            #expect(await refused.next(timeout: .seconds(1)) == nil)
-            #expect(refused.isClosed)
+            // A bad token in the request: the same error frame and 4401, and no hello.
+            let refused = try await RawWebSocket.exchange(port: try Self.port(client), token: "garbage")
+            #expect(refused.texts.count == 1 && refused.texts.first?.contains(#""code":"invalid_token""#) == true, "\(refused)")
+            #expect(refused.closeCode == 4401)
+            // A cursor that is no cursor: an error frame naming the problem, 4400.
+            let badCursor = try await RawWebSocket.exchange(port: try Self.port(client), token: pair.agent, query: "after=yesterday")
+            #expect(badCursor.texts.first?.contains(#""code":"validation_failed""#) == true, "\(badCursor)")
+            #expect(badCursor.closeCode == 4400)
 
             // A plain GET (no upgrade) is told what to send: 426 with Upgrade: websocket.
             let plain = try await client.json(.get, "/v1/stream", token: pair.agent)

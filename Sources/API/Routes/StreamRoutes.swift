@@ -20,16 +20,20 @@ struct StreamRoutes {
         /// the stream was open (StreamTermination.credentialsEnded).
         static let unauthorized: UInt16 = 4401
         static let authTimeout: UInt16 = 4408
+        /// The upgrade request's query was not acceptable (e.g. `after` is not a cursor).
+        static let badRequest: UInt16 = 4400
+        /// The user has `StreamLimits.maxStreamsPerUser` streams open.
+        static let tooManyStreams: UInt16 = 4429
+        /// RFC 6455 "try again later": the process has `StreamLimits.maxStreams` open.
+        static let tryAgainLater: UInt16 = 1013
     }
 
     func register(on router: Router<StreamRequestContext>) {
-        router.ws("v1/stream", shouldUpgrade: { request, _ in
-            // A bad token, or a bad cursor, is refused before the upgrade with a 401/422
-            // problem. No token at all is allowed: the first frame must then be `auth`.
-            _ = try Self.cursor(request)
-            if let token = Self.token(request) { _ = try await verifier.verify(token) }
-            return .upgrade([:])
-        }, onUpgrade: { inbound, outbound, context in
+        // Every upgrade is accepted; a refusal (bad token, bad cursor, too many streams) is an
+        // `error` frame and a close code, the one answer a browser's WebSocket can see (a
+        // refused upgrade reaches it only as close 1006, and the WebSocket library could only
+        // send a bare 400).
+        router.ws("v1/stream", shouldUpgrade: { _, _ in .upgrade([:]) }, onUpgrade: { inbound, outbound, context in
             try await session(inbound: inbound, outbound: outbound, request: context.request, logger: context.logger)
         })
     }
@@ -46,7 +50,13 @@ struct StreamRoutes {
         var frames = inbound.messages(maxSize: 16 * 1024).makeAsyncIterator()
         let caller: Caller
         let credentials: Credentials
+        let after: Int64?
         do {
+            do {
+                after = try Self.cursor(request)
+            } catch let problem as Problem {
+                throw StreamFailure(code: problem.code, message: problem.errors?.first?.message ?? problem.detail ?? "bad query", closeCode: CloseCode.badRequest)
+            }
             credentials = try await authenticate(request, frames: &frames, outbound: outbound)
             caller = credentials.caller
         } catch let failure as StreamFailure {
@@ -54,7 +64,16 @@ struct StreamRoutes {
             try await outbound.close(.unknown(failure.closeCode), reason: failure.code)
             return
         }
-        let (subscription, cursor) = try await dispatcher.subscribe(caller, after: try Self.cursor(request))
+        let subscription: Subscription
+        let cursor: Int64
+        do {
+            (subscription, cursor) = try await dispatcher.subscribe(caller, after: after)
+        } catch let limit as StreamLimitReached {
+            let problem = ProblemMapping.problem(for: limit)
+            try await outbound.write(.text(Frames.error(code: problem.code, message: problem.detail ?? problem.title)))
+            try await outbound.close(.unknown(limit == .user ? CloseCode.tooManyStreams : CloseCode.tryAgainLater), reason: problem.code)
+            return
+        }
         try await outbound.write(.text(Frames.hello(cursor: cursor, caller: caller)))
         var logger = logger
         logger[metadataKey: "tenant"] = "\(caller.tenant.slug)"

@@ -42,6 +42,8 @@ enum ProblemMapping {
             return problem(for: error)
         case let error as any HTTPResponseError:
             return problem(forStatus: error.status)
+        case let error as StreamLimitReached:
+            return problem(for: error)
         case is CancellationError:
             var retry = HTTPFields()
             retry[.retryAfter] = "1"
@@ -61,6 +63,18 @@ enum ProblemMapping {
         case .unsupportedMediaType(let code, let message): Problem(.unsupportedMediaType, code: code, detail: message)
         case .rateLimited(let code, let message, let retryAfter):
             Problem(.tooManyRequests, code: code, detail: message, headers: [.retryAfter: String(retryAfter)])
+        }
+    }
+
+    static func problem(for limit: StreamLimitReached) -> Problem {
+        var retry = HTTPFields()
+        switch limit {
+        case .process:
+            retry[.retryAfter] = "5"
+            return Problem(.serviceUnavailable, code: "server_busy", detail: "this server has as many live streams as it takes; retry shortly or elsewhere", headers: retry)
+        case .user:
+            retry[.retryAfter] = "30"
+            return Problem(.tooManyRequests, code: "too_many_streams", detail: "you have as many live streams open as allowed; close one first", headers: retry)
         }
     }
 

@@ -31,12 +31,17 @@ public final class EventDispatcher: Service, Sendable {
     let channels: LiveChannels
     let logger: Logger
     let outboxCapacity: Int
+    public let limits: StreamLimits
     private let state = Mutex<[String: TenantState]>([:])
     /// Set by `closeAllStreams` (shutdown): a stream opened after it is closed at once.
     private let draining = Mutex(false)
     private let deliveredCounter: Counter
 
-    public init(database: Database, listener: NotificationListener, channels: LiveChannels, logger: Logger, outboxCapacity: Int = 1000) {
+    public init(
+        database: Database, listener: NotificationListener, channels: LiveChannels, logger: Logger, outboxCapacity: Int = 1000,
+        limits: StreamLimits = StreamLimits()
+    ) {
+        self.limits = limits
         self.database = database
         self.listener = listener
         self.channels = channels
@@ -57,7 +62,8 @@ public final class EventDispatcher: Service, Sendable {
         let head = try await ensureTenant(caller.tenant)
         // Registering and reading the high-water mark happen together: every event after it
         // is offered to the subscription live (held until the replay is done).
-        let (subscription, highWater) = state.withLock { tenants -> (Subscription, Int64) in
+        let (subscription, highWater) = try state.withLock { tenants throws(StreamLimitReached) -> (Subscription, Int64) in
+            try Self.checkLimits(limits, tenants, caller)
             // A drain that found no subscribers may have dropped the state meanwhile.
             if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
             let highWater = tenants[slug]?.cursor ?? head
@@ -81,6 +87,12 @@ public final class EventDispatcher: Service, Sendable {
             subscription.finishReplay()
         }
         return (subscription, max(after, highWater))
+    }
+
+    private static func checkLimits(_ limits: StreamLimits, _ tenants: [String: TenantState], _ caller: Caller) throws(StreamLimitReached) {
+        if tenants.values.reduce(0, { $0 + $1.subscriptions.count }) >= limits.maxStreams { throw .process }
+        let own = tenants[caller.tenant.slug.rawValue]?.subscriptions.values.count { $0.userID == caller.userID } ?? 0
+        if own >= limits.maxStreamsPerUser { throw .user }
     }
 
     public func unsubscribe(_ subscription: Subscription) {

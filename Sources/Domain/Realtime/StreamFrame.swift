@@ -55,3 +55,24 @@ public struct StreamTermination: Sendable, Hashable {
         StreamTermination(closeCode: 4401, reason: code)
     }
 }
+
+/// Caps on live streams (docs/decisions/0015).
+public struct StreamLimits: Sendable {
+    /// Streams open in this process at most.
+    public var maxStreams: Int
+    /// Streams one user (of one brokerage) may have open in this process at most.
+    public var maxStreamsPerUser: Int
+
+    public init(maxStreams: Int = 10_000, maxStreamsPerUser: Int = 16) {
+        self.maxStreams = maxStreams
+        self.maxStreamsPerUser = maxStreamsPerUser
+    }
+}
+
+/// A stream refused by `StreamLimits`.
+public enum StreamLimitReached: Error, Sendable {
+    /// The process has `maxStreams` open: 503 `server_busy` / close 1013 (try again later).
+    case process
+    /// The user has `maxStreamsPerUser` open: 429 `too_many_streams` / close 4429.
+    case user
+}
