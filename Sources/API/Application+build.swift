@@ -102,7 +102,7 @@ public func buildApplication(
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ProblemMiddleware())
 
-    SystemRoutes(database: dependencies.database, listener: dependencies.listener, metrics: registry).register(on: router)
+    SystemRoutes(database: dependencies.database, tenants: dependencies.tenants, listener: dependencies.listener, metrics: registry).register(on: router)
 
     let v1 = router.group("v1")
     TenantRoutes(tenants: dependencies.tenants, verifier: verifier)

@@ -24,6 +24,8 @@ public enum Migrations {
     public static let control: [Migration] = load(set: "control")
     /// `sql/tenant/*.sql`, applied to every tenant schema.
     public static let tenant: [Migration] = load(set: "tenant")
+    /// The newest tenant migration: a brokerage whose schema has not reached it is not served.
+    public static let tenantVersion: Int = tenant.last?.version ?? 0
     /// `sql/control/functions/*.sql`, in name order.
     public static let controlFunctions: [FunctionFile] = functions(set: "control")
     /// `sql/tenant/functions/*.sql`, in name order.

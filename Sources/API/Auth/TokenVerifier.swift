@@ -83,6 +83,8 @@ public actor TokenVerifier {
         guard let tenant = entry.tenant, claims.tid == slug.rawValue else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's signature does not verify")
         }
+        // Only an authenticated caller learns that the brokerage is down.
+        guard tenant.isServable else { throw Problem.tenantUnavailable }
         guard claims.exp.value > Date() else {
             throw Problem.unauthorized(code: "token_expired", detail: "the token has expired; get a new one from your brokerage")
         }
@@ -104,8 +106,11 @@ public actor TokenVerifier {
 
     /// The tenant for a public URL, from the same short cache (unknown slugs are cached too, so
     /// a flood naming no tenant does not reach the database).
+    /// A brokerage whose schema lacks a migration is a 503 `tenant_unavailable`.
     public func tenant(_ slug: TenantSlug) async throws -> Tenant? {
-        try await entry(for: slug, fresh: false).tenant
+        let tenant = try await entry(for: slug, fresh: false).tenant
+        if let tenant, !tenant.isServable { throw Problem.tenantUnavailable }
+        return tenant
     }
 
     /// A tenant was created (in any process): its slug joins the directory. Nil: creations may

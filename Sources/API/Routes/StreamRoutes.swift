@@ -162,7 +162,9 @@ struct StreamRoutes {
             let (caller, expires) = try await verifier.verifyWithExpiry(token)
             return Credentials(token: token, caller: caller, expires: expires)
         } catch let problem as Problem {
-            throw StreamFailure(code: problem.code, message: problem.detail ?? "invalid token", closeCode: CloseCode.unauthorized)
+            // 401s close with 4401; a brokerage that is unavailable (503) with "try again later".
+            let close = problem.status == .serviceUnavailable ? CloseCode.tryAgainLater : CloseCode.unauthorized
+            throw StreamFailure(code: problem.code, message: problem.detail ?? "invalid token", closeCode: close)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Database
+import Domain
 import Foundation
 import Hummingbird
 import Prometheus
@@ -6,6 +7,7 @@ import Prometheus
 /// /health, /ready, /metrics, /openapi.yaml: no auth, no tenant.
 struct SystemRoutes {
     let database: Database
+    let tenants: TenantStore
     let listener: NotificationListener
     let metrics: PrometheusCollectorRegistry
 
@@ -45,13 +47,15 @@ struct SystemRoutes {
         let checks: [String: String]
     }
 
-    /// Ready when a query round-trips and the LISTEN connection is up; 503 problem otherwise.
+    /// Ready when the database answers and the LISTEN connection is up; 503 problem otherwise.
+    /// Brokerages whose migration failed are named under `checks.tenants` and make the status
+    /// `degraded`, still 200: the process serves every other brokerage, and taking it out of
+    /// the balancer would take them down too.
     @Sendable func ready(_ request: Request, context: ParleyRequestContext) async throws -> Readiness {
         var checks: [String: String] = [:]
+        var unavailable = (count: 0, slugs: [String]())
         do {
-            try await database.withConnection { connection in
-                _ = try await connection.query("SELECT 1")
-            }
+            unavailable = try await tenants.unavailable(limit: 20)
             checks["database"] = "ok"
         } catch {
             context.logger.warning("readiness: database check failed", metadata: ["error": "\(error)"])
@@ -61,6 +65,12 @@ struct SystemRoutes {
         guard checks.values.allSatisfy({ $0 == "ok" }) else {
             throw Problem(.serviceUnavailable, code: "not_ready", detail: "a dependency is unavailable", extensions: checks)
         }
+        guard unavailable.count == 0 else {
+            let more = unavailable.count > unavailable.slugs.count ? " and \(unavailable.count - unavailable.slugs.count) more" : ""
+            checks["tenants"] = "\(unavailable.count) unavailable (migration incomplete): " + unavailable.slugs.joined(separator: ", ") + more
+            return Readiness(status: "degraded", checks: checks)
+        }
+        checks["tenants"] = "ok"
         return Readiness(status: "ready", checks: checks)
     }
 }

@@ -28,6 +28,12 @@ struct TenantRoutes {
         let schema: String
         let createdAt: Date
         let settings: TenantSettings
+        /// Served by this server (its schema has every migration); false after a failed migration.
+        let available: Bool
+        /// The newest tenant migration applied completely to its schema.
+        let schemaVersion: Int
+        /// Why the last migration attempt failed, for the operator (null after a success).
+        let migrationError: String?
 
         init(_ tenant: Tenant) {
             id = tenant.id.lowercased
@@ -36,6 +42,9 @@ struct TenantRoutes {
             schema = tenant.scope.schema.rawValue
             createdAt = tenant.createdAt
             settings = tenant.settings
+            available = tenant.isServable
+            schemaVersion = tenant.migratedVersion
+            migrationError = tenant.migrationError
         }
     }
 

@@ -50,6 +50,15 @@ public struct Problem: Error, Sendable, Equatable {
         Problem(.notFound, code: code, detail: detail)
     }
 
+    /// The brokerage's schema lacks a migration this server needs (its migration failed):
+    /// nothing of it is served until a migration run succeeds; the others are unaffected.
+    public static var tenantUnavailable: Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "30"
+        return Problem(.serviceUnavailable, code: "tenant_unavailable",
+                       detail: "this brokerage is unavailable while its database upgrade is incomplete; retry later", headers: headers)
+    }
+
     static let mediaType = "application/problem+json"
 
     struct Body: Encodable {

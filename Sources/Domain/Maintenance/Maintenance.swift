@@ -46,7 +46,8 @@ public final class Maintenance: Service, Sendable {
         var after: String?
         repeat {
             guard let page = try? await tenants.list(after: after, limit: 100) else { return }
-            for tenant in page {
+            // A brokerage whose schema lacks a migration is left alone until it has it.
+            for tenant in page where tenant.isServable {
                 for job in jobs {
                     if Task.isShuttingDownGracefully { return }
                     do {

@@ -9,4 +9,12 @@ public struct Tenant: Sendable, Hashable {
     public let scope: TenantScope
     public let createdAt: Date
     public var settings: TenantSettings = TenantSettings()
+    /// The newest tenant migration applied completely to its schema.
+    public var migratedVersion: Int = 0
+    /// Why the last migration attempt failed (nil after a success).
+    public var migrationError: String?
+
+    /// Served only when its schema has every migration this build knows: a brokerage whose
+    /// migration failed is refused (503 `tenant_unavailable`), not served on an old schema.
+    public var isServable: Bool { migratedVersion >= Migrations.tenantVersion }
 }

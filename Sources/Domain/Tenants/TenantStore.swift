@@ -12,7 +12,7 @@ public struct TenantStore: Sendable {
         self.logger = logger
     }
 
-    static let columns = "id, slug, display_name, created_at, settings::text AS settings"
+    static let columns = "id, slug, display_name, created_at, settings::text AS settings, migrated_version, migration_error"
 
     /// Provisions a brokerage in one transaction: its NOLOGIN role, its schema owned by that
     /// role, the control rows, a first signing key, and every tenant migration (run as the
@@ -35,9 +35,9 @@ public struct TenantStore: Sendable {
                     REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC;
                     """)
                 let row = try await tx.query("""
-                    INSERT INTO parley.tenants (slug, schema_name, role_name, display_name)
-                    VALUES ($1, $2, $3, $4) RETURNING \(Self.columns)
-                    """, [slug.rawValue, scope.schema.rawValue, scope.role.rawValue, name])
+                    INSERT INTO parley.tenants (slug, schema_name, role_name, display_name, migrated_version)
+                    VALUES ($1, $2, $3, $4, $5) RETURNING \(Self.columns)
+                    """, [slug.rawValue, scope.schema.rawValue, scope.role.rawValue, name, Migrations.tenantVersion])
                 let key = try await tx.query("""
                     INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
                     VALUES ($1, $2, $3) RETURNING kid, secret, created_at, retired_at
@@ -62,6 +62,18 @@ public struct TenantStore: Sendable {
 
     static func find(_ tx: Transaction, _ slug: TenantSlug) async throws -> Tenant? {
         try await tx.query("SELECT \(columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue]).first.map(tenant)
+    }
+
+    /// Brokerages this build does not serve (their schema lacks a migration), in slug order:
+    /// how many, and the first `limit` slugs.
+    public func unavailable(limit: Int) async throws -> (count: Int, slugs: [String]) {
+        try await database.withTransaction { tx in
+            let rows = try await tx.query("""
+                SELECT slug, count(*) OVER () AS total FROM parley.tenants
+                WHERE migrated_version < $1 ORDER BY slug LIMIT $2
+                """, [Migrations.tenantVersion, limit]).rows
+            return (try rows.first?.decode(Int.self, "total") ?? 0, try rows.map { try $0.decode(String.self, "slug") })
+        }
     }
 
     /// Every tenant's slug (the verifier's directory: a name of no tenant is answered from it).
@@ -149,7 +161,9 @@ public struct TenantStore: Sendable {
             id: try row.decode(UUID.self, "id"), slug: slug,
             displayName: try row.decode(String.self, "display_name"), scope: slug.scope,
             createdAt: try row.decode(Date.self, "created_at"),
-            settings: try JSONDecoder().decode(TenantSettings.self, from: Data(try row.decode(String.self, "settings").utf8)))
+            settings: try JSONDecoder().decode(TenantSettings.self, from: Data(try row.decode(String.self, "settings").utf8)),
+            migratedVersion: try row.decode(Int.self, "migrated_version"),
+            migrationError: try row.decode(String?.self, "migration_error"))
     }
 
     static func key(_ row: Row) throws -> SigningKey {
