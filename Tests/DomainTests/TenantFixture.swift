@@ -47,7 +47,7 @@ extension DomainError {
         switch self {
         case .validation: "validation_failed"
         case .notFound(let code, _), .conflict(let code, _), .forbidden(let code, _), .tooLarge(let code, _),
-            .unsupportedMediaType(let code, _), .rateLimited(let code, _, _):
+            .unsupportedMediaType(let code, _), .rateLimited(let code, _, _), .quotaExceeded(let code, _):
             code
         }
     }

@@ -34,8 +34,16 @@ struct TenantRoutes {
         let schemaVersion: Int
         /// Why the last migration attempt failed, for the operator (null after a success).
         let migrationError: String?
+        /// What it stores against its quotas (`GET /v1/tenants/{slug}` only).
+        let usage: Usage?
 
-        init(_ tenant: Tenant) {
+        struct Usage: Codable, Sendable {
+            /// Bytes of all its attachments, sent or not (limited by `settings.maxStorageBytes`).
+            let attachmentBytes: Int64
+        }
+
+        init(_ tenant: Tenant, usage: Usage? = nil) {
+            self.usage = usage
             id = tenant.id.lowercased
             slug = tenant.slug.rawValue
             name = tenant.displayName
@@ -93,12 +101,15 @@ struct TenantRoutes {
         let limit = try pageLimit(request)
         let after = request.uri.queryParameters["after"].map(String.init)
         let page = try await tenants.list(after: after, limit: limit + 1)
-        let items = page.prefix(limit).map(TenantView.init)
+        let items = page.prefix(limit).map { TenantView($0) }
         return Page(items: Array(items), nextCursor: page.count > limit ? items.last?.slug : nil)
     }
 
     @Sendable func get(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<TenantView> {
-        JSONBody(TenantView(try await tenant(context)))
+        let tenant = try await tenant(context)
+        // A brokerage whose migration failed may lack the usage table: shown without usage.
+        let usage = tenant.isServable ? TenantView.Usage(attachmentBytes: try await tenants.storageUsage(tenant)) : nil
+        return JSONBody(TenantView(tenant, usage: usage))
     }
 
     /// JSON merge patch (RFC 7396) of the settings: a key set to null returns to its default.

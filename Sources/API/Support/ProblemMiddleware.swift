@@ -60,6 +60,7 @@ enum ProblemMapping {
         case .conflict(let code, let message): Problem(.conflict, code: code, detail: message)
         case .forbidden(let code, let message): Problem(.forbidden, code: code, detail: message)
         case .tooLarge(let code, let message): Problem(.contentTooLarge, code: code, detail: message)
+        case .quotaExceeded(let code, let message): Problem(HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: code, detail: message)
         case .unsupportedMediaType(let code, let message): Problem(.unsupportedMediaType, code: code, detail: message)
         case .rateLimited(let code, let message, let retryAfter):
             Problem(.tooManyRequests, code: code, detail: message, headers: [.retryAfter: String(retryAfter)])

@@ -110,6 +110,27 @@ public struct AttachmentStore: Sendable {
         return ids.count
     }
 
+    /// Reserves `bytes` more for `upload` before they are stored: 507 `upload_quota_exceeded`
+    /// past the uploader's unsent-upload quota, 507 `storage_quota_exceeded` past the
+    /// brokerage's storage quota (docs/decisions/0017-storage-quotas.md).
+    func reserve(_ upload: AttachmentUpload, bytes: Int) async throws {
+        let settings = upload.caller.tenant.settings
+        let outcome = try await database.tenantPipelined(
+            upload.caller.tenant.scope, "SELECT reserve_attachment_bytes($1, $2, $3, $4, $5) AS outcome",
+            [upload.id, upload.caller.userID, Int64(bytes), Int64(settings.maxUnsentUploadBytesPerUser), Int64(settings.maxStorageBytes)]
+        ).rows.first?.decode(String.self, "outcome")
+        switch outcome {
+        case "ok": return
+        case "user":
+            throw DomainError.quotaExceeded(
+                code: "upload_quota_exceeded",
+                message: "your unsent uploads may hold at most \(settings.maxUnsentUploadBytesPerUser) bytes; send or wait for them to expire")
+        default:
+            throw DomainError.quotaExceeded(
+                code: "storage_quota_exceeded", message: "the brokerage's attachment storage (\(settings.maxStorageBytes) bytes) is full")
+        }
+    }
+
     /// Marks a fully stored, type-checked upload ready.
     func ready(_ upload: AttachmentUpload, _ type: SniffResult, size: Int64, sha256: String) async throws -> Attachment {
         _ = try await database.tenantPipelined(upload.caller.tenant.scope, """

@@ -37,6 +37,7 @@ public struct AttachmentUpload: Sendable {
         pending.append(contentsOf: bytes)
         let chunk = store.blobs.chunkSize
         while pending.count >= chunk {
+            try await store.reserve(self, bytes: chunk)
             try await store.blobs.put(caller.tenant.scope, id: id, index: nextIndex, bytes: Array(pending[..<chunk]))
             pending.removeFirst(chunk)
             nextIndex += 1
@@ -48,6 +49,7 @@ public struct AttachmentUpload: Sendable {
     public mutating func finish() async throws -> Attachment {
         let type = try Self.check(sniffer, fileName)
         if !pending.isEmpty {
+            try await store.reserve(self, bytes: pending.count)
             try await store.blobs.put(caller.tenant.scope, id: id, index: nextIndex, bytes: pending)
             pending = []
             nextIndex += 1

@@ -24,6 +24,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case tooLarge(code: String, message: String)
     /// 415: content that is not an accepted type.
     case unsupportedMediaType(code: String, message: String)
+    /// 507: storing this would pass a storage quota (refused before the bytes are stored).
+    case quotaExceeded(code: String, message: String)
     /// 429: over a rate limit; retry after the given seconds.
     case rateLimited(code: String, message: String, retryAfter: Int)
 }

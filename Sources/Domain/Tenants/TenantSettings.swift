@@ -19,12 +19,19 @@ public struct TenantSettings: Codable, Sendable, Hashable {
     /// Days the stream's event log keeps events for resuming (default 7). A stream resumed
     /// from an older cursor gets `resync_required`.
     public var eventRetentionDays: Int = 7
+    /// Bytes of attachments the brokerage may store in all (default 10 GiB): an upload that
+    /// would pass it is refused (507 `storage_quota_exceeded`) before its bytes are stored.
+    public var maxStorageBytes: Int = 10 * 1024 * 1024 * 1024
+    /// Bytes one user may hold in uploads not yet sent in a message (default 100 MiB; unsent
+    /// uploads are removed after 24 hours): 507 `upload_quota_exceeded` beyond it.
+    public var maxUnsentUploadBytesPerUser: Int = 100 * 1024 * 1024
 
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case maxAttachmentBytes, maxAttachmentsPerMessage, chatRequestTTLHours, defaultAgentId, allowedOrigins
         case chatRequestsPerIPPerHour, chatRequestsPerHour, eventRetentionDays
+        case maxStorageBytes, maxUnsentUploadBytesPerUser
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +45,8 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         chatRequestsPerIPPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerIPPerHour) ?? d.chatRequestsPerIPPerHour
         chatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerHour) ?? d.chatRequestsPerHour
         eventRetentionDays = try c.decodeIfPresent(Int.self, forKey: .eventRetentionDays) ?? d.eventRetentionDays
+        maxStorageBytes = try c.decodeIfPresent(Int.self, forKey: .maxStorageBytes) ?? d.maxStorageBytes
+        maxUnsentUploadBytesPerUser = try c.decodeIfPresent(Int.self, forKey: .maxUnsentUploadBytesPerUser) ?? d.maxUnsentUploadBytesPerUser
     }
 
     /// Every out-of-range value, listed.
@@ -54,6 +63,10 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         if !(1...100_000).contains(chatRequestsPerIPPerHour) { v.add("chatRequestsPerIPPerHour", "out_of_range", "1 to 100000") }
         if !(1...10_000_000).contains(chatRequestsPerHour) { v.add("chatRequestsPerHour", "out_of_range", "1 to 10000000") }
         if !(1...3650).contains(eventRetentionDays) { v.add("eventRetentionDays", "out_of_range", "1 to 3650 days") }
+        if !((1 << 20)...(1 << 50)).contains(maxStorageBytes) { v.add("maxStorageBytes", "out_of_range", "1 MiB to 1 PiB") }
+        if !((1 << 20)...(1 << 40)).contains(maxUnsentUploadBytesPerUser) {
+            v.add("maxUnsentUploadBytesPerUser", "out_of_range", "1 MiB to 1 TiB")
+        }
         try v.check()
     }
 

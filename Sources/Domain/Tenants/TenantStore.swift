@@ -64,6 +64,12 @@ public struct TenantStore: Sendable {
         try await tx.query("SELECT \(columns) FROM parley.tenants WHERE slug = $1", [slug.rawValue]).first.map(tenant)
     }
 
+    /// What the brokerage stores against its quotas: attachment bytes (`maxStorageBytes`).
+    public func storageUsage(_ tenant: Tenant) async throws -> Int64 {
+        try await database.tenantPipelined(tenant.scope, "SELECT attachment_bytes FROM storage_usage", [])
+            .rows.first?.decode(Int64.self, "attachment_bytes") ?? 0
+    }
+
     /// Brokerages this build does not serve (their schema lacks a migration), in slug order:
     /// how many, and the first `limit` slugs.
     public func unavailable(limit: Int) async throws -> (count: Int, slugs: [String]) {

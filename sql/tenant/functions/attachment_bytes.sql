@@ -1,0 +1,43 @@
+-- Storage quota accounting (docs/decisions/0017-storage-quotas.md).
+--
+-- storage_usage.attachment_bytes follows sum(attachments.size) through every insert, growth
+-- and delete, cascades included (a deleted session or message takes its files with it).
+CREATE OR REPLACE FUNCTION track_attachment_bytes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_delta bigint := CASE TG_OP WHEN 'INSERT' THEN NEW.size WHEN 'DELETE' THEN -OLD.size ELSE NEW.size - OLD.size END;
+BEGIN
+    IF v_delta <> 0 THEN
+        UPDATE storage_usage SET attachment_bytes = greatest(0, attachment_bytes + v_delta);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER attachments_bytes AFTER INSERT OR DELETE OR UPDATE OF size ON attachments
+    FOR EACH ROW EXECUTE FUNCTION track_attachment_bytes();
+
+-- Reserves p_bytes more for upload p_attachment, before they are stored. Returns 'ok' (the
+-- upload's size grew by p_bytes, and the brokerage's total with it), 'user' (the uploader's
+-- unsent uploads would pass p_user_limit) or 'tenant' (the brokerage's attachments would pass
+-- p_tenant_limit). The uploader's row serializes one user's reservations; the usage row the
+-- brokerage's, so neither quota can be overrun by concurrent uploads.
+CREATE OR REPLACE FUNCTION reserve_attachment_bytes(
+    p_attachment uuid, p_uploader text, p_bytes bigint, p_user_limit bigint, p_tenant_limit bigint
+) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_unsent bigint;
+    v_total bigint;
+BEGIN
+    PERFORM 1 FROM users WHERE id = p_uploader FOR UPDATE;
+    SELECT coalesce(sum(size), 0) INTO v_unsent FROM attachments WHERE uploader_id = p_uploader AND message_id IS NULL;
+    IF v_unsent + p_bytes > p_user_limit THEN
+        RETURN 'user';
+    END IF;
+    SELECT attachment_bytes INTO v_total FROM storage_usage FOR UPDATE;
+    IF v_total + p_bytes > p_tenant_limit THEN
+        RETURN 'tenant';
+    END IF;
+    UPDATE attachments SET size = size + p_bytes WHERE id = p_attachment;
+    RETURN 'ok';
+END $$;
