@@ -53,6 +53,7 @@ public struct AppDependencies: Sendable {
     public let attachments: AttachmentStore
     public let maintenance: Maintenance
     public let chatRequests: ChatRequestStore
+    public let users: UserDirectory
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -79,6 +80,7 @@ public struct AppDependencies: Sendable {
         self.search = SearchStore(database: database)
         self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
+        self.users = UserDirectory(database: database)
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
@@ -111,7 +113,7 @@ public func buildApplication(
         requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier,
         trustedProxyHops: configuration.trustedProxyHops)
         .register(on: v1.group("public"))
-    let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier))
+    let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier, users: dependencies.users))
     MeRoutes().register(on: authenticated)
     SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
     ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)
@@ -123,7 +125,7 @@ public func buildApplication(
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())
     StreamRoutes(
-        verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing,
+        verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing, users: dependencies.users,
         credentialCheck: configuration.streamCredentialCheck).register(on: streamRouter)
 
     return Application(

@@ -36,15 +36,23 @@ struct ChatRequestTests {
         ]
     }
 
-    static func setup(_ app: TestApp) async throws -> (TestTenant, agent: String) {
+    /// A brokerage and its agent `agent-1`, signed in once (requests go only to known agents).
+    static func setup(_ app: TestApp, _ client: any TestClientProtocol) async throws -> (TestTenant, agent: String) {
         let tenant = try await TestTenant.make(app.database)
-        return (tenant, try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent"))
+        return (tenant, try await signedIn(client, tenant, "agent-1", name: "Avery Agent"))
+    }
+
+    /// An agent's token, after one signed-in request (which records the agent).
+    static func signedIn(_ client: any TestClientProtocol, _ tenant: TestTenant, _ sub: String, name: String? = nil) async throws -> String {
+        let token = try await tenant.token(sub: sub, role: .agent, name: name)
+        #expect(try await client.json(.get, "/v1/me", token: token).status == .ok)
+        return token
     }
 
     @Test("validation lists every bad field; the preferred method must be reachable")
     func validation() async throws {
         try await TestApp.run { app, client in
-            let (tenant, _) = try await Self.setup(app)
+            let (tenant, _) = try await Self.setup(app, client)
             // Invalid submissions count against the per-IP limit too (10 an hour by default).
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestsPerIPPerHour": 1000])
             let cases: [([String: Any], Set<String>)] = [
@@ -76,11 +84,11 @@ struct ChatRequestTests {
             #expect(try ok.decode(SubmittedBody.self).visitorToken != nil)
             // A tenant's default agent receives requests that name none.
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["defaultAgentId": "agent-9"])
+            let agent9 = try await Self.signedIn(client, tenant, "agent-9")
             var noAgent = Self.visitor
             noAgent["agentId"] = nil
             noAgent["email"] = "other@example.com"
             #expect(try await Self.submit(client, tenant, noAgent).status == .created)
-            let agent9 = try await tenant.token(sub: "agent-9", role: .agent)
             #expect(try await client.json(.get, "/v1/chat-requests", token: agent9).items(ChatRequest.self).count == 1)
         }
     }
@@ -88,7 +96,7 @@ struct ChatRequestTests {
     @Test("honeypot, duplicates, rate limits with Retry-After, and one tenant's flood leaves another alone")
     func abuse() async throws {
         try await TestApp.run { app, client in
-            let (tenant, agent) = try await Self.setup(app)
+            let (tenant, agent) = try await Self.setup(app, client)
             var trap = Self.visitor
             trap["website"] = "http://spam.example"
             let fake = try await Self.submit(client, tenant, trap)
@@ -119,6 +127,7 @@ struct ChatRequestTests {
             #expect(statuses.contains(.tooManyRequests))
             #expect(Int(retryAfter ?? "") ?? 0 > 0)
             let other = try await TestTenant.make(app.database)
+            _ = try await Self.signedIn(client, other, "agent-1")
             #expect(try await Self.submit(client, other, Self.visitor).status == .created)
         }
     }
@@ -126,7 +135,7 @@ struct ChatRequestTests {
     @Test("junk submissions count against their address only: they cannot use up the brokerage's limit for genuine visitors")
     func junkDoesNotLockOut() async throws {
         try await TestApp.run { app, client in
-            let (tenant, _) = try await Self.setup(app)
+            let (tenant, _) = try await Self.setup(app, client)
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
                                       body: ["chatRequestsPerHour": 3, "chatRequestsPerIPPerHour": 1000])
             // Malformed, invalid and honeypot submissions, well past the brokerage's limit of 3.
@@ -159,7 +168,7 @@ struct ChatRequestTests {
     @Test("accept makes a client session with the first message; the visitor chats with their token, live")
     func acceptAndVisitorChat() async throws {
         try await TestApp.run { app, client in
-            let (tenant, agent) = try await Self.setup(app)
+            let (tenant, agent) = try await Self.setup(app, client)
             let agentStream = try await TestStream.connect(port: try #require(client.port), token: agent)
             _ = await agentStream.next()
             let submitted = try await Self.submitted(client, tenant, Self.visitor)
@@ -217,7 +226,7 @@ struct ChatRequestTests {
     @Test("decline notes reach only the agent who declined: not the visitor, another agent, search or events")
     func declineNotes() async throws {
         try await TestApp.run { app, client in
-            let (tenant, agent) = try await Self.setup(app)
+            let (tenant, agent) = try await Self.setup(app, client)
             let submitted = try await Self.submitted(client, tenant, Self.visitor)
             let id = submitted.id
             let visitorToken = try #require(submitted.visitorToken)
@@ -243,7 +252,7 @@ struct ChatRequestTests {
     @Test("convert to CRM deduplicates, links the property and is idempotent in every status")
     func convert() async throws {
         try await TestApp.run { app, client in
-            let (tenant, agent) = try await Self.setup(app)
+            let (tenant, agent) = try await Self.setup(app, client)
             let existing = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "Vera V.", "Email": "vera@example.com"])
             #expect(existing.status == .created)
             let existingKey = try existing.decode(Contact.self).ContactKey
@@ -290,7 +299,7 @@ struct ChatRequestTests {
     @Test("expiry by the sweeper with a short TTL; expired cannot be accepted; racing decisions have one winner")
     func expiryAndRaces() async throws {
         try await TestApp.run(maxConnections: 8) { app, client in
-            let (tenant, agent) = try await Self.setup(app)
+            let (tenant, agent) = try await Self.setup(app, client)
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey, body: ["chatRequestTTLHours": 1])
             let old = try await Self.submitted(client, tenant, Self.visitor).id
             try await app.database.withTenant(tenant.scope) { tx in
@@ -331,7 +340,7 @@ struct ChatRequestTests {
     @Test("CORS: allowed origins get the headers (preflight too); other origins are refused")
     func cors() async throws {
         try await TestApp.run { app, client in
-            let (tenant, _) = try await Self.setup(app)
+            let (tenant, _) = try await Self.setup(app, client)
             _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
                                       body: ["allowedOrigins": ["https://vera-homes.example"]])
             let allowed = try await Self.submit(client, tenant, Self.visitor, origin: "https://vera-homes.example")

@@ -88,4 +88,27 @@ struct HardeningTests {
         await server.stop()
         await database.close()
     }
+
+    @Test("a website chat request reaches only a known agent: a client's id, or an id of nobody, is refused")
+    func chatRequestsOnlyToAgents() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            // Both have signed in once (any request); neither has written anything.
+            let agent = try await tenant.token(sub: "agent-7", role: .agent, name: "Avery Agent")
+            let member = try await tenant.token(sub: "client-7", role: .client, name: "Casey Client")
+            #expect(try await client.json(.get, "/v1/me", token: agent).status == .ok)
+            #expect(try await client.json(.get, "/v1/me", token: member).status == .ok)
+            func submit(_ agentId: String) async throws -> APIResponse {
+                try await client.json(.post, "/v1/public/\(tenant.slug)/chat-requests", body: [
+                    "agentId": agentId, "name": "Vera Visitor", "email": "vera-\(agentId)@example.com", "message": "Is the house still for sale?",
+                ])
+            }
+            for target in ["client-7", "nobody-at-all"] {
+                let refused = try await submit(target)
+                #expect(refused.status == .unprocessableContent, "\(target): \(refused.text)")
+                #expect(refused.problem?.fields == ["agentId"])
+            }
+            #expect(try await submit("agent-7").status == .created)
+        }
+    }
 }

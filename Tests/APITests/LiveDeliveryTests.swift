@@ -182,7 +182,7 @@ struct LiveDeliveryTests {
     @Test("a visitor's token stops working when their request is declined: REST is 401 request_closed, the stream closes, status polling still works")
     func visitorTokenEndsWithRequest() async throws {
         try await TestApp.run(streamCredentialCheck: .seconds(1)) { app, client in
-            let (tenant, agent) = try await ChatRequestTests.setup(app)
+            let (tenant, agent) = try await ChatRequestTests.setup(app, client)
             let submitted = try await ChatRequestTests.submitted(client, tenant, ChatRequestTests.visitor)
             let token = try #require(submitted.visitorToken)
             let stream = try await TestStream.connect(port: try Self.port(client), token: token)

@@ -19,6 +19,7 @@ struct ChatRequestStoreTests {
         let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
         let badges = BadgeStore(database: fixture.database)
         let agent = fixture.caller("agent-1", .agent, name: "Avery Agent")
+        await UserDirectory(database: fixture.database).record(agent)  // signed in once
 
         let (request, visitorID, created) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
         #expect(created)
@@ -60,6 +61,7 @@ struct ChatRequestStoreTests {
         defer { Task { await fixture.close() } }
         let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
         let agent = fixture.caller("agent-1")
+        await UserDirectory(database: fixture.database).record(agent)  // signed in once
         let (request, visitorID, _) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
 
         let declined = try await requests.decline(agent, id: request.id, notes: "budget too low")

@@ -7,6 +7,7 @@ import Hummingbird
 struct UserAuthMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let verifier: TokenVerifier
+    let users: UserDirectory
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = bearerToken(request) else {
@@ -15,6 +16,7 @@ struct UserAuthMiddleware: RouterMiddleware {
         var context = context
         let caller = try await verifier.verify(token)
         context.caller = caller
+        await users.record(caller)
         context.logger[metadataKey: "tenant"] = "\(caller.tenant.slug)"
         context.logger[metadataKey: "user"] = "\(caller.userID)"
         return try await next(request, context)

@@ -11,6 +11,7 @@ struct StreamRoutes {
     let verifier: TokenVerifier
     let dispatcher: EventDispatcher
     let typing: TypingService
+    let users: UserDirectory
     /// How often an open stream re-verifies its token (AppConfiguration.streamCredentialCheck).
     let credentialCheck: Duration
 
@@ -59,6 +60,7 @@ struct StreamRoutes {
             }
             credentials = try await authenticate(request, frames: &frames, outbound: outbound)
             caller = credentials.caller
+            await users.record(caller)
         } catch let failure as StreamFailure {
             try await outbound.write(.text(Frames.error(code: failure.code, message: failure.message)))
             try await outbound.close(.unknown(failure.closeCode), reason: failure.code)

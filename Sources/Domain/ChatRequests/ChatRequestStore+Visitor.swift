@@ -9,9 +9,11 @@ extension ChatRequestStore {
         let ttl = tenant.settings.chatRequestTTLHours
         let result = try await database.withTenant(tenant.scope) { tx -> (Row, Bool) in
             // Requests go to agents: a client's id would put a public stranger's text into that
-            // client's event stream. (An agent who has not used Parley yet has no row: allowed.)
-            if try await UserStore.role(tx, id: valid.agentId) == .client {
-                throw DomainError.validation([FieldError("agentId", "invalid_value", "agentId is not an agent of this brokerage")])
+            // client's event stream, and an unknown id into nobody's. Agents are known from
+            // their first signed-in request (UserDirectory).
+            guard try await UserStore.role(tx, id: valid.agentId) == .agent else {
+                throw DomainError.validation([FieldError(
+                    "agentId", "invalid_value", "agentId is not an agent of this brokerage (agents are known once they have signed in)")])
             }
             let visitorID = "visitor-" + UUID().uuidString.lowercased()
             let inserted = try await tx.query("""

@@ -1,5 +1,6 @@
 import Database
 import Foundation
+import Synchronization
 
 /// The `users` table: people of the brokerage Parley has seen.
 enum UserStore {
@@ -15,5 +16,39 @@ enum UserStore {
     static func role(_ tx: Transaction, id: String) async throws -> Caller.Role? {
         try await tx.query("SELECT role FROM users WHERE id = $1", [id]).first
             .flatMap { Caller.Role(rawValue: try $0.decode(String.self, "role")) }
+    }
+}
+
+/// Records every user the first time this process sees their token (any authenticated
+/// request or stream), so the brokerage's `users` table knows its agents before they have
+/// written anything: a chat request may be addressed only to a known agent.
+///
+/// One upsert per user (and per change of name or role) per process; the memory of who was
+/// recorded is bounded (forgotten all at once past `capacity`, after which users are simply
+/// recorded again).
+public final class UserDirectory: Sendable {
+    let database: Database
+    let capacity: Int
+    private let recorded = Mutex<Set<String>>([])
+
+    public init(database: Database, capacity: Int = 100_000) {
+        self.database = database
+        self.capacity = capacity
+    }
+
+    /// Records `caller` unless this process already did. A failure is not the request's: it
+    /// is tried again on the user's next request.
+    public func record(_ caller: Caller) async {
+        let key = [caller.tenant.slug.rawValue, caller.userID, caller.role.rawValue, caller.name].joined(separator: "\u{0}")
+        guard recorded.withLock({ !$0.contains(key) }) else { return }
+        do {
+            try await database.withTenant(caller.tenant.scope) { tx in
+                try await UserStore.upsert(tx, id: caller.userID, role: caller.role, name: caller.name)
+            }
+            recorded.withLock { set in
+                if set.count >= capacity { set.removeAll(keepingCapacity: true) }
+                set.insert(key)
+            }
+        } catch {}
     }
 }
