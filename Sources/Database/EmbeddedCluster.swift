@@ -68,7 +68,17 @@ public final class EmbeddedCluster: Sendable {
         self.serverOptions = options
     }
 
-    /// libpq conninfo for the cluster's database.
+    /// The login role `parley serve` and the other commands use: not a superuser. It has
+    /// CREATEROLE (one role per brokerage, granted to itself), owns the database (schemas,
+    /// the trusted extensions), and nothing else (docs/decisions/0018-least-privilege.md).
+    public static let serverRole = "parley"
+
+    /// libpq conninfo for the cluster's database as the server's login role.
+    public var serverConninfo: String {
+        "host=\(socketDirectory) port=\(port) user=\(Self.serverRole) dbname=\(databaseName)"
+    }
+
+    /// libpq conninfo for the cluster's database as its superuser (setup; test fixtures).
     public var conninfo: String { conninfo(database: databaseName) }
 
     public func conninfo(database: String) -> String {
@@ -146,14 +156,57 @@ public final class EmbeddedCluster: Sendable {
         }
     }
 
+    /// As the superuser: the server's login role (no superuser: LOGIN CREATEROLE), the
+    /// database owned by it, and — for a cluster made before the role existed — everything
+    /// the server manages handed over to it (the control schema and its objects, the shared
+    /// functions in `public`, membership in every brokerage's role). Idempotent.
     private func createDatabaseIfMissing() throws {
+        guard let name = SQLName(databaseName) else { throw Failure(description: "invalid database name \(databaseName)") }
+        let role = Self.serverRole
         let admin = try Connection.connect(conninfo(database: "postgres"), applicationName: "parley-setup")
         defer { admin.finish() }
+        try admin.exec("""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(role)') THEN
+                    CREATE ROLE \(role) LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS;
+                END IF;
+            END $$
+            """)
         let exists = try admin.execParams("SELECT 1 FROM pg_database WHERE datname = $1", [.text(databaseName)])
         if exists.isEmpty {
-            guard let name = SQLName(databaseName) else { throw Failure(description: "invalid database name \(databaseName)") }
-            try admin.exec("CREATE DATABASE \(name.quoted)")
+            try admin.exec("CREATE DATABASE \(name.quoted) OWNER \(role)")
+        } else {
+            try admin.exec("ALTER DATABASE \(name.quoted) OWNER TO \(role)")
         }
+        let database = try Connection.connect(conninfo(database: databaseName), applicationName: "parley-setup")
+        defer { database.finish() }
+        try database.exec("""
+            DO $$
+            DECLARE
+                r record;
+            BEGIN
+                IF to_regnamespace('parley') IS NULL THEN
+                    RETURN;
+                END IF;
+                EXECUTE 'ALTER SCHEMA parley OWNER TO \(role)';
+                FOR r IN SELECT c.oid::regclass AS object FROM pg_class c
+                         WHERE c.relnamespace = 'parley'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                           AND c.relowner <> '\(role)'::regrole LOOP
+                    EXECUTE format('ALTER TABLE %s OWNER TO \(role)', r.object);
+                END LOOP;
+                FOR r IN SELECT p.oid::regprocedure AS object FROM pg_proc p
+                         WHERE p.pronamespace IN ('parley'::regnamespace, 'public'::regnamespace)
+                           AND p.proowner <> '\(role)'::regrole
+                           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') LOOP
+                    EXECUTE format('ALTER ROUTINE %s OWNER TO \(role)', r.object);
+                END LOOP;
+                IF to_regclass('parley.tenants') IS NOT NULL THEN
+                    FOR r IN SELECT role_name FROM parley.tenants LOOP
+                        EXECUTE format('GRANT %I TO \(role)', r.role_name);
+                    END LOOP;
+                END IF;
+            END $$
+            """)
     }
 
     private func command(_ arguments: [String]) -> [String] {

@@ -17,7 +17,8 @@ struct DatabaseTarget {
         let root = options.dataDirectory ?? Env.get("PARLEY_DATA_DIR") ?? ".parley"
         let cluster = try EmbeddedCluster(root: root, logger: logger)
         let started = try cluster.start()
-        return DatabaseTarget(conninfo: cluster.conninfo, cluster: cluster, startedCluster: started)
+        // The server's own login role, not the cluster's superuser.
+        return DatabaseTarget(conninfo: cluster.serverConninfo, cluster: cluster, startedCluster: started)
     }
 
     /// Stops the embedded server if this process started it.
