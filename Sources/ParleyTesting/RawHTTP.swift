@@ -14,17 +14,8 @@ public enum RawHTTP {
         port: Int, head: String, body: [UInt8], send: Int
     ) async throws -> (status: Int, sent: Int, response: String) {
         try await NIOThreadPool.singleton.runIfActive {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw POSIXError(.EIO) }
+            let fd = try connectLoopback(port: port)
             defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
             let headBytes = Array((head + "\r\n").utf8)
             _ = headBytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             var sent = 0
@@ -69,6 +60,24 @@ public enum RawHTTP {
 }
 
 extension RawHTTP {
+    /// A connected TCP socket to 127.0.0.1:`port` (the caller closes it).
+    static func connectLoopback(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return fd
+    }
+
     /// A TCP connection that sent some bytes and then nothing more (a half-sent request, a
     /// slowloris, an idle keep-alive): held open until the server drops it or `close()`.
     public final class HeldConnection: Sendable {
@@ -76,19 +85,7 @@ extension RawHTTP {
 
         /// Connects to 127.0.0.1:`port` and sends `bytes`.
         public init(port: Int, sending bytes: String) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw POSIXError(.EIO) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else {
-                Glibc.close(fd)
-                throw POSIXError(.ECONNREFUSED)
-            }
+            fd = try RawHTTP.connectLoopback(port: port)
             let data = Array(bytes.utf8)
             _ = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         }
@@ -103,48 +100,42 @@ extension RawHTTP {
         /// closes the connection; returns what it sent before closing, or nil if it is still
         /// open after `limit`.
         public func closedByServer(within limit: Duration) async -> String? {
-            let deadline = ContinuousClock.now + limit
-            var received = [UInt8]()
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while ContinuousClock.now < deadline {
-                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if Glibc.poll(&p, 1, 0) > 0 {
-                    let n = recv(fd, &buffer, buffer.count, 0)
-                    if n <= 0 { return String(decoding: received, as: UTF8.self) }
-                    received.append(contentsOf: buffer[0..<n])
-                    continue
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            return nil
+            let (bytes, closed) = await read(within: limit) { _ in false }
+            return closed ? String(decoding: bytes, as: UTF8.self) : nil
         }
 
         /// Waits for one response (head and `Content-Length` body) and returns it, leaving the
         /// connection open; nil if none arrived within `limit`.
         public func received(within limit: Duration) async -> String? {
+            let (bytes, _) = await read(within: limit) { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard let end = text.range(of: "\r\n\r\n") else { return false }
+                let length = text[..<end.lowerBound].split(separator: "\r\n")
+                    .first { $0.lowercased().hasPrefix("content-length:") }
+                    .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+                return text.utf8.count - text[..<end.upperBound].utf8.count >= length
+            }
+            return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+        }
+
+        /// Reads (polling, never blocking a thread of the cooperative pool) until `done` says
+        /// so, the server closes the connection (`closed`), or `limit` passes.
+        private func read(within limit: Duration, until done: ([UInt8]) -> Bool) async -> (bytes: [UInt8], closed: Bool) {
             let deadline = ContinuousClock.now + limit
             var received = [UInt8]()
             var buffer = [UInt8](repeating: 0, count: 4096)
             while ContinuousClock.now < deadline {
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                if Glibc.poll(&p, 1, 0) > 0 {
-                    let n = recv(fd, &buffer, buffer.count, 0)
-                    if n <= 0 { break }
-                    received.append(contentsOf: buffer[0..<n])
-                    let text = String(decoding: received, as: UTF8.self)
-                    if let end = text.range(of: "\r\n\r\n") {
-                        let length = text[..<end.lowerBound].split(separator: "\r\n")
-                            .first { $0.lowercased().hasPrefix("content-length:") }
-                            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
-                        if text.utf8.distance(from: end.upperBound.samePosition(in: text.utf8) ?? text.utf8.endIndex, to: text.utf8.endIndex) >= length {
-                            return text
-                        }
-                    }
+                guard Glibc.poll(&p, 1, 0) > 0 else {
+                    try? await Task.sleep(for: .milliseconds(10))
                     continue
                 }
-                try? await Task.sleep(for: .milliseconds(10))
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { return (received, true) }
+                received.append(contentsOf: buffer[0..<n])
+                if done(received) { return (received, false) }
             }
-            return received.isEmpty ? nil : String(decoding: received, as: UTF8.self)
+            return (received, false)
         }
 
         deinit { Glibc.close(fd) }
