@@ -103,6 +103,7 @@ public func buildApplication(
     router.middlewares.add(LogRequestsMiddleware(.debug))
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ProblemMiddleware())
+    router.middlewares.add(MethodNotAllowedMiddleware())
 
     SystemRoutes(database: dependencies.database, tenants: dependencies.tenants, listener: dependencies.listener, metrics: registry).register(on: router)
 

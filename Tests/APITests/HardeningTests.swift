@@ -111,4 +111,18 @@ struct HardeningTests {
             #expect(try await submit("agent-7").status == .created)
         }
     }
+
+    @Test("a known path with a method it lacks is 405 with Allow (from the contract), an unknown path 404")
+    func methodNotAllowed() async throws {
+        try await TestApp.run { _, client in
+            let trace = try await client.send(.init(rawValue: "TRACE")!, "/health")
+            #expect(trace.status == .methodNotAllowed)
+            #expect(trace.code == "method_not_allowed")
+            #expect(trace.headers[.allow] == "GET")
+            let delete = try await client.send(.delete, "/v1/sessions/\(UUID())/messages")
+            #expect(delete.status == .methodNotAllowed)
+            #expect(delete.headers[.allow] == "POST, GET")
+            #expect(try await client.send(.get, "/v1/nothing-here").status == .notFound)
+        }
+    }
 }
