@@ -112,9 +112,12 @@ struct HardeningTests {
         }
     }
 
-    @Test("a known path with a method it lacks is 405 with Allow (from the contract), an unknown path 404")
-    func methodNotAllowed() async throws {
+    @Test("answers schemathesis found outside the contract: 405 with Allow for a method a path lacks; a preflight to no brokerage is 404")
+    func outsideTheContract() async throws {
         try await TestApp.run { _, client in
+            let preflight = try await client.send(.options, "/v1/public/\(randomName("nx"))/chat-requests")
+            #expect(preflight.status == .notFound)
+            #expect(preflight.code == "tenant_not_found")
             let trace = try await client.send(.init(rawValue: "TRACE")!, "/health")
             #expect(trace.status == .methodNotAllowed)
             #expect(trace.code == "method_not_allowed")

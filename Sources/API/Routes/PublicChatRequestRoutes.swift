@@ -24,8 +24,15 @@ struct PublicChatRequestRoutes {
         let routes = group.group(":tenant/chat-requests").add(middleware: cors)
         routes.post(use: submit)
         routes.get(":id", use: visitorView)
-        routes.on("", method: .options) { _, _ in Response(status: .noContent) }
-        routes.on(":id", method: .options) { _, _ in Response(status: .noContent) }
+        // Preflight: 204 for a brokerage that exists (answered from the verifier's directory and
+        // cache, no database work for a made-up one), 404 `tenant_not_found` otherwise.
+        routes.on("", method: .options, use: preflight)
+        routes.on(":id", method: .options, use: preflight)
+    }
+
+    @Sendable func preflight(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        _ = try await Self.tenant(context, verifier)
+        return Response(status: .noContent)
     }
 
     struct SubmitBody: Decodable {
