@@ -4,6 +4,7 @@
 //   … --stall      send→deliver while another database holds a transaction open
 //   … --events     the event log at 1M events: sequencing, replay, retention
 //   … --formatter  message text → HTML for hostile 10,000-character texts (no database)
+//   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL), runs the full
 // Parley application on a loopback port in this process, and drives it with real HTTP and
@@ -199,6 +200,10 @@ func baseline(_ fixture: Fixture) async throws {
 print("parley-bench (\(quick ? "quick" : "full") run) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
 if CommandLine.arguments.contains("--formatter") {
     formatterBenchmark()
+    exit(0)
+}
+if CommandLine.arguments.contains("--unauthenticated") {
+    try await unauthenticatedBenchmark(quick: quick)
     exit(0)
 }
 try await TestApp.run(maxConnections: 16) { app, client in

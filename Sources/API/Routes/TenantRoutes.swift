@@ -32,7 +32,7 @@ struct TenantRoutes {
         let available: Bool
         /// The newest tenant migration applied completely to its schema.
         let schemaVersion: Int
-        /// Why the last migration attempt failed, for the operator (null after a success).
+        /// Why the last migration attempt failed, for the operator (absent after a success).
         let migrationError: String?
         /// What it stores against its quotas (`GET /v1/tenants/{slug}` only).
         let usage: Usage?
