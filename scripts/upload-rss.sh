@@ -18,6 +18,9 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && br
 slug="rss$RANDOM$RANDOM"
 curl -sf -X POST -H "Authorization: Bearer bench-operator" -H "Content-Type: application/json" \
     -d "{\"slug\":\"$slug\",\"name\":\"Upload RSS\"}" "http://127.0.0.1:$port/v1/tenants" > /dev/null
+# 20 × 10 MiB unsent from one user is over the default per-user quota (100 MiB): raise it.
+curl -sf -X PATCH -H "Authorization: Bearer bench-operator" -H "Content-Type: application/json" \
+    -d '{"maxUnsentUploadBytesPerUser":1073741824}' "http://127.0.0.1:$port/v1/tenants/$slug/settings" > /dev/null
 token=$("$bin" token --tenant "$slug" --sub agent-1 --role agent --name Agent 2>/dev/null | tail -1)
 session=$(curl -sf -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/json" \
     -d '{"client":{"userId":"c1","name":"Client"}}' "http://127.0.0.1:$port/v1/sessions" |

@@ -50,7 +50,7 @@ struct Serve: AsyncParsableCommand {
             trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0,
             connections: ConnectionLimits(
                 maxConnections: Env.get("PARLEY_MAX_CONNECTIONS").flatMap(Int.init).map { max($0, 1) } ?? 4096,
-                headerTimeout: Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT") ?? .seconds(10),
+                headerTimeout: Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT") ?? .seconds(30),
                 idleTimeout: Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT") ?? .seconds(60)))
         let streamLimits = StreamLimits(
             maxStreams: Env.get("PARLEY_MAX_STREAMS").flatMap(Int.init).map { max($0, 1) } ?? 10_000,

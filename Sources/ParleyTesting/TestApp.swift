@@ -36,7 +36,12 @@ public struct TestApp: Sendable {
             channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"))
         let listener = dependencies.listener
         let app = buildApplication(
-            configuration: AppConfiguration(host: "127.0.0.1", port: 0, operatorKey: operatorKey, streamCredentialCheck: streamCredentialCheck),
+            configuration: AppConfiguration(
+                host: "127.0.0.1", port: 0, operatorKey: operatorKey, streamCredentialCheck: streamCredentialCheck,
+                // The test client connects when the app starts and may first spend a while on
+                // fixtures (the whole suite shares two cores): no timeout may close it meanwhile.
+                // The timeouts themselves are tested on server processes (ConnectionLimitTests).
+                connections: ConnectionLimits(headerTimeout: .seconds(3600), idleTimeout: .seconds(3600))),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
         return try await app.test(.live) { client in try await body(context, client) }

@@ -55,7 +55,7 @@ struct SystemTests {
             while !app.listener.isListening, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             let response = try await client.send(.get, "/ready")
             #expect(response.status == .ok)
-            #expect(try response.decode(ReadinessBody.self).checks == ["database": "ok", "listener": "ok"])
+            #expect(try response.decode(ReadinessBody.self).checks == ["database": "ok", "listener": "ok", "tenants": "ok"])
         }
     }
 

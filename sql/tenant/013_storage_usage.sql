@@ -1,6 +1,6 @@
 -- Storage quotas (docs/decisions/0017-storage-quotas.md). One row: the bytes of every
 -- attachment row of the brokerage (uploading, ready or being deleted), kept equal to
--- sum(attachments.size) by the trigger in functions/attachment_bytes.sql. An upload reserves
+-- sum(attachments.size) by the trigger in functions/track_attachment_bytes.sql. An upload reserves
 -- its bytes here (reserve_attachment_bytes) before it stores them.
 CREATE TABLE storage_usage (
     singleton        boolean PRIMARY KEY DEFAULT true CHECK (singleton),

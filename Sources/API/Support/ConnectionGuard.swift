@@ -19,7 +19,7 @@ public struct ConnectionLimits: Sendable {
     /// the middle of a head or body — is closed. (Not while a response is being produced.)
     public var idleTimeout: Duration
 
-    public init(maxConnections: Int = 4096, headerTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60)) {
+    public init(maxConnections: Int = 4096, headerTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(60)) {
         self.maxConnections = maxConnections
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout

@@ -13,6 +13,14 @@ enum UserStore {
             """, [id, role.rawValue, name])
     }
 
+    /// Records a user who has no row yet; an existing row (its name and role, kept by the
+    /// flows that write them) is left as it is.
+    static func insertIfMissing(_ tx: Transaction, id: String, role: Caller.Role, name: String) async throws {
+        try await tx.query("""
+            INSERT INTO users (id, role, display_name) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING
+            """, [id, role.rawValue, name])
+    }
+
     static func role(_ tx: Transaction, id: String) async throws -> Caller.Role? {
         try await tx.query("SELECT role FROM users WHERE id = $1", [id]).first
             .flatMap { Caller.Role(rawValue: try $0.decode(String.self, "role")) }
@@ -23,9 +31,9 @@ enum UserStore {
 /// request or stream), so the brokerage's `users` table knows its agents before they have
 /// written anything: a chat request may be addressed only to a known agent.
 ///
-/// One upsert per user (and per change of name or role) per process; the memory of who was
-/// recorded is bounded (forgotten all at once past `capacity`, after which users are simply
-/// recorded again).
+/// One insert per user per process (a row that exists is left alone: names and roles are kept
+/// by the flows that write them); the memory of who was recorded is bounded (forgotten all at
+/// once past `capacity`, after which users are simply recorded again).
 public final class UserDirectory: Sendable {
     let database: Database
     let capacity: Int
@@ -39,11 +47,11 @@ public final class UserDirectory: Sendable {
     /// Records `caller` unless this process already did. A failure is not the request's: it
     /// is tried again on the user's next request.
     public func record(_ caller: Caller) async {
-        let key = [caller.tenant.slug.rawValue, caller.userID, caller.role.rawValue, caller.name].joined(separator: "\u{0}")
+        let key = caller.tenant.slug.rawValue + "\u{0}" + caller.userID
         guard recorded.withLock({ !$0.contains(key) }) else { return }
         do {
             try await database.withTenant(caller.tenant.scope) { tx in
-                try await UserStore.upsert(tx, id: caller.userID, role: caller.role, name: caller.name)
+                try await UserStore.insertIfMissing(tx, id: caller.userID, role: caller.role, name: caller.name)
             }
             recorded.withLock { set in
                 if set.count >= capacity { set.removeAll(keepingCapacity: true) }
