@@ -254,7 +254,22 @@ struct AttachmentTests {
             let (tenant, agent, member, session) = try await Self.pair(app, client)
             var bytes = Samples.pdf
             bytes += randomBytes(10 * 1024 * 1024 - bytes.count)
-            let id = try await Self.uploaded(client, agent, session: session, ("big.pdf", bytes))
+            // Its own client with a generous timeout: a debug build stores 10 MiB in seconds
+            // alone, and the whole suite shares two cores.
+            let body = Self.multipart([("big.pdf", bytes)])
+            let id = try await TestClient.withClient(
+                host: "127.0.0.1", port: try #require(client.port), configuration: .init(timeout: .seconds(180))
+            ) { big in
+                var headers = HTTPFields()
+                headers[.authorization] = "Bearer \(agent)"
+                headers[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
+                let answer = try await big.execute(.init(
+                    "/v1/sessions/\(session)/attachments", method: .post, headers: headers,
+                    body: ByteBuffer(bytes: body)))
+                let response = APIResponse(status: answer.head.status, headers: answer.head.headerFields, body: answer.body ?? ByteBuffer())
+                #expect(response.status == .created)
+                return try #require(try response.items(Attachment.self).first).id
+            }
             #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
                                           body: ["clientMessageId": "m1", "text": "the file", "attachmentIds": [id]]).status == .created)
             let whole = try await Self.download(client, member, id)
