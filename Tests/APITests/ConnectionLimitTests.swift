@@ -10,7 +10,9 @@ import Testing
 @Suite("Connection timeouts and caps")
 struct ConnectionLimitTests {
     @Test("a slowloris head, a stalled body and an idle keep-alive connection are closed by the timeouts")
-    func timeouts() async throws {
+    func timeouts() async throws { try await HeavyTest.run { try await self.timeoutsAlone() } }
+
+    private func timeoutsAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let server = try await ServerProcess.start(conninfo: conninfo, environment: [
             "PARLEY_HTTP_HEADER_TIMEOUT": "1", "PARLEY_HTTP_IDLE_TIMEOUT": "2",
@@ -39,7 +41,9 @@ struct ConnectionLimitTests {
     }
 
     @Test("one connection over PARLEY_MAX_CONNECTIONS is answered 503 too_many_connections; a closed one frees its place")
-    func connectionCap() async throws {
+    func connectionCap() async throws { try await HeavyTest.run { try await self.connectionCapAlone() } }
+
+    private func connectionCapAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let server = try await ServerProcess.start(conninfo: conninfo, environment: ["PARLEY_MAX_CONNECTIONS": "3"])
         defer { server.killNow() }
@@ -74,7 +78,9 @@ struct ConnectionLimitTests {
     }
 
     @Test("a stream over PARLEY_MAX_STREAMS_PER_USER gets too_many_streams and 4429; over PARLEY_MAX_STREAMS server_busy and 1013; a closed stream frees its place")
-    func streamCaps() async throws {
+    func streamCaps() async throws { try await HeavyTest.run { try await self.streamCapsAlone() } }
+
+    private func streamCapsAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
         let tenant = try await TestTenant.make(database)

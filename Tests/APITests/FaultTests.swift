@@ -17,7 +17,9 @@ import Testing
 @Suite("Faults: killed servers, several servers, PostgreSQL restarts", .serialized)
 struct FaultTests {
     @Test("kill -9 of the server during a 20 s send load: nothing lost, nothing twice, streams resume cleanly")
-    func killDuringLoad() async throws {
+    func killDuringLoad() async throws { try await HeavyTest.run { try await self.killDuringLoadAlone() } }
+
+    private func killDuringLoadAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let servers = Servers(try await ServerProcess.start(conninfo: conninfo))
         let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
@@ -37,7 +39,9 @@ struct FaultTests {
     }
 
     @Test("two server processes, clients spread over both, 1,000 concurrent sends: exactly once everywhere; a client moved mid-stream resumes cleanly")
-    func twoServers() async throws {
+    func twoServers() async throws { try await HeavyTest.run { try await self.twoServersAlone() } }
+
+    private func twoServersAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let first = try await ServerProcess.start(conninfo: conninfo)
         let second = try await ServerProcess.start(conninfo: conninfo)
@@ -54,7 +58,9 @@ struct FaultTests {
     }
 
     @Test("PostgreSQL stopped and started during load: /ready is 503 while it is down, the server recovers within 10 s, nothing lost or repeated")
-    func databaseRestart() async throws {
+    func databaseRestart() async throws { try await HeavyTest.run { try await self.databaseRestartAlone() } }
+
+    private func databaseRestartAlone() async throws {
         let root = try makeTemporaryFolder("/tmp/pgf-")
         let cluster = try EmbeddedCluster(root: root, databaseName: "parley_fault", ephemeral: true, logger: testLogger)
         try await blocking { _ = try cluster.start() }
@@ -87,7 +93,9 @@ struct FaultTests {
     }
 
     @Test("a dump and restore into a new cluster keeps every cursor: a client resumes there with its last event id and misses nothing")
-    func cursorsSurviveRestore() async throws {
+    func cursorsSurviveRestore() async throws { try await HeavyTest.run { try await self.cursorsSurviveRestoreAlone() } }
+
+    private func cursorsSurviveRestoreAlone() async throws {
         let source = try await TestDatabase.shared.makeScratchDatabase()
         let database = Database(configuration: .init(conninfo: source, maxConnections: 2), logger: testLogger)
         let servers = Servers(try await ServerProcess.start(conninfo: source))

@@ -14,7 +14,9 @@ import Glibc
 @Suite("Bounded graceful shutdown")
 struct ShutdownTests {
     @Test("SIGTERM with an open stream, an idle connection and a half-sent request: 1001 with a resume cursor, connections dropped, exit within the timeout, embedded PostgreSQL stopped")
-    func boundedShutdownOfAnEmbeddedServer() async throws {
+    func boundedShutdownOfAnEmbeddedServer() async throws { try await HeavyTest.run { try await self.boundedShutdownOfAnEmbeddedServerAlone() } }
+
+    private func boundedShutdownOfAnEmbeddedServerAlone() async throws {
         let directory = "/tmp/parley-sd-" + randomName("", length: 8)
         defer {
             // Whatever happened, leave no cluster running and no folder behind.
@@ -53,7 +55,9 @@ struct ShutdownTests {
     }
 
     @Test("SIGTERM during a request: it finishes and is answered; new connections are refused")
-    func inFlightRequestsFinish() async throws {
+    func inFlightRequestsFinish() async throws { try await HeavyTest.run { try await self.inFlightRequestsFinishAlone() } }
+
+    private func inFlightRequestsFinishAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
         let tenant = try await TestTenant.make(database)

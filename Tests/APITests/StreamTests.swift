@@ -158,10 +158,15 @@ struct StreamTests {
                 }
             }
             let before = try await rowCount()
+            let started = ContinuousClock.now
             let first = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
             #expect(try first.decode(TypingBody.self).sent == true)
             let throttled = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent)
-            #expect(try throttled.decode(TypingBody.self).sent == false)
+            // The throttle is one signal per 2 s: the second is refused when it came sooner (under
+            // the whole suite's load the two requests may be further apart; then it may pass).
+            let withinThrottle = ContinuousClock.now - started < .seconds(2)
+            let secondSent = try throttled.decode(TypingBody.self).sent
+            if withinThrottle { #expect(secondSent == false) }
             // (Events committed just before the socket connected may still arrive: skip them.)
             func nextTyping(_ stream: TestStream, timeout: Duration = .seconds(10)) async -> StreamMessage? {
                 let deadline = ContinuousClock.now + timeout
@@ -176,7 +181,7 @@ struct StreamTests {
             #expect(frame.userId == "agent-1")
             #expect(frame.sessionId == pair.sessionID)
             #expect(frame.until != nil)
-            #expect(await nextTyping(other, timeout: .milliseconds(300)) == nil)
+            if !secondSent { #expect(await nextTyping(other, timeout: .milliseconds(300)) == nil) }
             #expect(try await rowCount() == before)
             // The typist's own socket never echoes it; a socket frame works like the endpoint.
             let agentStream = try await TestStream.connect(port: try Self.port(client), token: pair.agent)

@@ -10,7 +10,9 @@ import Testing
 @Suite("Tenant availability after a failed migration")
 struct TenantAvailabilityTests {
     @Test("a brokerage whose migration fails at start-up answers 503 tenant_unavailable, /ready names it, the others work; a successful run brings it back")
-    func failedMigrationIsNotServed() async throws {
+    func failedMigrationIsNotServed() async throws { try await HeavyTest.run { try await self.failedMigrationIsNotServedAlone() } }
+
+    private func failedMigrationIsNotServedAlone() async throws {
         let conninfo = try await TestDatabase.shared.makeScratchDatabase()
         let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
         defer { Task { await database.close() } }
