@@ -38,3 +38,81 @@ struct BadgeStoreTests {
         #expect(badge.total == 1)
     }
 }
+
+@Suite("Domain: badge counts kept as they change")
+struct BadgeCountTests {
+    @Test("after a concurrent storm of sends, receipts, marks and status changes, every kept count equals a recount")
+    func keptCountsAreExact() async throws {
+        let fixture = try await TenantFixture.make()
+        defer { Task { await fixture.close() } }
+        let sessions = SessionStore(database: fixture.database)
+        let agents = ["agent-1", "agent-2"].map { fixture.caller($0, .agent) }
+        let clients = ["c1", "c2", "c3"].map { fixture.caller($0, .client) }
+        // Six agent–client sessions and one between the agents, sharing users in both orders.
+        var ids: [(String, [Caller])] = []
+        for agent in agents {
+            for client in clients {
+                let (session, _) = try await sessions.create(agent, with: .newClient(userID: client.userID, name: client.name, email: nil, phone: nil))
+                ids.append((session.id, [agent, client]))
+            }
+        }
+        let (between, _) = try await sessions.create(agents[0], with: .agent(userID: agents[1].userID, name: agents[1].name))
+        ids.append((between.id, agents))
+        let plan = ids
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var random = SplitMix64(seed: UInt64(worker + 1))
+                    for step in 0..<60 {
+                        let (id, members) = plan[Int(random.next() % UInt64(plan.count))]
+                        let member = members[Int(random.next() % UInt64(members.count))]
+                        do {
+                            switch random.next() % 6 {
+                            case 0, 1, 2:
+                                _ = try await sessions.send(member, sessionID: id, .init(clientMessageId: "w\(worker)-\(step)", text: "storm \(step)"))
+                            case 3:
+                                _ = try await sessions.markRead(member, sessionID: id, upTo: Int64(random.next() % 40))
+                            case 4:
+                                _ = try await sessions.markUnread(member, sessionID: id)
+                            default:
+                                let transition: SessionStore.Transition = [.close, .archive, .reopen][Int(random.next() % 3)]
+                                _ = try await sessions.transition(member, id: id, transition)
+                            }
+                        } catch is DomainError {
+                            // closed sessions, invalid transitions, clients changing status: expected
+                        }
+                        if step % 10 == 0 { await Task.yield() }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let mismatches = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("""
+                SELECT u.id, unread_messages(u.id) AS kept, coalesce(r.unread, 0)::bigint AS recount
+                FROM users u
+                LEFT JOIN (SELECT m.user_id, sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END)) AS unread
+                           FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE s.status = 'active'
+                           GROUP BY m.user_id) r ON r.user_id = u.id
+                WHERE unread_messages(u.id) <> coalesce(r.unread, 0)
+                """).rows.map { "\(try $0.decode(String.self, "id")): kept \(try $0.decode(Int64.self, "kept")), recount \(try $0.decode(Int64.self, "recount"))" }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches)")
+        // And once the dispatcher's numbering has folded every difference in, the kept rows
+        // alone agree too.
+        let folded = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("SELECT sequence_events() AS p")
+            return try await tx.query("""
+                SELECT (SELECT count(*) FROM badge_deltas) AS left,
+                       (SELECT count(*) FROM users u WHERE coalesce((SELECT unread FROM badge_counts b WHERE b.user_id = u.id), 0)
+                                                           <> unread_messages(u.id)) AS off
+                """).rows[0]
+        }
+        #expect(try folded.decode(Int64.self, "left") == 0)
+        #expect(try folded.decode(Int64.self, "off") == 0)
+        let messages = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("SELECT count(*) AS n FROM messages").rows[0].decode(Int64.self, "n")
+        }
+        #expect(messages > 50, "the storm sent too little to prove anything")
+    }
+}

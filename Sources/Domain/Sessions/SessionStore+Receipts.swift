@@ -17,10 +17,11 @@ extension SessionStore {
             throw DomainError.validation([FieldError("upTo", "out_of_range", "upTo must be a message seq (0 or more)")])
         }
         return try await readState(caller, uuid, """
-            WITH old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
+            WITH s AS (\(Self.lockedSession)),
+                 old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
             UPDATE session_members m
             SET last_read_seq = GREATEST(m.last_read_seq, LEAST($3::bigint, s.last_seq)), marked_unread = false
-            FROM sessions s, old
+            FROM s, old
             WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
             RETURNING m.last_read_seq, m.marked_unread, s.last_seq, old.last_read_seq AS old_read, old.marked_unread AS old_marked
             """, [uuid, caller.userID, upTo])
@@ -31,13 +32,20 @@ extension SessionStore {
     public func markUnread(_ caller: Caller, sessionID id: String) async throws -> ReadState {
         let uuid = try Self.sessionID(id)
         return try await readState(caller, uuid, """
-            WITH old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
+            WITH s AS (\(Self.lockedSession)),
+                 old AS (SELECT last_read_seq, marked_unread FROM session_members WHERE session_id = $1 AND user_id = $2)
             UPDATE session_members m SET marked_unread = true
-            FROM sessions s, old
+            FROM s, old
             WHERE s.id = m.session_id AND m.session_id = $1 AND m.user_id = $2
             RETURNING m.last_read_seq, m.marked_unread, s.last_seq, old.last_read_seq AS old_read, old.marked_unread AS old_marked
             """, [uuid, caller.userID])
     }
+
+    /// The session row, share-locked: a send or status change of this session waits for the
+    /// receipt and the receipt for them, so the badge count triggers always see the other's
+    /// committed state and take their locks in one order
+    /// (sql/tenant/functions/badge_session_changed.sql).
+    static let lockedSession = "SELECT id, last_seq FROM sessions WHERE id = $1 FOR SHARE"
 
     /// Runs a receipt UPDATE and announces what changed: `message.read` to every member when
     /// the read position moved, `badge.updated` to the caller when their counts may have.

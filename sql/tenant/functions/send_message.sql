@@ -73,6 +73,12 @@ BEGIN
         END IF;
     END IF;
 
+    -- The sender has read their own message: their read position moves to the new seq first,
+    -- so the badge triggers (migration 014) see the sender's membership already caught up and
+    -- write a difference for the other members only.
+    UPDATE session_members r SET last_read_seq = v_last_seq + 1, marked_unread = false
+    WHERE r.session_id = p_session AND r.user_id = p_sender;
+
     UPDATE sessions s SET last_seq = s.last_seq + 1, last_message_at = now(), last_activity_at = now(),
         last_message_preview = p_preview, last_sender_id = p_sender,
         status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
@@ -90,8 +96,6 @@ BEGIN
         WHERE a.id = x.id;
     END IF;
 
-    UPDATE session_members r SET last_read_seq = v_last_seq, marked_unread = false
-    WHERE r.session_id = p_session AND r.user_id = p_sender;
     v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
 
     v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);

@@ -7,8 +7,8 @@
 -- here and get the next run's positions; nothing waits for them. Cheap when there is nothing
 -- to do: a look at a partial index, no lock, no write.
 --
--- badge.updated events get their counts here, in this statement's snapshot (taken after the
--- lock): it sees every change committed before it, and a change committed later announces a
+-- badge.updated events get their counts here (unread_messages(): kept counts, folded just
+-- before), in this statement's snapshot (taken after the lock): it sees every change committed before it, and a change committed later announces a
 -- badge that a later run numbers and counts. So the last badge a user receives is exact.
 CREATE OR REPLACE FUNCTION sequence_events(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -20,6 +20,12 @@ BEGIN
         RETURN (SELECT position FROM event_clock);
     END IF;
     SELECT position INTO STRICT v_last FROM event_clock FOR UPDATE;
+    -- Fold the badge differences committed so far into the kept counts (migration 014): one
+    -- folder at a time, under the clock; a count read meanwhile adds what is not folded yet.
+    WITH folded AS (DELETE FROM badge_deltas RETURNING user_id, delta)
+    INSERT INTO badge_counts AS b (user_id, unread)
+    SELECT user_id, sum(delta) FROM folded GROUP BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread;
     -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
     WITH todo AS MATERIALIZED (
         SELECT id, type, recipients, row_number() OVER (ORDER BY id) AS n

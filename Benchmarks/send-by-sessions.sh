@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Issue 15, point 2: a send's cost against the recipient's number of sessions. Two brokerages
+# on the comparison kit's cluster, each with one agent: 200 sessions in one, 8,000 in the
+# other; clients send to the agent in random sessions. Each pgbench transaction is what one
+# send costs the database: the send transaction, then the numbering the dispatcher runs
+# after it (sequence_events(), which fills in the agent's badge counts).
+#
+#   export LIMITS=/tmp/limits BENCH_NICE=0; ../shared/bench/limits/setup.sh
+#   Benchmarks/send-by-sessions.sh            # CLIENTS=16 DURATION=15 ROUNDS=2
+set -euo pipefail
+LIMITS=${LIMITS:-/tmp/limits}
+PORT=${PGPORT:-55433}
+HOST=$LIMITS/sock
+CLIENTS=${CLIENTS:-16}
+DURATION=${DURATION:-15}
+ROUNDS=${ROUNDS:-2}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PARLEY=${PARLEY:-$(pwd)/.build/release/parley}
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+sql() { as_pg "$PGBIN/psql" -h "$HOST" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+
+sql -d postgres -c "DROP DATABASE IF EXISTS parley_fanin" -c "DROP ROLE IF EXISTS parley_t_s200" -c "DROP ROLE IF EXISTS parley_t_s8000" \
+    -c "CREATE DATABASE parley_fanin"
+export DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=parley_fanin"
+LOG_LEVEL=warning "$PARLEY" migrate > /dev/null
+for n in 200 8000; do
+    LOG_LEVEL=warning "$PARLEY" tenant create "s$n" --name "Sessions $n" > /dev/null
+    sql -d parley_fanin <<SQL
+SET ROLE parley_t_s$n;
+SET search_path = t_s$n, public;
+INSERT INTO users (id, role, display_name) VALUES ('agent', 'agent', 'The Agent');
+INSERT INTO users (id, role, display_name) SELECT 'c' || i, 'client', 'Client ' || i FROM generate_series(1, $n) AS i;
+CREATE TABLE bench_sessions (i int PRIMARY KEY, id uuid NOT NULL);
+INSERT INTO bench_sessions SELECT i, gen_random_uuid() FROM generate_series(1, $n) AS i;
+INSERT INTO sessions (id, kind, created_by, last_seq) SELECT id, 'client', 'agent', 3 FROM bench_sessions;
+INSERT INTO session_members (session_id, user_id, role, last_read_seq)
+SELECT id, 'agent', 'agent', 1 FROM bench_sessions UNION ALL SELECT id, 'c' || i, 'client', 3 FROM bench_sessions;
+ANALYZE;
+SQL
+    cat > "$WORK/send$n.sql" <<EOF2
+\\set i random(1, $n)
+\\set c random(1, 2000000000)
+BEGIN;
+SELECT set_config('role', 'parley_t_s$n', true), set_config('search_path', 't_s$n, public', true);
+SELECT s.outcome FROM bench_sessions b, LATERAL send_message(b.id, 'c' || :i, :client_id || '-' || :c,
+  'is the loft on harbor way still available', 'is the loft on harbor way still available', 'is the loft', NULL, NULL) AS s
+WHERE b.i = :i;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'parley_t_s$n', true), set_config('search_path', 't_s$n, public', true);
+SELECT sequence_events();
+COMMIT;
+EOF2
+done
+chmod 644 "$WORK"/*.sql
+bench() { as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$1" parley_fanin 2>/dev/null | awk '/^tps/ {print int($3)}'; }
+echo "== sends to one agent, $CLIENTS clients, ${DURATION} s each, alternating"
+for round in $(seq "$ROUNDS"); do
+    a=$(bench "$WORK/send200.sql")
+    b=$(bench "$WORK/send8000.sql")
+    echo "round $round: 200 sessions $a tps, 8,000 sessions $b tps, 8,000/200 = $(awk "BEGIN {printf \"%.2f\", $b / $a}")"
+done
+for n in 200 8000; do
+    # The agent's badge as kept, as the last badge.updated announced it, and recounted.
+    echo "badge check ($n): $(sql -d parley_fanin -F ' ' -c "SET search_path = t_s$n, public;
+      SELECT 'kept', unread_messages('agent'),
+             'announced', (SELECT (data->>'unreadMessages')::bigint FROM events WHERE type = 'badge.updated' AND recipients = ARRAY['agent'] ORDER BY pos DESC LIMIT 1),
+             'recount', (SELECT sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
+                         FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE m.user_id = 'agent' AND s.status = 'active')")"
+done

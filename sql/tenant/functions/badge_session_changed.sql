@@ -1,0 +1,34 @@
+-- Badge counts (migration 014): a session's new message or status changes every member's
+-- contribution; the differences are appended to badge_deltas. Members are read fresh (a new
+-- snapshot in this statement): a receipt on this session locks the session row first
+-- (SessionStore+Receipts), so no membership of it can change between this update and its
+-- commit.
+CREATE OR REPLACE FUNCTION badge_session_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO badge_deltas (user_id, delta)
+    SELECT m.user_id, d.delta
+    FROM session_members m
+    CROSS JOIN LATERAL (SELECT unread_contribution(NEW.status, NEW.last_seq, m.last_read_seq, m.marked_unread)
+                             - unread_contribution(OLD.status, OLD.last_seq, m.last_read_seq, m.marked_unread) AS delta) AS d
+    WHERE m.session_id = NEW.id AND d.delta <> 0;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER sessions_badge AFTER UPDATE OF last_seq, status ON sessions
+    FOR EACH ROW WHEN (OLD.last_seq IS DISTINCT FROM NEW.last_seq OR OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION badge_session_changed();
+
+-- Whenever these triggers are (re)installed — the first time, or after a change to this file —
+-- the counts are taken afresh, with session and membership writes held off until this
+-- transaction (every function file of the schema) commits: no change can slip between the
+-- count and the triggers.
+LOCK TABLE sessions, session_members IN SHARE ROW EXCLUSIVE MODE;
+DELETE FROM badge_deltas;
+DELETE FROM badge_counts;
+INSERT INTO badge_counts (user_id, unread)
+SELECT m.user_id, sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
+FROM session_members m JOIN sessions s ON s.id = m.session_id
+WHERE s.status = 'active'
+GROUP BY m.user_id;
