@@ -7,20 +7,7 @@
 #
 #   export LIMITS=/tmp/limits BENCH_NICE=0; ../shared/bench/limits/setup.sh
 #   Benchmarks/send-by-sessions.sh            # CLIENTS=16 DURATION=15 ROUNDS=2
-set -euo pipefail
-LIMITS=${LIMITS:-/tmp/limits}
-PORT=${PGPORT:-55433}
-HOST=$LIMITS/sock
-CLIENTS=${CLIENTS:-16}
-DURATION=${DURATION:-15}
-ROUNDS=${ROUNDS:-2}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-PARLEY=${PARLEY:-$(pwd)/.build/release/parley}
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-sql() { as_pg "$PGBIN/psql" -h "$HOST" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+source "$(dirname "$0")/common.sh"
 
 sql -d postgres -c "DROP DATABASE IF EXISTS parley_fanin" -c "DROP ROLE IF EXISTS parley_t_s200" -c "DROP ROLE IF EXISTS parley_t_s8000" \
     -c "CREATE DATABASE parley_fanin"

@@ -10,22 +10,8 @@
 # Both sides: 10,000 one-to-one sessions among 400 users, a random message body of the kit's
 # (the same 100,000 bodies), one transaction per send, fsync on. Parley's side is the exact
 # transaction the server runs: BEGIN, the tenant scope, send_message(), COMMIT.
-set -euo pipefail
-LIMITS=${LIMITS:-/tmp/limits}
-PORT=${PGPORT:-55433}
-HOST=$LIMITS/sock
-CLIENTS=${CLIENTS:-16}
-DURATION=${DURATION:-15}
-ROUNDS=${ROUNDS:-2}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "$0")/common.sh"
 KIT=$(cd "$(dirname "$0")/../../shared/bench/limits" 2>/dev/null && pwd || echo /work/shared/bench/limits)
-PARLEY=${PARLEY:-$(pwd)/.build/release/parley}
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
-
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-sql() { as_pg "$PGBIN/psql" -h "$HOST" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 echo "== a Parley database on the kit's cluster"
 sql -d postgres -c "DROP DATABASE IF EXISTS parley_send" -c "DROP ROLE IF EXISTS parley_t_sendbench" -c "CREATE DATABASE parley_send"
