@@ -25,6 +25,7 @@ INSERT INTO bench_sessions SELECT i, gen_random_uuid() FROM generate_series(1, $
 INSERT INTO sessions (id, kind, created_by, last_seq) SELECT id, 'client', 'agent', 3 FROM bench_sessions;
 INSERT INTO session_members (session_id, user_id, role, last_read_seq)
 SELECT id, 'agent', 'agent', 1 FROM bench_sessions UNION ALL SELECT id, 'c' || i, 'client', 3 FROM bench_sessions;
+RESET ROLE;
 ANALYZE;
 SQL
     cat > "$WORK/send$n.sql" <<EOF2
