@@ -10,21 +10,14 @@ import ParleyTesting
 /// tokens, made-up brokerages and badly signed tokens for a real brokerage, against the same
 /// server answering `/health` (no auth, no database) and a valid token (decision 0013).
 func unauthenticatedBenchmark(quick: Bool) async throws {
-    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
-    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
-    let tenant = try await TestTenant.make(database, prefix: "bench")
-    await database.close()
+    let (conninfo, tenant) = try await TestTenant.onScratchDatabase(prefix: "bench")
     let server = try await ServerProcess.start(conninfo: conninfo, environment: ["LOG_LEVEL": "error"])
     defer { server.killNow() }
     let genuine = try await tenant.token(sub: "agent-1", ttl: .seconds(3600))
     let count = quick ? 6_000 : 30_000
     let connections = 8
 
-    func acquisitions() async throws -> Int {
-        let text = try await server.withClient { try await $0.json(.get, "/metrics").text }
-        let line = text.split(separator: "\n").first { $0.hasPrefix("parley_db_pool_acquisitions_total ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
-    }
+    func acquisitions() async throws -> Int { try await server.poolAcquisitions() ?? -1 }
 
     /// `count` requests over `connections` keep-alive connections; requests per second and
     /// the p50/p99 latency in ms.
@@ -59,22 +52,11 @@ func unauthenticatedBenchmark(quick: Bool) async throws {
     let slug = tenant.slug.rawValue
     try await flood("flood: forged tid / unknown brokerage's public form / bad signature for a real brokerage") { http, index in
         switch index % 3 {
-        case 0: return try await http.json(.get, "/v1/me", token: forgedToken(tid: "nx\(index)")).status
+        case 0: return try await http.json(.get, "/v1/me", token: ForgedToken.make(tid: "nx\(index)")).status
         case 1:
             return try await http.json(.post, "/v1/public/nx\(index)/chat-requests",
                                        body: ["agentId": "a", "name": "V", "email": "v@example.com", "message": "hi"]).status
-        default: return try await http.json(.get, "/v1/me", token: forgedToken(tid: slug)).status
+        default: return try await http.json(.get, "/v1/me", token: ForgedToken.make(tid: slug)).status
         }
     }
-}
-
-/// A token as an attacker makes one: any `tid`, a `kid` and signature of nothing.
-func forgedToken(tid: String) -> String {
-    func encode(_ json: String) -> String {
-        Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-    let expires = Int(Date().timeIntervalSince1970) + 600
-    return encode(#"{"alg":"HS256","typ":"JWT","kid":"forged"}"#) + "."
-        + encode(#"{"tid":"\#(tid)","sub":"a","role":"agent","name":"A","exp":\#(expires)}"#) + "." + encode("not a signature at all")
 }

@@ -74,6 +74,14 @@ public final class ServerProcess: Sendable {
         try? await withClient { client in Int(try await client.json(.get, "/ready").status.code) }
     }
 
+    /// The server's count of pooled connections asked for (`parley_db_pool_acquisitions_total`
+    /// on /metrics: one per transaction), or nil if /metrics does not show it.
+    public func poolAcquisitions() async throws -> Int? {
+        let metrics = try await withClient { try await $0.json(.get, "/metrics").text }
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("parley_db_pool_acquisitions_total ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+    }
+
     /// Runs `body` with an HTTP/1.1 client on its own connection to this server.
     public func withClient<T: Sendable>(_ body: @escaping @Sendable (TestClient) async throws -> T) async throws -> T {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(15)), operation: body)

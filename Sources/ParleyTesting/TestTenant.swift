@@ -9,6 +9,21 @@ public struct TestTenant: Sendable {
     public let tenant: Tenant
     public let key: SigningKey
 
+    /// A scratch database (control schema migrated) with one brokerage in it, for a test that
+    /// starts its own server process on it: the database's conninfo and the brokerage.
+    public static func onScratchDatabase(prefix: String = "t") async throws -> (conninfo: String, tenant: TestTenant) {
+        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
+        do {
+            let tenant = try await make(database, prefix: prefix)
+            await database.close()
+            return (conninfo, tenant)
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
     /// Provisions a tenant with a random slug through the same code path as the API.
     public static func make(_ database: Database, prefix: String = "t") async throws -> TestTenant {
         let suffix = randomName("")

@@ -81,10 +81,7 @@ struct ConnectionLimitTests {
     func streamCaps() async throws { try await HeavyTest.run { try await self.streamCapsAlone() } }
 
     private func streamCapsAlone() async throws {
-        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
-        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
-        let tenant = try await TestTenant.make(database)
-        await database.close()
+        let (conninfo, tenant) = try await TestTenant.onScratchDatabase()
         let server = try await ServerProcess.start(conninfo: conninfo, environment: [
             "PARLEY_MAX_STREAMS": "3", "PARLEY_MAX_STREAMS_PER_USER": "2",
         ])

@@ -10,23 +10,9 @@ import Testing
 /// Hostile input and abuse, tried from outside (issue 14).
 @Suite("Hardening: hostile input and abuse")
 struct HardeningTests {
-    /// A token as an attacker would make one: any `tid`, any `kid`, a signature of nothing.
-    static func forgedToken(tid: String) -> String {
-        func encode(_ json: String) -> String {
-            Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        }
-        let expires = Int(Date().timeIntervalSince1970) + 600
-        return encode(#"{"alg":"HS256","typ":"JWT","kid":"forged"}"#) + "."
-            + encode(#"{"tid":"\#(tid)","sub":"a","role":"agent","name":"A","exp":\#(expires)}"#) + "."
-            + encode(randomName("signature-", length: 32))
-    }
-
     /// The server's count of pooled connections asked for (each transaction asks once).
     static func acquisitions(_ server: ServerProcess) async throws -> Int {
-        let metrics = try await server.withClient { try await $0.json(.get, "/metrics").text }
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("parley_db_pool_acquisitions_total ") }
-        return try #require(line.flatMap { Int($0.split(separator: " ").last ?? "") })
+        try #require(try await server.poolAcquisitions())
     }
 
     @Test("5,000 requests that cannot be authenticated or name no brokerage cause fewer than 10 database transactions")
@@ -55,7 +41,7 @@ struct HardeningTests {
                             switch (worker * 500 + index) % 3 {
                             case 0:
                                 // A token naming a brokerage that does not exist.
-                                status = try await http.json(.get, "/v1/me", token: Self.forgedToken(tid: made)).status
+                                status = try await http.json(.get, "/v1/me", token: ForgedToken.make(tid: made)).status
                                 expected = .unauthorized
                             case 1:
                                 // A website visitor's request to a brokerage that does not exist.
@@ -64,7 +50,7 @@ struct HardeningTests {
                                 expected = .notFound
                             default:
                                 // A real brokerage's name with a forged signature.
-                                status = try await http.json(.get, "/v1/me", token: Self.forgedToken(tid: tenant.slug.rawValue)).status
+                                status = try await http.json(.get, "/v1/me", token: ForgedToken.make(tid: tenant.slug.rawValue)).status
                                 expected = .unauthorized
                             }
                             #expect(status == expected)

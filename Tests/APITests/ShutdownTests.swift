@@ -58,10 +58,7 @@ struct ShutdownTests {
     func inFlightRequestsFinish() async throws { try await HeavyTest.run { try await self.inFlightRequestsFinishAlone() } }
 
     private func inFlightRequestsFinishAlone() async throws {
-        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
-        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
-        let tenant = try await TestTenant.make(database)
-        await database.close()
+        let (conninfo, tenant) = try await TestTenant.onScratchDatabase()
         // A grace (¾ of 20 s) well beyond what the test holds the request for, even under load.
         let server = try await ServerProcess.start(conninfo: conninfo, environment: ["PARLEY_SHUTDOWN_TIMEOUT": "20"])
         defer { server.killNow() }

@@ -86,7 +86,6 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private let gate: ConnectionGate
     private let headerTimeout: TimeAmount
-    private var counted = false
     private var admitted = true
     private var answered = false
     /// Still waiting for the end of the first head; the last bytes seen (a CRLFCRLF may span reads).
@@ -100,7 +99,6 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        counted = true
         admitted = gate.enter()
         guard admitted else { return }
         let loop = context.eventLoop.assumeIsolated()
@@ -113,8 +111,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         headerDeadline?.cancel()
-        if counted { gate.leave() }
-        counted = false
+        gate.leave()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

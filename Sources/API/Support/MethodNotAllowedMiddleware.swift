@@ -5,15 +5,12 @@ import Hummingbird
 /// (RFC 9110 §15.5.6), not 404. The paths and their methods are the contract's
 /// (`openapi.yaml`, compiled in), which every route is tested against.
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// Path templates (segments; `{…}` matches any one segment) and their methods.
-    static var routes: [(segments: [Substring], methods: [String])] { OpenAPIRoutes.all }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound && context.coreContext.endpointPath.value == "NotFound" {
             let path = request.uri.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-            guard let route = Self.routes.first(where: { Self.matches($0.segments, Array(path)) }) else { throw error }
+            guard let route = OpenAPIRoutes.all.first(where: { Self.matches($0.segments, Array(path)) }) else { throw error }
             var headers = HTTPFields()
             headers[.allow] = route.methods.joined(separator: ", ")
             throw Problem(.methodNotAllowed, code: "method_not_allowed",

@@ -59,6 +59,13 @@ public struct Problem: Error, Sendable, Equatable {
                        detail: "this brokerage is unavailable while its database upgrade is incomplete; retry later", headers: headers)
     }
 
+    /// The pool is closed or the request was cancelled: the process is going away.
+    static var shuttingDown: Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "1"
+        return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: headers)
+    }
+
     static let mediaType = "application/problem+json"
 
     struct Body: Encodable {

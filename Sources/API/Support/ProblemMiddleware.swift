@@ -45,9 +45,7 @@ enum ProblemMapping {
         case let error as StreamLimitReached:
             return problem(for: error)
         case is CancellationError:
-            var retry = HTTPFields()
-            retry[.retryAfter] = "1"
-            return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: retry)
+            return .shuttingDown
         default:
             return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
         }
@@ -90,7 +88,7 @@ enum ProblemMapping {
         case .unavailable:
             return Problem(.serviceUnavailable, code: "database_unavailable", detail: "the database is unavailable; retry shortly", headers: retry)
         case .closed:
-            return Problem(.serviceUnavailable, code: "shutting_down", detail: "the server is shutting down", headers: retry)
+            return .shuttingDown
         case .conflict:
             return Problem(.conflict, code: "conflict", detail: "the request conflicts with existing data")
         case .reference:
