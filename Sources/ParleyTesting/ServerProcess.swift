@@ -20,8 +20,10 @@ public final class ServerProcess: Sendable {
         self.logPath = logPath
     }
 
-    /// The `parley` executable SwiftPM built with the tests (same folder as the test bundle).
+    /// The `parley` executable SwiftPM built with the tests (same folder as the test bundle),
+    /// or `PARLEY_SERVER_EXECUTABLE` (a benchmark comparing against another commit's build).
     public static var executable: String {
+        if let chosen = ProcessInfo.processInfo.environment["PARLEY_SERVER_EXECUTABLE"], !chosen.isEmpty { return chosen }
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         // The bundle is `…/debug/parleyPackageTests.xctest` (a file on Linux).
         return folder.appendingPathComponent("parley").path
@@ -80,6 +82,13 @@ public final class ServerProcess: Sendable {
         let metrics = try await withClient { try await $0.json(.get, "/metrics").text }
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("parley_db_pool_acquisitions_total ") }
         return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+    }
+
+    /// The process's resident memory (VmRSS) in KiB, or nil when it cannot be read.
+    public var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
     }
 
     /// Runs `body` with an HTTP/1.1 client on its own connection to this server.
@@ -178,8 +187,24 @@ extension TestClient {
             headers[.contentType] = "application/json"
             buffer = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body))
         }
-        let response = try await execute(.init(uri, method: method, headers: headers, body: buffer))
+        return try await request(method, uri, headers: headers, body: buffer)
+    }
+
+    /// One request with these headers and body bytes.
+    public func request(_ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields, body: ByteBuffer?) async throws -> APIResponse {
+        let response = try await execute(.init(uri, method: method, headers: headers, body: body))
         return APIResponse(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
+    }
+}
+
+extension TestClientProtocol {
+    /// Runs `body` on a connection of its own to this live server (60 s read timeout). Requests
+    /// a test means to send at the same time each need one: a test client sends its requests
+    /// one after another, so "30 concurrent sends" on it reached the server one at a time, and
+    /// under the whole suite's load the last waited out the client's 20 s timeout.
+    public func withOwnConnection<T: Sendable>(_ body: @escaping @Sendable (TestClient) async throws -> T) async throws -> T {
+        guard let port else { throw ServerProcess.Failure("not a live test client") }
+        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60)), operation: body)
     }
 }
 

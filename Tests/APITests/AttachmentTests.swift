@@ -77,12 +77,19 @@ struct AttachmentTests {
         return body + Array("--\(boundary)--\r\n".utf8)
     }
 
-    static func upload(_ client: any TestClientProtocol, _ token: String, session: String, _ files: [(String, [UInt8])]) async throws -> APIResponse {
+    /// Uploads `files`; `ownConnection` for uploads a test sends at the same time.
+    static func upload(
+        _ client: any TestClientProtocol, _ token: String, session: String, _ files: [(String, [UInt8])], ownConnection: Bool = false
+    ) async throws -> APIResponse {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(token)"
         headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
-        return APIResponse(try await client.execute(
-            uri: "/v1/sessions/\(session)/attachments", method: .post, headers: headers, body: ByteBuffer(bytes: multipart(files))))
+        let uri = "/v1/sessions/\(session)/attachments"
+        let body = ByteBuffer(bytes: multipart(files))
+        if ownConnection {
+            return try await client.withOwnConnection { [headers] in try await $0.request(.post, uri, headers: headers, body: body) }
+        }
+        return APIResponse(try await client.execute(uri: uri, method: .post, headers: headers, body: body))
     }
 
     /// Uploads one file that must be accepted; its id.

@@ -322,7 +322,7 @@ struct ChatRequestTests {
                     for index in 0..<6 {
                         group.addTask {
                             let action = index % 2 == 0 ? "accept" : "decline"
-                            return try await client.json(.post, "/v1/chat-requests/\(id)/\(action)", token: agent).status
+                            return try await client.withOwnConnection { try await $0.json(.post, "/v1/chat-requests/\(id)/\(action)", token: agent).status }
                         }
                     }
                     group.addTask { _ = try await app.dependencies.chatRequests.expire(current); return .noContent }

@@ -126,14 +126,18 @@ struct LiveDeliveryTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (agent, id) in sessions {
                     group.addTask {
-                        for index in 1...5 {
-                            _ = try await client.json(.post, "/v1/sessions/\(id)/messages", token: agent, body: ["clientMessageId": "m\(index)", "text": "burst \(index)"])
+                        try await client.withOwnConnection { http in
+                            for index in 1...5 {
+                                _ = try await http.json(.post, "/v1/sessions/\(id)/messages", token: agent, body: ["clientMessageId": "m\(index)", "text": "burst \(index)"])
+                            }
                         }
                     }
                 }
                 group.addTask {
-                    for _ in 1...3 {
-                        _ = try await client.json(.post, "/v1/sessions/\(sessions[0].id)/read", token: clientToken, body: [:])
+                    try await client.withOwnConnection { http in
+                        for _ in 1...3 {
+                            _ = try await http.json(.post, "/v1/sessions/\(sessions[0].id)/read", token: clientToken, body: [:])
+                        }
                     }
                 }
                 try await group.waitForAll()

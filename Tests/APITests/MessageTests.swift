@@ -13,7 +13,7 @@ struct MessageTests {
             let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for _ in 0..<20 {
                     group.addTask {
-                        let r = try await pair.send(client, "only once", id: "retry-key-1")
+                        let r = try await client.withOwnConnection { try await pair.send($0, "only once", id: "retry-key-1") }
                         return (Int(r.status.code), try? r.decode(Message.self).id)
                     }
                 }

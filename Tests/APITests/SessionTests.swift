@@ -24,6 +24,11 @@ struct Pair {
     func send(_ client: any TestClientProtocol, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> APIResponse {
         try await client.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
     }
+
+    /// The same on a connection of the caller's own (`withOwnConnection`).
+    func send(_ http: TestClient, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> APIResponse {
+        try await http.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
+    }
 }
 
 @Suite("API: sessions and statuses")
@@ -146,12 +151,15 @@ struct SessionTests {
             let outcomes = try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
                 for index in 0..<30 {
                     group.addTask {
-                        if index == 15 {
-                            let r = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent)
-                            return ("close", Int(r.status.code), r.code)
+                        try await client.withOwnConnection { http in
+                            if index == 15 {
+                                let r = try await http.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent)
+                                return ("close", Int(r.status.code), r.code)
+                            }
+                            let r = try await http.json(.post, "/v1/sessions/\(pair.sessionID)/messages", token: pair.client,
+                                                        body: ["clientMessageId": UUID().uuidString, "text": "message \(index)"])
+                            return ("send", Int(r.status.code), r.code)
                         }
-                        let r = try await pair.send(client, as: pair.client, "message \(index)")
-                        return ("send", Int(r.status.code), r.code)
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -171,7 +179,7 @@ struct SessionTests {
                 for index in 0..<24 {
                     group.addTask {
                         let action = ["reopen", "archive", "close"][index % 3]
-                        let r = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/\(action)", token: pair.agent)
+                        let r = try await client.withOwnConnection { try await $0.json(.post, "/v1/sessions/\(pair.sessionID)/\(action)", token: pair.agent) }
                         #expect(r.status == .ok || r.code == "invalid_transition")
                         return r.status == .ok ? try r.decode(Session.self).status : nil
                     }

@@ -61,7 +61,7 @@ struct StorageQuotaTests {
                                       body: ["maxStorageBytes": 2 << 20, "maxUnsentUploadBytesPerUser": 1 << 30])
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<6 {
-                    group.addTask { Int(try await AttachmentTests.upload(client, agent, session: session, [Self.file]).status.code) }
+                    group.addTask { Int(try await AttachmentTests.upload(client, agent, session: session, [Self.file], ownConnection: true).status.code) }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }

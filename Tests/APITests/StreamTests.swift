@@ -54,9 +54,11 @@ struct StreamTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<writers {
                     group.addTask {
-                        for index in 0..<perWriter {
-                            let response = try await pair.send(client, "w\(writer) #\(index)", id: "w\(writer)-\(index)")
-                            #expect(response.status == .created)
+                        try await client.withOwnConnection { http in
+                            for index in 0..<perWriter {
+                                let response = try await pair.send(http, "w\(writer) #\(index)", id: "w\(writer)-\(index)")
+                                #expect(response.status == .created)
+                            }
                         }
                     }
                 }
