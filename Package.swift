@@ -56,6 +56,7 @@ let package = Package(
             name: "Domain",
             dependencies: [
                 "Database",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -124,7 +125,7 @@ let package = Package(
         // PQ, Database and Domain tests build without API and Hummingbird.
         .testTarget(name: "PQTests", dependencies: ["PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "DatabaseTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "DatabaseTesting", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .testTarget(
             name: "APITests",
             dependencies: [

@@ -125,9 +125,10 @@ public func buildApplication(
 
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())
+    let credentialWatch = CredentialWatch(verifier: verifier, interval: configuration.streamCredentialCheck)
     StreamRoutes(
         verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing, users: dependencies.users,
-        credentialCheck: configuration.streamCredentialCheck).register(on: streamRouter)
+        watch: credentialWatch).register(on: streamRouter)
 
     return Application(
         router: router,
@@ -140,6 +141,6 @@ public func buildApplication(
             limits: configuration.connections),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Shut down in reverse: server, dispatcher (closes streams), listener, pool.
-        services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance],
+        services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance, credentialWatch],
         logger: logger)
 }

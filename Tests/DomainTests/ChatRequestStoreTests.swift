@@ -12,6 +12,22 @@ struct ChatRequestStoreTests {
             property: Listing(ListingId: "ML5550", address: "12 Harbor Way"), preferredContactMethod: "text")
     }
 
+    @Test("only a visitor's id is looked up: a brokerage's own client is answered with no query, a visitor by their request")
+    func visitorCheckOnlyForVisitors() async throws {
+        let fixture = try await TenantFixture.make()
+        let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
+        await UserDirectory(database: fixture.database).record(fixture.caller("agent-1", .agent, name: "Avery Agent"))
+        let (_, visitorID, _) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
+        #expect(visitorID.hasPrefix(ChatRequestStore.visitorIDPrefix))
+        #expect(try await requests.visitorMayAct(fixture.tenant, userID: visitorID) == true)
+        #expect(try await requests.visitorMayAct(fixture.tenant, userID: "visitor-00000000-0000-0000-0000-000000000000") == nil)
+        // With the database gone, a client of the brokerage still gets its answer (no query is
+        // made for it, on any request or stream check); a visitor's check needs the database.
+        await fixture.close()
+        #expect(try await requests.visitorMayAct(fixture.tenant, userID: "client-7") == nil)
+        await #expect(throws: (any Error).self) { try await requests.visitorMayAct(fixture.tenant, userID: visitorID) }
+    }
+
     @Test("submit, then accept: a client session whose first message is the visitor's; a second decision conflicts")
     func submitAndAccept() async throws {
         let fixture = try await TenantFixture.make()

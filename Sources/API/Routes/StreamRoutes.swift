@@ -12,8 +12,8 @@ struct StreamRoutes {
     let dispatcher: EventDispatcher
     let typing: TypingService
     let users: UserDirectory
-    /// How often an open stream re-verifies its token (AppConfiguration.streamCredentialCheck).
-    let credentialCheck: Duration
+    /// Re-verifies every open stream's token (AppConfiguration.streamCredentialCheck).
+    let watch: CredentialWatch
 
     /// Close codes (RFC 6455 allows 4000–4999 for applications).
     enum CloseCode {
@@ -49,34 +49,25 @@ struct StreamRoutes {
 
     private func session(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, request: Request, logger: Logger) async throws {
         var frames = inbound.messages(maxSize: 16 * 1024).makeAsyncIterator()
-        let caller: Caller
-        let credentials: Credentials
-        let after: Int64?
+        let opened: Opened?
         do {
+            let after: Int64?
             do {
                 after = try Self.cursor(request)
             } catch let problem as Problem {
                 throw StreamFailure(code: problem.code, message: problem.errors?.first?.message ?? problem.detail ?? "bad query", closeCode: CloseCode.badRequest)
             }
-            credentials = try await authenticate(request, frames: &frames, outbound: outbound)
-            caller = credentials.caller
-            await users.record(caller)
+            let token = try await token(request, frames: &frames, outbound: outbound)
+            // Everything that opens the stream (token check, user record, subscription, hello)
+            // runs in a task of its own: a task keeps the memory its deepest call needed until
+            // it ends, and this one lives as long as the stream (decision 0020).
+            opened = try await Task { try await open(token: token, after: after, outbound: outbound) }.value
         } catch let failure as StreamFailure {
-            try await outbound.write(.text(Frames.error(code: failure.code, message: failure.message)))
-            try await outbound.close(.unknown(failure.closeCode), reason: failure.code)
+            try await Task { try await refuse(failure, outbound: outbound) }.value
             return
         }
-        let subscription: Subscription
-        let cursor: Int64
-        do {
-            (subscription, cursor) = try await dispatcher.subscribe(caller, after: after)
-        } catch let limit as StreamLimitReached {
-            let problem = ProblemMapping.problem(for: limit)
-            try await outbound.write(.text(Frames.error(code: problem.code, message: problem.detail ?? problem.title)))
-            try await outbound.close(.unknown(limit == .user ? CloseCode.tooManyStreams : CloseCode.tryAgainLater), reason: problem.code)
-            return
-        }
-        try await outbound.write(.text(Frames.hello(cursor: cursor, caller: caller)))
+        guard let opened else { return }
+        let (caller, credentials, subscription) = (opened.credentials.caller, opened.credentials, opened.subscription)
         var logger = logger
         logger[metadataKey: "tenant"] = "\(caller.tenant.slug)"
         logger[metadataKey: "user"] = "\(caller.userID)"
@@ -86,7 +77,7 @@ struct StreamRoutes {
         let writer = Task {
             for await frame in subscription.frames {
                 do {
-                    try await outbound.write(.text(Frames.encode(frame)))
+                    try await outbound.write(Frames.outbound(frame))
                 } catch {
                     break
                 }
@@ -98,9 +89,9 @@ struct StreamRoutes {
                 try? await outbound.close(.unknown(termination.closeCode), reason: reason)
             }
         }
-        let watchdog = Task { await watch(credentials, subscription: subscription) }
+        watch.add(subscription, token: credentials.token, expires: credentials.expires)
         await reader.read(&frames)
-        watchdog.cancel()
+        watch.remove(subscription)
         subscription.terminate(.clientClosed)
         dispatcher.unsubscribe(subscription)
         await writer.value
@@ -112,41 +103,57 @@ struct StreamRoutes {
         let expires: Date
     }
 
-    /// Ends the stream with its credentials: re-verifies the token every `credentialCheck` and
-    /// at the moment it expires. A token that no longer verifies (expired, signing key retired,
-    /// a visitor's request declined or expired) gets an `error` frame with the problem code and
-    /// the socket closes with 4401. A database that cannot be asked keeps the stream open.
-    private func watch(_ credentials: Credentials, subscription: Subscription) async {
-        while !Task.isCancelled {
-            let untilExpiry = max(0, credentials.expires.timeIntervalSinceNow) + 0.05
-            let pause = min(Double(credentialCheck.components.seconds) + Double(credentialCheck.components.attoseconds) / 1e18, untilExpiry)
-            do { try await Task.sleep(for: .seconds(pause)) } catch { return }
-            do {
-                _ = try await verifier.verify(credentials.token)
-            } catch let problem as Problem {
-                subscription.push(.error(code: problem.code, message: problem.detail ?? "the token no longer verifies"))
-                subscription.terminate(.credentialsEnded(problem.code))
-                return
-            } catch {
-                continue
-            }
-        }
-    }
-
     struct StreamFailure: Error {
         let code: String
         let message: String
         let closeCode: UInt16
     }
 
-    /// The caller from the header or `access_token`, or from a first `auth` frame within 10 s.
-    private func authenticate(_ request: Request, frames: inout WebSocketMessageIterator, outbound: WebSocketOutboundWriter) async throws -> Credentials {
-        if let token = Self.token(request) { return try await verify(token) }
+    struct Opened {
+        let credentials: Credentials
+        let subscription: Subscription
+    }
+
+    /// Verifies the token, records the user, subscribes and says hello; nil when the stream
+    /// was refused (too many streams: the error frame and close were sent).
+    private func open(token: String, after: Int64?, outbound: WebSocketOutboundWriter) async throws -> Opened? {
+        let credentials = try await verify(token)
+        await users.record(credentials.caller)
+        let subscription: Subscription
+        let cursor: Int64
+        do {
+            (subscription, cursor) = try await dispatcher.subscribe(credentials.caller, after: after)
+        } catch let limit as StreamLimitReached {
+            let problem = ProblemMapping.problem(for: limit)
+            try await refuse(
+                StreamFailure(code: problem.code, message: problem.detail ?? problem.title,
+                              closeCode: limit == .user ? CloseCode.tooManyStreams : CloseCode.tryAgainLater),
+                outbound: outbound)
+            return nil
+        }
+        do {
+            try await outbound.write(.text(Frames.hello(cursor: cursor, caller: credentials.caller)))
+        } catch {
+            subscription.terminate(.clientClosed)
+            dispatcher.unsubscribe(subscription)
+            throw error
+        }
+        return Opened(credentials: credentials, subscription: subscription)
+    }
+
+    /// An `error` frame with the problem code, then the close code.
+    private func refuse(_ failure: StreamFailure, outbound: WebSocketOutboundWriter) async throws {
+        try await outbound.write(.text(Frames.error(code: failure.code, message: failure.message)))
+        try await outbound.close(.unknown(failure.closeCode), reason: failure.code)
+    }
+
+    /// The token from the header or `access_token`, or from a first `auth` frame within 10 s.
+    private func token(_ request: Request, frames: inout WebSocketMessageIterator, outbound: WebSocketOutboundWriter) async throws -> String {
+        if let token = Self.token(request) { return token }
         // No token in the request: the first frame must bring one, within 10 s.
         let timer = Task {
             try await Task.sleep(for: .seconds(10))
-            try await outbound.write(.text(Frames.error(code: "auth_timeout", message: "send an auth frame first")))
-            try await outbound.close(.unknown(CloseCode.authTimeout), reason: "auth_timeout")
+            try await refuse(StreamFailure(code: "auth_timeout", message: "send an auth frame first", closeCode: CloseCode.authTimeout), outbound: outbound)
         }
         defer { timer.cancel() }
         guard let message = try await frames.next() else {
@@ -156,7 +163,7 @@ struct StreamRoutes {
         guard case .text(let text) = message, let frame = ClientFrame.decode(text), frame.type == "auth", let token = frame.token else {
             throw StreamFailure(code: "auth_required", message: "the first frame must be {\"type\":\"auth\",\"token\":…}", closeCode: CloseCode.unauthorized)
         }
-        return try await verify(token)
+        return token
     }
 
     private func verify(_ token: String) async throws -> Credentials {

@@ -1,5 +1,7 @@
 import Domain
 import Foundation
+import HummingbirdWebSocket
+import NIOWebSocket
 
 /// Server frames as JSON text (docs/STREAM.md).
 enum Frames {
@@ -14,19 +16,18 @@ enum Frames {
         object(["type": "error", "code": code, "message": message])
     }
 
-    static func encode(_ frame: StreamFrame) -> String {
+    /// The frame as written to the socket: an event's bytes as built once for every socket
+    /// (`StoredEvent.frame`), anything else encoded here.
+    static func outbound(_ frame: StreamFrame) -> WebSocketOutboundWriter.OutboundFrame {
         switch frame {
         case .event(let event):
-            // `data` is stored JSON; it is spliced as is, not re-encoded.
-            var text = #"{"type":"event","id":"\#(event.position)","event":"\#(event.type)""#
-            if let session = event.sessionID { text += #","sessionId":"\#(session)""# }
-            return text + #","data":\#(event.data)}"#
+            return .custom(WebSocketFrame(fin: true, opcode: .text, data: event.frame))
         case .typing(let sessionID, let userID, let name, let until):
-            return object(["type": "typing", "sessionId": sessionID, "userId": userID, "name": name, "until": ParleyJSON.format(until)])
+            return .text(object(["type": "typing", "sessionId": sessionID, "userId": userID, "name": name, "until": ParleyJSON.format(until)]))
         case .error(let code, let message):
-            return error(code: code, message: message)
+            return .text(error(code: code, message: message))
         case .pong:
-            return #"{"type":"pong"}"#
+            return .text(#"{"type":"pong"}"#)
         }
     }
 

@@ -15,7 +15,7 @@ extension ChatRequestStore {
                 throw DomainError.validation([FieldError(
                     "agentId", "invalid_value", "agentId is not an agent of this brokerage (agents are known once they have signed in)")])
             }
-            let visitorID = "visitor-" + UUID().uuidString.lowercased()
+            let visitorID = Self.visitorIDPrefix + UUID().uuidString.lowercased()
             let inserted = try await tx.query("""
                 INSERT INTO chat_requests AS r (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)
@@ -58,11 +58,19 @@ extension ChatRequestStore {
 }
 
 extension ChatRequestStore {
+    /// Every visitor's user id starts with this (`visitor-` and a UUID, made at submission).
+    public static let visitorIDPrefix = "visitor-"
+
     /// Whether a visitor's token may still act as a user (stream, REST): nil when `userID` is
     /// no visitor of this tenant, false once their request was declined or has expired (swept
     /// or not yet), true while it is pending or accepted.
+    ///
+    /// Only ids Parley gave a visitor (`visitorIDPrefix`) are looked up: every other client
+    /// (the brokerage's own, the great majority of open streams) costs no query, on each
+    /// request and on each credential check of an open stream.
     public func visitorMayAct(_ tenant: Tenant, userID: String) async throws -> Bool? {
-        try await database.withTenant(tenant.scope) { tx in
+        guard userID.hasPrefix(Self.visitorIDPrefix) else { return nil }
+        return try await database.withTenant(tenant.scope) { tx in
             try await tx.query("""
                 SELECT status = 'accepted' OR (status = 'pending' AND created_at + make_interval(hours => $2) > now()) AS open
                 FROM chat_requests WHERE visitor_id = $1

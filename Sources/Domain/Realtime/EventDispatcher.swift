@@ -20,10 +20,31 @@ public final class EventDispatcher: Service, Sendable {
         let tenant: Tenant
         /// The last position read and offered to the subscriptions.
         var cursor: Int64
-        var subscriptions: [UUID: Subscription] = [:]
+        /// Live streams by user: an event is offered to its recipients' streams only, so a
+        /// brokerage's other open streams cost it nothing.
+        var streams: [String: [UUID: Subscription]] = [:]
+        var streamCount = 0
         /// A read is running; `dirty` asks for one more after it.
         var reading = false
         var dirty = false
+
+        mutating func add(_ subscription: Subscription) {
+            streams[subscription.userID, default: [:]][subscription.id] = subscription
+            streamCount += 1
+        }
+
+        mutating func remove(_ subscription: Subscription) {
+            guard streams[subscription.userID]?.removeValue(forKey: subscription.id) != nil else { return }
+            streamCount -= 1
+            if streams[subscription.userID]?.isEmpty == true { streams[subscription.userID] = nil }
+        }
+
+        /// The streams of these users (each once, however often a user is named).
+        func streams(of users: [String]) -> [Subscription] {
+            Set(users).flatMap { streams[$0].map { Array($0.values) } ?? [] }
+        }
+
+        var allStreams: [Subscription] { streams.values.flatMap(\.values) }
     }
 
     let database: Database
@@ -69,7 +90,7 @@ public final class EventDispatcher: Service, Sendable {
             let highWater = tenants[slug]?.cursor ?? head
             let subscription = Subscription(
                 tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? highWater, replaying: after != nil)
-            tenants[slug]?.subscriptions[subscription.id] = subscription
+            tenants[slug]?.add(subscription)
             return (subscription, highWater)
         }
         Gauge(label: "parley_stream_subscriptions").record(subscriptionCount)
@@ -90,14 +111,14 @@ public final class EventDispatcher: Service, Sendable {
     }
 
     private static func checkLimits(_ limits: StreamLimits, _ tenants: [String: TenantState], _ caller: Caller) throws(StreamLimitReached) {
-        if tenants.values.reduce(0, { $0 + $1.subscriptions.count }) >= limits.maxStreams { throw .process }
-        let own = tenants[caller.tenant.slug.rawValue]?.subscriptions.values.count { $0.userID == caller.userID } ?? 0
+        if tenants.values.reduce(0, { $0 + $1.streamCount }) >= limits.maxStreams { throw .process }
+        let own = tenants[caller.tenant.slug.rawValue]?.streams[caller.userID]?.count ?? 0
         if own >= limits.maxStreamsPerUser { throw .user }
     }
 
     public func unsubscribe(_ subscription: Subscription) {
         state.withLock { tenants in
-            _ = tenants[subscription.tenant.slug.rawValue]?.subscriptions.removeValue(forKey: subscription.id)
+            tenants[subscription.tenant.slug.rawValue]?.remove(subscription)
         }
         Gauge(label: "parley_stream_subscriptions").record(subscriptionCount)
     }
@@ -106,7 +127,7 @@ public final class EventDispatcher: Service, Sendable {
     /// process), and every stream opened from now on at once.
     public func closeAllStreams() {
         draining.withLock { $0 = true }
-        for subscription in state.withLock({ $0.values.flatMap { $0.subscriptions.values } }) {
+        for subscription in state.withLock({ $0.values.flatMap(\.allStreams) }) {
             subscription.terminate(.goingAway)
         }
     }
@@ -122,7 +143,7 @@ public final class EventDispatcher: Service, Sendable {
     }
 
     public var subscriptionCount: Int {
-        state.withLock { $0.values.reduce(0) { $0 + $1.subscriptions.count } }
+        state.withLock { $0.values.reduce(0) { $0 + $1.streamCount } }
     }
 
     // MARK: - Waking
@@ -198,17 +219,18 @@ public final class EventDispatcher: Service, Sendable {
             var more = false
             do {
                 let events = try await read(tenant, after: cursor)
-                let subscriptions = state.withLock { tenants -> [Subscription] in
+                // Each event with its recipients' streams, looked up by user under the lock.
+                let deliveries = state.withLock { tenants -> [(StoredEvent, [Subscription])] in
                     if let last = events.last { tenants[slug]?.cursor = last.position }
-                    return Array(tenants[slug]?.subscriptions.values ?? [:].values)
+                    guard let tenant = tenants[slug] else { return [] }
+                    return events.map { ($0, tenant.streams(of: $0.recipients)) }
                 }
-                for event in events {
-                    let recipients = Set(event.recipients)
-                    for subscription in subscriptions where recipients.contains(subscription.userID) {
-                        subscription.deliver(event)
-                        deliveredCounter.increment()
-                    }
+                var delivered = 0
+                for (event, subscriptions) in deliveries {
+                    for subscription in subscriptions { subscription.deliver(event) }
+                    delivered += subscriptions.count
                 }
+                if delivered > 0 { deliveredCounter.increment(by: delivered) }
                 more = events.count == Self.pageSize
                 failures = 0
             } catch DatabaseError.closed {
@@ -232,7 +254,7 @@ public final class EventDispatcher: Service, Sendable {
                     return true
                 }
                 tenant.reading = false
-                if tenant.subscriptions.isEmpty { tenants[slug] = nil } else { tenants[slug] = tenant }
+                if tenant.streamCount == 0 { tenants[slug] = nil } else { tenants[slug] = tenant }
                 return false
             }
             guard again else { return }
@@ -325,9 +347,8 @@ public final class EventDispatcher: Service, Sendable {
 
     private func deliverTyping(_ payload: String) {
         guard let typing = try? JSONDecoder().decode(TypingSignal.self, from: Data(payload.utf8)) else { return }
-        let subscriptions = state.withLock { $0[typing.t]?.subscriptions.values.map { $0 } ?? [] }
-        let recipients = Set(typing.r)
-        for subscription in subscriptions where recipients.contains(subscription.userID) && subscription.userID != typing.u {
+        let subscriptions = state.withLock { $0[typing.t]?.streams(of: typing.r) ?? [] }
+        for subscription in subscriptions where subscription.userID != typing.u {
             subscription.push(.typing(sessionID: typing.s, userID: typing.u, name: typing.n, until: Date(timeIntervalSince1970: typing.until)))
         }
     }

@@ -1,21 +1,29 @@
 import Foundation
+import NIOCore
 
 /// An event as stored and as delivered. `position` is its place in the brokerage's delivery
 /// order and the client's resume cursor (the frame's `id`).
+///
+/// `frame` is the event's whole WebSocket text (docs/STREAM.md), built once when the event is
+/// read: every socket it goes to is handed the same bytes (a `ByteBuffer` is shared, not
+/// copied), so fan-out costs no encoding per socket (docs/decisions/0020-stream-fan-out.md).
 public struct StoredEvent: Sendable, Hashable {
     public let position: Int64
     public let type: String
     public let sessionID: String?
     public let recipients: [String]
-    /// The event's JSON payload, as stored.
-    public let data: String
+    public let frame: ByteBuffer
 
+    /// `data` is the event's JSON payload as stored; it is spliced into the frame as is.
     public init(position: Int64, type: String, sessionID: String?, recipients: [String], data: String) {
         self.position = position
         self.type = type
         self.sessionID = sessionID
         self.recipients = recipients
-        self.data = data
+        var text = #"{"type":"event","id":"\#(position)","event":"\#(type)""#
+        if let sessionID { text += #","sessionId":"\#(sessionID)""# }
+        text += #","data":\#(data)}"#
+        self.frame = ByteBuffer(string: text)
     }
 }
 

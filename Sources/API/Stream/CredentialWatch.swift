@@ -1,0 +1,80 @@
+import Domain
+import Foundation
+import ServiceLifecycle
+import Synchronization
+
+/// Ends open streams whose credentials end: each stream's token is verified again every
+/// `interval` and at the moment it expires. A token that no longer verifies (expired, signing
+/// key retired, a visitor's request declined or expired) gets an `error` frame with the
+/// problem code and the stream closes with 4401; a database that cannot be asked keeps it open.
+///
+/// One loop for every stream of the process instead of a sleeping task per stream: a task
+/// keeps the memory its deepest call ever needed until it ends, and an idle stream should cost
+/// as little as possible (docs/decisions/0020-stream-fan-out.md).
+final class CredentialWatch: Service, Sendable {
+    struct Entry {
+        let token: String
+        let expires: Date
+        let subscription: Subscription
+        var due: Date
+    }
+
+    let verifier: TokenVerifier
+    let interval: Duration
+    /// How often the loop looks for due entries (the precision of a check's time).
+    let tick: Duration
+    private let entries = Mutex<[UUID: Entry]>([:])
+
+    init(verifier: TokenVerifier, interval: Duration, tick: Duration = .milliseconds(100)) {
+        self.verifier = verifier
+        self.interval = interval
+        self.tick = tick
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+
+    /// Watches `subscription`'s credentials until `remove`.
+    func add(_ subscription: Subscription, token: String, expires: Date) {
+        let entry = Entry(token: token, expires: expires, subscription: subscription, due: nextCheck(after: Date(), expires: expires))
+        entries.withLock { $0[subscription.id] = entry }
+    }
+
+    func remove(_ subscription: Subscription) {
+        _ = entries.withLock { $0.removeValue(forKey: subscription.id) }
+    }
+
+    /// The next check: after `interval`, or just after the token expires if that is sooner.
+    private func nextCheck(after now: Date, expires: Date) -> Date {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        return min(now.addingTimeInterval(seconds), expires.addingTimeInterval(0.05))
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: self.tick) } catch { return }
+                await self.checkDue()
+            }
+        }
+    }
+
+    /// Verifies every entry that is due; ends the streams whose token no longer verifies.
+    func checkDue() async {
+        let now = Date()
+        let due = entries.withLock { entries in entries.values.filter { $0.due <= now } }
+        for entry in due {
+            do {
+                _ = try await verifier.verify(entry.token)
+            } catch let problem as Problem {
+                entry.subscription.push(.error(code: problem.code, message: problem.detail ?? "the token no longer verifies"))
+                entry.subscription.terminate(.credentialsEnded(problem.code))
+                remove(entry.subscription)
+                continue
+            } catch {
+                // The database could not be asked: keep the stream, ask again next time.
+            }
+            let next = nextCheck(after: Date(), expires: entry.expires)
+            entries.withLock { entries in entries[entry.subscription.id]?.due = next }
+        }
+    }
+}
