@@ -105,7 +105,7 @@ func searchBenchmark(_ app: TestApp, port: Int, quick: Bool) async throws {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(agent)"
         for (label, q) in [("rare word", "zanzibar"), ("common word", "house"), ("prefix", "apart"), ("name", "mar"),
-                             ("two words (not the one-word path)", "house%20garden")] {
+                             ("two words (not the one-word path)", "house%20garden"), ("phrase", "%22house%20garden%22")] {
             var times: [Double] = []
             var count = 0
             for index in 0..<(quick ? 10 : 40) {

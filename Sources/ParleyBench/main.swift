@@ -6,9 +6,11 @@
 //   … --formatter  message text → HTML for hostile 10,000-character texts (no database)
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //
-// Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL), runs the full
-// Parley application on a loopback port in this process, and drives it with real HTTP and
-// WebSocket clients: it prints the figures, it asserts nothing (docs/BENCHMARKS.md).
+// Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
+// starts `parley serve` (the release build next to this executable) in its own process and
+// drives it with real HTTP and WebSocket clients from this one (LiveBench.swift); --store,
+// --search, --stall and --events run the application in this process. It prints the
+// figures, it asserts nothing (docs/BENCHMARKS.md).
 import API
 import Database
 import Domain
@@ -94,7 +96,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
                         let target = fixture.sessions[index % fixture.sessions.count]
                         let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
                                                     json: #"{"clientMessageId":"\#(key)","text":"latency probe \#(index)"}"#)
-                        if status != .created { print("  unexpected status \(status)") }
+                        if status != .created, index < connections { print("  unexpected status \(status)") }
                         let postTime = Double(Stopwatch.now() - sendStart) / 1_000_000
                         postTimes.with { $0.append(postTime) }
                         index += connections
@@ -114,13 +116,11 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
 
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`.
 func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String) async throws {
-    var streams: [TestStream] = []
-    for _ in 0..<listeners {
-        let stream = try await TestStream.connect(port: fixture.port, token: fixture.client)
-        streams.append(stream)
-    }
-    // Drain the listeners so their outboxes do not fill.
-    let draining = streams.map { stream in Task { while await stream.nextText(timeout: .seconds(3)) != nil {} } }
+    // The recipient's live sockets, drained by one thread that discards what arrives (the
+    // cheapest client: the server's fan-out is what is measured).
+    let streams = StreamSockets()
+    try await streams.open(port: fixture.port, tokens: Array(repeating: fixture.client, count: listeners))
+    streams.startDraining()
     let sent = Shared(0)
     let deadline = Stopwatch.now() + UInt64(seconds * 1_000_000_000)
     let begin = Stopwatch.now()
@@ -144,14 +144,20 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     let elapsed = Double(Stopwatch.now() - begin) / 1_000_000_000
     let total = sent.with { $0 }
     print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)")
-    for stream in streams { await stream.close() }
-    for task in draining { task.cancel() }
+    if listeners > 0 {
+        print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners)))
+    }
+    streams.close()
 }
 
 /// One client and `sessions` agents, each with a session with the client: the client's socket
 /// sees every message, as an inbox would.
 func makeFixture(_ app: TestApp, port: Int, sessions count: Int = 1) async throws -> Fixture {
-    let tenant = try await TestTenant.make(app.database, prefix: "bench")
+    try await makeFixture(try await TestTenant.make(app.database, prefix: "bench"), port: port, sessions: count)
+}
+
+/// The same, in a brokerage that already exists (on a server in another process).
+func makeFixture(_ tenant: TestTenant, port: Int, sessions count: Int) async throws -> Fixture {
     let client = try await tenant.token(sub: "client-1", role: .client, name: "Bench Client", ttl: .seconds(3600))
     var sessions: [(id: String, agentToken: String)] = []
     for index in 1...count {
@@ -206,6 +212,16 @@ if CommandLine.arguments.contains("--unauthenticated") {
     try await unauthenticatedBenchmark(quick: quick)
     exit(0)
 }
+let inProcess = ["--store", "--search", "--stall", "--events"].contains { CommandLine.arguments.contains($0) }
+if let flag = CommandLine.arguments.firstIndex(of: "--idle") {
+    let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 15_000
+    try await idleBenchmark(count: count)
+    exit(0)
+}
+if !inProcess {
+    try await liveBenchmark(quick: quick)
+    exit(0)
+}
 try await TestApp.run(maxConnections: 16) { app, client in
     guard let port = client.port else { return }
     try await app.waitUntilListening()
@@ -235,17 +251,5 @@ try await TestApp.run(maxConnections: 16) { app, client in
         print("  SessionStore.send (no HTTP): p50 \(format(percentile(times, 50))), p99 \(format(percentile(times, 99)))")
         return
     }
-    print("request baselines (one connection, sequential):")
-    try await baseline(try await makeFixture(app, port: port))
-    // Warm-up: every pooled connection prepares its statements once; measure the steady state.
-    let warm = try await makeFixture(app, port: port, sessions: 20)
-    try await throughput(warm, senders: 16, seconds: quick ? 1 : 3, listeners: 1, label: "warm-up (not a result)")
-    print("send→deliver latency (HTTP POST issued → message.created frame on the other member's WebSocket):")
-    try await latency(try await makeFixture(app, port: port), rate: 1, count: quick ? 5 : 30, connections: 1, label: "1 msg/s")
-    try await latency(try await makeFixture(app, port: port, sessions: 20), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions")
-    try await latency(try await makeFixture(app, port: port), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s into one session")
-    print("send throughput (8 senders back to back):")
-    try await throughput(try await makeFixture(app, port: port, sessions: 20), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "20 sessions, no live sockets")
-    try await throughput(try await makeFixture(app, port: port, sessions: 20), senders: 8, seconds: quick ? 3 : 10, listeners: 50, label: "20 sessions, 50 live sockets")
-    try await throughput(try await makeFixture(app, port: port), senders: 8, seconds: quick ? 3 : 10, listeners: 0, label: "one session, no live sockets")
+    print("--store, --search, --stall or --events")
 }

@@ -1,0 +1,120 @@
+import Database
+import DatabaseTesting
+import Foundation
+import ParleyTesting
+
+/// The default run: live delivery of a real `parley serve` in its own process (release build,
+/// next to this executable), with every client here. Baselines, send→deliver latency, send
+/// throughput with the recipient's sockets 0 / 50, then the same latency with 1,000 other
+/// streams open, and the server's memory per idle stream at 15,000 streams.
+func liveBenchmark(quick: Bool) async throws {
+    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
+    defer { server.killNow() }
+    let port = server.port
+    func fixture(sessions: Int) async throws -> Fixture {
+        try await makeFixture(try await TestTenant.make(database, prefix: "bench"), port: port, sessions: sessions)
+    }
+
+    print("request baselines (one connection, sequential):")
+    try await baseline(try await fixture(sessions: 1))
+    // Warm-up: every pooled connection prepares its statements once; measure the steady state.
+    try await throughput(try await fixture(sessions: 20), senders: 16, seconds: quick ? 1 : 3, listeners: 1, label: "warm-up (not a result)")
+    print("send→deliver latency (HTTP POST issued → message.created frame on the other member's WebSocket):")
+    try await latency(try await fixture(sessions: 1), rate: 1, count: quick ? 5 : 30, connections: 1, label: "1 msg/s")
+    let spread = try await fixture(sessions: 20)
+    try await latency(spread, rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions, no other streams")
+    try await latency(try await fixture(sessions: 1), rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s into one session")
+    print("send throughput (8 senders back to back; the recipient's live sockets drained by one client thread):")
+    let seconds: Double = quick ? 3 : 10
+    try await throughput(try await fixture(sessions: 20), senders: 8, seconds: seconds, listeners: 0, label: "20 sessions, no live sockets")
+    try await throughput(try await fixture(sessions: 20), senders: 8, seconds: seconds, listeners: 50, label: "20 sessions, 50 live sockets")
+    try await throughput(try await fixture(sessions: 1), senders: 8, seconds: seconds, listeners: 0, label: "one session, no live sockets")
+
+    // Idle streams: other users of another brokerage, 1,000 users with up to 15 streams each.
+    let idle = try await IdleStreams(database: database, server: server)
+    try await idle.open(upTo: 1000)
+    print("with 1,000 idle streams open (another brokerage's):")
+    try await latency(spread, rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions, 1,000 idle streams")
+    try await idle.measure(upTo: quick ? 5_000 : 15_000)
+    try await idle.idleCPU(seconds: quick ? 10 : 40)
+    print("with \(idle.sockets.count) idle streams open:")
+    try await latency(spread, rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions, \(idle.sockets.count) idle streams")
+    idle.sockets.close()
+    await database.close()
+}
+
+/// `--idle N`: only the server's memory per idle stream (N streams, default 15,000).
+func idleBenchmark(count: Int) async throws {
+    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
+    defer { server.killNow() }
+    let idle = try await IdleStreams(database: database, server: server)
+    try await idle.open(upTo: 1000)
+    try await idle.measure(upTo: count)
+    try await idle.idleCPU(seconds: 40)
+    // --hold S: keep them open S seconds (to look at the server: top, perf, heaptrack).
+    if let flag = CommandLine.arguments.firstIndex(of: "--hold"), let seconds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap(Int.init) {
+        print("holding \(count) idle streams for \(seconds) s (server pid \(server.pid))")
+        try await Task.sleep(for: .seconds(seconds))
+    }
+    idle.sockets.close()
+    await database.close()
+}
+
+let serverEnvironment = [
+    "LOG_LEVEL": "error", "PARLEY_DB_POOL_SIZE": "16", "PARLEY_MAX_CONNECTIONS": "19000",
+    "PARLEY_MAX_STREAMS": "19000", "PARLEY_MAX_STREAMS_PER_USER": "1000",
+]
+
+/// Streams that only listen, of 1,000 users of a brokerage of their own (up to 15 each), and
+/// the server's resident memory as they open.
+struct IdleStreams {
+    let server: ServerProcess
+    let tokens: [String]
+    let sockets = StreamSockets()
+    let before: Int
+
+    init(database: Database, server: ServerProcess) async throws {
+        let tenant = try await TestTenant.make(database, prefix: "idle")
+        var tokens: [String] = []
+        for user in 0..<1000 { tokens.append(try await tenant.token(sub: "watcher-\(user)", role: .client, ttl: .seconds(3600))) }
+        self.tokens = tokens
+        self.server = server
+        before = server.residentKiB ?? 0
+    }
+
+    func open(upTo count: Int) async throws {
+        while sockets.count < count {
+            try await sockets.open(port: server.port, tokens: Array(tokens.prefix(min(tokens.count, count - sockets.count))))
+        }
+    }
+
+    /// Opens streams up to `target` and prints the memory each added.
+    func measure(upTo target: Int) async throws {
+        let from = sockets.count
+        let atFrom = server.residentKiB ?? 0
+        let start = Stopwatch.now()
+        try await open(upTo: target)
+        let opening = Double(Stopwatch.now() - start) / 1e9
+        try await Task.sleep(for: .seconds(2))
+        let atTarget = server.residentKiB ?? 0
+        print(String(format: "idle streams: %d opened in %.1f s (%.0f/s); server resident memory %.0f MiB with none, %.0f MiB at %d, %.0f MiB at %d",
+                     target - from, opening, Double(target - from) / opening, Double(before) / 1024, Double(atFrom) / 1024, from,
+                     Double(atTarget) / 1024, target))
+        print(String(format: "  per idle stream: %.1f KiB (from %d to %d), %.1f KiB (from none)",
+                     Double(atTarget - atFrom) / Double(target - from), from, target, Double(atTarget - before) / Double(target)))
+    }
+
+    /// The server's CPU while only these streams are open, over `seconds` (long enough to
+    /// include every stream's credential re-check: 30 s after it opened).
+    func idleCPU(seconds: Int) async throws {
+        let cpuBefore = server.cpuSeconds ?? 0
+        try await Task.sleep(for: .seconds(seconds))
+        let used = (server.cpuSeconds ?? 0) - cpuBefore
+        print(String(format: "  server CPU with %d idle streams open and nothing else: %.1f %% of one core (over %d s)",
+                     sockets.count, used / Double(seconds) * 100, seconds))
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Many `/v1/stream` WebSockets on plain sockets, for benchmarks: each is opened with the
+/// handshake and held once its `hello` frame has arrived (the server has registered it). They
+/// stay idle, or one thread drains them, discarding what arrives — the cheapest possible
+/// client, so that what is measured is the server.
+public final class StreamSockets: Sendable {
+    private let sockets = Mutex<[Int32]>([])
+    private let running = Atomic<Bool>(false)
+    private let received = Atomic<Int>(0)
+
+    public init() {}
+
+    public var count: Int { sockets.withLock { $0.count } }
+
+    /// Bytes the draining thread has read so far.
+    public var bytesReceived: Int { received.load(ordering: .relaxed) }
+
+    /// Opens a stream for each token (on `parallelism` threads); throws if any is refused.
+    public func open(port: Int, tokens: [String], parallelism: Int = 4) async throws {
+        try await withThrowingTaskGroup(of: [Int32].self) { group in
+            for lane in 0..<parallelism {
+                let mine = stride(from: lane, to: tokens.count, by: parallelism).map { tokens[$0] }
+                group.addTask {
+                    try await Self.onThread {
+                        var opened: [Int32] = []
+                        for token in mine { opened.append(try Self.openOne(port: port, token: token)) }
+                        return opened
+                    }
+                }
+            }
+            for try await opened in group { sockets.withLock { $0 += opened } }
+        }
+    }
+
+    /// Starts one thread that reads every socket and discards the bytes (a live client that
+    /// keeps up), until `close()`.
+    public func startDraining() {
+        let fds = sockets.withLock { $0 }
+        running.store(true, ordering: .relaxed)
+        let thread = Thread { [self] in
+            var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while running.load(ordering: .relaxed) {
+                guard Glibc.poll(&polls, nfds_t(polls.count), 100) > 0 else { continue }
+                for index in polls.indices where polls[index].revents != 0 {
+                    let n = recv(polls[index].fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                    if n > 0 { received.add(n, ordering: .relaxed) } else if n == 0 { polls[index].events = 0 }
+                }
+            }
+        }
+        thread.start()
+    }
+
+    /// Stops draining and closes every socket.
+    public func close() {
+        running.store(false, ordering: .relaxed)
+        usleep(150_000)
+        for fd in sockets.withLock({ socketList in defer { socketList.removeAll() }; return socketList }) { Glibc.close(fd) }
+    }
+
+    private static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    /// Connects, upgrades with `token` and waits (up to 20 s) for the `hello` frame.
+    static func openOne(port: Int, token: String) throws -> Int32 {
+        let fd = try RawHTTP.connectLoopback(port: port)
+        let head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
+        let out = Array(head.utf8)
+        _ = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var input = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var upgraded = false
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if !upgraded, let end = RawWebSocket.find(input, [13, 10, 13, 10]) {
+                let status = String(decoding: input[..<end], as: UTF8.self)
+                guard status.hasPrefix("HTTP/1.1 101") else {
+                    Glibc.close(fd)
+                    throw ServerProcess.Failure("stream refused: \(status.prefix(80))")
+                }
+                input.removeFirst(end + 4)
+                upgraded = true
+            }
+            if upgraded, let (opcode, payload, _) = RawWebSocket.frame(input) {
+                let text = String(decoding: payload, as: UTF8.self)
+                guard opcode == 1, text.contains(#""type":"hello""#) else {
+                    Glibc.close(fd)
+                    throw ServerProcess.Failure("stream refused: \(text.prefix(120))")
+                }
+                return fd
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&p, 1, 200) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            input.append(contentsOf: buffer[0..<n])
+        }
+        Glibc.close(fd)
+        throw ServerProcess.Failure("no hello within 20 s")
+    }
+}
