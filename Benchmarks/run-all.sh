@@ -11,7 +11,9 @@
 # 5. live delivery against `parley serve` in its own process: send→deliver latency with the
 #    POST alone, throughput with the recipient's sockets 0 / 50, latency with 1,000 and
 #    15,000 idle streams open, server memory per idle stream (parley-bench);
-# 6. search at 1,000,000 messages (parley-bench --search).
+# 6. provisioning 1,000 brokerages, and sends spread over 1,000 of them against over 50
+#    (parley-bench --brokerages);
+# 7. search at 1,000,000 messages (parley-bench --search).
 # Each figure is printed beside its comparison from the same run; the summary repeats them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,8 @@ Benchmarks/send-by-sessions.sh 2>&1 | tee -a "$LOG"
 stop_kit   # the rest runs on parley-bench's own throwaway cluster
 echo "== live delivery (parley-bench)" | tee -a "$LOG"
 .build/release/parley-bench 2>&1 | grep -v "unexpected status" | tee -a "$LOG"
+echo "== 1,000 brokerages against 50 (parley-bench --brokerages)" | tee -a "$LOG"
+.build/release/parley-bench --brokerages 1000 2>&1 | tee -a "$LOG"
 if [ -z "${SKIP_SEARCH:-}" ]; then
     echo "== search at 1,000,000 messages (parley-bench --search)" | tee -a "$LOG"
     .build/release/parley-bench --search 2>&1 | tee -a "$LOG"
@@ -48,5 +52,6 @@ echo "== summary (commit $(git rev-parse --short HEAD); full output in $LOG)"
 grep -E "^round [0-9]+: minimal send" "$LOG" | sed 's/^/send vs minimal: /'
 grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /'
 grep -E "^badge check" "$LOG"
-grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream" "$LOG" | sed 's/^ *//'
+grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//'
+grep -E "brokerages in|brokerages = " "$LOG" | sed 's/^ */brokerages: /'
 grep -E "^\s+(rare|common|prefix|name|two|phrase)" "$LOG" | sed 's/^ */search: /' || true

@@ -5,6 +5,8 @@
 //   … --events     the event log at 1M events: sequencing, replay, retention
 //   … --formatter  message text → HTML for hostile 10,000-character texts (no database)
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
+//   … --idle N [--hold S]  server memory and CPU of N idle streams
+//   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
 // starts `parley serve` (the release build next to this executable) in its own process and
@@ -114,8 +116,10 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan)); the POST alone p50 \(format(percentile(posts, 50))), p99 \(format(percentile(posts, 99)))")
 }
 
-/// Closed-loop send throughput: `senders` connections sending back to back for `seconds`.
-func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String) async throws {
+/// Closed-loop send throughput: `senders` connections sending back to back for `seconds`;
+/// messages per second.
+@discardableResult
+func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String) async throws -> Double {
     // The recipient's live sockets, drained by one thread that discards what arrives (the
     // cheapest client: the server's fan-out is what is measured).
     let streams = StreamSockets()
@@ -148,6 +152,7 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
         print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners)))
     }
     streams.close()
+    return Double(total) / elapsed
 }
 
 /// One client and `sessions` agents, each with a session with the client: the client's socket
@@ -213,6 +218,11 @@ if CommandLine.arguments.contains("--unauthenticated") {
     exit(0)
 }
 let inProcess = ["--store", "--search", "--stall", "--events"].contains { CommandLine.arguments.contains($0) }
+if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
+    let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 1_000
+    try await brokeragesBenchmark(count: max(count, 50), quick: quick)
+    exit(0)
+}
 if let flag = CommandLine.arguments.firstIndex(of: "--idle") {
     let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 15_000
     try await idleBenchmark(count: count)

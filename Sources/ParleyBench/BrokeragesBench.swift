@@ -1,0 +1,80 @@
+import Database
+import DatabaseTesting
+import Foundation
+import ParleyTesting
+
+/// `--brokerages [N]`: many brokerages on one deployment (issue 15, point 4). Provisions N
+/// brokerages (default 1,000) through `TenantStore.create`, the operator API's code path, and
+/// times it; gives each an agent–client session; then sends over the first 50 brokerages and
+/// over all N, alternately, against `parley serve` in its own process, and prints the ratio.
+/// Also prints what the brokerages cost the database (size, relations).
+func brokeragesBenchmark(count: Int, quick: Bool) async throws {
+    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 4), logger: testLogger)
+    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
+    defer { server.killNow() }
+
+    print("provisioning \(count) brokerages (TenantStore.create, 2 at a time):")
+    let start = Stopwatch.now()
+    let tenants = try await withThrowingTaskGroup(of: [TestTenant].self) { group in
+        for lane in 0..<2 {
+            group.addTask {
+                var made: [TestTenant] = []
+                for index in stride(from: lane, to: count, by: 2) {
+                    made.append(try await TestTenant.make(database, prefix: "b"))
+                    if lane == 0, (index + 2) % 200 == 0 {
+                        print(String(format: "  %d so far, %.1f s", index + 2, Double(Stopwatch.now() - start) / 1e9))
+                    }
+                }
+                return made
+            }
+        }
+        return try await group.reduce(into: [TestTenant]()) { $0 += $1 }
+    }
+    let provisioning = Double(Stopwatch.now() - start) / 1e9
+    print(String(format: "  %d brokerages in %.1f s (%.0f ms each; target: 1,000 in under 60 s)",
+                 count, provisioning, provisioning / Double(count) * 1000))
+    let footprint = try await database.withConnection { connection in
+        try await connection.simpleQuery("""
+            SELECT pg_size_pretty(pg_database_size(current_database())) AS size, (SELECT count(*) FROM pg_class) AS relations
+            """)
+    }
+    if let row = footprint.rows.first {
+        print("  database size \((try? row.decode(String.self, "size")) ?? "?"), \((try? row.decode(Int64.self, "relations")) ?? -1) relations")
+    }
+
+    // One session per brokerage (agent-1 with client-1), made over HTTP.
+    print("one session in each:")
+    let sessionsStart = Stopwatch.now()
+    let fixtures = try await withThrowingTaskGroup(of: [Fixture].self) { group in
+        for lane in 0..<4 {
+            group.addTask {
+                var made: [Fixture] = []
+                for index in stride(from: lane, to: tenants.count, by: 4) {
+                    made.append(try await makeFixture(tenants[index], port: server.port, sessions: 1))
+                }
+                return made
+            }
+        }
+        return try await group.reduce(into: [Fixture]()) { $0 += $1 }
+    }
+    print(String(format: "  %d sessions in %.1f s", fixtures.count, Double(Stopwatch.now() - sessionsStart) / 1e9))
+
+    // Sends spread over the brokerages: each message goes to the next brokerage's session.
+    func spread(over brokerages: [Fixture], label: String) async throws -> Double {
+        let sessions = brokerages.map { $0.sessions[0] }
+        let spreadFixture = Fixture(port: server.port, tenant: brokerages[0].tenant, agent: brokerages[0].agent,
+                                    client: brokerages[0].client, sessions: sessions)
+        return try await throughput(spreadFixture, senders: 16, seconds: quick ? 3 : 10, listeners: 0, label: label)
+    }
+    let few = Array(fixtures.prefix(50))
+    _ = try await spread(over: few, label: "warm-up over 50 brokerages (not a result)")
+    _ = try await spread(over: fixtures, label: "warm-up over \(fixtures.count) brokerages (not a result)")
+    print("send throughput, 16 senders, each message to the next brokerage's session:")
+    for round in 1...2 {
+        let a = try await spread(over: few, label: "round \(round): over 50 brokerages")
+        let b = try await spread(over: fixtures, label: "round \(round): over \(fixtures.count) brokerages")
+        print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
+    }
+    await database.close()
+}
