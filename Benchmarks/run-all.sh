@@ -49,9 +49,9 @@ fi
 
 echo
 echo "== summary (commit $(git rev-parse --short HEAD); full output in $LOG)"
-grep -E "^round [0-9]+: minimal send" "$LOG" | sed 's/^/send vs minimal: /'
-grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /'
-grep -E "^badge check" "$LOG"
-grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//'
-grep -E "brokerages in|brokerages = " "$LOG" | sed 's/^ */brokerages: /'
+grep -E "^round [0-9]+: minimal send" "$LOG" | sed 's/^/send vs minimal: /' || true
+grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /' || true
+grep -E "^badge check" "$LOG" || true
+grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//' || true
+grep -E "brokerages in|brokerages = " "$LOG" | sed 's/^ */brokerages: /' || true
 grep -E "^\s+(rare|common|prefix|name|two|phrase)" "$LOG" | sed 's/^ */search: /' || true
