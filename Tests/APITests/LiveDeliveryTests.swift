@@ -219,12 +219,16 @@ struct LiveDeliveryTests {
                 // database host dies or a route drops.
                 proxy.stallExisting()
                 let stalled = ContinuousClock.now
-                _ = try await pair.send(writerClient, "while the listener hangs")
+                // The send runs beside the polling: under the whole suite's load it can take
+                // longer than the listener takes to be replaced, and polling only after it
+                // would miss the whole not-ready window.
+                async let sent = pair.send(writerClient, "while the listener hangs")
                 var sawNotReady = false
                 while ContinuousClock.now - stalled < .seconds(12), readerApp.listener.reconnectCount == 0 {
                     if try await readerClient.json(.get, "/ready").status == .serviceUnavailable { sawNotReady = true }
-                    try await Task.sleep(for: .milliseconds(200))
+                    try await Task.sleep(for: .milliseconds(100))
                 }
+                #expect(try await sent.status == .created)
                 #expect(readerApp.listener.reconnectCount == 1)
                 #expect(ContinuousClock.now - stalled < .seconds(11))
                 #expect(sawNotReady)
