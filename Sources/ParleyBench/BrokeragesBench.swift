@@ -65,7 +65,11 @@ func brokeragesBenchmark(count: Int, quick: Bool) async throws {
         let sessions = brokerages.map { $0.sessions[0] }
         let spreadFixture = Fixture(port: server.port, tenant: brokerages[0].tenant, agent: brokerages[0].agent,
                                     client: brokerages[0].client, sessions: sessions)
-        return try await throughput(spreadFixture, senders: 16, seconds: quick ? 3 : 10, listeners: 0, label: label)
+        let before = try await server.poolAcquisitions() ?? 0
+        let rate = try await throughput(spreadFixture, senders: 16, seconds: quick ? 3 : 10, listeners: 0, label: label)
+        let after = try await server.poolAcquisitions() ?? 0
+        print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * (quick ? 3 : 10), 1)))
+        return rate
     }
     let few = Array(fixtures.prefix(50))
     _ = try await spread(over: few, label: "warm-up over 50 brokerages (not a result)")
