@@ -3,6 +3,7 @@ import Database
 import DatabaseTesting
 import Domain
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import NIOPosix
 import ParleyTesting
@@ -223,15 +224,24 @@ struct LiveDeliveryTests {
                 // longer than the listener takes to be replaced, and polling only after it
                 // would miss the whole not-ready window.
                 async let sent = pair.send(writerClient, "while the listener hangs")
-                var sawNotReady = false
+                // The listener's own state is sampled (no request: under the suite's load a
+                // request can outlast the whole window); each /ready answered while it was
+                // down, and still down after, must be 503.
+                var sawNotListening = false
+                var readyWhileDown: [HTTPResponse.Status] = []
                 while ContinuousClock.now - stalled < .seconds(12), readerApp.listener.reconnectCount == 0 {
-                    if try await readerClient.json(.get, "/ready").status == .serviceUnavailable { sawNotReady = true }
-                    try await Task.sleep(for: .milliseconds(100))
+                    if !readerApp.listener.isListening {
+                        sawNotListening = true
+                        let status = try await readerClient.json(.get, "/ready").status
+                        if readerApp.listener.reconnectCount == 0, !readerApp.listener.isListening { readyWhileDown.append(status) }
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
                 }
                 #expect(try await sent.status == .created)
                 #expect(readerApp.listener.reconnectCount == 1)
                 #expect(ContinuousClock.now - stalled < .seconds(11))
-                #expect(sawNotReady)
+                #expect(sawNotListening)
+                #expect(readyWhileDown.allSatisfy { $0 == .serviceUnavailable }, "\(readyWhileDown)")
                 try await readerApp.waitUntilListening()
                 #expect(try await readerClient.json(.get, "/ready").status == .ok)
                 _ = try await pair.send(writerClient, "after the new connection")
