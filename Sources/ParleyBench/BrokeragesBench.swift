@@ -16,20 +16,10 @@ func brokeragesBenchmark(count: Int, quick: Bool) async throws {
 
     print("provisioning \(count) brokerages (TenantStore.create, 2 at a time):")
     let start = Stopwatch.now()
-    let tenants = try await withThrowingTaskGroup(of: [TestTenant].self) { group in
-        for lane in 0..<2 {
-            group.addTask {
-                var made: [TestTenant] = []
-                for index in stride(from: lane, to: count, by: 2) {
-                    made.append(try await TestTenant.make(database, prefix: "b"))
-                    if lane == 0, (index + 2) % 200 == 0 {
-                        print(String(format: "  %d so far, %.1f s", index + 2, Double(Stopwatch.now() - start) / 1e9))
-                    }
-                }
-                return made
-            }
-        }
-        return try await group.reduce(into: [TestTenant]()) { $0 += $1 }
+    let tenants = try await inLanes(2, count: count) { index in
+        let tenant = try await TestTenant.make(database, prefix: "b")
+        if (index + 1) % 200 == 0 { print(String(format: "  %d so far, %.1f s", index + 1, Double(Stopwatch.now() - start) / 1e9)) }
+        return tenant
     }
     let provisioning = Double(Stopwatch.now() - start) / 1e9
     print(String(format: "  %d brokerages in %.1f s (%.0f ms each; target: 1,000 in under 60 s)",
@@ -46,17 +36,8 @@ func brokeragesBenchmark(count: Int, quick: Bool) async throws {
     // One session per brokerage (agent-1 with client-1), made over HTTP.
     print("one session in each:")
     let sessionsStart = Stopwatch.now()
-    let fixtures = try await withThrowingTaskGroup(of: [Fixture].self) { group in
-        for lane in 0..<4 {
-            group.addTask {
-                var made: [Fixture] = []
-                for index in stride(from: lane, to: tenants.count, by: 4) {
-                    made.append(try await makeFixture(tenants[index], port: server.port, sessions: 1))
-                }
-                return made
-            }
-        }
-        return try await group.reduce(into: [Fixture]()) { $0 += $1 }
+    let fixtures = try await inLanes(4, count: tenants.count) { index in
+        try await makeFixture(tenants[index], port: server.port, sessions: 1)
     }
     print(String(format: "  %d sessions in %.1f s", fixtures.count, Double(Stopwatch.now() - sessionsStart) / 1e9))
 
@@ -81,4 +62,19 @@ func brokeragesBenchmark(count: Int, quick: Bool) async throws {
         print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
     }
     await database.close()
+}
+
+/// `body(0 ..< count)` on `lanes` concurrent lanes (lane k takes k, k + lanes, …); the results
+/// in index order.
+func inLanes<T: Sendable>(_ lanes: Int, count: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
+    try await withThrowingTaskGroup(of: [(Int, T)].self) { group in
+        for lane in 0..<lanes {
+            group.addTask {
+                var made: [(Int, T)] = []
+                for index in stride(from: lane, to: count, by: lanes) { made.append((index, try await body(index))) }
+                return made
+            }
+        }
+        return try await group.reduce(into: [(Int, T)]()) { $0 += $1 }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
 }

@@ -89,7 +89,7 @@ struct StreamRoutes {
                 try? await outbound.close(.unknown(termination.closeCode), reason: reason)
             }
         }
-        watch.add(subscription, token: credentials.token, expires: credentials.expires)
+        watch.add(subscription, credentials)
         await reader.read(&frames)
         watch.remove(subscription)
         subscription.terminate(.clientClosed)

@@ -13,29 +13,27 @@ import Synchronization
 /// as little as possible (docs/decisions/0020-stream-fan-out.md).
 final class CredentialWatch: Service, Sendable {
     struct Entry {
-        let token: String
-        let expires: Date
+        let credentials: StreamRoutes.Credentials
         let subscription: Subscription
         var due: Date
     }
 
     let verifier: TokenVerifier
-    let interval: Duration
+    /// `streamCredentialCheck`, in seconds.
+    let interval: TimeInterval
     /// How often the loop looks for due entries (the precision of a check's time).
     let tick: Duration
     private let entries = Mutex<[UUID: Entry]>([:])
 
     init(verifier: TokenVerifier, interval: Duration, tick: Duration = .milliseconds(100)) {
         self.verifier = verifier
-        self.interval = interval
+        self.interval = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
         self.tick = tick
     }
 
-    var count: Int { entries.withLock { $0.count } }
-
     /// Watches `subscription`'s credentials until `remove`.
-    func add(_ subscription: Subscription, token: String, expires: Date) {
-        let entry = Entry(token: token, expires: expires, subscription: subscription, due: nextCheck(after: Date(), expires: expires))
+    func add(_ subscription: Subscription, _ credentials: StreamRoutes.Credentials) {
+        let entry = Entry(credentials: credentials, subscription: subscription, due: nextCheck(after: Date(), expires: credentials.expires))
         entries.withLock { $0[subscription.id] = entry }
     }
 
@@ -45,8 +43,7 @@ final class CredentialWatch: Service, Sendable {
 
     /// The next check: after `interval`, or just after the token expires if that is sooner.
     private func nextCheck(after now: Date, expires: Date) -> Date {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        return min(now.addingTimeInterval(seconds), expires.addingTimeInterval(0.05))
+        min(now.addingTimeInterval(interval), expires.addingTimeInterval(0.05))
     }
 
     func run() async throws {
@@ -64,7 +61,7 @@ final class CredentialWatch: Service, Sendable {
         let due = entries.withLock { entries in entries.values.filter { $0.due <= now } }
         for entry in due {
             do {
-                _ = try await verifier.verify(entry.token)
+                _ = try await verifier.verify(entry.credentials.token)
             } catch let problem as Problem {
                 entry.subscription.push(.error(code: problem.code, message: problem.detail ?? "the token no longer verifies"))
                 entry.subscription.terminate(.credentialsEnded(problem.code))
@@ -73,7 +70,7 @@ final class CredentialWatch: Service, Sendable {
             } catch {
                 // The database could not be asked: keep the stream, ask again next time.
             }
-            let next = nextCheck(after: Date(), expires: entry.expires)
+            let next = nextCheck(after: Date(), expires: entry.credentials.expires)
             entries.withLock { entries in entries[entry.subscription.id]?.due = next }
         }
     }
