@@ -53,16 +53,25 @@ EOF2
 cp "$KIT/pgbench/send.sql" "$WORK/minimal_send.sql"
 chmod 644 "$WORK"/*.sql
 
-bench() {  # database script → tps
-    as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" "$1" 2>/dev/null |
-        awk '/^tps/ {print int($3)}'
+wal() { sql -d postgres -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+bench() {  # database script → "tps (WAL per transaction: records, full-page images, bytes)"
+    local before after out
+    sql -d postgres -c "CHECKPOINT" > /dev/null
+    before=$(wal)
+    out=$(as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" "$1" 2>/dev/null)
+    after=$(wal)
+    awk -v b="$before" -v a="$after" '
+        /^number of transactions actually processed/ {n = $NF; sub(/\/.*/, "", n)}
+        /^tps/ {tps = int($3)}
+        END {split(b, x, " "); split(a, y, " ");
+             printf "%d (WAL/tx: %.1f records, %.2f FPI, %d bytes)", tps, (y[1]-x[1])/n, (y[2]-x[2])/n, (y[3]-x[3])/n}' <<< "$out"
 }
 echo "== pgbench, $CLIENTS clients, ${DURATION} s each, alternating"
 for round in $(seq "$ROUNDS"); do
     minimal=$(bench chat "$WORK/minimal_send.sql")
     sql -d parley_send -c "SELECT pg_stat_reset()" > /dev/null
     parley=$(bench parley_send "$WORK/parley_send.sql")
-    echo "round $round: minimal send $minimal tps, Parley's send $parley tps, cost ratio $(awk "BEGIN {printf \"%.2f\", $minimal / $parley}")×"
+    echo "round $round: minimal send $minimal tps, Parley's send $parley tps, cost ratio $(awk "BEGIN {printf \"%.2f\", ${minimal%% *} / ${parley%% *}}")×"
 done
 
 echo "== where Parley's time goes (last round; track_functions = all)"

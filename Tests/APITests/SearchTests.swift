@@ -60,7 +60,7 @@ struct SearchTests {
         }
     }
 
-    @Test("long and word-dense messages are stored and found; more matching messages rank first")
+    @Test("long and word-dense messages are stored and found, and counted")
     func longMessages() async throws {
         try await TestApp.run { app, client in
             // 10,000 characters of distinct words (far over a btree entry if it were indexed by
@@ -84,6 +84,34 @@ struct SearchTests {
             #expect(try await Self.found(client, agent, "bd") == [ids["c2"]])
             let first = try await Self.results(client, agent, "q=lighthouse").first
             #expect(first?.matchCount == 2)
+        }
+    }
+
+    @Test("matching sessions come newest activity first, page by page; words must meet in one message")
+    func recencyAndPaging() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "the garden"], ["text": "garden again"], ["text": "and the garden gate"]]),
+                ("c2", "Client Two", [["text": "a small garden"], ["text": "a pool"]]),
+                ("c3", "Client Three", [["text": "garden and pool out back"]]),
+            ])
+            let (c1, c2, c3) = (try #require(ids["c1"]), try #require(ids["c2"]), try #require(ids["c3"]))
+            // Three matches in c1 do not outrank the sessions active since.
+            #expect(try await Self.found(client, agent, "garden") == [c3, c2, c1])
+            #expect(try await Self.found(client, agent, "the gard") == [c3, c2, c1])
+            #expect(try await Self.found(client, agent, "garden pool") == [c3])
+            #expect(try await Self.found(client, agent, "\"garden and pool\"") == [c3])
+            let first = try await client.json(.get, "/v1/search?q=garden&limit=2", token: agent)
+            #expect(try first.items(SearchStore.Result.self).map(\.session.id) == [c3, c2])
+            #expect(try first.items(SearchStore.Result.self).map(\.matchCount) == [1, 1])
+            let next = try #require(try first.page(of: SearchStore.Result.self).nextCursor)
+            let second = try await client.json(.get, "/v1/search?q=garden&limit=2&after=\(next)", token: agent)
+            #expect(try second.items(SearchStore.Result.self).map(\.session.id) == [c1])
+            #expect(try second.items(SearchStore.Result.self).first?.matchCount == 3)
+            #expect(try second.page(of: SearchStore.Result.self).nextCursor == nil)
+            // A new message moves its session to the top.
+            #expect(try await client.json(.post, "/v1/sessions/\(c1)/messages", token: agent, body: ["text": "hello", "clientMessageId": "late"]).status == .created)
+            #expect(try await Self.found(client, agent, "garden") == [c1, c3, c2])
         }
     }
 

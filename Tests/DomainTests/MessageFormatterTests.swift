@@ -59,7 +59,17 @@ struct MessageFormatterTests {
         "<a href=\"&#106;avascript:alert(1)\">x</a>",
         "<base href=\"javascript:alert(1)//\">",
         "`<script>`alert(1)",
+        // A quote or bracket carrying a combining mark is one Character, but still a quote.
+        "https://x.y/\"\u{301} onmouseover=alert(1) x",
+        "[a](https://x.y/\"\u{301}onmouseover=alert(1))",
+        "<\u{301}script>alert(1)</script>",
     ]
+
+    @Test("escaping works on bytes: a quote or bracket with a combining mark is still escaped")
+    func escapeCombining() {
+        #expect(MessageFormatter.escape("\"\u{301}<\u{301}>&'") == "&quot;\u{301}&lt;\u{301}&gt;&amp;&#39;")
+        #expect(MessageFormatter.escape("plain é 🏡") == "plain é 🏡")
+    }
 
     @Test("no XSS payload comes back live", arguments: payloads)
     func xss(payload: String) throws {

@@ -225,21 +225,32 @@ public enum MessageFormatter {
         "<a href=\"\(escape(href))\" rel=\"nofollow noopener noreferrer\">\(label)</a>"
     }
 
+    /// Escapes by UTF-8 byte, not by Character: a quote or `<` followed by a combining mark is
+    /// one Character, and must still be escaped (inside `href="…"` a raw quote would end the
+    /// attribute). Also several times faster than walking grapheme clusters.
     public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text { escape(character, into: &out) }
-        return out
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 { escape(byte, into: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func escape(_ byte: UInt8, into out: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+        case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+        case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+        case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+        case UInt8(ascii: "'"): out.append(contentsOf: "&#39;".utf8)
+        default: out.append(byte)
+        }
     }
 
     static func escape(_ character: Character, into out: inout String) {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
+        if character.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
+            out += escape(String(character))
+        } else {
+            out.append(character)
         }
     }
 }

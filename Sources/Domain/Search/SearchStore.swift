@@ -3,7 +3,7 @@ import Foundation
 
 /// "Find conversations by participant name or message content": only sessions the caller is a
 /// member of (any status unless filtered), grouped by session, participant matches first, then
-/// relevance, then recency.
+/// content matches, each newest activity first (decision 0021).
 public struct SearchStore: Sendable {
     public let database: Database
 
@@ -44,178 +44,238 @@ public struct SearchStore: Sendable {
         }
         let query = SearchQuery(q)
         if query.isEmpty && query.nameText.isEmpty { return ([], nil) }
-        let (rows, statement) = try await database.withTenant(caller.tenant.scope) { tx -> ([Row], Statement) in
-            // "jonh" → "John": word similarity 0.4 (pg_trgm's default of 0.6 misses one-letter typos).
-            try await tx.simpleQuery("SET LOCAL pg_trgm.word_similarity_threshold = 0.4")
-            let statement = Self.statement(
-                caller, query, term: try await Self.singleTerm(tx, query), status: status, kind: kind, offset: offset, limit: limit)
-            return (try await tx.queryUnprepared(statement.sql, statement.params).rows, statement)
+        return try await database.withTenant(caller.tenant.scope) { tx in
+            let terms = try await Self.terms(tx, query)
+            let window = offset + limit + 1
+            // Participant matches first: if they fill the window, content is not looked at.
+            var found: [(id: UUID, byName: Bool)] = []
+            if let names = Self.namesStatement(caller, query, status: status, kind: kind, window: window) {
+                found = try await tx.queryUnprepared(names.sql, names.params).rows.map { (try $0.decode(UUID.self, "id"), true) }
+            }
+            if found.count < window, let content = Self.contentStatement(
+                caller, query, terms: terms, status: status, kind: kind, excluding: found.map(\.id), window: window - found.count)
+            {
+                found += try await tx.queryUnprepared(content.sql, content.params).rows.map { (try $0.decode(UUID.self, "id"), false) }
+            }
+            let page = Array(found.dropFirst(offset).prefix(limit))
+            let (sessions, snippets, counts) = try await Self.details(tx, caller, ids: page.map(\.id), query: query)
+            var results: [Result] = []
+            for (id, byName) in page {
+                guard let session = sessions[id] else { continue }
+                let hits = counts[id] ?? 0
+                var matchedBy: [String] = []
+                if byName { matchedBy.append("participant") }
+                if hits > 0 { matchedBy.append("content") }
+                results.append(Result(session: session, matchedBy: matchedBy, matchCount: hits, snippets: snippets[id] ?? []))
+            }
+            let next = found.count > offset + limit ? Cursor.encode([String(offset + limit)]) : nil
+            return (results, next)
         }
-        let tsquery = statement.tsquery
-        let page = Array(rows.prefix(limit))
-        let ids = try page.map { try $0.decode(UUID.self, "id") }
-        let (sessions, snippets, counts) = try await details(caller, ids: ids, tsquery: tsquery, params: statement.tsqueryParams)
-        var results: [Result] = []
-        for row in page {
-            let id = try row.decode(UUID.self, "id")
-            guard let session = sessions[id] else { continue }
-            // The exact number of matching messages (the ordering may have used term counts).
-            let hits = counts[id] ?? 0
-            var matchedBy: [String] = []
-            if try row.decode(Bool.self, "by_name") { matchedBy.append("participant") }
-            if hits > 0 { matchedBy.append("content") }
-            results.append(Result(session: session, matchedBy: matchedBy, matchCount: hits, snippets: snippets[id] ?? []))
-        }
-        let next = rows.count > limit ? Cursor.encode([String(offset + limit)]) : nil
-        return (results, next)
     }
 
-    /// The statement, its parameters, the tsquery expression, and the parameters that
-    /// expression needs ($1…$5 plus its own), for the snippet query.
-    public typealias Statement = (sql: String, params: [any SQLEncodable], tsquery: String, tsqueryParams: [any SQLEncodable])
+    /// A statement and its parameters.
+    public typealias Statement = (sql: String, params: [any SQLEncodable])
 
-    /// A query of exactly one word (or one word being typed) that is one lexeme: such searches
-    /// find and order sessions from `session_terms` instead of reading messages.
-    public struct Term: Sendable, Hashable {
-        public let lexeme: String
-        public let isPrefix: Bool
-    }
-
-    /// The query's single lexeme, if it has exactly one (same dictionary as the tsquery).
-    public static func singleTerm(_ tx: Transaction, _ query: SearchQuery) async throws -> Term? {
-        guard query.phrases.isEmpty, query.words.count + (query.prefix == nil ? 0 : 1) == 1,
-            let word = query.words.first ?? query.prefix
-        else { return nil }
-        let row = try await tx.query(
-            "SELECT count(*) AS n, min(lexeme) AS lexeme FROM unnest(to_tsvector(\(config), $1))", [word]).rows[0]
-        guard try row.decode(Int64.self, "n") == 1, let lexeme = try row.decode(String?.self, "lexeme") else { return nil }
-        return Term(lexeme: lexeme, isPrefix: query.prefix != nil)
-    }
-
-    /// The search statement and its parameters (also used by parley-bench to EXPLAIN it).
-    /// The last parameter is the LIMIT; the tsquery expression references parameters $6….
-    public static func statement(
-        _ caller: Caller, _ query: SearchQuery, term: Term?, status: Session.Status?, kind: Session.Kind?, offset: Int, limit: Int
-    ) -> Statement {
-        // The tsquery is assembled from bound parameters only ($6…): each term is its own
-        // plainto/phraseto_tsquery, the prefix a quoted lexeme with :*.
-        var params: [any SQLEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, offset]
+    /// The query as one tsquery expression of bound parameters, numbered from `first`: each
+    /// word its own plainto_tsquery, each phrase a phraseto_tsquery, the prefix a quoted
+    /// lexeme with :* (input is never parsed as tsquery syntax). nil for a query of no words.
+    static func tsquery(_ query: SearchQuery, firstParameter first: Int) -> (sql: String, params: [any SQLEncodable])? {
+        var params: [any SQLEncodable] = []
         var terms: [String] = []
         func bind(_ value: String) -> String {
             params.append(value)
-            return "$\(params.count)"
+            return "$\(first + params.count - 1)::text"
         }
-        for word in query.words { terms.append("plainto_tsquery(\(Self.config), \(bind(word)))") }
-        for phrase in query.phrases { terms.append("phraseto_tsquery(\(Self.config), \(bind(phrase)))") }
-        if let prefix = query.prefix { terms.append("to_tsquery(\(Self.config), quote_literal(\(bind(prefix))) || ':*')") }
-        let tsquery = terms.isEmpty ? "NULL::tsquery" : "(" + terms.joined(separator: " && ") + ")"
-        let tsqueryParams = params
-        // One lexeme: sessions and their relevance (how many messages use the word) from
-        // session_terms, one row per session; otherwise from the messages themselves.
-        var termCondition = ""
-        if let term {
-            let escaped = term.lexeme.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
-            termCondition = term.isPrefix ? "st.lexeme LIKE \(bind(escaped + "%"))" : "st.lexeme = \(bind(term.lexeme))"
-        }
-        params.append(limit + 1)
-        let limitParam = "$\(params.count)"
-        let content = term == nil ? """
-                    SELECT x.session_id, count(*) AS hits FROM (
-                        SELECT m.session_id
-                        FROM session_members me JOIN messages m ON m.session_id = me.session_id
-                        WHERE me.user_id = $1 AND m.search @@ \(tsquery)
-                        UNION ALL
-                        SELECT m.session_id
-                        FROM session_members me JOIN messages m ON m.session_id = me.session_id
-                        WHERE me.user_id = $1 AND m.search_long IS NOT NULL AND m.search_long @@ \(tsquery)
-                    ) x GROUP BY x.session_id
-            """ : """
-                    SELECT st.session_id, sum(st.n)::int8 AS hits
-                    FROM session_members me JOIN session_terms st ON st.session_id = me.session_id
-                    WHERE me.user_id = $1 AND \(termCondition)
-                      AND \(tsquery) IS NOT NULL -- references the tsquery's parameters, so they have types
-                    GROUP BY st.session_id
-            """
-
-        // Relevance of a session is its number of matching messages (ts_rank per message would
-        // cost ~15 ms more on the benchmark for a common word; it still picks the snippets).
-        // Plain joins rather than a shared CTE, so that PostgreSQL sees the (folded) tsquery in
-        // each branch and picks per branch: the GIN index for rare words, or an index-only scan
-        // of the caller's sessions' (session_id, seq) INCLUDE (search) entries for common ones
-        // (decision 0008). Long messages keep their vector in search_long (few rows).
-        let sql = """
-                WITH content AS (
-                \(content)
-                ), names AS (
-                    SELECT DISTINCT o.session_id FROM users u JOIN session_members o ON o.user_id = u.id
-                    WHERE u.id <> $1 AND $4 <> '' AND (
-                        u.search_name LIKE public.parley_unaccent($4) || '%'
-                        OR u.search_name LIKE '% ' || public.parley_unaccent($4) || '%'
-                        OR public.parley_unaccent($4) OPERATOR(public.<%) u.search_name)
-                )
-                SELECT s.id, names.session_id IS NOT NULL AS by_name, coalesce(content.hits, 0)::int8 AS hits
-                FROM session_members me JOIN sessions s ON s.id = me.session_id
-                LEFT JOIN content ON content.session_id = s.id LEFT JOIN names ON names.session_id = s.id
-                WHERE me.user_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.kind = $3)
-                  AND (content.session_id IS NOT NULL OR names.session_id IS NOT NULL)
-                ORDER BY by_name DESC, hits DESC, s.last_activity_at DESC, s.id
-                OFFSET $5 LIMIT \(limitParam)
-                """
-        return (sql, params, tsquery, tsqueryParams)
+        for word in query.words { terms.append("plainto_tsquery(\(config), \(bind(word)))") }
+        for phrase in query.phrases { terms.append("phraseto_tsquery(\(config), \(bind(phrase)))") }
+        if let prefix = query.prefix { terms.append("to_tsquery(\(config), quote_literal(\(bind(prefix))) || ':*')") }
+        return terms.isEmpty ? nil : ("(" + terms.joined(separator: " && ") + ")", params)
     }
 
-    /// The sessions as the caller sees them, and up to 3 best snippets per session.
-    private func details(
-        _ caller: Caller, ids: [UUID], tsquery: String, params: [any SQLEncodable]
+    /// The caller's sessions (status and kind filters), walked newest activity first.
+    private static let mine = """
+        FROM session_members me JOIN sessions s ON s.id = me.session_id
+        WHERE me.user_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.kind = $3)
+        """
+
+    /// Sessions with another member whose name matches, newest activity first, at most
+    /// `window`: by the prefix of any part of the name, or within a small typo (pg_trgm word
+    /// similarity; threshold set by terms()). nil when the query has no name text.
+    public static func namesStatement(
+        _ caller: Caller, _ query: SearchQuery, status: Session.Status?, kind: Session.Kind?, window: Int
+    ) -> Statement? {
+        guard !query.nameText.isEmpty else { return nil }
+        return ("""
+            SELECT s.id \(mine)
+              AND EXISTS (SELECT 1 FROM session_members o JOIN users u ON u.id = o.user_id
+                          WHERE o.session_id = s.id AND o.user_id <> $1
+                            AND (u.search_name LIKE public.parley_unaccent($4) || '%'
+                                 OR u.search_name LIKE '% ' || public.parley_unaccent($4) || '%'
+                                 OR public.parley_unaccent($4) OPERATOR(public.<%) u.search_name))
+            ORDER BY s.last_activity_at DESC, s.id DESC
+            LIMIT $5
+            """, [caller.userID, status?.rawValue, kind?.rawValue, query.nameText, window])
+    }
+
+    /// Sessions whose messages match, newest activity first, at most `window`, leaving out
+    /// `excluding` (the participant matches, listed before).
+    ///
+    /// The walk stops at the window's end, so a common word costs about the page's sessions,
+    /// not every message of the caller (decision 0021). A session's words are checked in
+    /// `session_terms` first, one index probe per word (at most 4): a word the caller's
+    /// sessions lack is answered there without reading messages, and a query of one word or
+    /// of the word being typed needs nothing else. Several words or a phrase must meet in one
+    /// message: checked on the session's `(session_id, seq) INCLUDE (search)` index entries,
+    /// only for sessions holding every word. nil when nothing can match (only stop words).
+    public static func contentStatement(
+        _ caller: Caller, _ query: SearchQuery, terms: Terms, status: Session.Status?, kind: Session.Kind?,
+        excluding: [UUID], window: Int
+    ) -> Statement? {
+        var params: [any SQLEncodable] = [caller.userID, status?.rawValue, kind?.rawValue, SQLArray.uuids(excluding), window]
+        func bind(_ value: any SQLEncodable) -> String {
+            params.append(value)
+            return "$\(params.count)"
+        }
+        var required: [String] = []
+        for lexeme in terms.lexemes.joined() where !required.contains(lexeme) { required.append(lexeme) }
+        let prefixProbed = query.prefix != nil && terms.prefix.count == 1 && terms.expansion.count <= Terms.maxExpansion
+        guard !required.isEmpty || (query.prefix != nil && !terms.prefix.isEmpty),
+            let tsquery = tsquery(query, firstParameter: params.count + 1)
+        else { return nil }
+        let termsDecide = query.phrases.isEmpty
+            && ((required.count == 1 && query.prefix == nil) || (required.isEmpty && prefixProbed))
+        var conditions: [String] = []
+        if !termsDecide {
+            params += tsquery.params
+            // Per session, after its membership is checked: correlated on me (not s), and
+            // OFFSET 0 keeps PostgreSQL from turning it into a hash of every matching message
+            // of the brokerage (58,000 rows for two common words: 150 ms). Long messages keep
+            // their vector in search_long (few rows, own index by session).
+            conditions.append("""
+                (EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search @@ \(tsquery.sql) OFFSET 0)
+                     OR EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search_long IS NOT NULL
+                                AND m.search_long @@ \(tsquery.sql) OFFSET 0))
+                """)
+        }
+        for lexeme in required.prefix(4) {
+            conditions.insert("EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = \(bind(lexeme)))", at: 0)
+        }
+        if prefixProbed {
+            conditions.insert(
+                "EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = ANY (\(bind(SQLArray.text(terms.expansion)))::text[]))",
+                at: 0)
+        }
+        return ("""
+            SELECT s.id \(mine)
+              AND s.id <> ALL ($4::uuid[])
+              AND \(conditions.joined(separator: "\n  AND "))
+            ORDER BY s.last_activity_at DESC, s.id DESC
+            LIMIT $5
+            """, params)
+    }
+
+    /// The query's words as `session_terms` holds them (decision 0021): the lexemes of each
+    /// word and phrase, and for the word being typed the stored lexemes it begins (at most
+    /// `Terms.maxExpansion`; more and it is not looked up there).
+    public struct Terms: Sendable, Hashable {
+        /// Per word and phrase (in that order), its lexemes; a stop word has none.
+        public var lexemes: [[String]] = []
+        /// The typed prefix's lexemes (one, normally), and the stored lexemes starting with it.
+        public var prefix: [String] = []
+        public var expansion: [String] = []
+        public static let maxExpansion = 64
+    }
+
+    /// One round trip: the lexemes of the query's words, phrases and prefix, and the stored
+    /// lexemes the prefix begins (a skip scan over `session_terms`: one index probe per distinct
+    /// lexeme). Also sets the name-typo threshold for this transaction.
+    public static func terms(_ tx: Transaction, _ query: SearchQuery) async throws -> Terms {
+        let row = try await tx.query("""
+            SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true) AS threshold,
+                   (SELECT coalesce(jsonb_agg(tsvector_to_array(to_tsvector(\(config), t.w)) ORDER BY t.i), '[]')
+                    FROM unnest($1::text[]) WITH ORDINALITY AS t(w, i))::text AS lexemes,
+                   to_jsonb(tsvector_to_array(to_tsvector(\(config), coalesce($2, ''))))::text AS prefix,
+                   (WITH RECURSIVE p AS (SELECT tsvector_to_array(to_tsvector(\(config), coalesce($2, ''))) AS lx),
+                    found(lexeme, n) AS (
+                        SELECT (SELECT min(st.lexeme) FROM session_terms st
+                                WHERE st.lexeme >= p.lx[1] AND st.lexeme < p.lx[1] || chr(1114111)), 1
+                        FROM p WHERE cardinality(p.lx) = 1
+                        UNION ALL
+                        SELECT (SELECT min(st.lexeme) FROM session_terms st
+                                WHERE st.lexeme > found.lexeme AND st.lexeme < p.lx[1] || chr(1114111)), found.n + 1
+                        FROM found, p WHERE found.lexeme IS NOT NULL AND found.n <= \(Terms.maxExpansion))
+                    SELECT to_jsonb(coalesce(array_agg(lexeme), '{}')) FROM found WHERE lexeme IS NOT NULL)::text AS expansion
+            """, [SQLArray.text(query.words + query.phrases), query.prefix])
+        guard let first = row.rows.first else { return Terms() }
+        return Terms(
+            lexemes: try first.decodeJSON([[String]].self, "lexemes"),
+            prefix: try first.decodeJSON([String].self, "prefix"),
+            expansion: try first.decodeJSON([String].self, "expansion"))
+    }
+
+    /// The sessions as the caller sees them, each one's exact number of matching messages, and
+    /// up to 3 best snippets per session. Matches are found and ranked on the history index's
+    /// entries (`(session_id, seq) INCLUDE (search)`, no table access); only the snippets'
+    /// messages are read.
+    static func details(
+        _ tx: Transaction, _ caller: Caller, ids: [UUID], query: SearchQuery
     ) async throws -> ([UUID: Session], [UUID: [Snippet]], [UUID: Int64]) {
         guard !ids.isEmpty else { return ([:], [:], [:]) }
         let idArray = SQLArray.uuids(ids)
-        return try await database.withTenant(caller.tenant.scope) { tx in
-            var sessions: [UUID: Session] = [:]
-            for row in try await tx.query("""
-                \(SessionStore.select)
-                FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
-                WHERE s.id = ANY ($2::uuid[])
-                """, [caller.userID, idArray]).rows {
-                sessions[try row.decode(UUID.self, "id")] = try SessionStore.session(row, member: caller.userID)
-            }
-            var snippets: [UUID: [Snippet]] = [:]
-            var counts: [UUID: Int64] = [:]
-            guard tsquery != "NULL::tsquery" else { return (sessions, snippets, counts) }
-            var snippetParams = params
-            snippetParams.append(idArray)
-            let ids = "$\(snippetParams.count)"
-            for row in try await tx.queryUnprepared("""
-                WITH bound AS (SELECT $1::text, $2::text, $3::text, $4::text, $5::int), -- same parameters as the search
-                q AS (SELECT \(tsquery) AS query)
-                SELECT x.id, x.session_id, x.seq, x.created_at, x.total,
-                       ts_headline(\(Self.config), regexp_replace(x.text, '[[:cntrl:]]', ' ', 'g'), q.query,
-                                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
-                FROM (
-                    SELECT m.id, m.session_id, m.seq, m.created_at, m.text,
-                           row_number() OVER (PARTITION BY m.session_id ORDER BY ts_rank(coalesce(m.search, m.search_long), q.query) DESC, m.seq DESC) AS rn,
-                           count(*) OVER (PARTITION BY m.session_id) AS total
-                    FROM messages m, q
-                    WHERE m.session_id = ANY (\(ids)::uuid[]) AND coalesce(m.search, m.search_long) @@ q.query
-                ) x, q
-                WHERE x.rn <= 3
-                ORDER BY x.session_id, x.rn
-                """, snippetParams).rows {
-                let session = try row.decode(UUID.self, "session_id")
-                counts[session] = try row.decode(Int64.self, "total")
-                snippets[session, default: []].append(Snippet(
-                    messageId: try row.decode(UUID.self, "id").uuidString.lowercased(), seq: try row.decode(Int64.self, "seq"),
-                    html: Self.highlight(try row.decode(String.self, "snippet")), createdAt: try row.decode(Date.self, "created_at")))
-            }
-            return (sessions, snippets, counts)
+        var sessions: [UUID: Session] = [:]
+        for row in try await tx.query("""
+            \(SessionStore.select)
+            FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
+            WHERE s.id = ANY ($2::uuid[])
+            """, [caller.userID, idArray]).rows {
+            sessions[try row.decode(UUID.self, "id")] = try SessionStore.session(row, member: caller.userID)
         }
+        var snippets: [UUID: [Snippet]] = [:]
+        var counts: [UUID: Int64] = [:]
+        guard let tsquery = tsquery(query, firstParameter: 2) else { return (sessions, snippets, counts) }
+        let ids = "$1"
+        for row in try await tx.queryUnprepared("""
+            WITH q AS (SELECT \(tsquery.sql) AS query),
+            hits AS (
+                SELECT m.session_id, m.seq, ts_rank(m.search, q.query) AS rank FROM messages m, q
+                WHERE m.session_id = ANY (\(ids)::uuid[]) AND m.search @@ q.query
+                UNION ALL
+                SELECT m.session_id, m.seq, ts_rank(m.search_long, q.query) FROM messages m, q
+                WHERE m.session_id = ANY (\(ids)::uuid[]) AND m.search_long IS NOT NULL AND m.search_long @@ q.query
+            ), best AS (
+                SELECT h.session_id, h.seq, row_number() OVER (PARTITION BY h.session_id ORDER BY h.rank DESC, h.seq DESC) AS rn,
+                       count(*) OVER (PARTITION BY h.session_id) AS total
+                FROM hits h
+            )
+            SELECT m.id, m.session_id, m.seq, m.created_at, b.total,
+                   ts_headline(\(Self.config), regexp_replace(m.text, '[[:cntrl:]]', ' ', 'g'), q.query,
+                               'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
+            FROM best b JOIN messages m ON m.session_id = b.session_id AND m.seq = b.seq, q
+            WHERE b.rn <= 3
+            ORDER BY b.session_id, b.rn
+            """, [idArray] + tsquery.params).rows {
+            let session = try row.decode(UUID.self, "session_id")
+            counts[session] = try row.decode(Int64.self, "total")
+            snippets[session, default: []].append(Snippet(
+                messageId: try row.decode(UUID.self, "id").uuidString.lowercased(), seq: try row.decode(Int64.self, "seq"),
+                html: Self.highlight(try row.decode(String.self, "snippet")), createdAt: try row.decode(Date.self, "created_at")))
+        }
+        return (sessions, snippets, counts)
     }
 
     /// Escapes the passage, then turns ts_headline's markers (U+0001/U+0002) into `<mark>` tags.
     /// (The text given to ts_headline has its control characters turned into spaces, so a
     /// message's own U+0001/U+0002 never become markers.)
     static func highlight(_ text: String) -> String {
-        MessageFormatter.escape(text).replacingOccurrences(of: "\u{1}", with: "<mark>").replacingOccurrences(of: "\u{2}", with: "</mark>")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 32)
+        for byte in text.utf8 {
+            switch byte {
+            case 1: bytes.append(contentsOf: "<mark>".utf8)
+            case 2: bytes.append(contentsOf: "</mark>".utf8)
+            default: MessageFormatter.escape(byte, into: &bytes)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
