@@ -89,6 +89,26 @@ public final class Database: Service, Sendable {
         try await transaction(begin: scope.beginSQL, body)
     }
 
+    /// Like `withTenant`, with the transaction's first statements sent together with BEGIN and
+    /// the scope in one round trip (libpq pipeline mode); `body` gets their results. For reads
+    /// that would otherwise spend a round trip on BEGIN alone (search).
+    @discardableResult
+    public func withTenant<T: Sendable>(
+        _ scope: TenantScope, opening first: [(sql: String, params: [any SQLEncodable])],
+        _ body: ([QueryResult], Transaction) async throws -> T
+    ) async throws -> T {
+        try await transaction(begin: { connection in
+            let results = try await connection.pipeline([
+                ("BEGIN", []),
+                ("SELECT set_config('role', $1, true), set_config('search_path', $2, true)", [scope.role.rawValue, scope.schema.quoted + ", public"]),
+            ] + first)
+            guard results.count == first.count + 2 else {
+                throw DatabaseError.undecodable("a pipeline of \(first.count + 2) statements returned \(results.count) results")
+            }
+            return Array(results.dropFirst(2))
+        }) { opened, tx in try await body(opened, tx) }
+    }
+
     /// Runs parameterless statements in one tenant-scoped transaction in ONE round trip
     /// (`BEGIN; SET LOCAL ROLE; SET LOCAL search_path; <statements>; COMMIT`) and returns the
     /// statements' results. For hot read paths whose values are safe literals (numbers).
@@ -128,14 +148,26 @@ public final class Database: Service, Sendable {
     }
 
     private func transaction<T: Sendable>(begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(begin: { connection in
+            try await connection.simpleQuery(begin)
+            return []
+        }) { _, tx in try await body(tx) }
+    }
+
+    /// `begin` opens the transaction (and may run its first statements, whose results `body`
+    /// gets); nothing has happened when it fails on a broken connection, so that is retried.
+    private func transaction<T: Sendable>(
+        begin: (DatabaseConnection) async throws -> [QueryResult], _ body: ([QueryResult], Transaction) async throws -> T
+    ) async throws -> T {
         // A pooled connection may have died while idle (server restart, terminated backend);
         // that shows on BEGIN, before anything happened, so retrying on another is safe.
         var attempt = 0
         while true {
             attempt += 1
             let connection = try await pool.acquire()
+            let opened: [QueryResult]
             do {
-                try await connection.simpleQuery(begin)
+                opened = try await begin(connection)
             } catch {
                 let broken = Self.isConnectionFailure(error)
                 await pool.release(connection, discard: true)
@@ -144,7 +176,7 @@ public final class Database: Service, Sendable {
             }
             let transaction = Transaction(connection: connection)
             do {
-                let result = try await body(transaction)
+                let result = try await body(opened, transaction)
                 try await connection.simpleQuery("COMMIT")
                 await pool.release(connection, discard: false)
                 return result
@@ -199,6 +231,11 @@ public struct Transaction: Sendable {
     @discardableResult
     public func simpleQuery(_ sql: String) async throws -> QueryResult {
         try await connection.simpleQuery(sql)
+    }
+
+    /// Statements with parameters (not prepared) in one round trip; their results in order.
+    public func pipeline(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
+        try await connection.pipeline(statements)
     }
 
     /// `COPY … FROM STDIN` inside the transaction (bulk loads); returns the rows stored.

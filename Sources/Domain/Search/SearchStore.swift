@@ -44,21 +44,22 @@ public struct SearchStore: Sendable {
         }
         let query = SearchQuery(q)
         if query.isEmpty && query.nameText.isEmpty { return ([], nil) }
-        return try await database.withTenant(caller.tenant.scope) { tx in
-            let terms = try await Self.terms(tx, query)
-            let window = offset + limit + 1
+        let window = offset + limit + 1
+        // Round trip 1: BEGIN, the scope, the query's words, and the participant matches.
+        // 2: the content matches, if the participants did not fill the window. 3: the page's
+        // sessions and snippets. 4: COMMIT.
+        let names = Self.namesStatement(caller, query, status: status, kind: kind, window: window)
+        return try await database.withTenant(caller.tenant.scope, opening: [Self.termsStatement(query)] + (names.map { [$0] } ?? [])) { opened, tx in
+            let terms = try Self.terms(opened[0])
             // Participant matches first: if they fill the window, content is not looked at.
-            var found: [(id: UUID, byName: Bool)] = []
-            if let names = Self.namesStatement(caller, query, status: status, kind: kind, window: window) {
-                found = try await tx.queryUnprepared(names.sql, names.params).rows.map { (try $0.decode(UUID.self, "id"), true) }
-            }
+            var found: [(id: UUID, byName: Bool)] = try opened.dropFirst().first?.rows.map { (try $0.decode(UUID.self, "id"), true) } ?? []
             if found.count < window, let content = Self.contentStatement(
                 caller, query, terms: terms, status: status, kind: kind, excluding: found.map(\.id), window: window - found.count)
             {
                 found += try await tx.queryUnprepared(content.sql, content.params).rows.map { (try $0.decode(UUID.self, "id"), false) }
             }
             let page = Array(found.dropFirst(offset).prefix(limit))
-            let (sessions, snippets, counts) = try await Self.details(tx, caller, ids: page.map(\.id), query: query)
+            let (sessions, snippets, counts) = try await Self.details(tx, caller, ids: page.map(\.id), tsquery: terms.tsquery)
             var results: [Result] = []
             for (id, byName) in page {
                 guard let session = sessions[id] else { continue }
@@ -139,22 +140,20 @@ public struct SearchStore: Sendable {
         var required: [String] = []
         for lexeme in terms.lexemes.joined() where !required.contains(lexeme) { required.append(lexeme) }
         let prefixProbed = query.prefix != nil && terms.prefix.count == 1 && terms.expansion.count <= Terms.maxExpansion
-        guard !required.isEmpty || (query.prefix != nil && !terms.prefix.isEmpty),
-            let tsquery = tsquery(query, firstParameter: params.count + 1)
-        else { return nil }
+        guard !required.isEmpty || (query.prefix != nil && !terms.prefix.isEmpty), let tsquery = terms.tsquery else { return nil }
         let termsDecide = query.phrases.isEmpty
             && ((required.count == 1 && query.prefix == nil) || (required.isEmpty && prefixProbed))
         var conditions: [String] = []
         if !termsDecide {
-            params += tsquery.params
+            let q = bind(tsquery) + "::tsquery"
             // Per session, after its membership is checked: correlated on me (not s), and
             // OFFSET 0 keeps PostgreSQL from turning it into a hash of every matching message
             // of the brokerage (58,000 rows for two common words: 150 ms). Long messages keep
             // their vector in search_long (few rows, own index by session).
             conditions.append("""
-                (EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search @@ \(tsquery.sql) OFFSET 0)
+                (EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search @@ \(q) OFFSET 0)
                      OR EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search_long IS NOT NULL
-                                AND m.search_long @@ \(tsquery.sql) OFFSET 0))
+                                AND m.search_long @@ \(q) OFFSET 0))
                 """)
         }
         for lexeme in required.prefix(4) {
@@ -183,14 +182,23 @@ public struct SearchStore: Sendable {
         /// The typed prefix's lexemes (one, normally), and the stored lexemes starting with it.
         public var prefix: [String] = []
         public var expansion: [String] = []
+        /// The whole query as a tsquery (its text form), made once here and bound as
+        /// `$n::tsquery` by the statements after; nil for a query of no words.
+        public var tsquery: String?
         public static let maxExpansion = 64
     }
 
-    /// One round trip: the lexemes of the query's words, phrases and prefix, and the stored
+    /// One round trip: the lexemes of the query's words, phrases and prefix, the stored
     /// lexemes the prefix begins (a skip scan over `session_terms`: one index probe per distinct
-    /// lexeme). Also sets the name-typo threshold for this transaction.
+    /// lexeme), and the query's tsquery. Also sets the name-typo threshold for this transaction.
     public static func terms(_ tx: Transaction, _ query: SearchQuery) async throws -> Terms {
-        let row = try await tx.query("""
+        let statement = termsStatement(query)
+        return try terms(try await tx.queryUnprepared(statement.sql, statement.params))
+    }
+
+    static func termsStatement(_ query: SearchQuery) -> Statement {
+        let tsquery = tsquery(query, firstParameter: 3)
+        return ("""
             SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true) AS threshold,
                    (SELECT coalesce(jsonb_agg(tsvector_to_array(to_tsvector(\(config), t.w)) ORDER BY t.i), '[]')
                     FROM unnest($1::text[]) WITH ORDINALITY AS t(w, i))::text AS lexemes,
@@ -204,56 +212,64 @@ public struct SearchStore: Sendable {
                         SELECT (SELECT min(st.lexeme) FROM session_terms st
                                 WHERE st.lexeme > found.lexeme AND st.lexeme < p.lx[1] || chr(1114111)), found.n + 1
                         FROM found, p WHERE found.lexeme IS NOT NULL AND found.n <= \(Terms.maxExpansion))
-                    SELECT to_jsonb(coalesce(array_agg(lexeme), '{}')) FROM found WHERE lexeme IS NOT NULL)::text AS expansion
-            """, [SQLArray.text(query.words + query.phrases), query.prefix])
-        guard let first = row.rows.first else { return Terms() }
+                    SELECT to_jsonb(coalesce(array_agg(lexeme), '{}')) FROM found WHERE lexeme IS NOT NULL)::text AS expansion,
+                   \(tsquery?.sql ?? "NULL")::text AS tsquery
+            """, [SQLArray.text(query.words + query.phrases), query.prefix] + (tsquery?.params ?? []))
+    }
+
+    static func terms(_ result: QueryResult) throws -> Terms {
+        guard let first = result.rows.first else { return Terms() }
         return Terms(
             lexemes: try first.decodeJSON([[String]].self, "lexemes"),
             prefix: try first.decodeJSON([String].self, "prefix"),
-            expansion: try first.decodeJSON([String].self, "expansion"))
+            expansion: try first.decodeJSON([String].self, "expansion"),
+            tsquery: try first.decode(String?.self, "tsquery"))
     }
 
     /// The sessions as the caller sees them, each one's exact number of matching messages, and
-    /// up to 3 best snippets per session. Matches are found and ranked on the history index's
-    /// entries (`(session_id, seq) INCLUDE (search)`, no table access); only the snippets'
-    /// messages are read.
+    /// up to 3 best snippets per session, in one round trip. Matches are found and ranked on
+    /// the history index's entries (`(session_id, seq) INCLUDE (search)`, no table access); only
+    /// the snippets' messages are read.
     static func details(
-        _ tx: Transaction, _ caller: Caller, ids: [UUID], query: SearchQuery
+        _ tx: Transaction, _ caller: Caller, ids: [UUID], tsquery: String?
     ) async throws -> ([UUID: Session], [UUID: [Snippet]], [UUID: Int64]) {
         guard !ids.isEmpty else { return ([:], [:], [:]) }
         let idArray = SQLArray.uuids(ids)
-        var sessions: [UUID: Session] = [:]
-        for row in try await tx.query("""
+        var statements: [Statement] = [("""
             \(SessionStore.select)
-            FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
-            WHERE s.id = ANY ($2::uuid[])
-            """, [caller.userID, idArray]).rows {
+            FROM unnest($2::uuid[]) AS page(id) JOIN sessions s ON s.id = page.id
+            JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
+            """, [caller.userID, idArray])]
+        if let tsquery {
+            statements.append(("""
+                WITH q AS (SELECT $2::tsquery AS query),
+                hits AS (
+                    SELECT m.session_id, m.seq, ts_rank(m.search, q.query) AS rank FROM messages m, q
+                    WHERE m.session_id = ANY ($1::uuid[]) AND m.search @@ q.query
+                    UNION ALL
+                    SELECT m.session_id, m.seq, ts_rank(m.search_long, q.query) FROM messages m, q
+                    WHERE m.session_id = ANY ($1::uuid[]) AND m.search_long IS NOT NULL AND m.search_long @@ q.query
+                ), best AS (
+                    SELECT h.session_id, h.seq, row_number() OVER (PARTITION BY h.session_id ORDER BY h.rank DESC, h.seq DESC) AS rn,
+                           count(*) OVER (PARTITION BY h.session_id) AS total
+                    FROM hits h
+                )
+                SELECT m.id, m.session_id, m.seq, m.created_at, b.total,
+                       ts_headline(\(Self.config), regexp_replace(m.text, '[[:cntrl:]]', ' ', 'g'), q.query,
+                                   'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
+                FROM best b JOIN messages m ON m.session_id = b.session_id AND m.seq = b.seq, q
+                WHERE b.rn <= 3
+                ORDER BY b.session_id, b.rn
+                """, [idArray, tsquery]))
+        }
+        let results = try await tx.pipeline(statements)
+        var sessions: [UUID: Session] = [:]
+        for row in results[0].rows {
             sessions[try row.decode(UUID.self, "id")] = try SessionStore.session(row, member: caller.userID)
         }
         var snippets: [UUID: [Snippet]] = [:]
         var counts: [UUID: Int64] = [:]
-        guard let tsquery = tsquery(query, firstParameter: 2) else { return (sessions, snippets, counts) }
-        let ids = "$1"
-        for row in try await tx.queryUnprepared("""
-            WITH q AS (SELECT \(tsquery.sql) AS query),
-            hits AS (
-                SELECT m.session_id, m.seq, ts_rank(m.search, q.query) AS rank FROM messages m, q
-                WHERE m.session_id = ANY (\(ids)::uuid[]) AND m.search @@ q.query
-                UNION ALL
-                SELECT m.session_id, m.seq, ts_rank(m.search_long, q.query) FROM messages m, q
-                WHERE m.session_id = ANY (\(ids)::uuid[]) AND m.search_long IS NOT NULL AND m.search_long @@ q.query
-            ), best AS (
-                SELECT h.session_id, h.seq, row_number() OVER (PARTITION BY h.session_id ORDER BY h.rank DESC, h.seq DESC) AS rn,
-                       count(*) OVER (PARTITION BY h.session_id) AS total
-                FROM hits h
-            )
-            SELECT m.id, m.session_id, m.seq, m.created_at, b.total,
-                   ts_headline(\(Self.config), regexp_replace(m.text, '[[:cntrl:]]', ' ', 'g'), q.query,
-                               'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, MaxFragments=2') AS snippet
-            FROM best b JOIN messages m ON m.session_id = b.session_id AND m.seq = b.seq, q
-            WHERE b.rn <= 3
-            ORDER BY b.session_id, b.rn
-            """, [idArray] + tsquery.params).rows {
+        for row in results.dropFirst().first?.rows ?? [] {
             let session = try row.decode(UUID.self, "session_id")
             counts[session] = try row.decode(Int64.self, "total")
             snippets[session, default: []].append(Snippet(
