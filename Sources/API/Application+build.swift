@@ -18,8 +18,7 @@ public struct AppConfiguration: Sendable {
     /// peer is the client). Used for the public API's per-IP rate limit.
     public var trustedProxyHops: Int
     /// How often an open stream re-checks its token (expiry is also checked at the moment it
-    /// passes): a retired signing key or a closed visitor request ends the stream within this
-    /// plus the verifier's 10 s key cache.
+    /// passes): a retired signing key or a closed visitor request ends the stream within this.
     public var streamCredentialCheck: Duration
     /// Connection cap and HTTP header/idle timeouts.
     public var connections: ConnectionLimits
@@ -97,6 +96,9 @@ public func buildApplication(
     let verifier = TokenVerifier(tenants: dependencies.tenants, requests: dependencies.chatRequests)
     dependencies.channels.onTenantCreated { slug in
         Task { await verifier.tenantCreated(slug) }
+    }
+    dependencies.channels.onTenantChanged { slug in
+        Task { await verifier.tenantChanged(slug) }
     }
     let router = Router(context: ParleyRequestContext.self)
     router.middlewares.add(RequestIDHeaderMiddleware())

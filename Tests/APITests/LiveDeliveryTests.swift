@@ -176,7 +176,7 @@ struct LiveDeliveryTests {
             #expect(await stream.next()?.type == "hello")
             _ = try await app.dependencies.tenants.addKey(pair.tenant.tenant)
             try await app.dependencies.tenants.retireKey(pair.tenant.tenant, kid: pair.tenant.key.kid)
-            // One check interval plus the verifier's 10 s key cache.
+            // One check interval after the retirement is announced (decision 0022).
             let frame = await stream.nextEvent([], timeout: .seconds(20))
             #expect(frame == nil)
             #expect(await stream.waitClosed(within: .seconds(10)))

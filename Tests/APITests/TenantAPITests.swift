@@ -127,4 +127,29 @@ struct TenantAPITests {
             #expect(unknown.code == "tenant_not_found")
         }
     }
+    @Test("a key retired or a brokerage changed by another process is seen at once, not after the key cache's lifetime")
+    func changesElsewhereAreSeen() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let token = try await tenant.token(sub: "u")
+            #expect(try await client.send(.get, "/v1/me", token: token).status == .ok)  // the keys are cached now
+            // Another process (here: plain SQL, as an operator's script would) rotates the key.
+            try await app.database.withTransaction { tx in
+                try await tx.query("""
+                    INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
+                    SELECT 'other-process-key', id, decode(md5('a') || md5('b'), 'hex') FROM parley.tenants WHERE slug = $1
+                    """, [tenant.slug.rawValue])
+                try await tx.query("UPDATE parley.tenant_signing_keys SET retired_at = now() WHERE kid = $1", [tenant.key.kid])
+            }
+            let clock = ContinuousClock()
+            let started = clock.now
+            var status = HTTPResponse.Status.ok
+            while clock.now - started < .seconds(3) {
+                status = try await client.send(.get, "/v1/me", token: token).status
+                if status == .unauthorized { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == .unauthorized, "a retired key still verified 3 s later")
+        }
+    }
 }

@@ -6,9 +6,13 @@ import Logging
 /// Verifies user tokens against the signing keys of the tenant they name.
 ///
 /// The tenant comes only from the token's `tid`, and the signature must verify with that
-/// tenant's own keys, so a token of brokerage A can never act in brokerage B. Keys are cached
-/// per tenant for `cacheTTL`; a token that fails against a cached entry older than a second is
-/// retried once with fresh keys, so a rotation in another process is seen at once.
+/// tenant's own keys, so a token of brokerage A can never act in brokerage B. A tenant and its
+/// keys are cached until they change: every change to a tenant's row or keys, in any process,
+/// is announced by a trigger (`parley_tenant_changed`) and drops the entry here; when the LISTEN
+/// connection (re)connects, changes may have been missed and everything is dropped. `cacheTTL`
+/// (5 minutes) is only a safety net (docs/decisions/0022-tenant-cache.md). A token that fails
+/// against a cached entry older than a second is retried once with fresh keys, so a key added
+/// in another process verifies even before its announcement arrives.
 ///
 /// Nothing that cannot be authenticated costs a database transaction per request: a name of no
 /// tenant is answered from a directory of every tenant's slug (reloaded when asked for a name
@@ -29,6 +33,8 @@ public actor TokenVerifier {
     private var cache: [String: Entry] = [:]
     /// Loads of a tenant's entry in flight: concurrent askers wait for the same one.
     private var loads: [String: Task<Entry, any Error>] = [:]
+    /// Counts changes announced: a load that started before one is used once, not cached.
+    private var changes = 0
     /// Every tenant's slug, as last loaded.
     private var directory: Set<String> = []
     private var directoryLoad: Task<Set<String>, any Error>?
@@ -43,7 +49,7 @@ public actor TokenVerifier {
     private var refillInterval: Duration = .seconds(1)
     let speculativeBurst: Double
 
-    public init(tenants: TenantStore, requests: ChatRequestStore?, cacheTTL: Duration = .seconds(10), speculativeBurst: Int = 3) {
+    public init(tenants: TenantStore, requests: ChatRequestStore?, cacheTTL: Duration = .seconds(300), speculativeBurst: Int = 3) {
         self.tenants = tenants
         self.requests = requests
         self.cacheTTL = cacheTTL
@@ -118,17 +124,36 @@ public actor TokenVerifier {
     public func tenantCreated(_ slug: String?) {
         if let slug {
             directory.insert(slug)
+            forget(slug)  // it was cached as "no such tenant"
         } else {
             allowance = max(allowance, 1)
             refillInterval = .seconds(1)
         }
     }
 
+    /// A tenant's row or keys changed (in any process): what was cached of it is dropped. Nil:
+    /// changes may have been missed (the LISTEN connection was away), so everything is.
+    public func tenantChanged(_ slug: String?) {
+        if let slug {
+            forget(slug)
+        } else {
+            changes += 1
+            cache.removeAll()
+            loads.removeAll()
+        }
+    }
+
     /// Forgets a tenant's keys (after a rotation in this process) and knows the tenant exists
     /// (after it was created here).
     public func invalidate(_ slug: TenantSlug) {
-        cache[slug.rawValue] = nil
+        forget(slug.rawValue)
         directory.insert(slug.rawValue)
+    }
+
+    private func forget(_ slug: String) {
+        changes += 1
+        cache[slug] = nil
+        loads[slug] = nil  // askers from now on start a load that sees the change
     }
 
     private func verifySignature(_ token: String, _ entry: Entry) async throws -> UserClaims {
@@ -157,8 +182,11 @@ public actor TokenVerifier {
             return Entry(tenant: tenant, keys: keys, loadedAt: .now)
         }
         loads[slug.rawValue] = load
-        defer { loads[slug.rawValue] = nil }
+        let changesBefore = changes
         let entry = try await load.value
+        if loads[slug.rawValue] == load { loads[slug.rawValue] = nil }
+        // Read before a change was announced: good for this request, not for the cache.
+        guard changes == changesBefore else { return entry }
         if cache.count >= 10_000 {
             let now = ContinuousClock.now
             cache = cache.filter { now - $0.value.loadedAt < cacheTTL }

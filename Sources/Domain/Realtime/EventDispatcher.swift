@@ -199,10 +199,13 @@ public final class EventDispatcher: Service, Sendable {
         case .connected:
             wakeAll()
             channels.announceTenantCreated(nil)
+            channels.announceTenantChanged(nil)
         case .notification(let notification) where notification.channel == channels.typing:
             deliverTyping(notification.payload)
         case .notification(let notification) where notification.channel == LiveChannels.tenantsCreated:
             channels.announceTenantCreated(notification.payload)
+        case .notification(let notification) where notification.channel == LiveChannels.tenantsChanged:
+            channels.announceTenantChanged(notification.payload)
         case .notification(let notification):
             // Our own NOTIFYs were already handled by the local wake-up, so only other
             // processes' wake-ups cause a read.

@@ -18,8 +18,12 @@ public final class LiveChannels: Sendable {
     /// `NOTIFY parley_tenants, '<slug>'`: a tenant was created (by any process). One name for
     /// every deployment on the database: creations are rare.
     public static let tenantsCreated = "parley_tenants"
+    /// `NOTIFY parley_tenant_changed, '<slug>'`: a tenant's row or signing keys changed (sent
+    /// by a trigger, sql/control/functions/announce_tenant_change.sql).
+    public static let tenantsChanged = "parley_tenant_changed"
     private let localWake = Mutex<(@Sendable (String) -> Void)?>(nil)
     private let tenantCreated = Mutex<(@Sendable (String?) -> Void)?>(nil)
+    private let tenantChanged = Mutex<(@Sendable (String?) -> Void)?>(nil)
 
     public init(events: String = "parley", typing: String = "parley_typing", processToken: String = UUID().uuidString.lowercased()) {
         self.events = events
@@ -28,7 +32,7 @@ public final class LiveChannels: Sendable {
     }
 
     /// What the process's LISTEN connection listens on.
-    public var names: [String] { [events, typing, Self.tenantsCreated] }
+    public var names: [String] { [events, typing, Self.tenantsCreated, Self.tenantsChanged] }
 
     /// The tenant a wake-up names, or nil when this process sent it (its own dispatcher was
     /// already woken directly) or the payload is not one.
@@ -51,6 +55,16 @@ public final class LiveChannels: Sendable {
 
     func announceTenantCreated(_ slug: String?) {
         tenantCreated.withLock { $0 }?(slug)
+    }
+
+    /// Who is told of tenants changed anywhere: the slug, or nil when the LISTEN connection
+    /// (re)connected and changes may have been missed (set once, by the token verifier).
+    public func onTenantChanged(_ handler: @escaping @Sendable (String?) -> Void) {
+        tenantChanged.withLock { $0 = handler }
+    }
+
+    func announceTenantChanged(_ slug: String?) {
+        tenantChanged.withLock { $0 }?(slug)
     }
 
     /// Wakes this process's dispatcher for `slug`, without a round trip.
