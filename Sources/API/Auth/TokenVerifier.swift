@@ -183,8 +183,9 @@ public actor TokenVerifier {
         }
         loads[slug.rawValue] = load
         let changesBefore = changes
-        let entry = try await load.value
-        if loads[slug.rawValue] == load { loads[slug.rawValue] = nil }
+        let result = await load.result
+        if loads[slug.rawValue] == load { loads[slug.rawValue] = nil }  // also when it failed
+        let entry = try result.get()
         // Read before a change was announced: good for this request, not for the cache.
         guard changes == changesBefore else { return entry }
         if cache.count >= 10_000 {
