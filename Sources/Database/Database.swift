@@ -238,6 +238,12 @@ public struct Transaction: Sendable {
         try await connection.pipeline(statements)
     }
 
+    /// Statements with parameters in one round trip, each prepared once per connection like
+    /// `query` (for statements whose plan does not depend on the values).
+    public func pipelinePrepared(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
+        try await connection.pipelinePrepared(statements)
+    }
+
     /// `COPY … FROM STDIN` inside the transaction (bulk loads); returns the rows stored.
     @discardableResult
     public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {

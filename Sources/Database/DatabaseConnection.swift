@@ -67,11 +67,26 @@ public final class DatabaseConnection: Sendable {
         }
     }
 
-    /// Statements with parameters in one round trip (libpq pipeline mode).
+    /// Statements with parameters in one round trip (libpq pipeline mode), not prepared.
     public func pipeline(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
         let prepared = statements.map { (sql: $0.sql, params: $0.params.map(\.pqValue)) }
         let raw = self.raw
         return try await run { try raw.pipeline(prepared) }
+    }
+
+    /// Statements with parameters in one round trip, each as a named prepared statement like
+    /// `query` (created in the same round trip the first time on this connection).
+    public func pipelinePrepared(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
+        return try await run { [self] in
+            let known = prepared.withLock { $0 }
+            var creating: Set<String> = []
+            let pipelined = statements.map { statement -> Connection.PipelineStatement in
+                let name = Self.statementName(statement.sql)
+                let create = !known.contains(name) && creating.insert(name).inserted
+                return .init(sql: statement.sql, params: statement.params.map(\.pqValue), prepared: name, prepare: create)
+            }
+            return try raw.pipeline(pipelined) { name in _ = prepared.withLock { $0.insert(name) } }
+        }
     }
 
     /// Ends a transaction a failed block left open (nothing to do when the connection broke or

@@ -39,30 +39,70 @@ extension Connection {
         }
     }
 
+    /// One statement of a pipeline: unnamed (parsed and planned each time), or the named
+    /// prepared statement `prepared`, created first in the same round trip when `prepare` is set.
+    public struct PipelineStatement: Sendable {
+        public var sql: String
+        public var params: [PQValue]
+        public var prepared: String?
+        public var prepare: Bool
+
+        public init(sql: String, params: [PQValue], prepared: String? = nil, prepare: Bool = false) {
+            self.sql = sql
+            self.params = params
+            self.prepared = prepared
+            self.prepare = prepare
+        }
+    }
+
     /// Runs statements with bound parameters in libpq pipeline mode: all are sent, then one
     /// sync, then the results are read — one round trip for the lot. Returns each statement's
     /// result in order, or throws the first failure (later statements are then skipped by the
     /// server; an open transaction is left aborted for the caller to roll back).
     public func pipeline(_ statements: [(sql: String, params: [PQValue])], resultFormat: PQFormat = .binary) throws -> [PQResult] {
+        try pipeline(statements.map { PipelineStatement(sql: $0.sql, params: $0.params) }, resultFormat: resultFormat) { _ in }
+    }
+
+    /// Like the above, with named prepared statements: `prepared(name)` is called for every
+    /// statement this pipeline created (prepared statements outlive a failed pipeline and a
+    /// rolled-back transaction, so the caller must know them even when this throws).
+    public func pipeline(
+        _ statements: [PipelineStatement], resultFormat: PQFormat = .binary, prepared: (String) -> Void
+    ) throws -> [PQResult] {
         try withConn { conn in
             guard PQenterPipelineMode(conn) == 1 else {
                 throw PQError(.usage, message: "cannot enter pipeline mode: \(Self.errorMessage(conn))")
             }
             defer { _ = PQexitPipelineMode(conn) }
+            // What each result group that comes back is: a statement's result, or a PREPARE's.
+            var groups: [String?] = []
             for statement in statements {
+                if let name = statement.prepared, statement.prepare {
+                    guard PQsendPrepare(conn, name, statement.sql, 0, nil) == 1 else {
+                        throw PQError(.connectionLost, message: Self.errorMessage(conn))
+                    }
+                    groups.append(name)
+                }
                 let sent = try withParams(statement.params) { count, types, values, lengths, formats in
-                    PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, resultFormat.rawValue)
+                    if let name = statement.prepared {
+                        PQsendQueryPrepared(conn, name, count, values, lengths, formats, resultFormat.rawValue)
+                    } else {
+                        PQsendQueryParams(conn, statement.sql, count, types, values, lengths, formats, resultFormat.rawValue)
+                    }
                 }
                 guard sent == 1 else { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
+                groups.append(nil)
             }
             guard PQpipelineSync(conn) == 1 else { throw PQError(.connectionLost, message: Self.errorMessage(conn)) }
             var results: [PQResult] = []
             var failure: PQError?
-            for _ in statements {
-                // Each statement's results end with a NULL from PQgetResult.
+            for group in groups {
+                // Each command's results end with a NULL from PQgetResult.
                 while let result = PQgetResult(conn) {
                     defer { PQclear(result) }
                     switch PQresultStatus(result) {
+                    case PGRES_COMMAND_OK where group != nil:
+                        if let group { prepared(group) }
                     case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
                         results.append(Self.copy(result))
                     case PGRES_PIPELINE_ABORTED:

@@ -135,4 +135,37 @@ struct PoolTests {
         #expect(count == 0)
         try await database.withTransaction { tx in try await tx.simpleQuery("DROP TABLE \(table)") }
     }
+    @Test("pipelined prepared statements are created once per connection, even when the pipeline that created one failed")
+    func pipelinePrepared() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1), logger: testLogger)
+        defer { Task { await database.close() } }
+        let tag = Int.random(in: 1...1_000_000_000)
+        let first = "SELECT $1::int + \(tag) AS n"
+        let second = "SELECT $1::text || '-\(tag)' AS t"
+        try await database.withTransaction { tx in
+            let results = try await tx.pipelinePrepared([(first, [1]), (second, ["a"]), (first, [2])])
+            #expect(results.map { $0.rows.count } == [1, 1, 1])
+            #expect(try results[0].rows[0].decode(Int.self, "n") == 1 + tag)
+            #expect(try results[1].rows[0].decode(String.self, "t") == "a-\(tag)")
+            #expect(try results[2].rows[0].decode(Int.self, "n") == 2 + tag)
+        }
+        // A pipeline that creates a statement and then fails: the statement exists anyway, and
+        // the next pipeline must use it, not create it again.
+        let third = "SELECT $1::int * 2 AS m, '\(tag)' AS tag"
+        await #expect(throws: (any Error).self) {
+            try await database.withTransaction { tx in
+                _ = try await tx.pipelinePrepared([(third, [3]), ("SELECT 1 / $1::int AS boom", [0])])
+            }
+        }
+        let again = try await database.withTransaction { tx in
+            try await tx.pipelinePrepared([(third, [4]), (first, [5])])
+        }
+        #expect(try again[0].rows[0].decode(Int.self, "m") == 8)
+        #expect(try again[1].rows[0].decode(Int.self, "n") == 5 + tag)
+        let count = try await database.withConnection { connection in
+            try await connection.query("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%'", [String(tag)]).rows[0]
+        }
+        #expect(try count.decode(Int64.self, "n") >= 3)
+    }
 }

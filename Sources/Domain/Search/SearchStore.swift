@@ -262,7 +262,7 @@ public struct SearchStore: Sendable {
                 ORDER BY b.session_id, b.rn
                 """, [idArray, tsquery]))
         }
-        let results = try await tx.pipeline(statements)
+        let results = try await tx.pipelinePrepared(statements)
         var sessions: [UUID: Session] = [:]
         for row in results[0].rows {
             sessions[try row.decode(UUID.self, "id")] = try SessionStore.session(row, member: caller.userID)
