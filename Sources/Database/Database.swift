@@ -94,13 +94,15 @@ public final class Database: Service, Sendable {
     /// that would otherwise spend a round trip on BEGIN alone (search).
     @discardableResult
     public func withTenant<T: Sendable>(
-        _ scope: TenantScope, opening first: [(sql: String, params: [any SQLEncodable])],
+        _ scope: TenantScope, opening first: [PipelinedStatement],
         _ body: ([QueryResult], Transaction) async throws -> T
     ) async throws -> T {
         try await transaction(begin: { connection in
             let results = try await connection.pipeline([
-                ("BEGIN", []),
-                ("SELECT set_config('role', $1, true), set_config('search_path', $2, true)", [scope.role.rawValue, scope.schema.quoted + ", public"]),
+                PipelinedStatement("BEGIN", [], prepared: false),
+                PipelinedStatement(
+                    "SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
+                    [scope.role.rawValue, scope.schema.quoted + ", public"], prepared: true),
             ] + first)
             guard results.count == first.count + 2 else {
                 throw DatabaseError.undecodable("a pipeline of \(first.count + 2) statements returned \(results.count) results")

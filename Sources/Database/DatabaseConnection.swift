@@ -77,13 +77,20 @@ public final class DatabaseConnection: Sendable {
     /// Statements with parameters in one round trip, each as a named prepared statement like
     /// `query` (created in the same round trip the first time on this connection).
     public func pipelinePrepared(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
-        return try await run { [self] in
+        try await pipeline(statements.map { PipelinedStatement($0.sql, $0.params, prepared: true) })
+    }
+
+    /// Statements in one round trip, prepared or not, each as it says.
+    public func pipeline(_ statements: [PipelinedStatement]) async throws -> [QueryResult] {
+        try await run { [self] in
             let known = prepared.withLock { $0 }
             var creating: Set<String> = []
             let pipelined = statements.map { statement -> Connection.PipelineStatement in
+                let values = statement.params.map(\.pqValue)
+                guard statement.prepared else { return .init(sql: statement.sql, params: values) }
                 let name = Self.statementName(statement.sql)
                 let create = !known.contains(name) && creating.insert(name).inserted
-                return .init(sql: statement.sql, params: statement.params.map(\.pqValue), prepared: name, prepare: create)
+                return .init(sql: statement.sql, params: values, prepared: name, prepare: create)
             }
             return try raw.pipeline(pipelined) { name in _ = prepared.withLock { $0.insert(name) } }
         }
@@ -112,4 +119,18 @@ public final class DatabaseConnection: Sendable {
     }
 
     static func statementName(_ sql: String) -> String { "p" + FNV1a.hex(sql) }
+}
+
+/// A statement of a pipeline: prepared once per connection (for statements whose plan does not
+/// depend on the values), or parsed and planned each time.
+public struct PipelinedStatement: Sendable {
+    public let sql: String
+    public let params: [any SQLEncodable]
+    public let prepared: Bool
+
+    public init(_ sql: String, _ params: [any SQLEncodable], prepared: Bool) {
+        self.sql = sql
+        self.params = params
+        self.prepared = prepared
+    }
 }

@@ -49,7 +49,13 @@ public struct SearchStore: Sendable {
         // 2: the content matches, if the participants did not fill the window. 3: the page's
         // sessions and snippets. 4: COMMIT.
         let names = Self.namesStatement(caller, query, status: status, kind: kind, window: window)
-        return try await database.withTenant(caller.tenant.scope, opening: [Self.termsStatement(query)] + (names.map { [$0] } ?? [])) { opened, tx in
+        // The words' lookup plans the same whatever the words: prepared. The participant
+        // statement is planned for its values each time (its generic plan is 20–40 ms).
+        // (One prepared statement per shape of query: how many words and phrases, a prefix or not.)
+        let lookup = Self.termsStatement(query)
+        var opening = [PipelinedStatement(lookup.sql, lookup.params, prepared: true)]
+        if let names { opening.append(PipelinedStatement(names.sql, names.params, prepared: false)) }
+        return try await database.withTenant(caller.tenant.scope, opening: opening) { opened, tx in
             let terms = try Self.terms(opened[0])
             // Participant matches first: if they fill the window, content is not looked at.
             var found: [(id: UUID, byName: Bool)] = try opened.dropFirst().first?.rows.map { (try $0.decode(UUID.self, "id"), true) } ?? []
