@@ -97,9 +97,6 @@ public func buildApplication(
     dependencies.channels.onTenantCreated { slug in
         Task { await verifier.tenantCreated(slug) }
     }
-    dependencies.channels.onTenantChanged { slug in
-        Task { await verifier.tenantChanged(slug) }
-    }
     let router = Router(context: ParleyRequestContext.self)
     router.middlewares.add(RequestIDHeaderMiddleware())
     router.middlewares.add(LogRequestsMiddleware(.debug))
@@ -128,6 +125,12 @@ public func buildApplication(
     let streamRouter = Router(context: StreamRequestContext.self)
     streamRouter.middlewares.add(ProblemMiddleware())
     let credentialWatch = CredentialWatch(verifier: verifier, interval: configuration.streamCredentialCheck)
+    dependencies.channels.onTenantChanged { slug in
+        Task {
+            await verifier.tenantChanged(slug)
+            credentialWatch.tenantChanged(slug)
+        }
+    }
     StreamRoutes(
         verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing, users: dependencies.users,
         watch: credentialWatch).register(on: streamRouter)

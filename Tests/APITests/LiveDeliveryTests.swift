@@ -184,6 +184,24 @@ struct LiveDeliveryTests {
         }
     }
 
+    @Test("a stream closes with 4401 as soon as its key is retired in another process, not at the next 30 s check")
+    func closesWhenKeyRetiredElsewhere() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let stream = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            #expect(await stream.next()?.type == "hello")
+            try await app.database.withTransaction { tx in
+                try await tx.query("""
+                    INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
+                    SELECT 'elsewhere-key-1', id, decode(md5('c') || md5('d'), 'hex') FROM parley.tenants WHERE slug = $1
+                    """, [pair.tenant.slug.rawValue])
+                try await tx.query("UPDATE parley.tenant_signing_keys SET retired_at = now() WHERE kid = $1", [pair.tenant.key.kid])
+            }
+            #expect(await stream.waitClosed(within: .seconds(5)))
+            #expect(stream.closeCode == 4401)
+        }
+    }
+
     @Test("a visitor's token stops working when their request is declined: REST is 401 request_closed, the stream closes, status polling still works")
     func visitorTokenEndsWithRequest() async throws {
         try await TestApp.run(streamCredentialCheck: .seconds(1)) { app, client in

@@ -41,6 +41,18 @@ final class CredentialWatch: Service, Sendable {
         _ = entries.withLock { $0.removeValue(forKey: subscription.id) }
     }
 
+    /// A brokerage's row or keys changed (nil: changes may have been missed): its streams are
+    /// checked at the next tick instead of at their next interval, so a retired key ends them at
+    /// once (decision 0022). Call after the verifier has dropped what it cached.
+    func tenantChanged(_ slug: String?) {
+        let now = Date()
+        entries.withLock { entries in
+            for (id, entry) in entries where slug == nil || entry.subscription.tenant.slug.rawValue == slug {
+                entries[id]?.due = now
+            }
+        }
+    }
+
     /// The next check: after `interval`, or just after the token expires if that is sooner.
     private func nextCheck(after now: Date, expires: Date) -> Date {
         min(now.addingTimeInterval(interval), expires.addingTimeInterval(0.05))
