@@ -98,16 +98,12 @@ public final class Database: Service, Sendable {
         _ body: ([QueryResult], Transaction) async throws -> T
     ) async throws -> T {
         try await transaction(begin: { connection in
-            let results = try await connection.pipeline([
-                PipelinedStatement("BEGIN", [], prepared: false),
-                PipelinedStatement(
-                    "SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
-                    [scope.role.rawValue, scope.schema.quoted + ", public"], prepared: true),
-            ] + first)
-            guard results.count == first.count + 2 else {
-                throw DatabaseError.undecodable("a pipeline of \(first.count + 2) statements returned \(results.count) results")
+            let opening = scope.pipelinedBegin
+            let results = try await connection.pipeline(opening + first)
+            guard results.count == opening.count + first.count else {
+                throw DatabaseError.undecodable("a pipeline of \(opening.count + first.count) statements returned \(results.count) results")
             }
-            return Array(results.dropFirst(2))
+            return Array(results.dropFirst(opening.count))
         }) { opened, tx in try await body(opened, tx) }
     }
 
@@ -133,15 +129,13 @@ public final class Database: Service, Sendable {
     public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any SQLEncodable]) async throws -> QueryResult {
         try await withConnection { connection in
             do {
-                let results = try await connection.pipeline([
-                    ("BEGIN", []),
-                    ("SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
-                     [scope.role.rawValue, scope.schema.quoted + ", public"]),
-                    (sql, params),
-                    ("COMMIT", []),
-                ])
-                guard results.count == 4 else { throw DatabaseError.undecodable("a pipeline of 4 statements returned \(results.count) results") }
-                return results[2]
+                let opening = scope.pipelinedBegin
+                let results = try await connection.pipeline(
+                    opening + [PipelinedStatement(sql, params, prepared: false), PipelinedStatement("COMMIT", [], prepared: false)])
+                guard results.count == opening.count + 2 else {
+                    throw DatabaseError.undecodable("a pipeline of \(opening.count + 2) statements returned \(results.count) results")
+                }
+                return results[opening.count]
             } catch {
                 await connection.rollbackIfOpen()
                 throw error

@@ -69,9 +69,7 @@ public final class DatabaseConnection: Sendable {
 
     /// Statements with parameters in one round trip (libpq pipeline mode), not prepared.
     public func pipeline(_ statements: [(sql: String, params: [any SQLEncodable])]) async throws -> [QueryResult] {
-        let prepared = statements.map { (sql: $0.sql, params: $0.params.map(\.pqValue)) }
-        let raw = self.raw
-        return try await run { try raw.pipeline(prepared) }
+        try await pipeline(statements.map { PipelinedStatement($0.sql, $0.params, prepared: false) })
     }
 
     /// Statements with parameters in one round trip, each as a named prepared statement like

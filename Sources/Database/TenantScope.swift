@@ -36,4 +36,15 @@ public struct TenantScope: Hashable, Sendable {
     public var beginSQL: String {
         "BEGIN; SET LOCAL ROLE \(role.quoted); SET LOCAL search_path TO \(schema.quoted), public"
     }
+
+    /// The same as statements of a pipeline: BEGIN, then the scope as `set_config` (transaction
+    /// local, like SET LOCAL; prepared once per connection, its values bound).
+    var pipelinedBegin: [PipelinedStatement] {
+        [
+            PipelinedStatement("BEGIN", [], prepared: false),
+            PipelinedStatement(
+                "SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
+                [role.rawValue, schema.quoted + ", public"], prepared: true),
+        ]
+    }
 }

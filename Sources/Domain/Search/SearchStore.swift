@@ -149,7 +149,15 @@ public struct SearchStore: Sendable {
         guard !required.isEmpty || (query.prefix != nil && !terms.prefix.isEmpty), let tsquery = terms.tsquery else { return nil }
         let termsDecide = query.phrases.isEmpty
             && ((required.count == 1 && query.prefix == nil) || (required.isEmpty && prefixProbed))
-        var conditions: [String] = []
+        // The session holds each word (an index probe each), then, if that does not decide,
+        // one of its messages matches the whole query.
+        var conditions = required.prefix(4).map {
+            "EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = \(bind($0)))"
+        }
+        if prefixProbed {
+            conditions.append(
+                "EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = ANY (\(bind(SQLArray.text(terms.expansion)))::text[]))")
+        }
         if !termsDecide {
             let q = bind(tsquery) + "::tsquery"
             // Per session, after its membership is checked: correlated on me (not s), and
@@ -161,14 +169,6 @@ public struct SearchStore: Sendable {
                      OR EXISTS (SELECT 1 FROM messages m WHERE m.session_id = me.session_id AND m.search_long IS NOT NULL
                                 AND m.search_long @@ \(q) OFFSET 0))
                 """)
-        }
-        for lexeme in required.prefix(4) {
-            conditions.insert("EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = \(bind(lexeme)))", at: 0)
-        }
-        if prefixProbed {
-            conditions.insert(
-                "EXISTS (SELECT 1 FROM session_terms st WHERE st.session_id = s.id AND st.lexeme = ANY (\(bind(SQLArray.text(terms.expansion)))::text[]))",
-                at: 0)
         }
         return ("""
             SELECT s.id \(mine)
