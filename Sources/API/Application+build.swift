@@ -2,7 +2,6 @@ import Database
 import HTTPTypes
 import Domain
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
@@ -122,8 +121,6 @@ public func buildApplication(
     AttachmentRoutes(attachments: dependencies.attachments).register(on: authenticated)
     ChatRequestRoutes(requests: dependencies.chatRequests).register(on: authenticated)
 
-    let streamRouter = Router(context: StreamRequestContext.self)
-    streamRouter.middlewares.add(ProblemMiddleware())
     let credentialWatch = CredentialWatch(verifier: verifier, interval: configuration.streamCredentialCheck)
     dependencies.channels.onTenantChanged { slug in
         Task {
@@ -131,18 +128,14 @@ public func buildApplication(
             credentialWatch.tenantChanged(slug)
         }
     }
-    StreamRoutes(
+    let streams = StreamService(
         verifier: verifier, dispatcher: dependencies.dispatcher, typing: dependencies.typing, users: dependencies.users,
-        watch: credentialWatch).register(on: streamRouter)
+        watch: credentialWatch)
 
     return Application(
         router: router,
-        server: .guardedHTTP1WebSocketUpgrade(
-            webSocketRouter: streamRouter,
-            configuration: .init(
-                http1: .init(idleTimeout: TimeAmount(configuration.connections.idleTimeout)),
-                // A client that does not answer our close frame is dropped after 5 s.
-                ws: .init(closeTimeout: .seconds(5))),
+        server: .parley(
+            http1: .init(idleTimeout: TimeAmount(configuration.connections.idleTimeout)), streams: streams,
             limits: configuration.connections),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Shut down in reverse: server, dispatcher (closes streams), listener, pool.

@@ -14,11 +14,34 @@ public enum RawWebSocket {
         public let texts: [String]
         public let closeCode: UInt16?
         public let closeReason: String?
+        /// Every frame received, as opcode and payload (the close frame included).
+        public var frames: [Frame] = []
+    }
+
+    public struct Frame: Sendable, Equatable {
+        public let opcode: UInt8
+        public let payload: [UInt8]
+        public var text: String { String(decoding: payload, as: UTF8.self) }
+
+        public init(opcode: UInt8, payload: [UInt8]) {
+            self.opcode = opcode
+            self.payload = payload
+        }
+    }
+
+    /// A masked client frame: any opcode, FIN or not.
+    public static func clientFrame(opcode: UInt8, fin: Bool = true, _ payload: [UInt8]) -> [UInt8] {
+        var bytes = masked(payload)
+        bytes[0] = (fin ? 0x80 : 0) | opcode
+        return bytes
     }
 
     /// Upgrades `/v1/stream?query` (with `token` as a bearer header, if any), sends `frames` as
     /// masked text frames, and reads text frames until the server's close frame, EOF or 20 s.
-    public static func exchange(port: Int, token: String?, query: String = "", send frames: [String] = []) async throws -> Outcome {
+    /// `afterHello` (raw frames, `clientFrame`) is sent once the first text frame has come.
+    public static func exchange(
+        port: Int, token: String?, query: String = "", send frames: [String] = [], afterHello: [[UInt8]] = []
+    ) async throws -> Outcome {
         try await NIOThreadPool.singleton.runIfActive {
             let fd = try RawHTTP.connectLoopback(port: port)
             defer { close(fd) }
@@ -33,6 +56,8 @@ public enum RawWebSocket {
             var buffer = [UInt8](repeating: 0, count: 65536)
             var status = ""
             var texts: [String] = []
+            var received: [Frame] = []
+            var afterHello = afterHello
             let deadline = Date().addingTimeInterval(20)
             while Date() < deadline {
                 // Parse what is there: the handshake answer, then frames.
@@ -43,11 +68,17 @@ public enum RawWebSocket {
                 }
                 while !status.isEmpty, let (opcode, payload, used) = frame(input) {
                     input.removeFirst(used)
-                    if opcode == 1 { texts.append(String(decoding: payload, as: UTF8.self)) }
+                    received.append(Frame(opcode: opcode, payload: payload))
+                    if opcode == 1 {
+                        texts.append(String(decoding: payload, as: UTF8.self))
+                        let next = afterHello.flatMap { $0 }
+                        afterHello = []
+                        if !next.isEmpty { _ = next.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+                    }
                     if opcode == 8 {
                         let code = payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil
                         let reason = payload.count > 2 ? String(decoding: payload[2...], as: UTF8.self) : nil
-                        return Outcome(status: status, texts: texts, closeCode: code, closeReason: reason)
+                        return Outcome(status: status, texts: texts, closeCode: code, closeReason: reason, frames: received)
                     }
                 }
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -56,7 +87,7 @@ public enum RawWebSocket {
                 if n <= 0 { break }
                 input.append(contentsOf: buffer[0..<n])
             }
-            return Outcome(status: status, texts: texts, closeCode: nil, closeReason: nil)
+            return Outcome(status: status, texts: texts, closeCode: nil, closeReason: nil, frames: received)
         }
     }
 
@@ -64,8 +95,10 @@ public enum RawWebSocket {
         var bytes: [UInt8] = [0x81]
         if payload.count < 126 {
             bytes.append(0x80 | UInt8(payload.count))
-        } else {
+        } else if payload.count < 65536 {
             bytes += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        } else {
+            bytes += [0x80 | 127] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
         }
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         bytes += mask

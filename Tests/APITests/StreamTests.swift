@@ -245,6 +245,34 @@ struct StreamTests {
         }
     }
 
+    @Test("WebSocket protocol: a ping is answered with its payload, a fragmented message is put together, a client's close is answered with its code; an oversized message closes with 1009")
+    func webSocketProtocol() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let port = try Self.port(client)
+            let ping = RawWebSocket.clientFrame(opcode: 0x9, Array("are you there".utf8))
+            let start = RawWebSocket.clientFrame(opcode: 0x1, fin: false, Array(#"{"type""#.utf8))
+            let end = RawWebSocket.clientFrame(opcode: 0x0, Array(#":"ping"}"#.utf8))
+            let close = RawWebSocket.clientFrame(opcode: 0x8, [0x0f, 0xa0])  // 4000
+            let outcome = try await RawWebSocket.exchange(port: port, token: pair.agent, afterHello: [ping, start, end, close])
+            #expect(outcome.texts.first.map { $0.contains(#""type":"hello""#) } == true, "\(outcome)")
+            #expect(outcome.frames.contains(.init(opcode: 0xa, payload: Array("are you there".utf8))), "\(outcome.frames)")
+            #expect(outcome.texts.contains(#"{"type":"pong"}"#), "\(outcome.texts)")
+            #expect(outcome.closeCode == 4000)
+
+            // 20 KiB in two fragments of 10: over the 16 KiB a message may have.
+            let half = [UInt8](repeating: UInt8(ascii: "a"), count: 10 * 1024)
+            let large = try await RawWebSocket.exchange(
+                port: port, token: pair.agent,
+                afterHello: [RawWebSocket.clientFrame(opcode: 0x1, fin: false, half), RawWebSocket.clientFrame(opcode: 0x0, half)])
+            #expect(large.closeCode == 1009, "\(large)")
+            // One frame over 16 KiB: refused by the frame decoder, also 1009.
+            let frame = try await RawWebSocket.exchange(
+                port: port, token: pair.agent, afterHello: [RawWebSocket.clientFrame(opcode: 0x1, half + half)])
+            #expect(frame.closeCode == 1009, "\(frame)")
+        }
+    }
+
     @Test("the badge counts unread messages in active sessions only")
     func badge() async throws {
         try await TestApp.run { app, client in

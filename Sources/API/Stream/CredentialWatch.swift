@@ -13,7 +13,7 @@ import Synchronization
 /// as little as possible (docs/decisions/0020-stream-fan-out.md).
 final class CredentialWatch: Service, Sendable {
     struct Entry {
-        let credentials: StreamRoutes.Credentials
+        let credentials: StreamService.Credentials
         let subscription: Subscription
         var due: Date
     }
@@ -32,7 +32,7 @@ final class CredentialWatch: Service, Sendable {
     }
 
     /// Watches `subscription`'s credentials until `remove`.
-    func add(_ subscription: Subscription, _ credentials: StreamRoutes.Credentials) {
+    func add(_ subscription: Subscription, _ credentials: StreamService.Credentials) {
         let entry = Entry(credentials: credentials, subscription: subscription, due: nextCheck(after: Date(), expires: credentials.expires))
         entries.withLock { $0[subscription.id] = entry }
     }

@@ -1,6 +1,6 @@
 import Domain
 import Foundation
-import HummingbirdWebSocket
+import NIOCore
 import NIOWebSocket
 
 /// Server frames as JSON text (docs/STREAM.md).
@@ -17,18 +17,32 @@ enum Frames {
     }
 
     /// The frame as written to the socket: an event's bytes as built once for every socket
-    /// (`StoredEvent.frame`), anything else encoded here.
-    static func outbound(_ frame: StreamFrame) -> WebSocketOutboundWriter.OutboundFrame {
+    /// (`StoredEvent.frame`, shared, not copied), anything else encoded here.
+    static func outbound(_ frame: StreamFrame) -> WebSocketFrame {
         switch frame {
         case .event(let event):
-            return .custom(WebSocketFrame(fin: true, opcode: .text, data: event.frame))
+            return WebSocketFrame(fin: true, opcode: .text, data: event.frame)
         case .typing(let sessionID, let userID, let name, let until):
-            return .text(object(["type": "typing", "sessionId": sessionID, "userId": userID, "name": name, "until": ParleyJSON.format(until)]))
+            return text(object(["type": "typing", "sessionId": sessionID, "userId": userID, "name": name, "until": ParleyJSON.format(until)]))
         case .error(let code, let message):
-            return .text(error(code: code, message: message))
+            return text(error(code: code, message: message))
         case .pong:
-            return .text(#"{"type":"pong"}"#)
+            return text(#"{"type":"pong"}"#)
         }
+    }
+
+    static func text(_ string: String) -> WebSocketFrame {
+        WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: string))
+    }
+
+    /// A close frame: the code, and the reason cut to the 123 bytes a control frame has room for.
+    static func close(code: UInt16, reason: String) -> WebSocketFrame {
+        var reason = Substring(reason)
+        while reason.utf8.count > 123 { reason = reason.dropLast() }
+        var data = ByteBuffer()
+        data.writeInteger(code)
+        data.writeString(String(reason))
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 
     private static func object(_ fields: [String: String?]) -> String {

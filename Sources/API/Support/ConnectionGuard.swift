@@ -2,7 +2,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Synchronization
@@ -38,40 +37,6 @@ final class ConnectionGate: Sendable {
     /// Counts a connection in; false if it is one too many (it still counts until `leave`).
     func enter() -> Bool { open.add(1, ordering: .relaxed).newValue <= limit }
     func leave() { open.subtract(1, ordering: .relaxed) }
-}
-
-/// The HTTP/1.1 + WebSocket channel with `ConnectionGuard` in front of everything else.
-struct GuardedChannel: ServerChildChannel {
-    typealias Value = HTTP1WebSocketUpgradeChannel.Value
-    let inner: HTTP1WebSocketUpgradeChannel
-    let gate: ConnectionGate
-    let headerTimeout: TimeAmount
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ConnectionGuard(gate: gate, headerTimeout: headerTimeout))
-        }.flatMap { inner.setup(channel: channel, logger: logger) }
-    }
-
-    func handle(value: Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
-    }
-}
-
-extension HTTPServerBuilder {
-    /// `.http1WebSocketUpgrade(webSocketRouter:configuration:)` behind a `ConnectionGuard`.
-    static func guardedHTTP1WebSocketUpgrade<WSResponderBuilder: HTTPResponderBuilder & _HB_SendableMetatype>(
-        webSocketRouter: WSResponderBuilder, configuration: HTTP1WebSocketUpgradeChannel.Configuration, limits: ConnectionLimits
-    ) -> HTTPServerBuilder where WSResponderBuilder.Responder.Context: WebSocketRequestContext {
-        let webSocketResponder = webSocketRouter.buildResponder()
-        let gate = ConnectionGate(limit: limits.maxConnections)
-        let headerTimeout = TimeAmount(limits.headerTimeout)
-        return .init { responder in
-            GuardedChannel(
-                inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                gate: gate, headerTimeout: headerTimeout)
-        }
-    }
 }
 
 /// First in every connection's pipeline, on raw bytes:

@@ -1,5 +1,6 @@
 import Domain
 import Hummingbird
+import HummingbirdCore
 
 extension Request {
     /// A query parameter that must be one of an enum's raw values, or a validation problem.
@@ -14,14 +15,21 @@ extension Request {
 
     /// An integer query parameter, or a validation problem.
     func queryInt(_ name: String, range: ClosedRange<Int64>) throws -> Int64? {
-        guard let text = uri.queryParameters[Substring(name)].map(String.init) else { return nil }
-        guard let value = Int64(text), range.contains(value) else {
-            throw Problem.validation([.init(name, "out_of_range", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")])
-        }
-        return value
+        try uri.queryInt(name, range: range)
     }
 
     func queryString(_ name: String) -> String? {
         uri.queryParameters[Substring(name)].map(String.init)
+    }
+}
+
+extension URI {
+    /// An integer query parameter, or a validation problem.
+    func queryInt(_ name: String, range: ClosedRange<Int64>) throws -> Int64? {
+        guard let text = queryParameters[Substring(name)].map(String.init) else { return nil }
+        guard let value = Int64(text), range.contains(value) else {
+            throw Problem.validation([.init(name, "out_of_range", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")])
+        }
+        return value
     }
 }

@@ -76,9 +76,9 @@ public final class EventDispatcher: Service, Sendable {
 
     /// Opens a stream for `caller`. With `after` (a position, from any process), every event
     /// for the caller after it is replayed first, then live events follow in order, with no gap
-    /// and no duplicate. Returns the subscription and the position the stream continues from
-    /// (for `hello`).
-    public func subscribe(_ caller: Caller, after: Int64?) async throws -> (Subscription, cursor: Int64) {
+    /// and no duplicate. Frames go to `sink`. Returns the subscription and the position the
+    /// stream continues from (for `hello`).
+    public func subscribe(_ caller: Caller, after: Int64?, sink: any StreamSink) async throws -> (Subscription, cursor: Int64) {
         let slug = caller.tenant.slug.rawValue
         let head = try await ensureTenant(caller.tenant)
         // Registering and reading the high-water mark happen together: every event after it
@@ -89,7 +89,8 @@ public final class EventDispatcher: Service, Sendable {
             if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
             let highWater = tenants[slug]?.cursor ?? head
             let subscription = Subscription(
-                tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? highWater, replaying: after != nil)
+                tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? highWater, replaying: after != nil,
+                sink: sink)
             tenants[slug]?.add(subscription)
             return (subscription, highWater)
         }
@@ -97,7 +98,7 @@ public final class EventDispatcher: Service, Sendable {
         // Registered before the flag is read, and `closeAllStreams` sets the flag before it
         // collects the streams: a stream opened during shutdown is closed by one or the other.
         if draining.withLock({ $0 }) { subscription.terminate(.goingAway) }
-        guard let after else { return (subscription, subscription.lastWritten) }
+        guard let after else { return (subscription, subscription.lastQueued) }
         Task {
             do {
                 try await replay(subscription, after: after, upTo: highWater)

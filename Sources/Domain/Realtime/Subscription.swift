@@ -1,9 +1,20 @@
 import Foundation
 import Synchronization
 
+/// Where a subscription's frames go: the socket. Both calls are made with the subscription's
+/// lock held, in the order the frames must go out, so they must only hand the frame on (to
+/// the socket's event loop) and never call back into the subscription.
+public protocol StreamSink: Sendable {
+    /// One frame to write after those handed on before it. When it has reached the socket,
+    /// the sink calls `Subscription.didWrite` (for any number of frames at once).
+    func write(_ frame: StreamFrame, for subscription: Subscription)
+    /// The stream ended (`termination` says why) after every frame handed on before.
+    func end(_ termination: StreamTermination, for subscription: Subscription)
+}
+
 /// One live stream (one WebSocket): a user of a tenant and a bounded outbox.
 ///
-/// The dispatcher offers events (replayed and live); the socket's writer drains the outbox.
+/// The dispatcher offers events (replayed and live); the sink writes them to the socket.
 /// Everything that decides what goes out happens under one lock, in position order:
 /// - an event at or below the last position queued is dropped, so replay and live never
 ///   repeat each other, whichever process or read offers it;
@@ -16,8 +27,7 @@ public final class Subscription: Sendable {
     public let tenant: Tenant
     public let userID: String
     public let capacity: Int
-    public let frames: AsyncStream<StreamFrame>
-    private let continuation: AsyncStream<StreamFrame>.Continuation
+    private let sink: any StreamSink
     private let state: Mutex<State>
 
     struct State {
@@ -26,95 +36,85 @@ public final class Subscription: Sendable {
         var held: [StoredEvent] = []
         /// The highest position queued (or the stream's starting point).
         var floor: Int64
-        /// The highest position written to the socket (or the starting point).
-        var written: Int64
+        /// Frames handed to the sink that have not reached the socket yet.
         var queued = 0
         var termination: StreamTermination?
     }
 
     /// `floor`: the position the client already has everything up to (its `after`, or the
     /// dispatcher's position for a stream that starts live).
-    init(tenant: Tenant, userID: String, capacity: Int, floor: Int64, replaying: Bool) {
+    init(tenant: Tenant, userID: String, capacity: Int, floor: Int64, replaying: Bool, sink: any StreamSink) {
         self.tenant = tenant
         self.userID = userID
         self.capacity = capacity
-        self.state = Mutex(State(replaying: replaying, floor: floor, written: floor))
-        (frames, continuation) = AsyncStream.makeStream(of: StreamFrame.self, bufferingPolicy: .unbounded)
+        self.sink = sink
+        self.state = Mutex(State(replaying: replaying, floor: floor))
     }
 
     /// Why the stream ended, if it was ended on purpose.
     public var termination: StreamTermination? { state.withLock { $0.termination } }
 
-    /// The highest position written to the socket: what the client resumes from.
-    public var lastWritten: Int64 { state.withLock { $0.written } }
+    /// The highest position queued: a client that has every frame sent so far has everything
+    /// up to it.
+    public var lastQueued: Int64 { state.withLock { $0.floor } }
 
     /// The close reason to send: a slow consumer, and a stream closed because the server is
-    /// going away, are told the cursor to resume from, taken now, after every frame queued
-    /// before the close was written.
+    /// going away, are told the cursor to resume from: the last event queued before the close,
+    /// which the socket carries ahead of the close frame.
     public func closeReason(_ termination: StreamTermination) -> String {
         switch termination {
-        case .slowConsumer, .goingAway: "\(termination.reason); resume with after=\(lastWritten)"
+        case .slowConsumer, .goingAway: "\(termination.reason); resume with after=\(lastQueued)"
         default: termination.reason
         }
     }
 
-    /// The socket's writer calls this after writing a frame.
-    public func didWrite(_ frame: StreamFrame) {
-        state.withLock { state in
-            state.queued = max(0, state.queued - 1)
-            if case .event(let event) = frame { state.written = max(state.written, event.position) }
-        }
+    /// The sink calls this when `count` more frames have reached the socket.
+    public func didWrite(count: Int) {
+        state.withLock { state in state.queued = max(0, state.queued - count) }
     }
 
     /// A live event from the dispatcher (held while the replay runs).
     func deliver(_ event: StoredEvent) {
-        let ended = state.withLock { state -> Bool in
-            guard state.termination == nil, event.position > state.floor else { return false }
+        state.withLock { state in
+            guard state.termination == nil, event.position > state.floor else { return }
             if state.replaying {
                 if state.held.count < capacity {
                     state.held.append(event)
-                    return false
+                } else {
+                    end(.slowConsumer, &state)
                 }
-                state.termination = .slowConsumer
-                return true
+                return
             }
-            return !enqueue(.event(event), position: event.position, &state)
+            _ = enqueue(.event(event), position: event.position, &state)
         }
-        if ended { continuation.finish() }
     }
 
     /// A replayed event (during replay only, in position order).
     func replay(_ event: StoredEvent) {
-        let ended = state.withLock { state -> Bool in
-            guard state.termination == nil, event.position > state.floor else { return false }
-            return !enqueue(.event(event), position: event.position, &state)
+        state.withLock { state in
+            guard state.termination == nil, event.position > state.floor else { return }
+            _ = enqueue(.event(event), position: event.position, &state)
         }
-        if ended { continuation.finish() }
     }
 
     /// Ends the replay: queues the held live events (those after what was replayed) and goes
     /// live, atomically.
     func finishReplay() {
-        let ended = state.withLock { state -> Bool in
+        state.withLock { state in
             defer {
                 state.replaying = false
                 state.held.removeAll()
             }
             for event in state.held where state.termination == nil && event.position > state.floor {
-                if !enqueue(.event(event), position: event.position, &state) { return true }
+                if !enqueue(.event(event), position: event.position, &state) { return }
             }
-            return false
         }
-        if ended { continuation.finish() }
     }
 
     /// The client's cursor cannot be replayed (too old, or from another database): the stream
     /// continues live from `position` instead.
     func restart(at position: Int64) {
-        state.withLock { state in
-            state.floor = position
-            state.written = position
-        }
+        state.withLock { state in state.floor = position }
     }
 
     /// Frames written to the outbox and not yet to the socket.
@@ -125,31 +125,34 @@ public final class Subscription: Sendable {
 
     /// A frame that is not an event (typing, error, pong).
     public func push(_ frame: StreamFrame) {
-        let ended = state.withLock { state -> Bool in
-            guard state.termination == nil else { return false }
-            return !enqueue(frame, position: nil, &state)
+        state.withLock { state in
+            guard state.termination == nil else { return }
+            _ = enqueue(frame, position: nil, &state)
         }
-        if ended { continuation.finish() }
     }
 
     /// Queues one frame, or ends the stream as a slow consumer when the outbox is full.
     /// Called with the lock held; returns false when the stream was ended.
     private func enqueue(_ frame: StreamFrame, position: Int64?, _ state: inout State) -> Bool {
         if state.queued >= capacity {
-            state.termination = .slowConsumer
+            end(.slowConsumer, &state)
             return false
         }
         state.queued += 1
         if let position { state.floor = position }
-        continuation.yield(frame)
+        sink.write(frame, for: self)
         return true
+    }
+
+    /// Ends the stream once, after what was queued. Called with the lock held.
+    private func end(_ termination: StreamTermination, _ state: inout State) {
+        guard state.termination == nil else { return }
+        state.termination = termination
+        sink.end(termination, for: self)
     }
 
     /// Ends the stream (shutdown, unsubscribe, credentials).
     public func terminate(_ reason: StreamTermination) {
-        state.withLock { state in
-            if state.termination == nil { state.termination = reason }
-        }
-        continuation.finish()
+        state.withLock { state in end(reason, &state) }
     }
 }
