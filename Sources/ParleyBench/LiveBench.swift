@@ -38,7 +38,7 @@ func liveBenchmark(quick: Bool) async throws {
     print("with 1,000 idle streams open (another brokerage's):")
     try await latency(spread, rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions, 1,000 idle streams")
     try await idle.measure(upTo: quick ? 5_000 : 15_000)
-    try await idle.idleCPU(seconds: quick ? 10 : 40)
+    try await idle.idleCPU(seconds: quick ? 10 : 65)
     print("with \(idle.sockets.count) idle streams open:")
     try await latency(spread, rate: 200, count: quick ? 400 : 2000, connections: 8, label: "200 msgs/s over 20 sessions, \(idle.sockets.count) idle streams")
     idle.sockets.close()
@@ -54,7 +54,7 @@ func idleBenchmark(count: Int) async throws {
     let idle = try await IdleStreams(database: database, server: server)
     try await idle.open(upTo: 1000)
     try await idle.measure(upTo: count)
-    try await idle.idleCPU(seconds: 40)
+    try await idle.idleCPU(seconds: 65)
     // --hold S: keep them open S seconds (to look at the server: top, perf, heaptrack).
     if let flag = CommandLine.arguments.firstIndex(of: "--hold"), let seconds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap(Int.init) {
         print("holding \(count) idle streams for \(seconds) s (server pid \(server.pid))")
@@ -84,6 +84,9 @@ struct IdleStreams {
         self.tokens = tokens
         self.server = server
         before = server.residentKiB ?? 0
+        // Read and answer pings as a browser would (the server closes a stream whose pings go
+        // unanswered for 30 s); nothing else arrives on these streams.
+        sockets.startDraining()
     }
 
     func open(upTo count: Int) async throws {
@@ -108,13 +111,15 @@ struct IdleStreams {
                      Double(atTarget - atFrom) / Double(target - from), from, target, Double(atTarget - before) / Double(target)))
     }
 
-    /// The server's CPU while only these streams are open, over `seconds` (long enough to
-    /// include every stream's credential re-check: 30 s after it opened).
+    /// The server's CPU while only these streams are open, over `seconds` (65 s: long enough
+    /// to include every stream's credential re-check, 30 s after it opened, and the server's
+    /// pings: a stream whose ping went unanswered would be closed 60 s after it opened).
     func idleCPU(seconds: Int) async throws {
         let cpuBefore = server.cpuSeconds ?? 0
         try await Task.sleep(for: .seconds(seconds))
         let used = (server.cpuSeconds ?? 0) - cpuBefore
-        print(String(format: "  server CPU with %d idle streams open and nothing else: %.1f %% of one core (over %d s)",
-                     sockets.count, used / Double(seconds) * 100, seconds))
+        let open = try await server.openStreams().map(String.init) ?? "?"
+        print(String(format: "  server CPU with %d idle streams open and nothing else: %.1f %% of one core (over %d s); the server has %@ open",
+                     sockets.count, used / Double(seconds) * 100, seconds, open))
     }
 }

@@ -108,20 +108,26 @@ public enum RawWebSocket {
 
     /// One unmasked server frame at the start of `bytes`: opcode, payload, bytes used.
     static func frame(_ bytes: [UInt8]) -> (UInt8, [UInt8], Int)? {
-        guard bytes.count >= 2 else { return nil }
-        var length = Int(bytes[1] & 0x7f)
+        frame(bytes, at: 0)
+    }
+
+    /// One unmasked server frame at `start` of `bytes`: opcode, payload, bytes used.
+    static func frame(_ bytes: [UInt8], at start: Int) -> (UInt8, [UInt8], Int)? {
+        let available = bytes.count - start
+        guard available >= 2 else { return nil }
+        var length = Int(bytes[start + 1] & 0x7f)
         var offset = 2
         if length == 126 {
-            guard bytes.count >= 4 else { return nil }
-            length = Int(bytes[2]) << 8 | Int(bytes[3])
+            guard available >= 4 else { return nil }
+            length = Int(bytes[start + 2]) << 8 | Int(bytes[start + 3])
             offset = 4
         } else if length == 127 {
-            guard bytes.count >= 10 else { return nil }
-            length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
+            guard available >= 10 else { return nil }
+            length = bytes[(start + 2)..<(start + 10)].reduce(0) { $0 << 8 | Int($1) }
             offset = 10
         }
-        guard bytes.count >= offset + length else { return nil }
-        return (bytes[0] & 0x0f, Array(bytes[offset..<(offset + length)]), offset + length)
+        guard available >= offset + length else { return nil }
+        return (bytes[start] & 0x0f, Array(bytes[(start + offset)..<(start + offset + length)]), offset + length)
     }
 
     static func find(_ bytes: [UInt8], _ needle: [UInt8]) -> Int? {

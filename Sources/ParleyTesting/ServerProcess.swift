@@ -79,9 +79,19 @@ public final class ServerProcess: Sendable {
     /// The server's count of pooled connections asked for (`parley_db_pool_acquisitions_total`
     /// on /metrics: one per transaction), or nil if /metrics does not show it.
     public func poolAcquisitions() async throws -> Int? {
+        try await metric("parley_db_pool_acquisitions_total")
+    }
+
+    /// The streams the server has open (`parley_stream_subscriptions` on /metrics).
+    public func openStreams() async throws -> Int? {
+        try await metric("parley_stream_subscriptions")
+    }
+
+    /// A metric without labels from /metrics, as an integer.
+    public func metric(_ name: String) async throws -> Int? {
         let metrics = try await withClient { try await $0.json(.get, "/metrics").text }
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("parley_db_pool_acquisitions_total ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
     }
 
     /// The process's resident memory (VmRSS) in KiB, or nil when it cannot be read.

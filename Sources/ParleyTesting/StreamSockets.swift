@@ -37,19 +37,41 @@ public final class StreamSockets: Sendable {
         }
     }
 
-    /// Starts one thread that reads every socket and discards the bytes (a live client that
-    /// keeps up), until `close()`.
+    /// Starts one thread that reads every socket (those opened later too), answers the
+    /// server's pings (as a browser does) and discards everything else — a live client that
+    /// keeps up — until `close()`.
     public func startDraining() {
-        let fds = sockets.withLock { $0 }
         running.store(true, ordering: .relaxed)
         let thread = Thread { [self] in
-            var polls = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var polls: [pollfd] = []
+            var partial: [[UInt8]] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while running.load(ordering: .relaxed) {
+                // Sockets are only ever appended (until close): pick up the new ones.
+                let added = sockets.withLock { $0.dropFirst(polls.count) }
+                polls += added.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+                partial += added.map { _ in [] }
+                guard !polls.isEmpty else {
+                    usleep(100_000)
+                    continue
+                }
                 guard Glibc.poll(&polls, nfds_t(polls.count), 100) > 0 else { continue }
                 for index in polls.indices where polls[index].revents != 0 {
                     let n = recv(polls[index].fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-                    if n > 0 { received.add(n, ordering: .relaxed) } else if n == 0 { polls[index].events = 0 }
+                    guard n > 0 else {
+                        if n == 0 { polls[index].events = 0 }
+                        continue
+                    }
+                    received.add(n, ordering: .relaxed)
+                    partial[index] += buffer[0..<n]
+                    var consumed = 0
+                    while let (opcode, payload, used) = RawWebSocket.frame(partial[index], at: consumed) {
+                        consumed += used
+                        guard opcode == 0x9 else { continue }
+                        let pong = RawWebSocket.clientFrame(opcode: 0xA, payload)
+                        _ = pong.withUnsafeBytes { Glibc.send(polls[index].fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    }
+                    partial[index].removeFirst(consumed)
                 }
             }
         }
