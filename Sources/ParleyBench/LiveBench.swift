@@ -45,6 +45,28 @@ func liveBenchmark(quick: Bool) async throws {
     await database.close()
 }
 
+/// `--fanout [R]`: only the send throughput without and with 50 live sockets of the
+/// recipient, R rounds (default 2) of four 10 s runs, with each round's ratio.
+func fanOutBenchmark(rounds: Int) async throws {
+    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
+    defer { server.killNow() }
+    let fixture = try await makeFixture(try await TestTenant.make(database, prefix: "bench"), port: server.port, sessions: 20)
+    _ = try await throughput(fixture, senders: 16, seconds: 3, listeners: 1, label: "warm-up (not a result)")
+    // Each round is none, fifty, fifty, none: a throughput that drifts during the run (this
+    // machine's, or the database's as it grows) weighs on both sides alike.
+    for round in 1...rounds {
+        var none = 0.0, fifty = 0.0
+        for listeners in [0, 50, 50, 0] {
+            let rate = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets")
+            if listeners == 0 { none += rate } else { fifty += rate }
+        }
+        print(String(format: "  round %d: with 50 live sockets / without = %.2f", round, fifty / none))
+    }
+    await database.close()
+}
+
 /// `--idle N`: only the server's memory per idle stream (N streams, default 15,000).
 func idleBenchmark(count: Int) async throws {
     let conninfo = try await TestDatabase.shared.makeScratchDatabase()

@@ -6,6 +6,7 @@
 //   … --formatter  message text → HTML for hostile 10,000-character texts (no database)
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
+//   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
@@ -221,6 +222,11 @@ let inProcess = ["--store", "--search", "--stall", "--events"].contains { Comman
 if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
     let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 1_000
     try await brokeragesBenchmark(count: max(count, 50), quick: quick)
+    exit(0)
+}
+if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
+    let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
+    try await fanOutBenchmark(rounds: max(rounds, 1))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--idle") {

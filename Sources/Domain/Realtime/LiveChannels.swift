@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Synchronization
 
@@ -21,9 +22,10 @@ public final class LiveChannels: Sendable {
     /// `NOTIFY parley_tenant_changed, '<slug>'`: a tenant's row or signing keys changed (sent
     /// by a trigger, sql/control/functions/announce_tenant_change.sql).
     public static let tenantsChanged = "parley_tenant_changed"
-    private let localWake = Mutex<(@Sendable (String) -> Void)?>(nil)
-    private let tenantCreated = Mutex<(@Sendable (String?) -> Void)?>(nil)
-    private let tenantChanged = Mutex<(@Sendable (String?) -> Void)?>(nil)
+    // Closures in `Callback`s: a bare closure in a Mutex slows down with every call (Callback).
+    private let localWake = Mutex<Callback<String>?>(nil)
+    private let tenantCreated = Mutex<Callback<String?>?>(nil)
+    private let tenantChanged = Mutex<Callback<String?>?>(nil)
 
     public init(events: String = "parley", typing: String = "parley_typing", processToken: String = UUID().uuidString.lowercased()) {
         self.events = events
@@ -44,31 +46,31 @@ public final class LiveChannels: Sendable {
 
     /// The dispatcher's wake function (set once, by the dispatcher).
     func onLocalWake(_ wake: @escaping @Sendable (String) -> Void) {
-        localWake.withLock { $0 = wake }
+        localWake.withLock { $0 = Callback(wake) }
     }
 
     /// Who is told of tenants created anywhere: the slug, or nil when the LISTEN connection
     /// (re)connected and creations may have been missed (set once, by the token verifier).
     public func onTenantCreated(_ handler: @escaping @Sendable (String?) -> Void) {
-        tenantCreated.withLock { $0 = handler }
+        tenantCreated.withLock { $0 = Callback(handler) }
     }
 
     func announceTenantCreated(_ slug: String?) {
-        tenantCreated.withLock { $0 }?(slug)
+        tenantCreated.withLock { $0 }?.call(slug)
     }
 
     /// Who is told of tenants changed anywhere: the slug, or nil when the LISTEN connection
     /// (re)connected and changes may have been missed (set once, by the token verifier).
     public func onTenantChanged(_ handler: @escaping @Sendable (String?) -> Void) {
-        tenantChanged.withLock { $0 = handler }
+        tenantChanged.withLock { $0 = Callback(handler) }
     }
 
     func announceTenantChanged(_ slug: String?) {
-        tenantChanged.withLock { $0 }?(slug)
+        tenantChanged.withLock { $0 }?.call(slug)
     }
 
     /// Wakes this process's dispatcher for `slug`, without a round trip.
     func wakeLocally(_ slug: String) {
-        localWake.withLock { $0 }?(slug)
+        localWake.withLock { $0 }?.call(slug)
     }
 }
