@@ -61,7 +61,7 @@ public struct AppDependencies: Sendable {
     /// - Parameter streamLimits: caps on live streams per process and per user.
     public init(
         database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels(),
-        streamLimits: StreamLimits = StreamLimits()
+        streamLimits: StreamLimits = StreamLimits(), maintenanceInterval: Duration = .seconds(60)
     ) {
         self.database = database
         self.channels = channels
@@ -83,7 +83,7 @@ public struct AppDependencies: Sendable {
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
             .init(name: "event-retention") { [database] tenant in _ = try await EventLog.trim(database, tenant) },
-        ])
+        ], interval: maintenanceInterval)
     }
 }
 

@@ -55,7 +55,9 @@ struct Serve: AsyncParsableCommand {
         let streamLimits = StreamLimits(
             maxStreams: Env.get("PARLEY_MAX_STREAMS").flatMap(Int.init).map { max($0, 1) } ?? 10_000,
             maxStreamsPerUser: Env.get("PARLEY_MAX_STREAMS_PER_USER").flatMap(Int.init).map { max($0, 1) } ?? 16)
-        let dependencies = AppDependencies(database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits)
+        let dependencies = AppDependencies(
+            database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits,
+            maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60))
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster)
         let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)

@@ -187,10 +187,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             receivedClose(frame)
         case .ping:
             guard frame.fin, frame.length <= 125 else { return protocolError() }
-            switch state {
-            case .closing, .closed: return
-            default: break
-            }
+            guard !isClosing else { return }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .pong:
             pingUnanswered = false
@@ -287,24 +284,30 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// An `error` frame, then the close.
     private func refuse(_ refusal: StreamService.Refusal) {
-        guard let context else { return }
-        switch state {
-        case .closing, .closed: return
-        default: break
-        }
+        guard let context, !isClosing else { return }
         context.write(wrapOutboundOut(Frames.text(Frames.error(code: refusal.code, message: refusal.message))), promise: nil)
         close(code: refusal.closeCode, reason: refusal.code)
     }
 
-    /// Sends our close frame and waits (briefly) for the client's.
-    private func close(code: UInt16, reason: String) {
-        guard let context else { return }
+    private var isClosing: Bool {
         switch state {
-        case .closing, .closed: return
-        default: break
+        case .closing, .closed: true
+        default: false
         }
+    }
+
+    /// Enters `.closing` (once): the context to send the close frame on, or nil if the stream
+    /// is already closing or gone.
+    private func startClosing() -> ChannelHandlerContext? {
+        guard let context, !isClosing else { return nil }
         state = .closing
         timer?.cancel()
+        return context
+    }
+
+    /// Sends our close frame and waits (briefly) for the client's.
+    private func close(code: UInt16, reason: String) {
+        guard let context = startClosing() else { return }
         context.writeAndFlush(wrapOutboundOut(Frames.close(code: code, reason: reason)), promise: nil)
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeTimeout) { [weak self] in
             self?.context?.close(promise: nil)
@@ -328,13 +331,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func answerClose(_ code: UInt16) {
-        guard let context else { return }
-        switch state {
-        case .closing, .closed: return
-        default: break
-        }
-        state = .closing
-        timer?.cancel()
+        guard let context = startClosing() else { return }
         var reply = ByteBuffer()
         reply.writeInteger(code)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply))).assumeIsolated().whenComplete { _ in
