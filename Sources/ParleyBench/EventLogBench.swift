@@ -32,7 +32,7 @@ func eventLogBenchmark(_ app: TestApp, port: Int, events count: Int) async throw
     let (_, insertMs) = try await timed {
         try await app.database.withTenant(tenant.scope) { tx in
             try await tx.query("""
-                INSERT INTO events (type, recipients, data, created_at)
+                INSERT INTO event_outbox (type, recipients, data, created_at)
                 SELECT 'badge.updated', ARRAY['user-' || (g % \(users))],
                        '{"unreadMessages":1,"pendingRequests":0,"total":1}'::jsonb,
                        now() - interval '10 days' + g * (interval '10 days' / \(count))

@@ -154,7 +154,7 @@ struct StreamTests {
             func rowCount() async throws -> Int {
                 try await app.database.withTenant(pair.tenant.scope) { tx in
                     try await tx.query("""
-                        SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM messages)
+                        SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM event_outbox) + (SELECT count(*) FROM messages)
                              + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM session_members) AS n
                         """).rows[0].decode(Int.self, "n")
                 }

@@ -1,7 +1,8 @@
 import Database
 import Foundation
 
-/// Appends events to the tenant's `events` table inside the caller's transaction.
+/// Appends events to the tenant's event outbox inside the caller's transaction (sequence_events()
+/// numbers them into `events` once committed; decision 0024).
 ///
 /// Event types (docs/STREAM.md): `message.read`, `session.updated`, `badge.updated`, and from
 /// the chat requests feature `request.created` / `request.updated`. `message.created` is
@@ -21,7 +22,7 @@ public enum EventLog {
     ) async throws {
         guard !recipients.isEmpty else { return }
         try await tx.query(
-            "INSERT INTO events (type, session_id, recipients, data) VALUES ($1, $2, $3::text[], $4::jsonb)",
+            "INSERT INTO event_outbox (type, session_id, recipients, data) VALUES ($1, $2, $3::text[], $4::jsonb)",
             [type.rawValue, session, SQLArray.text(recipients), try SQLJSON(encoding: data, encoder: ParleyJSON.encoder())])
     }
 

@@ -9,7 +9,7 @@
 -- numbered, the row's data is {}.
 CREATE OR REPLACE FUNCTION announce_badges(p_users text[]) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO events (type, recipients, data)
+    INSERT INTO event_outbox (type, recipients, data)
     SELECT 'badge.updated', ARRAY[u.id], '{}'::jsonb
     FROM (SELECT DISTINCT unnest(p_users) AS id) AS u
 $$;

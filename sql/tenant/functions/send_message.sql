@@ -99,7 +99,7 @@ BEGIN
     v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
 
     v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
-    INSERT INTO events (type, session_id, recipients, data)
+    INSERT INTO event_outbox (type, session_id, recipients, data)
     VALUES ('message.created', p_session, v_recipients, v_json);
 
     -- Badges: every other member; the sender too if this session had unread messages for them.

@@ -12,7 +12,7 @@ DECLARE
 BEGIN
     SELECT max(pos) INTO v_through FROM (
         SELECT pos, bool_and(created_at < p_before) OVER (ORDER BY pos) AS old
-        FROM (SELECT pos, created_at FROM events WHERE pos IS NOT NULL ORDER BY pos LIMIT p_batch) AS head
+        FROM (SELECT pos, created_at FROM events ORDER BY pos LIMIT p_batch) AS head
     ) AS prefix WHERE old;
     IF v_through IS NULL THEN
         RETURN 0;
