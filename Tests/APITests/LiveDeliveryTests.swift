@@ -158,10 +158,12 @@ struct LiveDeliveryTests {
     func closesAtExpiry() async throws {
         try await TestApp.run { app, client in
             let pair = try await Pair.make(app, client)
-            let shortLived = try await pair.tenant.token(sub: "client-1", role: .client, ttl: .seconds(3))
+            // Long enough to outlive opening the stream under the whole suite's load (a token
+            // already expired when checked is refused instead: another test's case).
+            let shortLived = try await pair.tenant.token(sub: "client-1", role: .client, ttl: .seconds(8))
             let stream = try await TestStream.connect(port: try Self.port(client), token: shortLived)
             #expect(await stream.next()?.type == "hello")
-            let error = try #require(await stream.next(timeout: .seconds(15)))
+            let error = try #require(await stream.next(timeout: .seconds(20)))
             #expect(error.code == "token_expired")
             #expect(await stream.waitClosed(within: .seconds(10)))
             #expect(stream.closeCode == 4401)
