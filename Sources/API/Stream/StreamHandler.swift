@@ -130,6 +130,8 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.early = []
             for item in early { _ = take(item) }
             if batch.isEmpty { context.flush() } else { flushBatch() }
+            // An early item may have ended the stream (its close timer is running then).
+            guard case .open = state else { return }
             schedulePing()
             resume()
         }
