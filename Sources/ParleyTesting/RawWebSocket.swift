@@ -21,7 +21,6 @@ public enum RawWebSocket {
     public struct Frame: Sendable, Equatable {
         public let opcode: UInt8
         public let payload: [UInt8]
-        public var text: String { String(decoding: payload, as: UTF8.self) }
 
         public init(opcode: UInt8, payload: [UInt8]) {
             self.opcode = opcode

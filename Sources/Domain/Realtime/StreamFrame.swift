@@ -49,8 +49,8 @@ public struct StreamTermination: Sendable, Hashable {
     public static let clientClosed = StreamTermination(closeCode: 1000, reason: "client closed")
 
     /// 4008: the client fell too far behind. The close reason names the cursor to resume from
-    /// (`Subscription.closeReason`), taken when the socket closes, after the frames already
-    /// queued were written.
+    /// (`Subscription.closeReason`): the last event queued, which the socket carries ahead of
+    /// the close frame.
     public static let slowConsumer = StreamTermination(closeCode: 4008, reason: "slow consumer")
 
     /// 1001: the server is shutting down; reconnect (to another instance) with `after`.

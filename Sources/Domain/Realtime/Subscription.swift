@@ -117,9 +117,6 @@ public final class Subscription: Sendable {
         state.withLock { state in state.floor = position }
     }
 
-    /// Frames written to the outbox and not yet to the socket.
-    var queued: Int { state.withLock { $0.queued } }
-
     /// Replay pacing: true while the outbox is more than half full.
     var isBackedUp: Bool { state.withLock { $0.queued > capacity / 2 } }
 
