@@ -126,6 +126,32 @@ struct TenancyTests {
         }
         #expect(count == 1)
     }
+
+    @Test("every table of a brokerage waits for 1,000 changed rows before autovacuum visits it; queues are never analyzed")
+    func autovacuumThresholds() async throws {
+        // Each autovacuum or autoanalyze of a table makes every backend walk all its cached plans,
+        // which grow with the number of brokerages: with PostgreSQL's defaults (50 rows) sends
+        // over 1,000 brokerages stalled for seconds at a time (decision 0025).
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let tenant = try await TenantFixture.make(database)
+        let tables = try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT c.relname AS name, coalesce(array_to_string(c.reloptions, ','), '') AS options
+                FROM pg_class c WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r' ORDER BY 1
+                """, [tenant.scope.schema.rawValue]).rows.map { (try $0.decode(String.self, "name"), try $0.decode(String.self, "options")) }
+        }
+        #expect(tables.count > 10)
+        for (name, options) in tables {
+            let set = Set(options.split(separator: ",").map(String.init))
+            #expect(set.contains("autovacuum_vacuum_threshold=1000"), "\(name): \(options)")
+            if ["event_outbox", "badge_deltas"].contains(name) {
+                #expect(set.contains("autovacuum_analyze_threshold=2147483647") && set.contains("vacuum_truncate=false"), "\(name): \(options)")
+            } else {
+                #expect(set.contains("autovacuum_analyze_threshold=1000"), "\(name): \(options)")
+            }
+        }
+    }
 }
 
 @Suite("Tenancy: pipelined tenant statements")
