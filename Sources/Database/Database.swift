@@ -21,10 +21,14 @@ public final class Database: Service, Sendable {
         /// `lock_timeout` of every pooled connection: a statement waiting this long for a lock
         /// fails (`DatabaseError.contention`) instead of queueing behind a stuck transaction.
         public var lockTimeout: Duration?
+        /// A pooled connection that has served this many brokerages is closed when it comes
+        /// back: its backend holds the compiled functions and plans of each brokerage it
+        /// served, ~1 MiB apiece (decision 0026).
+        public var maxTenantsPerConnection: Int
 
         public init(
             conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), applicationName: String = "parley",
-            statementTimeout: Duration? = .seconds(30), lockTimeout: Duration? = .seconds(10)
+            statementTimeout: Duration? = .seconds(30), lockTimeout: Duration? = .seconds(10), maxTenantsPerConnection: Int = 500
         ) {
             self.conninfo = conninfo
             self.maxConnections = maxConnections
@@ -32,6 +36,7 @@ public final class Database: Service, Sendable {
             self.applicationName = applicationName
             self.statementTimeout = statementTimeout
             self.lockTimeout = lockTimeout
+            self.maxTenantsPerConnection = max(maxTenantsPerConnection, 1)
         }
 
         /// The session settings each new connection gets.
@@ -63,7 +68,12 @@ public final class Database: Service, Sendable {
     /// is discarded instead of returned.
     @discardableResult
     public func withConnection<T: Sendable>(_ body: (DatabaseConnection) async throws -> T) async throws -> T {
-        let connection = try await pool.acquire()
+        try await withConnection(tenant: nil, body)
+    }
+
+    /// `withConnection` on a connection that prefers `scope`'s brokerage (decision 0026).
+    private func withConnection<T: Sendable>(tenant scope: TenantScope?, _ body: (DatabaseConnection) async throws -> T) async throws -> T {
+        let connection = try await pool.acquire(tenant: scope?.schema.rawValue)
         do {
             let result = try await body(connection)
             await pool.release(connection, discard: false)
@@ -78,7 +88,7 @@ public final class Database: Service, Sendable {
     /// returns, rolls back when it throws.
     @discardableResult
     public func withTransaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN", body)
+        try await transaction(tenant: nil, begin: "BEGIN", body)
     }
 
     /// Runs `body` in a transaction confined to one tenant: `SET LOCAL ROLE` to the tenant's
@@ -86,7 +96,7 @@ public final class Database: Service, Sendable {
     /// scope cannot leak past the block.
     @discardableResult
     public func withTenant<T: Sendable>(_ scope: TenantScope, _ body: (Transaction) async throws -> T) async throws -> T {
-        try await transaction(begin: scope.beginSQL, body)
+        try await transaction(tenant: scope, begin: scope.beginSQL, body)
     }
 
     /// Like `withTenant`, with the transaction's first statements sent together with BEGIN and
@@ -97,7 +107,7 @@ public final class Database: Service, Sendable {
         _ scope: TenantScope, opening first: [PipelinedStatement],
         _ body: ([QueryResult], Transaction) async throws -> T
     ) async throws -> T {
-        try await transaction(begin: { connection in
+        try await transaction(tenant: scope, begin: { connection in
             let opening = scope.pipelinedBegin
             let results = try await connection.pipeline(opening + first)
             guard results.count == opening.count + first.count else {
@@ -111,7 +121,7 @@ public final class Database: Service, Sendable {
     /// (`BEGIN; SET LOCAL ROLE; SET LOCAL search_path; <statements>; COMMIT`) and returns the
     /// statements' results. For hot read paths whose values are safe literals (numbers).
     public func tenantBatch(_ scope: TenantScope, _ statements: String) async throws -> [QueryResult] {
-        try await withConnection { connection in
+        try await withConnection(tenant: scope) { connection in
             do {
                 let results = try await connection.simpleQueryAll(scope.beginSQL + "; " + statements + "; COMMIT")
                 // BEGIN, SET ROLE, SET search_path … COMMIT
@@ -127,7 +137,7 @@ public final class Database: Service, Sendable {
     /// (set_config of role and search_path, transaction-local like SET LOCAL), the statement and
     /// COMMIT go out together in libpq pipeline mode. For the hottest write (a send).
     public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any SQLEncodable]) async throws -> QueryResult {
-        try await withConnection { connection in
+        try await withConnection(tenant: scope) { connection in
             do {
                 let opening = scope.pipelinedBegin
                 let results = try await connection.pipeline(
@@ -143,8 +153,8 @@ public final class Database: Service, Sendable {
         }
     }
 
-    private func transaction<T: Sendable>(begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
-        try await transaction(begin: { connection in
+    private func transaction<T: Sendable>(tenant: TenantScope?, begin: String, _ body: (Transaction) async throws -> T) async throws -> T {
+        try await transaction(tenant: tenant, begin: { connection in
             try await connection.simpleQuery(begin)
             return []
         }) { _, tx in try await body(tx) }
@@ -153,14 +163,15 @@ public final class Database: Service, Sendable {
     /// `begin` opens the transaction (and may run its first statements, whose results `body`
     /// gets); nothing has happened when it fails on a broken connection, so that is retried.
     private func transaction<T: Sendable>(
-        begin: (DatabaseConnection) async throws -> [QueryResult], _ body: ([QueryResult], Transaction) async throws -> T
+        tenant: TenantScope?, begin: (DatabaseConnection) async throws -> [QueryResult],
+        _ body: ([QueryResult], Transaction) async throws -> T
     ) async throws -> T {
         // A pooled connection may have died while idle (server restart, terminated backend);
         // that shows on BEGIN, before anything happened, so retrying on another is safe.
         var attempt = 0
         while true {
             attempt += 1
-            let connection = try await pool.acquire()
+            let connection = try await pool.acquire(tenant: tenant?.schema.rawValue)
             let opened: [QueryResult]
             do {
                 opened = try await begin(connection)

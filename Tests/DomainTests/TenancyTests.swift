@@ -175,3 +175,76 @@ struct PipelinedTenantTests {
         #expect(after != a.scope.role.rawValue)
     }
 }
+
+@Suite("Tenancy: a brokerage's connections")
+struct TenantAffinityTests {
+    static func backend(_ database: Database, _ tenant: TenantFixture) async throws -> Int32 {
+        try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("SELECT pg_backend_pid() AS pid").rows[0].decode(Int32.self, "pid")
+        }
+    }
+
+    @Test("a brokerage's transactions return to the same backend while other brokerages' come and go, and the brokerages spread over the pool")
+    func sameBackend() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 4)
+        defer { Task { await database.close() } }
+        var tenants: [TenantFixture] = []
+        for _ in 0..<10 { tenants.append(try await TenantFixture.make(database)) }
+        // Four connections open and idle.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await database.withTransaction { tx in _ = try await tx.query("SELECT pg_sleep(0.3)") } }
+            }
+            try await group.waitForAll()
+        }
+        var seen: [Int: Set<Int32>] = [:]
+        for _ in 0..<5 {
+            for (index, tenant) in tenants.enumerated() {
+                seen[index, default: []].insert(try await Self.backend(database, tenant))
+            }
+        }
+        for (index, backends) in seen { #expect(backends.count == 1, "brokerage \(index) ran on \(backends.count) backends") }
+        #expect(Set(seen.values.flatMap { $0 }).count > 1, "every brokerage ran on one backend")
+    }
+
+    @Test("one busy brokerage still gets every connection of the pool, not only its first choices")
+    func busyBrokerageGetsThePool() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 4)
+        defer { Task { await database.close() } }
+        let tenant = try await TenantFixture.make(database)
+        // Four connections open and idle, two of them outside the brokerage's first two choices.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await database.withTransaction { tx in _ = try await tx.query("SELECT pg_sleep(0.2)") } }
+            }
+            try await group.waitForAll()
+        }
+        let backends = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await database.withTenant(tenant.scope) { tx in
+                        try await tx.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.5)").rows[0].decode(Int32.self, "pid")
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(backends.count == 4)
+    }
+
+    @Test("a connection that has served maxTenantsPerConnection brokerages is replaced when it comes back")
+    func retired() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 1, maxTenantsPerConnection: 3), logger: testLogger)
+        defer { Task { await database.close() } }
+        var tenants: [TenantFixture] = []
+        for _ in 0..<4 { tenants.append(try await TenantFixture.make(database)) }
+        let first = try await Self.backend(database, tenants[0])
+        #expect(try await Self.backend(database, tenants[1]) == first)
+        #expect(try await Self.backend(database, tenants[0]) == first)
+        #expect(try await Self.backend(database, tenants[2]) == first)
+        let next = try await Self.backend(database, tenants[3])
+        #expect(next != first)
+        #expect(try await Self.backend(database, tenants[0]) == next)
+    }
+}
