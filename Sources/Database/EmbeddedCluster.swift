@@ -33,7 +33,8 @@ public final class EmbeddedCluster: Sendable {
 
     /// - Parameters:
     ///   - ephemeral: trade durability for speed (fsync off): for throwaway test clusters only.
-    public init(root: String, databaseName: String = "parley", ephemeral: Bool = false, logger: Logger) throws {
+    /// `sharedBuffers`: PostgreSQL's buffer cache (its own default, 128MB, unless given).
+    public init(root: String, databaseName: String = "parley", ephemeral: Bool = false, sharedBuffers: String = "128MB", logger: Logger) throws {
         self.logger = logger
         self.databaseName = databaseName
         self.binDirectory = try Self.findServerBinaries()
@@ -59,7 +60,7 @@ public final class EmbeddedCluster: Sendable {
         self.socketDirectory = socketDirectory
         var options = [
             "listen_addresses=''", "unix_socket_directories='\(socketDirectory)'", "port=\(port)",
-            "max_connections=300", "shared_buffers=128MB",
+            "max_connections=300", "shared_buffers=\(sharedBuffers)",
             // A forgotten open transaction holds locks and keeps vacuum from cleaning up
             // (it no longer holds back live delivery: decision 0012): end it after a minute.
             "idle_in_transaction_session_timeout=60s",

@@ -79,7 +79,10 @@ public actor TestDatabase {
         guard let made = mkdtemp(&template) else { throw EmbeddedCluster.Failure(description: "mkdtemp failed") }
         let root = String(cString: made)
         try "\(getpid())".write(toFile: root + "/owner.pid", atomically: true, encoding: .utf8)
-        let cluster = try EmbeddedCluster(root: root, databaseName: "parley_test", ephemeral: true, logger: testLogger)
+        let cluster = try EmbeddedCluster(
+            root: root, databaseName: "parley_test", ephemeral: true,
+            // The benchmarks of many brokerages need a buffer cache that holds their working set.
+            sharedBuffers: ProcessInfo.processInfo.environment["PARLEY_TEST_SHARED_BUFFERS"] ?? "128MB", logger: testLogger)
         runningCluster.withLock { $0 = cluster }
         atexit { stopTestCluster() }
         try cluster.start()

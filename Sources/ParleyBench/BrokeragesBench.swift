@@ -8,9 +8,9 @@ import ParleyTesting
 /// times it; gives each an agent–client session; then sends over the first 50 brokerages and
 /// over all N, alternately, against `parley serve` in its own process, and prints the ratio.
 /// Also prints what the brokerages cost the database (size, relations).
-func brokeragesBenchmark(count: Int, quick: Bool) async throws {
+func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSeconds: Double) async throws {
     let conninfo = try await TestDatabase.shared.makeScratchDatabase()
-    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 4), logger: testLogger)
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 4, applicationName: "parley-bench"), logger: testLogger)
     let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
     defer { server.killNow() }
 
@@ -42,26 +42,52 @@ func brokeragesBenchmark(count: Int, quick: Bool) async throws {
     print(String(format: "  %d sessions in %.1f s", fixtures.count, Double(Stopwatch.now() - sessionsStart) / 1e9))
 
     // Sends spread over the brokerages: each message goes to the next brokerage's session.
-    func spread(over brokerages: [Fixture], label: String) async throws -> Double {
+    func spread(over brokerages: [Fixture], label: String, seconds: Double = roundSeconds) async throws -> Double {
         let sessions = brokerages.map { $0.sessions[0] }
         let spreadFixture = Fixture(port: server.port, tenant: brokerages[0].tenant, agent: brokerages[0].agent,
                                     client: brokerages[0].client, sessions: sessions)
         let before = try await server.poolAcquisitions() ?? 0
-        let rate = try await throughput(spreadFixture, senders: 16, seconds: quick ? 3 : 10, listeners: 0, label: label)
+        let rate = try await throughput(spreadFixture, senders: 16, seconds: seconds, listeners: 0, label: label)
         let after = try await server.poolAcquisitions() ?? 0
-        print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * (quick ? 3 : 10), 1)))
+        print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * seconds, 1)))
         return rate
     }
     let few = Array(fixtures.prefix(50))
-    _ = try await spread(over: few, label: "warm-up over 50 brokerages (not a result)")
-    _ = try await spread(over: fixtures, label: "warm-up over \(fixtures.count) brokerages (not a result)")
+    _ = try await spread(over: few, label: "warm-up over 50 brokerages (not a result)", seconds: warmUpSeconds)
+    _ = try await spread(over: fixtures, label: "warm-up over \(fixtures.count) brokerages (not a result)", seconds: warmUpSeconds)
     print("send throughput, 16 senders, each message to the next brokerage's session:")
     for round in 1...2 {
         let a = try await spread(over: few, label: "round \(round): over 50 brokerages")
         let b = try await spread(over: fixtures, label: "round \(round): over \(fixtures.count) brokerages")
         print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
     }
+    if let retired = try await server.metric("parley_db_pool_retired_total") {
+        print("server's pool: \(retired) connections closed for having served 500 brokerages (PARLEY_DB_MAX_TENANTS_PER_CONNECTION)")
+    }
+    // What the server's database backends hold after serving every brokerage: each caches the
+    // compiled functions, plans and relations of every brokerage it served (decision 0025).
+    let pids = try await database.withConnection { connection in
+        try await connection.simpleQuery("SELECT pid FROM pg_stat_activity WHERE application_name = 'parley' AND datname = current_database()")
+    }.rows.compactMap { try? $0.decode(Int32.self, "pid") }
+    let privateKiB = pids.compactMap { privateMemoryKiB(pid: $0) }
+    if privateKiB.isEmpty {
+        print("server's database backends: memory not readable here (a cluster on another machine?)")
+    } else {
+        print(String(format: "server's database backends: %d, private memory %.0f MiB in all, %.0f MiB the largest",
+                     privateKiB.count, Double(privateKiB.reduce(0, +)) / 1024, Double(privateKiB.max() ?? 0) / 1024))
+    }
     await database.close()
+}
+
+/// A process's memory of its own (not shared buffers): Private_Clean + Private_Dirty of
+/// /proc/PID/smaps_rollup, in KiB; nil when it cannot be read.
+func privateMemoryKiB(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+    var total = 0
+    for line in text.split(separator: "\n") where line.hasPrefix("Private_Clean:") || line.hasPrefix("Private_Dirty:") {
+        total += line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+    }
+    return total
 }
 
 /// `body(0 ..< count)` on `lanes` concurrent lanes (lane k takes k, k + lanes, …); the results

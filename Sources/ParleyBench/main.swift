@@ -8,6 +8,7 @@
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
+//                          (--round-seconds S, --warm-up S: each round's and the warm-up's length)
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
 // starts `parley serve` (the release build next to this executable) in its own process and
@@ -127,19 +128,31 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     try await streams.open(port: fixture.port, tokens: Array(repeating: fixture.client, count: listeners))
     streams.startDraining()
     let sent = Shared(0)
+    let failed = Shared(0)
     let deadline = Stopwatch.now() + UInt64(seconds * 1_000_000_000)
     let begin = Stopwatch.now()
     try await withThrowingTaskGroup(of: Void.self) { group in
         for lane in 0..<senders {
             group.addTask {
-                try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
-                    var index = 0
-                    while Stopwatch.now() < deadline {
-                        let target = fixture.sessions[(lane + index * senders) % fixture.sessions.count]
-                        let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
-                                                    json: #"{"clientMessageId":"\#(label)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
-                        if status == .created { sent.with { $0 += 1 } }
-                        index += 1
+                let counter = Shared(0)
+                while Stopwatch.now() < deadline {
+                    // A request that gets no answer within the client's timeout is counted, and
+                    // the lane goes on with a new connection (a stall is a result, not a crash).
+                    do {
+                        try await TestClient.withClient(host: "127.0.0.1", port: fixture.port) { http in
+                            while Stopwatch.now() < deadline {
+                                let index = counter.with { next in
+                                    defer { next += 1 }
+                                    return next
+                                }
+                                let target = fixture.sessions[(lane + index * senders) % fixture.sessions.count]
+                                let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
+                                                            json: #"{"clientMessageId":"\#(label)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
+                                if status == .created { sent.with { $0 += 1 } } else { failed.with { $0 += 1 } }
+                            }
+                        }
+                    } catch {
+                        failed.with { $0 += 1 }
                     }
                 }
             }
@@ -148,7 +161,9 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     }
     let elapsed = Double(Stopwatch.now() - begin) / 1_000_000_000
     let total = sent.with { $0 }
-    print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)")
+    let failures = failed.with { $0 }
+    print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)"
+          + (failures > 0 ? "; \(failures) requests failed or timed out" : ""))
     if listeners > 0 {
         print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners)))
     }
@@ -221,7 +236,11 @@ if CommandLine.arguments.contains("--unauthenticated") {
 let inProcess = ["--store", "--search", "--stall", "--events"].contains { CommandLine.arguments.contains($0) }
 if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
     let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 1_000
-    try await brokeragesBenchmark(count: max(count, 50), quick: quick)
+    func seconds(_ option: String, _ otherwise: Double) -> Double {
+        CommandLine.arguments.firstIndex(of: option).flatMap { CommandLine.arguments.dropFirst($0 + 1).first }.flatMap(Double.init) ?? otherwise
+    }
+    try await brokeragesBenchmark(count: max(count, 50), quick: quick,
+                                  roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 10))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
