@@ -209,10 +209,6 @@ actor ConnectionPool {
         }
     }
 
-    private func slot(of connection: DatabaseConnection) -> Int {
-        members[ObjectIdentifier(connection)]?.slot ?? 0
-    }
-
     private func lease(_ connection: DatabaseConnection, for affinity: Affinity?) {
         leased += 1
         if let affinity { members[ObjectIdentifier(connection)]?.tenants.insert(affinity.key) }
