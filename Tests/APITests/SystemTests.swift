@@ -18,7 +18,7 @@ struct SystemTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<6 {
                         group.addTask {
-                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(20) AS \(marker)") }
+                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(120) AS \(marker)") }
                         }
                     }
                     try await group.waitForAll()
@@ -42,7 +42,7 @@ struct SystemTests {
             try await withRawConnection { admin in
                 _ = try admin.execParams(
                     "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
-                    [.text("SELECT pg_sleep(20) AS \(marker)%")])
+                    [.text("SELECT pg_sleep(120) AS \(marker)%")])
             }
             try await sleepers.value
         }
