@@ -152,11 +152,7 @@ actor ConnectionPool {
             best = (candidate, rank)
         }
         guard let best else { return idle.count - 1 }
-        if suitingOnly, best.rank.0 == 0, let member = members[ObjectIdentifier(idle[best.index])],
-           !affinity.ranks(member.slot, amongFirst: 2, of: configuration.maxConnections) {
-            return nil
-        }
-        return best.index
+        return suitingOnly && !suits(idle[best.index], affinity) ? nil : best.index
     }
 
     private func suits(_ connection: DatabaseConnection, _ affinity: Affinity?) -> Bool {

@@ -85,8 +85,10 @@ public struct Migrator: Sendable {
         try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.migrate'), hashtext($1))", [schema])
     }
 
-    /// (Every table of a brokerage carries the autovacuum thresholds of migration 017, the
-    /// ledgers too: docs/decisions/0025-autovacuum-per-brokerage.md.)
+    /// Every table of a brokerage carries the autovacuum thresholds of migration 017, the
+    /// ledgers too (docs/decisions/0025-autovacuum-per-brokerage.md).
+    static let ledgerOptions = "WITH (autovacuum_vacuum_threshold = 1000, autovacuum_analyze_threshold = 1000)"
+
     private static func createTenantLedger(_ tx: Transaction) async throws {
         try await tx.simpleQuery("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -94,7 +96,7 @@ public struct Migrator: Sendable {
                 name       text        NOT NULL,
                 checksum   text        NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
-            ) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_analyze_threshold = 1000)
+            ) \(ledgerOptions)
             """)
     }
 
@@ -133,7 +135,7 @@ public struct Migrator: Sendable {
                 name       text        PRIMARY KEY,
                 checksum   text        NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now()
-            ) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_analyze_threshold = 1000)
+            ) \(ledgerOptions)
             """)
         var recorded: [String: String] = [:]
         for row in try await tx.queryUnprepared("SELECT name, checksum FROM \(ledger)").rows {

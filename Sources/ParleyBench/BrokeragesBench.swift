@@ -62,7 +62,7 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
     }
     if let retired = try await server.metric("parley_db_pool_retired_total") {
-        print("server's pool: \(retired) connections closed for having served 500 brokerages (PARLEY_DB_MAX_TENANTS_PER_CONNECTION)")
+        print("server's pool: \(retired) connections closed for having served PARLEY_DB_MAX_TENANTS_PER_CONNECTION brokerages")
     }
     // What the server's database backends hold after serving every brokerage: each caches the
     // compiled functions, plans and relations of every brokerage it served (decision 0025).
