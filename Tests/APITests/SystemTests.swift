@@ -18,7 +18,11 @@ struct SystemTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<6 {
                         group.addTask {
-                            try? await app.database.withConnection { connection in _ = try await connection.query("SELECT pg_sleep(120) AS \(marker)") }
+                            try? await app.database.withConnection { connection in
+                                // The pool's statement_timeout (30 s) would end them early.
+                                _ = try await connection.query("SET statement_timeout = 0")
+                                _ = try await connection.query("SELECT pg_sleep(120) AS \(marker)")
+                            }
                         }
                     }
                     try await group.waitForAll()
