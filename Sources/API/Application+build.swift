@@ -52,6 +52,7 @@ public struct AppDependencies: Sendable {
     public let maintenance: Maintenance
     public let chatRequests: ChatRequestStore
     public let users: UserDirectory
+    public let directory: DirectoryStore
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -79,6 +80,7 @@ public struct AppDependencies: Sendable {
         self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
         self.users = UserDirectory(database: database)
+        self.directory = DirectoryStore(database: database)
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
@@ -112,7 +114,10 @@ public func buildApplication(
         requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier,
         trustedProxyHops: configuration.trustedProxyHops)
         .register(on: v1.group("public"))
+    let directory = DirectoryRoutes(directory: dependencies.directory)
+    directory.registerIntegration(on: v1.group("directory/agents").add(middleware: IntegrationAuthMiddleware(verifier: verifier)))
     let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier, users: dependencies.users))
+    directory.registerSearch(on: authenticated)
     MeRoutes().register(on: authenticated)
     SessionRoutes(sessions: dependencies.sessions).register(on: authenticated)
     ContactRoutes(contacts: dependencies.contacts).register(on: authenticated)

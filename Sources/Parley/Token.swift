@@ -5,24 +5,27 @@ import Domain
 
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a user token signed with the tenant's newest key (for curl and scripts).")
+        abstract: "Print a user or integration token signed with the tenant's newest key (for curl and scripts).")
 
     @Option(help: "Tenant slug.") var tenant: String
     @Option(help: "The user's id in the brokerage.") var sub: String
-    @Option(help: "agent or client.") var role: String
-    @Option(help: "Display name.") var name: String
+    @Option(help: "agent, client, or integration (the directory integration API).") var role: String
+    @Option(help: "Display name (an integration's defaults to --sub).") var name: String?
     @Option(help: "Lifetime in seconds.") var ttl: Int = 3600
     @OptionGroup var database: DatabaseOptions
 
     func validate() throws {
-        guard Caller.Role(rawValue: role) != nil else { throw ValidationError("--role must be agent or client") }
+        guard Caller.Role(rawValue: role) != nil || role == TokenVerifier.integrationRole else {
+            throw ValidationError("--role must be agent, client or integration")
+        }
+        guard role == TokenVerifier.integrationRole || name != nil else { throw ValidationError("--name is required for agent and client tokens") }
         guard TenantSlug(tenant) != nil else { throw ValidationError("--tenant must be \(TenantSlug.rule)") }
         guard ttl > 0 else { throw ValidationError("--ttl must be positive") }
     }
 
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel ?? "warning")
-        guard let slug = TenantSlug(tenant), let role = Caller.Role(rawValue: role) else { throw ExitCode(2) }
+        guard let slug = TenantSlug(tenant) else { throw ExitCode(2) }
         let token = try await withDatabase(database, logger: logger) { _, db in
             let store = TenantStore(database: db, logger: logger)
             guard let found = try await store.find(slug) else {
@@ -31,7 +34,10 @@ struct Token: AsyncParsableCommand {
             guard let key = try await store.activeKeys(found).first else {
                 throw ValidationError("tenant '\(slug)' has no active signing key")
             }
-            return try await TokenIssuer.sign(tenant: slug, key: key, sub: sub, role: role, name: name, ttl: .seconds(ttl))
+            guard let userRole = Caller.Role(rawValue: role) else {
+                return try await TokenIssuer.signIntegration(tenant: slug, key: key, sub: sub, ttl: .seconds(ttl))
+            }
+            return try await TokenIssuer.sign(tenant: slug, key: key, sub: sub, role: userRole, name: name ?? sub, ttl: .seconds(ttl))
         }
         print(token)
     }

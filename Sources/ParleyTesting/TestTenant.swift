@@ -40,4 +40,9 @@ public struct TestTenant: Sendable {
     public func token(sub: String, role: Caller.Role = .agent, name: String? = nil, ttl: Duration = .seconds(600), now: Date = Date()) async throws -> String {
         try await TokenIssuer.sign(tenant: slug, key: key, sub: sub, role: role, name: name ?? sub.capitalized, ttl: ttl, now: now)
     }
+
+    /// A directory integration's token for this brokerage.
+    public func integrationToken(sub: String = "directory-sync", ttl: Duration = .seconds(600)) async throws -> String {
+        try await TokenIssuer.signIntegration(tenant: slug, key: key, sub: sub, ttl: ttl)
+    }
 }

@@ -68,6 +68,38 @@ public actor TokenVerifier {
 
     /// Like `verify`, with the token's expiry (a stream closes when it passes).
     public func verifyWithExpiry(_ token: String, visitorPolling: Bool = false) async throws -> (caller: Caller, expires: Date) {
+        let (tenant, claims) = try await authenticate(token)
+        if claims.role == Self.integrationRole {
+            throw Problem.forbidden(code: "integration_token", detail: "an integration token serves the directory integration API only; use a user token")
+        }
+        guard let role = Caller.Role(rawValue: claims.role) else {
+            throw Problem.unauthorized(code: "invalid_token", detail: "the token's role must be 'agent', 'client' or 'integration'")
+        }
+        guard Self.isValidText(claims.name, max: 200) else {
+            throw Problem.unauthorized(code: "invalid_token", detail: "the token's name must be 1–200 characters")
+        }
+        let caller = Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
+        if !visitorPolling, role == .client, let requests, try await requests.visitorMayAct(tenant, userID: claims.sub) == false {
+            throw Problem.unauthorized(code: "request_closed", detail: "this visitor token's chat request was declined or has expired")
+        }
+        return (caller, claims.exp.value)
+    }
+
+    /// The `role` claim of a directory integration's token (server to server, issue 16).
+    public static let integrationRole = "integration"
+
+    /// The integration for a bearer token of role `integration`; a user token is 403
+    /// `integration_only`, anything that does not verify a 401 as for users.
+    public func verifyIntegration(_ token: String) async throws -> Integration {
+        let (tenant, claims) = try await authenticate(token)
+        guard claims.role == Self.integrationRole else {
+            throw Problem.forbidden(code: "integration_only", detail: "this endpoint needs a token of role 'integration' from the brokerage's backend")
+        }
+        return Integration(tenant: tenant, name: claims.sub)
+    }
+
+    /// Signature (against the keys of the tenant the token names), tenant, expiry and `sub`.
+    private func authenticate(_ token: String) async throws -> (Tenant, UserClaims) {
         guard let hint = Self.unverifiedTenant(token), let slug = TenantSlug(hint) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token is malformed or names no valid tenant")
         }
@@ -94,20 +126,10 @@ public actor TokenVerifier {
         guard claims.exp.value > Date() else {
             throw Problem.unauthorized(code: "token_expired", detail: "the token has expired; get a new one from your brokerage")
         }
-        guard let role = Caller.Role(rawValue: claims.role) else {
-            throw Problem.unauthorized(code: "invalid_token", detail: "the token's role must be 'agent' or 'client'")
-        }
         guard Self.isValidText(claims.sub, max: 200) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's sub must be 1–200 characters")
         }
-        guard Self.isValidText(claims.name, max: 200) else {
-            throw Problem.unauthorized(code: "invalid_token", detail: "the token's name must be 1–200 characters")
-        }
-        let caller = Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
-        if !visitorPolling, role == .client, let requests, try await requests.visitorMayAct(tenant, userID: claims.sub) == false {
-            throw Problem.unauthorized(code: "request_closed", detail: "this visitor token's chat request was declined or has expired")
-        }
-        return (caller, claims.exp.value)
+        return (tenant, claims)
     }
 
     /// The tenant for a public URL, from the same short cache (unknown slugs are cached too, so

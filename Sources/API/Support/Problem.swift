@@ -42,6 +42,10 @@ public struct Problem: Error, Sendable, Equatable {
             detail: errors.count == 1 ? errors[0].message : "\(errors.count) fields are invalid", errors: errors)
     }
 
+    public static func forbidden(code: String, detail: String) -> Problem {
+        Problem(.forbidden, code: code, detail: detail)
+    }
+
     public static func badRequest(code: String, detail: String) -> Problem {
         Problem(.badRequest, code: code, detail: detail)
     }

@@ -1,0 +1,300 @@
+import Database
+import Foundation
+
+/// A brokerage's directory integration (a backend holding a token of role `integration`).
+public struct Integration: Sendable, Hashable {
+    public let tenant: Tenant
+    /// The token's `sub`: which integration (logged, not stored).
+    public let name: String
+
+    public init(tenant: Tenant, name: String) {
+        self.tenant = tenant
+        self.name = name
+    }
+}
+
+/// The agent directory (issue 16; docs/decisions/0027-agent-directory.md): brokerages'
+/// integrations keep their agents' RESO Member records here, and agents of every brokerage
+/// find listed agents by name, typo-tolerant, and filters.
+public struct DirectoryStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public static let maxBulk = 1000
+    static let notFound = DomainError.notFound(code: "directory_member_not_found", message: "no directory record with this MemberKey")
+
+    // MARK: - Integration API
+
+    /// Creates or replaces one record. Returns the stored record and what happened to it: a
+    /// record older than the stored `ModificationTimestamp` is ignored (`unchanged`, `stale`).
+    public func upsert(_ integration: Integration, key: String, _ record: DirectoryRecord) async throws
+        -> (member: DirectoryMember, result: DirectorySyncResult)
+    {
+        let validKey = try Self.validKey(key)
+        let stored = try record.validated()
+        let results = try await write(integration, [(validKey, stored)])
+        guard let result = results.first, let member = try await fetch(integration, key: validKey) else { throw Self.notFound }
+        return (member, result)
+    }
+
+    /// One element of a bulk sync as the API read it.
+    public enum SyncItem: Sendable {
+        case record(key: String?, DirectoryRecord)
+        /// Not a directory record at all (a field of the wrong JSON type): rejected alone.
+        case unreadable(key: String?, reason: String)
+    }
+
+    /// Up to `maxBulk` records in one transaction, each reported on its own, in order:
+    /// `created`, `updated`, `unchanged` (`same` or `stale`) or `rejected` (with its bad fields,
+    /// named `records[i].Field`). Idempotent: the same call again reports every record it stored
+    /// `unchanged`.
+    public func sync(_ integration: Integration, _ items: [SyncItem]) async throws -> [DirectorySyncResult] {
+        guard items.count <= Self.maxBulk else {
+            throw DomainError.validation([FieldError("records", "too_many", "a sync carries at most \(Self.maxBulk) records")])
+        }
+        var results = [DirectorySyncResult?](repeating: nil, count: items.count)
+        var accepted: [(index: Int, key: String, record: DirectoryRecord)] = []
+        var seen: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let prefix = "records[\(index)]."
+            switch item {
+            case .unreadable(let key, let reason):
+                results[index] = DirectorySyncResult(
+                    MemberKey: key, outcome: .rejected, reason: "invalid_json", errors: [FieldError("records[\(index)]", "invalid_json", reason)])
+            case .record(let key, let record):
+                do {
+                    guard let key else {
+                        throw DomainError.validation([FieldError(prefix + "MemberKey", "required", "MemberKey is required")])
+                    }
+                    let validKey = try Self.validKey(key, field: prefix + "MemberKey")
+                    guard seen.insert(validKey).inserted else {
+                        throw DomainError.validation([FieldError(prefix + "MemberKey", "duplicate", "this MemberKey appears earlier in the same call")])
+                    }
+                    accepted.append((index, validKey, try record.validated(prefix: prefix)))
+                } catch DomainError.validation(let errors) {
+                    results[index] = DirectorySyncResult(MemberKey: key, outcome: .rejected, reason: "validation_failed", errors: errors)
+                }
+            }
+        }
+        let written = try await write(integration, accepted.map { ($0.key, $0.record) })
+        for (item, result) in zip(accepted, written) { results[item.index] = result }
+        return results.compactMap { $0 }
+    }
+
+    /// Unlists an agent (the record stays, so the integration can list them again).
+    public func unlist(_ integration: Integration, key: String) async throws {
+        let changed = try await database.withTransaction { tx in
+            try await tx.query("""
+                UPDATE parley.directory_members
+                SET record = jsonb_set(record, '{listed}', 'false'), updated_at = now()
+                WHERE tenant_id = $1 AND member_key = $2
+                RETURNING 1
+                """, [integration.tenant.id, key])
+        }
+        if changed.isEmpty { throw Self.notFound }
+    }
+
+    /// One record of the integration's brokerage, with every field.
+    public func get(_ integration: Integration, key: String) async throws -> DirectoryMember {
+        guard let member = try await fetch(integration, key: key) else { throw Self.notFound }
+        return member
+    }
+
+    /// The brokerage's records changed at or after `modifiedSince` (ModificationTimestamp),
+    /// oldest first, for reconciliation; listed and unlisted.
+    public func changes(_ integration: Integration, modifiedSince: Date?, after: String?, limit: Int) async throws
+        -> (items: [DirectoryMember], next: String?)
+    {
+        let position = try Keyset.decode(after)
+        let since = try position.map { Date(timeIntervalSince1970: Double(try $0.integerKey()) / 1_000_000) }
+        let rows = try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT \(Self.columns), (extract(epoch FROM d.modified_at) * 1000000)::int8 AS modified_us
+                FROM parley.directory_members d JOIN parley.tenants t ON t.id = d.tenant_id
+                WHERE d.tenant_id = $1 AND ($2::timestamptz IS NULL OR d.modified_at >= $2)
+                  AND ($3::timestamptz IS NULL OR (d.modified_at, d.id) > ($3, $4::uuid))
+                ORDER BY d.modified_at, d.id
+                LIMIT $5
+                """, [integration.tenant.id, modifiedSince, since, position?.id, limit + 1]).rows
+        }
+        let items = try rows.prefix(limit).map { try Self.member($0, publicOnly: false) }
+        var next: String?
+        if rows.count > limit, let last = rows.prefix(limit).last {
+            next = Keyset(key: String(try last.decode(Int64.self, "modified_us")), id: try last.decode(UUID.self, "id")).cursor
+        }
+        return (items, next)
+    }
+
+    // MARK: - Find an agent
+
+    public struct Filters: Sendable {
+        public var q: String?
+        public var city: String?
+        public var language: String?
+        public var designation: String?
+        public var brokerage: String?
+
+        public init(q: String? = nil, city: String? = nil, language: String? = nil, designation: String? = nil, brokerage: String? = nil) {
+            self.q = q
+            self.city = city
+            self.language = language
+            self.designation = designation
+            self.brokerage = brokerage
+        }
+    }
+
+    /// Listed agents of every brokerage, public fields only. With `q`: names that begin with it
+    /// (any part of the name) first, then small typos (pg_trgm word similarity ≥ 0.4: `jonh`
+    /// finds John), best first; without: by name.
+    public func find(_ caller: Caller, _ filters: Filters, after: String?, limit: Int) async throws -> (items: [DirectoryMember], next: String?) {
+        guard caller.role == .agent else {
+            throw DomainError.forbidden(code: "agents_only", message: "only agents can use the agent directory")
+        }
+        var validator = Validator()
+        func filter(_ value: String?, _ field: String) -> String? {
+            guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return validator.requireText(value, field, maxLength: 100)
+        }
+        let q = filter(filters.q, "q")
+        let city = filter(filters.city, "city")
+        let language = filter(filters.language, "language")
+        let designation = filter(filters.designation, "designation")
+        let brokerage = filter(filters.brokerage, "brokerage")
+        try validator.check()
+        var offset = 0
+        var position: Keyset?
+        if let after {
+            if q != nil {
+                let parts = try Cursor.decode(after, parts: 2)
+                guard parts[0] == "q", let value = Int(parts[1]), value >= 0, value < 10_000 else { throw Cursor.invalid("after") }
+                offset = value
+            } else {
+                position = try Keyset.decode(after)
+            }
+        }
+        let order = q == nil
+            ? "d.search_name, d.id"
+            : "(d.search_name LIKE n.pattern OR d.search_name LIKE '% ' || n.pattern) DESC, word_similarity(n.name, d.search_name) DESC, d.search_name, d.id"
+        let rows = try await database.withTransaction { tx -> [Row] in
+            _ = try await tx.query("SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true)")
+            return try await tx.query("""
+                WITH n AS (SELECT public.parley_unaccent(lower($1)) AS name,
+                                  replace(replace(replace(public.parley_unaccent(lower($1)), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' AS pattern)
+                SELECT \(Self.columns), d.search_name
+                FROM n, parley.directory_members d JOIN parley.tenants t ON t.id = d.tenant_id
+                WHERE d.listed
+                  AND ($1::text IS NULL OR d.search_name LIKE n.pattern OR d.search_name LIKE '% ' || n.pattern
+                       OR n.name OPERATOR(public.<%) d.search_name)
+                  AND ($2::text IS NULL OR d.city_key = public.parley_unaccent(lower($2)))
+                  AND ($3::text IS NULL OR d.languages @> ARRAY[lower($3)])
+                  AND ($4::text IS NULL OR d.designations @> ARRAY[lower($4)])
+                  AND ($5::text IS NULL OR t.slug = $5)
+                  AND ($6::text IS NULL OR (d.search_name, d.id) > ($6, $7::uuid))
+                ORDER BY \(order)
+                OFFSET $8 LIMIT $9
+                """, [q, city, language, designation, brokerage, position?.key, position?.id, offset, limit + 1]).rows
+        }
+        let items = try rows.prefix(limit).map { try Self.member($0, publicOnly: true) }
+        var next: String?
+        if rows.count > limit, let last = rows.prefix(limit).last {
+            next = q == nil
+                ? Keyset(key: try last.decode(String.self, "search_name"), id: try last.decode(UUID.self, "id")).cursor
+                : Cursor.encode(["q", String(offset + limit)])
+        }
+        return (items, next)
+    }
+
+    // MARK: - Shared
+
+    static let columns = "d.id, d.member_key, d.record::text AS record, d.updated_at, t.slug, t.display_name"
+
+    static func validKey(_ key: String, field: String = "MemberKey") throws -> String {
+        var validator = Validator()
+        let valid = validator.requireText(key, field, maxLength: 200)
+        try validator.check()
+        return valid ?? key
+    }
+
+    private func fetch(_ integration: Integration, key: String) async throws -> DirectoryMember? {
+        try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT \(Self.columns) FROM parley.directory_members d JOIN parley.tenants t ON t.id = d.tenant_id
+                WHERE d.tenant_id = $1 AND d.member_key = $2
+                """, [integration.tenant.id, key]).first.map { try Self.member($0, publicOnly: false) }
+        }
+    }
+
+    /// Writes validated records in one statement; results in the order given.
+    private func write(_ integration: Integration, _ records: [(key: String, record: DirectoryRecord)]) async throws -> [DirectorySyncResult] {
+        guard !records.isEmpty else { return [] }
+        let now = Timestamp(Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000))
+        struct Input: Encodable {
+            let ord: Int
+            let key: String
+            let record: DirectoryRecord
+            let full_name: String
+            let languages: [String]
+            let designations: [String]
+            let modified_at: Timestamp
+        }
+        let inputs = records.enumerated().map { index, item -> Input in
+            var record = item.record
+            if record.ModificationTimestamp == nil { record.ModificationTimestamp = now }
+            return Input(
+                ord: index, key: item.key, record: record, full_name: record.MemberFullName ?? item.key,
+                languages: (record.MemberLanguages ?? []).map { $0.lowercased() },
+                designations: (record.MemberDesignation ?? []).map { $0.lowercased() },
+                modified_at: record.ModificationTimestamp ?? now)
+        }
+        let payload = try SQLJSON(encoding: inputs, encoder: ParleyJSON.encoder())
+        let rows = try await database.withTransaction { tx in
+            try await tx.query("""
+                WITH input AS (
+                    SELECT x.* FROM jsonb_to_recordset($2::jsonb)
+                        AS x(ord int, key text, record jsonb, full_name text, languages text[], designations text[], modified_at timestamptz)
+                ), before AS (
+                    SELECT d.member_key, d.record, d.modified_at FROM parley.directory_members d
+                    WHERE d.tenant_id = $1 AND d.member_key IN (SELECT key FROM input)
+                ), written AS (
+                    INSERT INTO parley.directory_members AS d
+                        (tenant_id, member_key, record, full_name, search_name, city_key, languages, designations, modified_at)
+                    SELECT $1, i.key, i.record, i.full_name, public.parley_unaccent(lower(i.full_name)),
+                           public.parley_unaccent(lower(i.record ->> 'MemberCity')), i.languages, i.designations, i.modified_at
+                    FROM input i
+                    ON CONFLICT (tenant_id, member_key) DO UPDATE
+                        SET record = EXCLUDED.record, full_name = EXCLUDED.full_name, search_name = EXCLUDED.search_name,
+                            city_key = EXCLUDED.city_key, languages = EXCLUDED.languages,
+                            designations = EXCLUDED.designations, modified_at = EXCLUDED.modified_at, updated_at = now()
+                        WHERE d.modified_at <= EXCLUDED.modified_at AND d.record IS DISTINCT FROM EXCLUDED.record
+                    RETURNING d.member_key, (d.xmax = 0) AS inserted
+                )
+                SELECT i.key,
+                       CASE WHEN w.inserted THEN 'created'
+                            WHEN b.modified_at > i.modified_at THEN 'stale'
+                            WHEN (b.record - 'ModificationTimestamp') = (i.record - 'ModificationTimestamp') THEN 'same'
+                            ELSE 'updated' END AS outcome
+                FROM input i LEFT JOIN written w ON w.member_key = i.key LEFT JOIN before b ON b.member_key = i.key
+                ORDER BY i.ord
+                """, [integration.tenant.id, payload]).rows
+        }
+        return try rows.map { row in
+            let key = try row.decode(String.self, "key")
+            switch try row.decode(String.self, "outcome") {
+            case "created": return DirectorySyncResult(MemberKey: key, outcome: .created, reason: nil, errors: nil)
+            case "updated": return DirectorySyncResult(MemberKey: key, outcome: .updated, reason: nil, errors: nil)
+            case let reason: return DirectorySyncResult(MemberKey: key, outcome: .unchanged, reason: reason, errors: nil)
+            }
+        }
+    }
+
+    static func member(_ row: Row, publicOnly: Bool) throws -> DirectoryMember {
+        let record = try row.decodeJSON(DirectoryRecord.self, "record", decoder: ParleyJSON.sharedDecoder)
+        return DirectoryMember(
+            MemberKey: try row.decode(String.self, "member_key"),
+            brokerage: .init(slug: try row.decode(String.self, "slug"), name: try row.decode(String.self, "display_name")),
+            record: publicOnly ? record.publicView : record, updatedAt: try row.decode(Date.self, "updated_at"))
+    }
+}
