@@ -243,6 +243,11 @@ if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
                                   roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 10))
     exit(0)
 }
+if let flag = CommandLine.arguments.firstIndex(of: "--directory") {
+    let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? (quick ? 10_000 : 100_000)
+    try await directoryBenchmark(agents: max(count, 1_000), quick: quick)
+    exit(0)
+}
 if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
     let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
     try await fanOutBenchmark(rounds: max(rounds, 1))

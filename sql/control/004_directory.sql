@@ -29,3 +29,9 @@ CREATE INDEX directory_members_city ON parley.directory_members (city_key, searc
 CREATE INDEX directory_members_modified ON parley.directory_members (tenant_id, modified_at, id);
 
 COMMENT ON TABLE parley.directory_members IS 'The agent directory: RESO Member records of every brokerage; only listed ones are searchable.';
+
+-- Filters without a name: walk one brokerage's listed agents by name; languages and
+-- designations by their GIN entries when rare.
+CREATE INDEX directory_members_brokerage ON parley.directory_members (tenant_id, search_name, id) WHERE listed;
+CREATE INDEX directory_members_languages ON parley.directory_members USING gin (languages) WHERE listed;
+CREATE INDEX directory_members_designations ON parley.directory_members USING gin (designations) WHERE listed;
