@@ -196,4 +196,41 @@ struct DirectoryTests {
             #expect(try await client.json(.get, "/v1/directory?city=" + String(repeating: "a", count: 101), token: agent).code == "validation_failed")
         }
     }
+
+    @Test("an agent edits their own profile with their user token; an older sync does not undo it")
+    func ownProfile() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database, prefix: "own")
+            let integration = try await tenant.integrationToken()
+            let agent = try await tenant.token(sub: "agent-5", role: .agent)
+            let missing = try await client.json(.get, "/v1/directory/me", token: agent)
+            #expect(missing.status == .notFound)
+            #expect(missing.code == "directory_member_not_found")
+            let surname = "Ottersby" + randomName("", length: 6)
+            _ = try await client.json(.put, "/v1/directory/agents/agent-5", token: integration, body: [
+                "MemberFullName": "Eve \(surname)", "MemberEmail": "eve@example.com", "ModificationTimestamp": "2026-11-01T00:00:00Z",
+            ])
+            // Unlisted until the agent opts in.
+            #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
+            let edited = try await client.json(.patch, "/v1/directory/me", token: agent, body: [
+                "listed": true, "showEmail": true, "MemberBio": "Waterfront homes.", "specialties": ["Condos", "condos", "Lofts"],
+                "MemberFullName": "Not Mine",
+            ])
+            #expect(edited.status == .ok, "\(edited.text)")
+            let mine = try await client.json(.get, "/v1/directory/me", token: agent).text
+            #expect(mine.contains(#""MemberBio":"Waterfront homes.""#) && mine.contains(#""specialties":["Condos","Lofts"]"#))
+            #expect(mine.contains("Eve \(surname)") && !mine.contains("Not Mine"))
+            let found = try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self)
+            #expect(found.map(\.MemberKey) == ["agent-5"])
+            #expect(found.first?.MemberEmail == "eve@example.com")
+            // The integration syncs from data older than the edit: ignored.
+            let older = try await client.json(.put, "/v1/directory/agents/agent-5", token: integration, body: [
+                "MemberFullName": "Eve \(surname)", "ModificationTimestamp": "2026-11-02T00:00:00Z",
+            ])
+            #expect(older.headers[.init("Parley-Outcome")!] == "unchanged; stale")
+            #expect(try await client.json(.patch, "/v1/directory/me", token: agent, body: ["photoUrl": "http://example.com/x.jpg"]).code == "validation_failed")
+            let visitor = try await tenant.token(sub: "client-1", role: .client)
+            #expect(try await client.json(.get, "/v1/directory/me", token: visitor).code == "agents_only")
+        }
+    }
 }

@@ -94,7 +94,7 @@ struct SystemTests {
                 "/v1/chat-requests:", "/v1/chat-requests/{id}:", "/v1/chat-requests/{id}/accept:",
                 "/v1/chat-requests/{id}/decline:", "/v1/chat-requests/{id}/convert-to-crm:",
                 "/v1/public/{tenant}/chat-requests:", "/v1/public/{tenant}/chat-requests/{id}:",
-                "/v1/directory:", "/v1/directory/agents:", "/v1/directory/agents/{MemberKey}:",
+                "/v1/directory:", "/v1/directory/me:", "/v1/directory/agents:", "/v1/directory/agents/{MemberKey}:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }

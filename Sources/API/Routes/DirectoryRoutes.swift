@@ -21,6 +21,43 @@ struct DirectoryRoutes {
     /// Find an agent (agent tokens).
     func registerSearch(on group: RouterGroup<ParleyRequestContext>) {
         group.get("directory", use: find)
+        group.get("directory/me", use: own)
+        group.patch("directory/me", use: editOwn)
+    }
+
+    @Sendable func own(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<DirectoryMember> {
+        JSONBody(try await directory.own(try context.requireCaller()))
+    }
+
+    /// JSON merge patch of the fields an agent controls.
+    struct ProfilePatchBody: Decodable {
+        let patch: DirectoryProfilePatch
+
+        enum Keys: String, CodingKey { case MemberBio, photoUrl, MemberLanguages, areasServed, specialties, listed, showEmail, showMobilePhone }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Keys.self)
+            func field<T: Decodable & Sendable>(_ key: Keys, _ type: T.Type) throws -> PatchField<T> {
+                guard container.contains(key) else { return .unchanged }
+                return .set(try container.decodeNil(forKey: key) ? nil : try container.decode(T.self, forKey: key))
+            }
+            var patch = DirectoryProfilePatch()
+            patch.MemberBio = try field(.MemberBio, String.self)
+            patch.photoUrl = try field(.photoUrl, String.self)
+            patch.MemberLanguages = try field(.MemberLanguages, [String].self)
+            patch.areasServed = try field(.areasServed, [String].self)
+            patch.specialties = try field(.specialties, [String].self)
+            patch.listed = try field(.listed, Bool.self)
+            patch.showEmail = try field(.showEmail, Bool.self)
+            patch.showMobilePhone = try field(.showMobilePhone, Bool.self)
+            self.patch = patch
+        }
+    }
+
+    @Sendable func editOwn(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<DirectoryMember> {
+        let caller = try context.requireCaller()
+        let body = try await request.decodeJSON(as: ProfilePatchBody.self, context: context)
+        return JSONBody(try await directory.editOwn(caller, body.patch))
     }
 
     @Sendable func find(_ request: Request, context: ParleyRequestContext) async throws -> Page<DirectoryMember> {

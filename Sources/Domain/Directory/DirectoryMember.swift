@@ -227,3 +227,34 @@ public struct Timestamp: Codable, Sendable, Hashable {
         try container.encode(ParleyJSON.format(date))
     }
 }
+
+/// What an agent may change in their own directory record (JSON merge patch: absent fields
+/// stay, `null` clears). Names, license, office and contact points are the brokerage's.
+public struct DirectoryProfilePatch: Sendable {
+    public var MemberBio: PatchField<String> = .unchanged
+    public var photoUrl: PatchField<String> = .unchanged
+    public var MemberLanguages: PatchField<[String]> = .unchanged
+    public var areasServed: PatchField<[String]> = .unchanged
+    public var specialties: PatchField<[String]> = .unchanged
+    public var listed: PatchField<Bool> = .unchanged
+    public var showEmail: PatchField<Bool> = .unchanged
+    public var showMobilePhone: PatchField<Bool> = .unchanged
+
+    public init() {}
+
+    func applied(to record: DirectoryRecord) -> DirectoryRecord {
+        var record = record
+        func apply<T>(_ field: PatchField<T>, _ path: WritableKeyPath<DirectoryRecord, T?>) {
+            if case .set(let value) = field { record[keyPath: path] = value }
+        }
+        apply(MemberBio, \.MemberBio)
+        apply(photoUrl, \.photoUrl)
+        apply(MemberLanguages, \.MemberLanguages)
+        apply(areasServed, \.areasServed)
+        apply(specialties, \.specialties)
+        apply(listed, \.listed)
+        apply(showEmail, \.showEmail)
+        apply(showMobilePhone, \.showMobilePhone)
+        return record
+    }
+}

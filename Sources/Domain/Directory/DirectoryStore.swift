@@ -128,6 +128,40 @@ public struct DirectoryStore: Sendable {
         return (items, next)
     }
 
+    // MARK: - An agent's own record
+
+    /// The caller's own record, every field (agents only).
+    public func own(_ caller: Caller) async throws -> DirectoryMember {
+        try Self.requireAgent(caller)
+        guard let member = try await fetch(Integration(tenant: caller.tenant, name: caller.userID), key: caller.userID) else {
+            throw Self.notPublished
+        }
+        return member
+    }
+
+    /// The caller edits their own record: bio, photo, languages, areas, specialties, and their
+    /// opt-ins. The record's ModificationTimestamp becomes now, so a sync the integration made
+    /// from older data does not undo the edit (it is `stale`).
+    public func editOwn(_ caller: Caller, _ patch: DirectoryProfilePatch) async throws -> DirectoryMember {
+        try Self.requireAgent(caller)
+        let me = Integration(tenant: caller.tenant, name: caller.userID)
+        guard let current = try await fetch(me, key: caller.userID) else { throw Self.notPublished }
+        var record = patch.applied(to: current.record)
+        record.ModificationTimestamp = nil
+        _ = try await write(me, [(caller.userID, try record.validated())])
+        guard let member = try await fetch(me, key: caller.userID) else { throw Self.notPublished }
+        return member
+    }
+
+    static let notPublished = DomainError.notFound(
+        code: "directory_member_not_found", message: "your brokerage has not published a directory record for you")
+
+    static func requireAgent(_ caller: Caller) throws {
+        guard caller.role == .agent else {
+            throw DomainError.forbidden(code: "agents_only", message: "only agents can use the agent directory")
+        }
+    }
+
     // MARK: - Find an agent
 
     public struct Filters: Sendable {
@@ -157,9 +191,7 @@ public struct DirectoryStore: Sendable {
     /// when they are common, or from the trigram index when rare; the typo statement runs only
     /// when the exact matches do not fill the page, and ranks only its own few rows.
     public func find(_ caller: Caller, _ filters: Filters, after: String?, limit: Int) async throws -> (items: [DirectoryMember], next: String?) {
-        guard caller.role == .agent else {
-            throw DomainError.forbidden(code: "agents_only", message: "only agents can use the agent directory")
-        }
+        try Self.requireAgent(caller)
         var validator = Validator()
         func filter(_ value: String?, _ field: String) -> String? {
             guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
