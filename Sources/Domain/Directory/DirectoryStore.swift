@@ -231,7 +231,9 @@ public struct DirectoryStore: Sendable {
             for word in words {
                 let pattern = "public.parley_unaccent(\(builder.bind(ContactStore.likeEscape(word))))"
                 let prefix = "(d.search_name LIKE \(pattern) || '%' OR d.search_name LIKE '% ' || \(pattern) || '%')"
-                exact.append(prefix)
+                // Implied by the prefix test, and one the trigram index can intersect across
+                // words: "maria lopez" reads the 52 names with both, not the 2,252 Lopezes.
+                exact.append("d.search_name LIKE '%' || \(pattern) || '%' AND \(prefix)")
                 if typos {
                     let typed = "public.parley_unaccent(\(builder.bind(word)))"
                     close.append("(\(prefix) OR \(typed) OPERATOR(public.<%) d.search_name)")
