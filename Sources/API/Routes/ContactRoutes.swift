@@ -60,20 +60,16 @@ struct ContactRoutes {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Keys.self)
-            func field<T: Decodable & Sendable>(_ key: Keys, _ type: T.Type) throws -> PatchField<T> {
-                guard container.contains(key) else { return .unchanged }
-                return .set(try container.decodeNil(forKey: key) ? nil : try container.decode(T.self, forKey: key))
-            }
             var patch = ContactPatch()
-            patch.firstName = try field(.FirstName, String.self)
-            patch.lastName = try field(.LastName, String.self)
-            patch.fullName = try field(.FullName, String.self)
-            patch.email = try field(.Email, String.self)
-            patch.mobilePhone = try field(.MobilePhone, String.self)
-            patch.preferredPhone = try field(.PreferredPhone, String.self)
-            patch.leadSource = try field(.LeadSource, String.self)
-            patch.notes = try field(.Notes, String.self)
-            patch.preferredContactMethod = try field(.preferredContactMethod, ContactMethod.self)
+            patch.firstName = try container.patchField(.FirstName, String.self)
+            patch.lastName = try container.patchField(.LastName, String.self)
+            patch.fullName = try container.patchField(.FullName, String.self)
+            patch.email = try container.patchField(.Email, String.self)
+            patch.mobilePhone = try container.patchField(.MobilePhone, String.self)
+            patch.preferredPhone = try container.patchField(.PreferredPhone, String.self)
+            patch.leadSource = try container.patchField(.LeadSource, String.self)
+            patch.notes = try container.patchField(.Notes, String.self)
+            patch.preferredContactMethod = try container.patchField(.preferredContactMethod, ContactMethod.self)
             self.patch = patch
         }
     }

@@ -37,19 +37,15 @@ struct DirectoryRoutes {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: Keys.self)
-            func field<T: Decodable & Sendable>(_ key: Keys, _ type: T.Type) throws -> PatchField<T> {
-                guard container.contains(key) else { return .unchanged }
-                return .set(try container.decodeNil(forKey: key) ? nil : try container.decode(T.self, forKey: key))
-            }
             var patch = DirectoryProfilePatch()
-            patch.MemberBio = try field(.MemberBio, String.self)
-            patch.photoUrl = try field(.photoUrl, String.self)
-            patch.MemberLanguages = try field(.MemberLanguages, [String].self)
-            patch.areasServed = try field(.areasServed, [String].self)
-            patch.specialties = try field(.specialties, [String].self)
-            patch.listed = try field(.listed, Bool.self)
-            patch.showEmail = try field(.showEmail, Bool.self)
-            patch.showMobilePhone = try field(.showMobilePhone, Bool.self)
+            patch.MemberBio = try container.patchField(.MemberBio, String.self)
+            patch.photoUrl = try container.patchField(.photoUrl, String.self)
+            patch.MemberLanguages = try container.patchField(.MemberLanguages, [String].self)
+            patch.areasServed = try container.patchField(.areasServed, [String].self)
+            patch.specialties = try container.patchField(.specialties, [String].self)
+            patch.listed = try container.patchField(.listed, Bool.self)
+            patch.showEmail = try container.patchField(.showEmail, Bool.self)
+            patch.showMobilePhone = try container.patchField(.showMobilePhone, Bool.self)
             self.patch = patch
         }
     }

@@ -34,3 +34,11 @@ func createdOrFound<Value: Encodable & Sendable>(_ value: Value, created: Bool, 
     if created, let location { headers[.location] = location }
     return EditedResponse(status: created ? .created : .ok, headers: headers, response: JSONBody(value))
 }
+
+extension KeyedDecodingContainer {
+    /// A JSON merge-patch member: absent is `.unchanged`, `null` clears, a value sets.
+    func patchField<T: Decodable & Sendable>(_ key: Key, _ type: T.Type) throws -> PatchField<T> {
+        guard contains(key) else { return .unchanged }
+        return .set(try decodeNil(forKey: key) ? nil : try decode(T.self, forKey: key))
+    }
+}

@@ -116,7 +116,7 @@ public struct DirectoryRecord: Codable, Sendable, Hashable {
         record.showMobilePhone = showMobilePhone ?? false
         if let stamp = ModificationTimestamp {
             // Milliseconds, as the record is written back: a record read back compares equal.
-            record.ModificationTimestamp = Timestamp(Date(timeIntervalSince1970: (stamp.date.timeIntervalSince1970 * 1000).rounded(.down) / 1000))
+            record.ModificationTimestamp = Timestamp(milliseconds: stamp.date)
         }
         try validator.check()
         return record
@@ -204,6 +204,11 @@ public struct Timestamp: Codable, Sendable, Hashable {
         self.date = date
     }
 
+    /// `date` to the millisecond, as it is written back.
+    init(milliseconds date: Date) {
+        self.date = Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+
     public static func parse(_ text: String) -> Timestamp? {
         if let date = ParleyJSON.parse(text) { return Timestamp(date) }
         let plain = ISO8601DateFormatter()
@@ -211,7 +216,7 @@ public struct Timestamp: Codable, Sendable, Hashable {
         if let date = plain.date(from: text) { return Timestamp(date) }
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text).map(Timestamp.init)
+        return fractional.date(from: text).map { Timestamp($0) }
     }
 
     public init(from decoder: any Decoder) throws {

@@ -35,8 +35,8 @@ public struct DirectoryStore: Sendable {
     {
         let validKey = try Self.validKey(key)
         let stored = try record.validated()
-        let results = try await write(integration, [(validKey, stored)])
-        guard let result = results.first, let member = try await fetch(integration, key: validKey) else { throw Self.notFound }
+        let results = try await write(integration.tenant, [(validKey, stored)])
+        guard let result = results.first, let member = try await fetch(integration.tenant, key: validKey) else { throw Self.notFound }
         return (member, result)
     }
 
@@ -79,7 +79,7 @@ public struct DirectoryStore: Sendable {
                 }
             }
         }
-        let written = try await write(integration, accepted.map { ($0.key, $0.record) })
+        let written = try await write(integration.tenant, accepted.map { ($0.key, $0.record) })
         for (item, result) in zip(accepted, written) { results[item.index] = result }
         return results.compactMap { $0 }
     }
@@ -99,7 +99,7 @@ public struct DirectoryStore: Sendable {
 
     /// One record of the integration's brokerage, with every field.
     public func get(_ integration: Integration, key: String) async throws -> DirectoryMember {
-        guard let member = try await fetch(integration, key: key) else { throw Self.notFound }
+        guard let member = try await fetch(integration.tenant, key: key) else { throw Self.notFound }
         return member
     }
 
@@ -133,7 +133,7 @@ public struct DirectoryStore: Sendable {
     /// The caller's own record, every field (agents only).
     public func own(_ caller: Caller) async throws -> DirectoryMember {
         try Self.requireAgent(caller)
-        guard let member = try await fetch(Integration(tenant: caller.tenant, name: caller.userID), key: caller.userID) else {
+        guard let member = try await fetch(caller.tenant, key: caller.userID) else {
             throw Self.notPublished
         }
         return member
@@ -144,12 +144,11 @@ public struct DirectoryStore: Sendable {
     /// from older data does not undo the edit (it is `stale`).
     public func editOwn(_ caller: Caller, _ patch: DirectoryProfilePatch) async throws -> DirectoryMember {
         try Self.requireAgent(caller)
-        let me = Integration(tenant: caller.tenant, name: caller.userID)
-        guard let current = try await fetch(me, key: caller.userID) else { throw Self.notPublished }
+        guard let current = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         var record = patch.applied(to: current.record)
         record.ModificationTimestamp = nil
-        _ = try await write(me, [(caller.userID, try record.validated())])
-        guard let member = try await fetch(me, key: caller.userID) else { throw Self.notPublished }
+        _ = try await write(caller.tenant, [(caller.userID, try record.validated())])
+        guard let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         return member
     }
 
@@ -286,9 +285,10 @@ public struct DirectoryStore: Sendable {
         let exactParams = exactBuilder.params
         let closeParams = closeBuilder.params
         let rows = try await database.withTransaction { tx -> [Row] in
-            _ = try await tx.query("SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true)")
             var rows = try await tx.queryUnprepared(exactSQL, exactParams).rows
             if rows.count < window {
+                // The typo threshold, for this transaction only (the exact statement needs none).
+                _ = try await tx.query("SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true)")
                 rows += try await tx.queryUnprepared(closeSQL + " LIMIT \(window - rows.count)", closeParams).rows
             }
             return rows
@@ -312,19 +312,19 @@ public struct DirectoryStore: Sendable {
         return valid ?? key
     }
 
-    private func fetch(_ integration: Integration, key: String) async throws -> DirectoryMember? {
+    private func fetch(_ tenant: Tenant, key: String) async throws -> DirectoryMember? {
         try await database.withTransaction { tx in
             try await tx.query("""
                 SELECT \(Self.columns) FROM parley.directory_members d JOIN parley.tenants t ON t.id = d.tenant_id
                 WHERE d.tenant_id = $1 AND d.member_key = $2
-                """, [integration.tenant.id, key]).first.map { try Self.member($0, publicOnly: false) }
+                """, [tenant.id, key]).first.map { try Self.member($0, publicOnly: false) }
         }
     }
 
     /// Writes validated records in one statement; results in the order given.
-    private func write(_ integration: Integration, _ records: [(key: String, record: DirectoryRecord)]) async throws -> [DirectorySyncResult] {
+    private func write(_ tenant: Tenant, _ records: [(key: String, record: DirectoryRecord)]) async throws -> [DirectorySyncResult] {
         guard !records.isEmpty else { return [] }
-        let now = Timestamp(Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000))
+        let now = Timestamp(milliseconds: Date())
         struct Input: Encodable {
             let ord: Int
             let key: String
@@ -372,7 +372,7 @@ public struct DirectoryStore: Sendable {
                             ELSE 'updated' END AS outcome
                 FROM input i LEFT JOIN written w ON w.member_key = i.key LEFT JOIN before b ON b.member_key = i.key
                 ORDER BY i.ord
-                """, [integration.tenant.id, payload]).rows
+                """, [tenant.id, payload]).rows
         }
         return try rows.map { row in
             let key = try row.decode(String.self, "key")
