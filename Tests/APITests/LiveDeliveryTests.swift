@@ -245,6 +245,15 @@ struct LiveDeliveryTests {
                 // longer than the listener takes to be replaced, and polling only after it
                 // would miss the whole not-ready window.
                 async let sent = pair.send(writerClient, "while the listener hangs")
+                // When the replacement happened, sampled on its own: the polling below waits for
+                // /ready answers, which under the suite's load can end well after it.
+                let listener = readerApp.listener
+                let watcher = Task {
+                    while ContinuousClock.now - stalled < .seconds(20), listener.reconnectCount == 0 {
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                    return ContinuousClock.now - stalled
+                }
                 // The listener's own state is sampled (no request: under the suite's load a
                 // request can outlast the whole window); each /ready answered while it was
                 // down, and still down after, must be 503.
@@ -258,8 +267,7 @@ struct LiveDeliveryTests {
                     }
                     try await Task.sleep(for: .milliseconds(50))
                 }
-                // Taken before waiting for the send, which under the suite's load may finish later.
-                let noticed = ContinuousClock.now - stalled
+                let noticed = await watcher.value
                 #expect(try await sent.status == .created)
                 #expect(readerApp.listener.reconnectCount == 1)
                 #expect(noticed < .seconds(11))
