@@ -251,6 +251,14 @@ public struct Transaction: Sendable {
         try await connection.pipelinePrepared(statements)
     }
 
+    /// Moves the transaction into another brokerage's scope: its role and schema from here on,
+    /// until the next `enter` or the end of the transaction. Only for a session shared by two
+    /// brokerages, whose copies are written in one transaction, each under its own brokerage's
+    /// role (decision 0028): no role ever reads another brokerage's schema.
+    public func enter(_ scope: TenantScope) async throws {
+        try await connection.query(TenantScope.enterSQL, [scope.role.rawValue, scope.schema.quoted + ", public"])
+    }
+
     /// `COPY … FROM STDIN` inside the transaction (bulk loads); returns the rows stored.
     @discardableResult
     public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {

@@ -42,9 +42,10 @@ public struct TenantScope: Hashable, Sendable {
     var pipelinedBegin: [PipelinedStatement] {
         [
             PipelinedStatement("BEGIN", [], prepared: false),
-            PipelinedStatement(
-                "SELECT set_config('role', $1, true), set_config('search_path', $2, true)",
-                [role.rawValue, schema.quoted + ", public"], prepared: true),
+            PipelinedStatement(Self.enterSQL, [role.rawValue, schema.quoted + ", public"], prepared: true),
         ]
     }
+
+    /// The scope as a statement inside an open transaction (transaction-local, like SET LOCAL).
+    static let enterSQL = "SELECT set_config('role', $1, true), set_config('search_path', $2, true)"
 }

@@ -92,7 +92,8 @@ struct SystemTests {
                 "/v1/sessions/{id}/unread:", "/v1/sessions/{id}/typing:", "/v1/sessions/{id}/attachments:",
                 "/v1/attachments/{id}:", "/v1/contacts:", "/v1/contacts/{id}:", "/v1/search:",
                 "/v1/chat-requests:", "/v1/chat-requests/{id}:", "/v1/chat-requests/{id}/accept:",
-                "/v1/chat-requests/{id}/decline:", "/v1/chat-requests/{id}/convert-to-crm:",
+                "/v1/chat-requests/{id}/decline:", "/v1/chat-requests/{id}/convert-to-crm:", "/v1/chat-requests/sent:",
+                "/v1/chat-requests/blocks:", "/v1/chat-requests/blocks/{id}:",
                 "/v1/public/{tenant}/chat-requests:", "/v1/public/{tenant}/chat-requests/{id}:",
                 "/v1/directory:", "/v1/directory/me:", "/v1/directory/agents:", "/v1/directory/agents/{MemberKey}:",
             ] {

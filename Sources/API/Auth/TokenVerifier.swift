@@ -129,6 +129,11 @@ public actor TokenVerifier {
         guard Self.isValidText(claims.sub, max: 200) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's sub must be 1–200 characters")
         }
+        // '@…' names agents of other brokerages in shared sessions (decision 0028): a token of
+        // this brokerage must never act as one of them.
+        guard !RemoteMember.isRemote(claims.sub) else {
+            throw Problem.unauthorized(code: "invalid_token", detail: "a sub beginning with '@' is reserved for agents of other brokerages")
+        }
         return (tenant, claims)
     }
 

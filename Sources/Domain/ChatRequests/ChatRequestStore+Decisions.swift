@@ -8,8 +8,11 @@ extension ChatRequestStore {
         try requireAgent(caller)
         let uuid = try Self.requestID(id)
         let ttl = caller.tenant.settings.chatRequestTTLHours
-        let result = try await database.withTenant(caller.tenant.scope) { tx -> (ChatRequest, Session) in
+        let result = try await database.withTenant(caller.tenant.scope) { tx -> (ChatRequest, Session, peers: [String]) in
             let row = try await Self.pendingForDecision(tx, uuid, caller: caller, ttl: ttl)
+            if try row.decode(String.self, "source") == ChatRequest.Source.agent.rawValue {
+                return try await Self.acceptFromAgent(tx, row, caller: caller, ttl: ttl)
+            }
             let visitor = try row.decode(String.self, "visitor_id")
             let name = try row.decode(String.self, "name")
             let message = try row.decode(String.self, "message")
@@ -37,10 +40,11 @@ extension ChatRequestStore {
             try await SessionStore.announce(tx, session: view, changedBy: caller.userID, badges: false)
             try await EventLog.append(tx, .requestUpdated, session: session, recipients: [caller.userID], data: request.withoutNotes)
             try await BadgeStore.announce(tx, users: [caller.userID])
-            return (request, view)
+            return (request, view, [])
         }
         notifier?.tenantChanged(caller.tenant)
-        return result
+        for peer in result.peers { notifier?.tenantChanged(slug: peer) }
+        return (result.0, result.1)
     }
 
     /// Declines a pending request. The notes are visible only to the agent who declined.
@@ -52,7 +56,7 @@ extension ChatRequestStore {
         Listing.checkText(notes, "notes", max: 5000, into: &validator)
         try validator.check()
         let ttl = caller.tenant.settings.chatRequestTTLHours
-        let request = try await database.withTenant(caller.tenant.scope) { tx -> ChatRequest in
+        let (request, written) = try await database.withTenant(caller.tenant.scope) { tx -> (ChatRequest, Set<String>) in
             _ = try await Self.pendingForDecision(tx, uuid, caller: caller, ttl: ttl)
             let row = try await tx.query("""
                 UPDATE chat_requests r SET status = 'declined', decided_by = $2, decided_at = now(), decline_notes = $3
@@ -61,9 +65,12 @@ extension ChatRequestStore {
             let request = try Self.request(row, viewer: caller.userID, ttl: ttl)
             try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: request.withoutNotes)
             try await BadgeStore.announce(tx, users: [caller.userID])
-            return request
+            // An agent's request: their side learns it was declined, never the notes.
+            let written = try await Self.mirrorDecisions(tx, [row], home: caller.tenant.scope)
+            return (request, written)
         }
         notifier?.tenantChanged(caller.tenant)
+        for brokerage in written { notifier?.tenantChanged(slug: brokerage) }
         return request
     }
 
@@ -82,10 +89,16 @@ extension ChatRequestStore {
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             // No user id: what a visitor typed is unverified, so converting never binds their
             // identity to a contact (an existing one with that email could be someone else).
-            let draft = ContactDraft(
-                fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
-                mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
-                preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
+            let draft: ContactDraft
+            if let requester = try row.decode(String?.self, "requester") {
+                // An agent's request: what their public profile shows.
+                draft = Self.contactDraft(try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(requester.utf8)), userID: nil)
+            } else {
+                draft = ContactDraft(
+                    fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
+                    mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
+                    preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
+            }
             let (contact, created) = try await ContactStore.findOrCreate(tx, owner: caller.userID, draft)
             guard let contactID = UUID(uuidString: contact.ContactKey) else { throw ContactStore.notFound }
             if let property = try row.decode(String?.self, "property"),

@@ -6,10 +6,10 @@ extension ChatRequestStore {
     /// tenant (advisory lock); each expiry is an event and a badge update for its agent.
     public func expire(_ tenant: Tenant) async throws -> Int {
         let ttl = tenant.settings.chatRequestTTLHours
-        let expired = try await database.withTenant(tenant.scope) { tx -> Int in
+        let (expired, written) = try await database.withTenant(tenant.scope) { tx -> (Int, Set<String>) in
             guard try await tx.query("SELECT pg_try_advisory_xact_lock(hashtext('parley.chat-requests'), hashtext($1)) AS ok",
                                      [tenant.slug.rawValue]).rows[0].decode(Bool.self, "ok")
-            else { return 0 }
+            else { return (0, []) }
             let rows = try await tx.query("""
                 UPDATE chat_requests r SET status = 'expired', decided_at = now()
                 WHERE r.id IN (SELECT id FROM chat_requests WHERE status = 'pending' AND created_at <= now() - make_interval(hours => $1)
@@ -21,10 +21,12 @@ extension ChatRequestStore {
                 try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [request.agentId], data: request)
             }
             try await BadgeStore.announce(tx, users: try rows.map { try $0.decode(String.self, "agent_id") })
-            return rows.count
+            // Agents' requests: the asking agents' sides expire with them.
+            return (rows.count, try await Self.mirrorDecisions(tx, rows, home: tenant.scope))
         }
         if expired > 0 {
             notifier?.tenantChanged(tenant)
+            for brokerage in written { notifier?.tenantChanged(slug: brokerage) }
             logger.info("chat requests expired", metadata: ["tenant": "\(tenant.slug)", "count": "\(expired)"])
         }
         return expired

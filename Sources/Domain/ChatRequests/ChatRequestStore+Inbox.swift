@@ -2,7 +2,7 @@ import Database
 import Foundation
 
 extension ChatRequestStore {
-    public func list(_ caller: Caller, status: ChatRequest.Status?, after: String?, limit: Int) async throws -> (items: [ChatRequest], next: String?) {
+    public func list(_ caller: Caller, status: ChatRequest.Status?, source: ChatRequest.Source? = nil, after: String?, limit: Int) async throws -> (items: [ChatRequest], next: String?) {
         try requireAgent(caller)
         let position = try Keyset.decode(after)
         let ttl = caller.tenant.settings.chatRequestTTLHours
@@ -10,10 +10,10 @@ extension ChatRequestStore {
             try await tx.query("""
                 SELECT \(Self.columns), to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_time
                 FROM chat_requests r
-                WHERE r.agent_id = $1 AND ($2::text IS NULL OR r.status = $2)
+                WHERE r.agent_id = $1 AND ($2::text IS NULL OR r.status = $2) AND ($6::text IS NULL OR r.source = $6)
                   AND ($3::timestamp IS NULL OR (r.created_at, r.id) < ($3::timestamp AT TIME ZONE 'UTC', $4::uuid))
                 ORDER BY r.created_at DESC, r.id DESC LIMIT $5
-                """, [caller.userID, status?.rawValue, position?.key, position?.id, limit + 1]).rows
+                """, [caller.userID, status?.rawValue, position?.key, position?.id, limit + 1, source?.rawValue]).rows
         }
         let items = try rows.prefix(limit).map { try Self.request($0, viewer: caller.userID, ttl: ttl) }
         var next: String?

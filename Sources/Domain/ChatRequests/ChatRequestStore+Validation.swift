@@ -23,6 +23,9 @@ extension ChatRequestStore {
         let agent = s.agentId ?? settings.defaultAgentId
         if agent == nil { v.add("agentId", "required", "agentId is required (this brokerage has no default agent)") }
         if let agent { v.requireText(agent, "agentId", maxLength: 200) }
+        if let agent, RemoteMember.isRemote(agent) {
+            v.add("agentId", "invalid_value", "agentId is not an agent of this brokerage")
+        }
         var name = v.requireText(s.name.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "name", maxLength: 200)
         if let text = name, text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             // It becomes the visitor's display name (and their token's `name`): one line.

@@ -20,7 +20,7 @@ public struct ChatRequestStore: Sendable {
     static let columns = """
         r.id, r.agent_id, r.visitor_id, r.name, r.email, r.phone, r.message, r.property::text AS property,
         r.preferred_contact_method, r.status, r.created_at, r.decided_by, r.decided_at, r.decline_notes,
-        r.session_id, r.contact_id
+        r.session_id, r.contact_id, r.source, r.requester::text AS requester, r.requester_brokerage, r.requester_key
         """
 
     static let notFound = DomainError.notFound(code: "chat_request_not_found", message: "no such chat request")

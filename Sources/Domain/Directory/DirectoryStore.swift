@@ -308,6 +308,9 @@ public struct DirectoryStore: Sendable {
     static func validKey(_ key: String, field: String = "MemberKey") throws -> String {
         var validator = Validator()
         let valid = validator.requireText(key, field, maxLength: 200)
+        if RemoteMember.isRemote(key) {
+            validator.add(field, "invalid_value", "a MemberKey is the sub of the agent's tokens, which never begins with '@'")
+        }
         try validator.check()
         return valid ?? key
     }
@@ -319,6 +322,17 @@ public struct DirectoryStore: Sendable {
                 WHERE d.tenant_id = $1 AND d.member_key = $2
                 """, [tenant.id, key]).first.map { try Self.member($0, publicOnly: false) }
         }
+    }
+
+    /// An agent's public directory entry and whether it is listed, read on the control plane
+    /// inside another store's transaction (before it enters a brokerage's scope).
+    static func publicMember(_ tx: Transaction, tenant: UUID, key: String) async throws -> (member: DirectoryMember, listed: Bool)? {
+        guard let row = try await tx.query("""
+            SELECT \(columns), d.listed FROM parley.directory_members d JOIN parley.tenants t ON t.id = d.tenant_id
+            WHERE d.tenant_id = $1 AND d.member_key = $2
+            """, [tenant, key]).first
+        else { return nil }
+        return (try member(row, publicOnly: true), try row.decode(Bool.self, "listed"))
     }
 
     /// Writes validated records in one statement; results in the order given.

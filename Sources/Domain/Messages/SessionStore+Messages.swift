@@ -31,12 +31,20 @@ extension SessionStore {
         // seq, message, receipt, events; sql/tenant/functions/send_message.sql), COMMIT,
         // pipelined. The HTML is rendered here, once, and stored with the message.
         let attachmentIDs = try Self.attachmentIDs(draft, limit: caller.tenant.settings.maxAttachmentsPerMessage)
+        let params: [any SQLEncodable] = [
+            uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
+            Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, SQLArray.uuids(attachmentIDs),
+        ]
         let result = try await database.tenantPipelined(
-            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])",
-            [uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
-             Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, SQLArray.uuids(attachmentIDs)])
-        guard let row = result.first else { throw Self.notFound }
-        let outcome = try row.decode(String.self, "outcome")
+            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])", params)
+        guard var row = result.first else { throw Self.notFound }
+        var outcome = try row.decode(String.self, "outcome")
+        var peers: [String] = []
+        if outcome == "shared" {
+            // A session with copies in other brokerages: every copy in one transaction.
+            (row, peers) = try await sendShared(caller, session: uuid, params)
+            outcome = try row.decode(String.self, "outcome")
+        }
         switch outcome {
         case "not_found":
             throw Self.notFound
@@ -60,7 +68,25 @@ extension SessionStore {
             return (message, false)
         }
         committed(caller)
+        for peer in peers { notifier?.tenantChanged(slug: peer) }
         return (message, true)
+    }
+
+    /// The send of a shared session (decision 0028): send_message() in the caller's copy, then
+    /// the message into each other brokerage's copy, in one transaction.
+    private func sendShared(_ caller: Caller, session: UUID, _ params: [any SQLEncodable]) async throws -> (Row, [String]) {
+        try await database.withTenant(caller.tenant.scope) { tx -> (Row, [String]) in
+            guard let row = try await tx.query(
+                "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[], true)", params).first
+            else { throw Self.notFound }
+            guard try row.decode(String.self, "outcome") == "created" else { return (row, []) }
+            let message = try row.decodeJSON(Message.self, "message", decoder: ParleyJSON.sharedDecoder)
+            guard let id = UUID(uuidString: message.id) else { throw DatabaseError.undecodable("a message id is no UUID") }
+            let peers = try await SharedCopies.peers(tx, session: session)
+            try await SharedCopies.mirrorMessage(
+                tx, session: session, message: id, home: caller.tenant.scope, from: caller.tenant.slug.rawValue, peers: peers)
+            return (row, peers)
+        }
     }
 
     public enum HistoryCursor: Sendable {

@@ -25,7 +25,11 @@ public final class Notifier: Sendable {
 
     /// Called after a transaction that appended events has committed.
     public func tenantChanged(_ tenant: Tenant) {
-        let slug = tenant.slug.rawValue
+        tenantChanged(slug: tenant.slug.rawValue)
+    }
+
+    /// The same, by slug (the other brokerages of a shared session, decision 0028).
+    public func tenantChanged(slug: String) {
         channels.wakeLocally(slug)
         let start = pending.withLock { state -> Bool in
             state.slugs.insert(slug)

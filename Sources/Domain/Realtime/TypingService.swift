@@ -34,24 +34,32 @@ public final class TypingService: Sendable {
             return true
         }
         guard allowed else { return .throttled }
-        let members = try await database.withTenant(caller.tenant.scope) { tx in
+        let rows = try await database.withTenant(caller.tenant.scope) { tx in
             try await tx.query("""
-                SELECT m.user_id FROM session_members m JOIN sessions s ON s.id = m.session_id
+                SELECT m.user_id, to_json(s.peers)::text AS peers FROM session_members m JOIN sessions s ON s.id = m.session_id
                 WHERE m.session_id = $1
                   AND EXISTS (SELECT 1 FROM session_members me WHERE me.session_id = $1 AND me.user_id = $2)
-                """, [uuid, caller.userID]).rows.map { try $0.decode(String.self, "user_id") }
+                """, [uuid, caller.userID]).rows
         }
-        guard !members.isEmpty else {
+        let members = try rows.map { try $0.decode(String.self, "user_id") }
+        guard let first = rows.first else {
             lastSent.withLock { _ = $0.removeValue(forKey: key) }
             throw SessionStore.notFound
         }
         let until = now.addingTimeInterval(Self.shownFor)
-        let signal = TypingSignal(
-            t: caller.tenant.slug.rawValue, s: uuid.uuidString.lowercased(), u: caller.userID, n: caller.name,
-            until: until.timeIntervalSince1970, r: members)
-        let payload = String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
+        let home = caller.tenant.slug.rawValue
+        // A shared session's other copies hear it too, in their brokerage's names (decision 0028).
+        let peers = try first.decodeJSON([String].self, "peers")
+        let payloads = try ([home] + peers).map { brokerage in
+            let signal = TypingSignal(
+                t: brokerage, s: uuid.uuidString.lowercased(), u: RemoteMember.translate(caller.userID, from: home, to: brokerage),
+                n: caller.name, until: until.timeIntervalSince1970,
+                r: brokerage == home ? members : members.map { RemoteMember.translate($0, from: home, to: brokerage) })
+            return String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
+        }
         try await database.withConnection { connection in
-            _ = try await connection.query("SELECT pg_notify($1, $2)", [channels.typing, payload])
+            _ = try await connection.query(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", [channels.typing, SQLArray.text(payloads)])
         }
         return .sent(until: until)
     }

@@ -15,6 +15,9 @@ public struct Session: Codable, Sendable, Hashable {
         public let name: String
         public let role: String
         public let lastReadSeq: Int64
+        /// The member's brokerage (slug) when it is not the viewer's: an agent of another
+        /// brokerage in a shared session (decision 0028). Their `userId` is `@<slug>:<MemberKey>`.
+        public let brokerage: String?
     }
 
     public struct LastMessage: Codable, Sendable, Hashable {

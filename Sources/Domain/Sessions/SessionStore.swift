@@ -22,9 +22,19 @@ public struct SessionStore: Sendable {
         case contact(id: String, userID: String?)
         /// Another agent of the same brokerage.
         case agent(userID: String, name: String)
+
+        /// The user ids it names, with their request fields.
+        var userIDs: [(String, String)] {
+            switch self {
+            case .newClient(let userID, _, _, _): [("client.userId", userID)]
+            case .contact(_, let userID): userID.map { [("client.userId", $0)] } ?? []
+            case .agent(let userID, _): [("agent.userId", userID)]
+            }
+        }
     }
 
-    /// Starts a session (agents only). An open (active or archived) session of the same kind
+    /// Starts a session (agents only). Agents of other brokerages are asked with Request Chat
+    /// (ChatRequestStore.requestChat), never named here. An open (active or archived) session of the same kind
     /// between exactly these two people is returned instead of making a second one.
     public func create(_ caller: Caller, with counterpart: Counterpart) async throws -> (Session, created: Bool) {
         guard caller.isAgent else {
@@ -195,7 +205,7 @@ public struct SessionStore: Sendable {
                s.last_sender_id, s.last_activity_at, s.created_at, me.last_read_seq, me.marked_unread,
                (extract(epoch FROM s.last_activity_at) * 1000000)::int8 AS activity_us,
                (SELECT json_agg(json_build_object('userId', m.user_id, 'name', u.display_name, 'role', m.role,
-                                                  'lastReadSeq', m.last_read_seq) ORDER BY m.joined_at, m.user_id)
+                                                  'lastReadSeq', m.last_read_seq, 'brokerage', u.brokerage) ORDER BY m.joined_at, m.user_id)
                   FROM session_members m JOIN users u ON u.id = m.user_id WHERE m.session_id = s.id)::text AS members
         """
 
@@ -251,6 +261,9 @@ public struct SessionStore: Sendable {
         case .agent(let userID, let name):
             validator.requireText(userID, "agent.userId", maxLength: 200)
             validator.requireText(name, "agent.name", maxLength: 200)
+        }
+        for (field, id) in counterpart.userIDs where RemoteMember.isRemote(id) {
+            validator.add(field, "invalid_value", "ids beginning with '@' name agents of other brokerages; ask them with Request Chat")
         }
         try validator.check()
         return counterpart

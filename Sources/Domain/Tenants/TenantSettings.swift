@@ -16,6 +16,8 @@ public struct TenantSettings: Codable, Sendable, Hashable {
     /// Public submissions per client IP per hour, and per tenant per hour.
     public var chatRequestsPerIPPerHour: Int = 10
     public var chatRequestsPerHour: Int = 1000
+    /// Request Chat (agent to agent) per asking agent per hour (default 20).
+    public var agentChatRequestsPerHour: Int = 20
     /// Days the stream's event log keeps events for resuming (default 7). A stream resumed
     /// from an older cursor gets `resync_required`.
     public var eventRetentionDays: Int = 7
@@ -30,7 +32,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case maxAttachmentBytes, maxAttachmentsPerMessage, chatRequestTTLHours, defaultAgentId, allowedOrigins
-        case chatRequestsPerIPPerHour, chatRequestsPerHour, eventRetentionDays
+        case chatRequestsPerIPPerHour, chatRequestsPerHour, agentChatRequestsPerHour, eventRetentionDays
         case maxStorageBytes, maxUnsentUploadBytesPerUser
     }
 
@@ -44,6 +46,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         allowedOrigins = try c.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? d.allowedOrigins
         chatRequestsPerIPPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerIPPerHour) ?? d.chatRequestsPerIPPerHour
         chatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerHour) ?? d.chatRequestsPerHour
+        agentChatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .agentChatRequestsPerHour) ?? d.agentChatRequestsPerHour
         eventRetentionDays = try c.decodeIfPresent(Int.self, forKey: .eventRetentionDays) ?? d.eventRetentionDays
         maxStorageBytes = try c.decodeIfPresent(Int.self, forKey: .maxStorageBytes) ?? d.maxStorageBytes
         maxUnsentUploadBytesPerUser = try c.decodeIfPresent(Int.self, forKey: .maxUnsentUploadBytesPerUser) ?? d.maxUnsentUploadBytesPerUser
@@ -62,6 +65,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         }
         if !(1...100_000).contains(chatRequestsPerIPPerHour) { v.add("chatRequestsPerIPPerHour", "out_of_range", "1 to 100000") }
         if !(1...10_000_000).contains(chatRequestsPerHour) { v.add("chatRequestsPerHour", "out_of_range", "1 to 10000000") }
+        if !(1...10_000).contains(agentChatRequestsPerHour) { v.add("agentChatRequestsPerHour", "out_of_range", "1 to 10000") }
         if !(1...3650).contains(eventRetentionDays) { v.add("eventRetentionDays", "out_of_range", "1 to 3650 days") }
         if !((1 << 20)...(1 << 50)).contains(maxStorageBytes) { v.add("maxStorageBytes", "out_of_range", "1 MiB to 1 PiB") }
         if !((1 << 20)...(1 << 40)).contains(maxUnsentUploadBytesPerUser) {

@@ -4,21 +4,25 @@
 -- Outcomes: 'not_found' (no session, or the sender is not a member); 'existing' (this sender
 -- already stored a message under this client id: that one is returned); 'closed';
 -- 'attachments_unavailable' (an id is not a ready, unused upload of this sender in this
--- session — checked, and locked, before anything is written); or 'created'.
+-- session — checked, and locked, before anything is written); 'shared' (the session has copies
+-- in other brokerages and `p_shared` is false: nothing was written, the caller sends again in a
+-- transaction that writes every copy, decision 0028); or 'created'.
 -- `message` is message_json() — the same object the message.created event carries;
 -- `members` maps each member to their read position after the send.
 --
 -- The result row changed shape once (it had one column per field): drop the old one first.
 DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, uuid[]);
+DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, uuid[], boolean);
 CREATE FUNCTION send_message(
     p_session uuid, p_sender text, p_client_id text, p_text text, p_html text, p_preview text, p_listing jsonb,
-    p_attachments uuid[]
+    p_attachments uuid[], p_shared boolean DEFAULT false
 ) RETURNS TABLE (outcome text, message jsonb, members jsonb)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     v_status text;
     v_last_seq bigint;
+    v_peers text[];
     v_members jsonb;
     v_sender_read bigint;
     v_sender_marked boolean;
@@ -32,12 +36,17 @@ BEGIN
     -- larger id and is numbered after the earlier one's (docs/decisions/0012-event-positions.md).
     PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
 
-    SELECT s.status, s.last_seq INTO v_status, v_last_seq
+    SELECT s.status, s.last_seq, s.peers INTO v_status, v_last_seq, v_peers
     FROM sessions s JOIN session_members m ON m.session_id = s.id AND m.user_id = p_sender
     WHERE s.id = p_session
     FOR UPDATE OF s;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb;
+        RETURN;
+    END IF;
+
+    IF cardinality(v_peers) > 0 AND NOT p_shared THEN
+        RETURN QUERY SELECT 'shared'::text, NULL::jsonb, NULL::jsonb;
         RETURN;
     END IF;
 
@@ -103,9 +112,10 @@ BEGIN
     VALUES ('message.created', p_session, v_recipients, v_json);
 
     -- Badges: every other member; the sender too if this session had unread messages for them.
+    -- Agents of other brokerages ('@…') have their badge in their own brokerage.
     PERFORM announce_badges(ARRAY(
         SELECT r FROM unnest(v_recipients) AS r
-        WHERE r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked));
+        WHERE (r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked) AND r NOT LIKE '@%'));
 
     RETURN QUERY SELECT 'created'::text, v_json, v_members;
 END;

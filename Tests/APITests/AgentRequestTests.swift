@@ -1,0 +1,283 @@
+import Database
+import DatabaseTesting
+import Domain
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import ParleyTesting
+import Testing
+
+/// Request Chat between agents and sessions shared across brokerages (issue 16 points 4–5,
+/// decision 0028).
+@Suite("API: agent-to-agent requests and chats across brokerages")
+struct AgentRequestTests {
+    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+
+    /// Three brokerages; `bea` of beta is listed in the directory (email shown), `ana` of alpha too.
+    struct World {
+        let alpha: TestTenant
+        let beta: TestTenant
+        let gamma: TestTenant
+        let ana: String
+        let bea: String
+        let gus: String
+
+        static func make(_ app: TestApp, _ client: any TestClientProtocol) async throws -> World {
+            let alpha = try await TestTenant.make(app.database, prefix: "al")
+            let beta = try await TestTenant.make(app.database, prefix: "be")
+            let gamma = try await TestTenant.make(app.database, prefix: "ga")
+            let listedBea: [String: Any] = [
+                "MemberFullName": "Bea Broker", "MemberEmail": "bea@beta.example", "showEmail": true, "MemberCity": "Oakland", "listed": true,
+            ]
+            #expect(try await client.json(.put, "/v1/directory/agents/bea", token: try await beta.integrationToken(), body: listedBea).status == .created)
+            let listedAna: [String: Any] = ["MemberFullName": "Ana Agent", "MemberEmail": "ana@alpha.example", "listed": true]
+            #expect(try await client.json(.put, "/v1/directory/agents/ana", token: try await alpha.integrationToken(), body: listedAna).status == .created)
+            return World(
+                alpha: alpha, beta: beta, gamma: gamma, ana: try await alpha.token(sub: "ana", name: "Ana Agent"),
+                bea: try await beta.token(sub: "bea", name: "Bea Broker"), gus: try await gamma.token(sub: "gus", name: "Gus Gamma"))
+        }
+
+        func ask(_ client: any TestClientProtocol, as token: String? = nil, _ brokerage: TestTenant? = nil, _ key: String = "bea",
+                 message: String = "Hi Bea, a buyer of mine likes 12 Oak St") async throws -> APIResponse {
+            try await client.json(.post, "/v1/chat-requests", token: token ?? ana, body: [
+                "brokerage": (brokerage ?? beta).slug.rawValue, "memberKey": key, "message": message,
+                "property": ["ListingKey": "L-100", "address": "12 Oak St, Oakland"],
+            ])
+        }
+    }
+
+    struct Sent: Decodable {
+        struct To: Decodable {
+            let MemberKey: String
+            let MemberFullName: String?
+            let brokerage: DirectoryMember.Brokerage
+        }
+
+        let id: String
+        let direction: String
+        let to: To
+        let status: ChatRequest.Status
+        let sessionId: String?
+    }
+
+    struct Block: Decodable {
+        let id: String
+        let brokerage: String
+        let memberKey: String?
+    }
+
+    /// The next event of `types`, skipping others.
+    static func event(_ stream: TestStream, _ types: Set<String>) async throws -> StreamMessage {
+        try #require(await stream.nextEvent(types, timeout: .seconds(20)), "no \(types) event")
+    }
+
+    @Test("request → accept across two brokerages: one session in each copy, messages, receipts, typing and attachments live both ways; each side its own status and contacts; a third brokerage sees none of it")
+    func acrossBrokerages() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            try await app.waitUntilListening()
+            let anaStream = try await TestStream.connect(port: try Self.port(client), token: world.ana)
+            let beaStream = try await TestStream.connect(port: try Self.port(client), token: world.bea)
+            let gusStream = try await TestStream.connect(port: try Self.port(client), token: world.gus)
+            for stream in [anaStream, beaStream, gusStream] { #expect(await stream.next()?.type == "hello") }
+
+            // Request Chat; asking again returns the pending request.
+            let asked = try await world.ask(client)
+            #expect(asked.status == .created, "\(asked.text)")
+            let sent = try asked.decode(Sent.self)
+            #expect(sent.direction == "outgoing" && sent.status == .pending)
+            #expect(sent.to.MemberKey == "bea" && sent.to.brokerage.slug == world.beta.slug.rawValue && sent.to.MemberFullName == "Bea Broker")
+            let again = try await world.ask(client)
+            #expect(again.status == .ok)
+            #expect(try again.decode(Sent.self).id == sent.id)
+
+            // Bea sees it live, with Ana's public profile, among her agent requests; her badge counts it.
+            let created = try await Self.event(beaStream, ["request.created"])
+            let incoming = try created.data(ChatRequest.self)
+            #expect(incoming.id == sent.id && incoming.source == .agent && incoming.direction == "incoming")
+            #expect(incoming.requester?.MemberKey == "ana" && incoming.requester?.brokerage.slug == world.alpha.slug.rawValue)
+            #expect(incoming.requester?.record.MemberEmail == nil, "Ana did not opt in to show her email")
+            #expect(incoming.property?.ListingKey == "L-100")
+            #expect(try await client.json(.get, "/v1/chat-requests?source=agent", token: world.bea).items(ChatRequest.self).map(\.id) == [sent.id])
+            #expect(try await client.json(.get, "/v1/chat-requests?source=website", token: world.bea).items(ChatRequest.self).isEmpty)
+            #expect(try await client.json(.get, "/v1/badge", token: world.bea).decode(Badge.self).pendingRequests == 1)
+            #expect(try await client.json(.get, "/v1/chat-requests/sent", token: world.ana).items(Sent.self).map(\.id) == [sent.id])
+
+            // Accept: a kind-agent session, badged, with a copy in each brokerage.
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(sent.id)/accept", token: world.bea)
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            let session = try accepted.decode(AcceptedBody.self).session
+            #expect(session.kind == .agent && session.agentToAgent)
+            let anaThere = "@\(world.alpha.slug):ana"
+            #expect(Set(session.members.map(\.userId)) == ["bea", anaThere])
+            #expect(session.members.first { $0.userId == anaThere }?.brokerage == world.alpha.slug.rawValue)
+            #expect(session.lastSeq == 1)
+            let anaView = try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana)
+            #expect(anaView.status == .ok, "\(anaView.text)")
+            let anaSession = try anaView.decode(Session.self)
+            #expect(anaSession.agentToAgent && Set(anaSession.members.map(\.userId)) == ["ana", "@\(world.beta.slug):bea"])
+            let update = try await Self.event(anaStream, ["request.updated"])
+            #expect(try update.data(Sent.self).status == .accepted)
+            #expect(try update.data(Sent.self).sessionId == session.id)
+            #expect(try await client.json(.get, "/v1/badge", token: world.bea).decode(Badge.self).pendingRequests == 0)
+
+            // The request's message is the first message of both copies: same id, same seq.
+            let beaFirst = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.bea).items(Message.self)
+            let anaFirst = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.ana).items(Message.self)
+            #expect(beaFirst.map(\.id) == anaFirst.map(\.id) && beaFirst.map(\.seq) == [1])
+            #expect(beaFirst.first?.listing?.ListingKey == "L-100")
+            #expect(beaFirst.first?.sender.userId == anaThere && anaFirst.first?.sender.userId == "ana")
+
+            // Messages both ways, live on the other side, in step.
+            let fromBea = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
+                                                body: ["clientMessageId": "b1", "text": "Happy to help, Ana"])
+            #expect(fromBea.status == .created, "\(fromBea.text)")
+            let beaMessage = try fromBea.decode(Message.self)
+            let atAna = try await Self.event(anaStream, ["message.created"])
+            #expect(try atAna.data(Message.self).id == beaMessage.id)
+            #expect(try atAna.data(Message.self).seq == 2)
+            #expect(try atAna.data(Message.self).sender.userId == "@\(world.beta.slug):bea")
+            #expect(try await client.json(.get, "/v1/badge", token: world.ana).decode(Badge.self).unreadMessages == 1)
+            let retried = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
+                                                body: ["clientMessageId": "b1", "text": "Happy to help, Ana"])
+            #expect(retried.status == .ok)
+            #expect(try retried.decode(Message.self).id == beaMessage.id)
+
+            // Receipts: Ana reads, Bea sees it live.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/read", token: world.ana, body: ["upTo": 2]).status == .ok)
+            let read = try await Self.event(beaStream, ["message.read"])
+            struct ReadBody: Decodable { let userId: String; let lastReadSeq: Int64 }
+            #expect(try read.data(ReadBody.self).userId == anaThere && read.data(ReadBody.self).lastReadSeq == 2)
+
+            // Typing reaches the other brokerage's member.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/typing", token: world.ana).status == .ok)
+            var typing: StreamMessage?
+            while typing == nil {
+                guard let frame = await beaStream.next(timeout: .seconds(10)) else { break }
+                if frame.type == "typing" { typing = frame }
+            }
+            #expect(typing?.userId == anaThere && typing?.sessionId == session.id)
+
+            // An attachment: its bytes are copied; Bea downloads them from her own brokerage.
+            let image = Samples.png(width: 4, height: 3)
+            let upload = try await AttachmentTests.uploaded(client, world.ana, session: session.id, ("plan.png", image))
+            let withFile = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                                 body: ["clientMessageId": "a-file", "text": "The floor plan", "attachmentIds": [upload]])
+            #expect(withFile.status == .created, "\(withFile.text)")
+            let fileEvent = try await Self.event(beaStream, ["message.created"])
+            #expect(try fileEvent.data(Message.self).attachments.map(\.id) == [upload])
+            let downloaded = try await AttachmentTests.download(client, world.bea, upload)
+            #expect(downloaded.status == .ok)
+            #expect(Array(buffer: downloaded.body) == image)
+
+            // Each side its own status: Ana closes hers; Bea's stays active and Bea can still write.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/close", token: world.ana).status == .ok)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .active)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .closed)
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
+                                          body: ["clientMessageId": "b2", "text": "Closing time on your side"]).status == .created)
+            let anaHistory = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.ana).items(Message.self)
+            let beaHistory = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.bea).items(Message.self)
+            #expect(anaHistory.map(\.id) == beaHistory.map(\.id) && anaHistory.map(\.seq) == [4, 3, 2, 1])
+
+            // Each search is its own brokerage's.
+            #expect(try await SearchTests.found(client, world.bea, "floor plan") == [session.id])
+            #expect(try await SearchTests.found(client, world.ana, "closing") == [session.id])
+
+            // Each got the other as a contact; Bea's email shows because she opted in.
+            struct ContactBody: Decodable { let FullName: String; let Email: String?; let userId: String?; let LeadSource: String? }
+            let beaContacts = try await client.json(.get, "/v1/contacts", token: world.bea).items(ContactBody.self)
+            #expect(beaContacts.map(\.userId) == [anaThere] && beaContacts.first?.LeadSource == "Agent directory")
+            let anaContacts = try await client.json(.get, "/v1/contacts", token: world.ana).items(ContactBody.self)
+            #expect(anaContacts.first?.FullName == "Bea Broker" && anaContacts.first?.Email == "bea@beta.example")
+
+            // A third brokerage sees none of it: not over the API…
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.gus).status == .notFound)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.gus).status == .notFound)
+            #expect(try await client.json(.get, "/v1/chat-requests?source=agent", token: world.gus).items(ChatRequest.self).isEmpty)
+            #expect(await gusStream.next(timeout: .milliseconds(300)) == nil)
+            // …nor with its database role, which cannot even read the two copies; and neither of
+            // the two brokerages' roles reads the other's copy.
+            for (reader, other) in [(world.gamma, world.alpha), (world.gamma, world.beta), (world.alpha, world.beta), (world.beta, world.alpha)] {
+                await #expect(throws: DatabaseError.self) {
+                    try await app.database.withTenant(reader.scope) { tx in
+                        try await tx.query("SELECT count(*) FROM \(other.scope.schema.quoted).messages")
+                    }
+                }
+            }
+            let gammaRows = try await app.database.withTenant(world.gamma.scope) { tx in
+                try await tx.query("SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM messages) AS n").rows[0].decode(Int.self, "n")
+            }
+            #expect(gammaRows == 0)
+            for stream in [anaStream, beaStream, gusStream] { await stream.close() }
+        }
+    }
+
+    @Test("duplicates, decline notes kept by the decliner, blocking an agent or a brokerage, the hourly limit, unlisted agents, and a request within one brokerage")
+    func rules() async throws {
+        try await TestApp.run { app, client in
+            let world = try await World.make(app, client)
+
+            // Unlisted or unknown agents cannot be requested; nor can oneself.
+            let hidden: [String: Any] = ["MemberFullName": "Hal Hidden", "listed": false]
+            _ = try await client.json(.put, "/v1/directory/agents/hal", token: try await world.beta.integrationToken(), body: hidden)
+            #expect(try await world.ask(client, world.beta, "hal").code == "directory_member_not_found")
+            #expect(try await world.ask(client, world.beta, "nobody").code == "directory_member_not_found")
+            #expect(try await world.ask(client, world.alpha, "ana").status == .unprocessableContent)
+            #expect(try await world.ask(client, as: try await world.alpha.token(sub: "cli", role: .client)).status == .forbidden)
+
+            // Declined with notes: the notes stay with Bea; Ana learns only that it was declined.
+            let first = try await world.ask(client).decode(Sent.self)
+            let declined = try await client.json(.post, "/v1/chat-requests/\(first.id)/decline", token: world.bea, body: ["notes": "competitor, never"])
+            #expect(try declined.decode(ChatRequest.self).declineNotes == "competitor, never")
+            let anaSide = try await client.json(.get, "/v1/chat-requests/sent", token: world.ana)
+            #expect(try anaSide.items(Sent.self).first?.status == .declined)
+            #expect(!anaSide.text.contains("competitor"))
+            #expect(try await world.ask(client).status == .created, "a declined request no longer holds the pair")
+
+            // Blocking Ana declines her pending request and refuses the next.
+            let blocked = try await client.json(.post, "/v1/chat-requests/blocks", token: world.bea,
+                                                body: ["brokerage": world.alpha.slug.rawValue, "memberKey": "ana"])
+            #expect(blocked.status == .created, "\(blocked.text)")
+            #expect(try await client.json(.get, "/v1/chat-requests/sent?status=pending", token: world.ana).items(Sent.self).isEmpty)
+            #expect(try await client.json(.get, "/v1/badge", token: world.bea).decode(Badge.self).pendingRequests == 0)
+            #expect(try await world.ask(client).code == "requester_blocked")
+            // The whole brokerage: another of its agents is refused too; lifting both lets them ask.
+            let brokerageBlock = try await client.json(.post, "/v1/chat-requests/blocks", token: world.bea,
+                                                       body: ["brokerage": world.alpha.slug.rawValue]).decode(Block.self)
+            let ann = try await world.alpha.token(sub: "ann", name: "Ann Other")
+            #expect(try await world.ask(client, as: ann).code == "requester_blocked")
+            #expect(try await client.json(.get, "/v1/chat-requests/blocks", token: world.bea).items(Block.self).count == 2)
+            #expect(try await client.json(.delete, "/v1/chat-requests/blocks/\(brokerageBlock.id)", token: world.bea).status == .noContent)
+            #expect(try await world.ask(client, as: ann).status == .created)
+            #expect(try await world.ask(client).code == "requester_blocked")
+
+            // The hourly limit is the asking brokerage's setting.
+            #expect(try await client.json(.patch, "/v1/tenants/\(world.alpha.slug)/settings", token: app.operatorKey,
+                                          body: ["agentChatRequestsPerHour": 1]).status == .ok)
+            let cal = try await world.alpha.token(sub: "cal", name: "Cal Caller")
+            #expect(try await world.ask(client, as: cal).status == .created)
+            let limited = try await world.ask(client, as: cal, world.alpha, "ana")
+            #expect(limited.status == .tooManyRequests && limited.code == "request_rate_limited")
+            #expect(limited.headers[.retryAfter] != nil)
+
+            // Within one brokerage: one copy, both members its own agents.
+            #expect(try await client.json(.patch, "/v1/tenants/\(world.alpha.slug)/settings", token: app.operatorKey,
+                                          body: ["agentChatRequestsPerHour": 20]).status == .ok)
+            let local = try await world.ask(client, as: ann, world.alpha, "ana").decode(Sent.self)
+            let opened = try await client.json(.post, "/v1/chat-requests/\(local.id)/accept", token: world.ana)
+            #expect(opened.status == .ok, "\(opened.text)")
+            let session = try opened.decode(AcceptedBody.self).session
+            #expect(Set(session.members.map(\.userId)) == ["ana", "ann"] && session.members.allSatisfy { $0.brokerage == nil })
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: ann).decode(Session.self).agentToAgent)
+            #expect(try await client.json(.get, "/v1/chat-requests/sent?status=accepted", token: ann).items(Sent.self).map(\.sessionId) == [session.id])
+
+            // '@…' ids are reserved for other brokerages' agents: no token or request may use one.
+            let forged = try await world.alpha.token(sub: "@\(world.beta.slug):bea")
+            #expect(try await client.json(.get, "/v1/sessions", token: forged).status == .unauthorized)
+            let named = try await client.json(.post, "/v1/sessions", token: world.ana, body: ["agent": ["userId": "@\(world.beta.slug):bea", "name": "Bea"]])
+            #expect(named.status == .unprocessableContent)
+        }
+    }
+}
