@@ -150,14 +150,18 @@ struct AgentRequestTests {
             struct ReadBody: Decodable { let userId: String; let lastReadSeq: Int64 }
             #expect(try read.data(ReadBody.self).userId == anaThere && read.data(ReadBody.self).lastReadSeq == 2)
 
-            // Typing reaches the other brokerage's member.
-            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/typing", token: world.ana).status == .ok)
-            var typing: StreamMessage?
-            while typing == nil {
-                guard let frame = await beaStream.next(timeout: .seconds(10)) else { break }
-                if frame.type == "typing" { typing = frame }
+            // Typing reaches the other brokerage's member, both ways.
+            func typing(on stream: TestStream) async -> StreamMessage? {
+                while true {
+                    guard let frame = await stream.next(timeout: .seconds(10)) else { return nil }
+                    if frame.type == "typing" { return frame }
+                }
             }
-            #expect(typing?.userId == anaThere && typing?.sessionId == session.id)
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/typing", token: world.ana).status == .ok)
+            let anaTyping = await typing(on: beaStream)
+            #expect(anaTyping?.userId == anaThere && anaTyping?.sessionId == session.id)
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/typing", token: world.bea).status == .ok)
+            #expect(await typing(on: anaStream)?.userId == "@\(world.beta.slug):bea")
 
             // An attachment: its bytes are copied; Bea downloads them from her own brokerage.
             let image = Samples.png(width: 4, height: 3)
@@ -170,6 +174,14 @@ struct AgentRequestTests {
             let downloaded = try await AttachmentTests.download(client, world.bea, upload)
             #expect(downloaded.status == .ok)
             #expect(Array(buffer: downloaded.body) == image)
+
+            // …and the other way: Bea reads Ana's message, Ana sees it live (✓✓ in her copy).
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/read", token: world.bea, body: ["upTo": 3]).status == .ok)
+            var beaRead = try await Self.event(anaStream, ["message.read"])
+            if try beaRead.data(ReadBody.self).userId == "ana" { beaRead = try await Self.event(anaStream, ["message.read"]) }  // her own, first
+            #expect(try beaRead.data(ReadBody.self).userId == "@\(world.beta.slug):bea" && beaRead.data(ReadBody.self).lastReadSeq == 3)
+            let anaMessages = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.ana).items(Message.self)
+            #expect(anaMessages.first { $0.seq == 3 }?.delivery == .read, "Ana's message 3 shows ✓✓ in her copy")
 
             // Each side its own status: Ana closes hers; Bea's stays active and Bea can still write.
             #expect(try await client.json(.post, "/v1/sessions/\(session.id)/close", token: world.ana).status == .ok)
