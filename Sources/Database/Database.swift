@@ -137,15 +137,22 @@ public final class Database: Service, Sendable {
     /// (set_config of role and search_path, transaction-local like SET LOCAL), the statement and
     /// COMMIT go out together in libpq pipeline mode. For the hottest write (a send).
     public func tenantPipelined(_ scope: TenantScope, _ sql: String, _ params: [any SQLEncodable]) async throws -> QueryResult {
+        try await tenantPipelined(scope, [PipelinedStatement(sql, params, prepared: false)])[0]
+    }
+
+    /// Statements in their own tenant-scoped transaction, in ONE round trip (BEGIN, the scope,
+    /// the statements, COMMIT, pipelined); their results in order. A statement may move the
+    /// transaction into another scope (`TenantScope.enter…`, decision 0028).
+    public func tenantPipelined(_ scope: TenantScope, _ statements: [PipelinedStatement]) async throws -> [QueryResult] {
         try await withConnection(tenant: scope) { connection in
             do {
                 let opening = scope.pipelinedBegin
-                let results = try await connection.pipeline(
-                    opening + [PipelinedStatement(sql, params, prepared: false), PipelinedStatement("COMMIT", [], prepared: false)])
-                guard results.count == opening.count + 2 else {
-                    throw DatabaseError.undecodable("a pipeline of \(opening.count + 2) statements returned \(results.count) results")
+                let results = try await connection.pipeline(opening + statements + [PipelinedStatement("COMMIT", [], prepared: false)])
+                guard results.count == opening.count + statements.count + 1 else {
+                    throw DatabaseError.undecodable(
+                        "a pipeline of \(opening.count + statements.count + 1) statements returned \(results.count) results")
                 }
-                return results[opening.count]
+                return Array(results[opening.count..<(opening.count + statements.count)])
             } catch {
                 await connection.rollbackIfOpen()
                 throw error

@@ -46,6 +46,12 @@ public struct TenantScope: Hashable, Sendable {
         ]
     }
 
+    /// The scope as a statement of a pipeline inside an open transaction: the transaction moves
+    /// into this brokerage's role and schema (decision 0028).
+    public var enterStatement: PipelinedStatement {
+        PipelinedStatement(Self.enterSQL, [role.rawValue, schema.quoted + ", public"], prepared: true)
+    }
+
     /// The scope as a statement inside an open transaction (transaction-local, like SET LOCAL).
     static let enterSQL = "SELECT set_config('role', $1, true), set_config('search_path', $2, true)"
 }

@@ -35,16 +35,24 @@ extension SessionStore {
             uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
             Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, SQLArray.uuids(attachmentIDs),
         ]
-        let result = try await database.tenantPipelined(
-            caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])", params)
-        guard var row = result.first else { throw Self.notFound }
-        var outcome = try row.decode(String.self, "outcome")
-        var peers: [String] = []
-        if outcome == "shared" {
-            // A session with copies in other brokerages: every copy in one transaction.
-            (row, peers) = try await sendShared(caller, session: uuid, params)
-            outcome = try row.decode(String.self, "outcome")
+        // A session with copies in other brokerages (decision 0028) is written into every copy
+        // in one transaction; whether a session has them never changes, so it is remembered.
+        var peers = sharedPeers.peers(of: uuid, in: caller.tenant.slug.rawValue) ?? []
+        var row: Row
+        if peers.isEmpty {
+            let result = try await database.tenantPipelined(
+                caller.tenant.scope, "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[])", params)
+            guard let first = result.first else { throw Self.notFound }
+            row = first
+            if try row.decode(String.self, "outcome") == "shared" {
+                peers = try row.decodeJSON([String].self, "peers")
+                sharedPeers.remember(uuid, in: caller.tenant.slug.rawValue, peers: peers)
+                row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
+            }
+        } else {
+            row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
         }
+        let outcome = try row.decode(String.self, "outcome")
         switch outcome {
         case "not_found":
             throw Self.notFound
@@ -73,19 +81,29 @@ extension SessionStore {
     }
 
     /// The send of a shared session (decision 0028): send_message() in the caller's copy, then
-    /// the message into each other brokerage's copy, in one transaction.
-    private func sendShared(_ caller: Caller, session: UUID, _ params: [any SQLEncodable]) async throws -> (Row, [String]) {
-        try await database.withTenant(caller.tenant.scope) { tx -> (Row, [String]) in
-            guard let row = try await tx.query(
-                "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[], true)", params).first
-            else { throw Self.notFound }
-            guard try row.decode(String.self, "outcome") == "created" else { return (row, []) }
+    /// the message into each other brokerage's copy, in one transaction. Without attachments
+    /// that is one pipeline, one round trip: send_message() leaves the message in a
+    /// transaction-local setting that mirror_pending_message() reads in each other copy's
+    /// scope. With attachments, their bytes are copied piece by piece (SharedCopies).
+    private func sendShared(_ caller: Caller, session: UUID, _ params: [any SQLEncodable], peers: [String], attachments: Bool) async throws -> Row {
+        let send = "SELECT * FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid[], true)"
+        let home = caller.tenant.slug.rawValue
+        if !attachments {
+            var statements = [PipelinedStatement(send, params, prepared: false)]
+            for peer in peers {
+                statements.append(try SharedCopies.scope(peer).enterStatement)
+                statements.append(PipelinedStatement("SELECT mirror_pending_message($1, $2)", [home, peer], prepared: true))
+            }
+            guard let row = try await database.tenantPipelined(caller.tenant.scope, statements).first?.first else { throw Self.notFound }
+            return row
+        }
+        return try await database.withTenant(caller.tenant.scope) { tx -> Row in
+            guard let row = try await tx.query(send, params).first else { throw Self.notFound }
+            guard try row.decode(String.self, "outcome") == "created" else { return row }
             let message = try row.decodeJSON(Message.self, "message", decoder: ParleyJSON.sharedDecoder)
             guard let id = UUID(uuidString: message.id) else { throw DatabaseError.undecodable("a message id is no UUID") }
-            let peers = try await SharedCopies.peers(tx, session: session)
-            try await SharedCopies.mirrorMessage(
-                tx, session: session, message: id, home: caller.tenant.scope, from: caller.tenant.slug.rawValue, peers: peers)
-            return (row, peers)
+            try await SharedCopies.mirrorMessage(tx, session: session, message: id, home: caller.tenant.scope, from: home, peers: peers)
+            return row
         }
     }
 

@@ -9,6 +9,9 @@ public struct SessionStore: Sendable {
     /// Wakes live streams after a commit that appended events (nil: no live delivery).
     public let notifier: Notifier?
 
+    /// Sessions of this process's sends that have copies in other brokerages (decision 0028).
+    let sharedPeers = SharedPeers()
+
     public init(database: Database, notifier: Notifier? = nil) {
         self.database = database
         self.notifier = notifier

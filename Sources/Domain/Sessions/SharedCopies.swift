@@ -1,5 +1,6 @@
 import Database
 import Foundation
+import Synchronization
 
 /// Agents of other brokerages as a brokerage's copies name them (decision 0028).
 ///
@@ -124,5 +125,37 @@ enum SharedCopies {
             }
         }
         try await tx.enter(home)
+    }
+}
+
+/// Which sessions have copies in other brokerages, as sends learn it. A session's peers are set
+/// when it is made and never change, so what is remembered never goes stale; sessions without
+/// peers are not remembered (their sends find out in the one round trip they make anyway).
+/// Bounded: forgotten all at once past `capacity`.
+///
+/// Keyed by brokerage and session: the two copies of a session have the same id and each names
+/// the other as its peer.
+final class SharedPeers: Sendable {
+    struct Key: Hashable {
+        let brokerage: String
+        let session: UUID
+    }
+
+    private let known = Mutex<[Key: [String]]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 10_000) {
+        self.capacity = capacity
+    }
+
+    func peers(of session: UUID, in brokerage: String) -> [String]? {
+        known.withLock { $0[Key(brokerage: brokerage, session: session)] }
+    }
+
+    func remember(_ session: UUID, in brokerage: String, peers: [String]) {
+        known.withLock { known in
+            if known.count >= capacity { known.removeAll(keepingCapacity: true) }
+            known[Key(brokerage: brokerage, session: session)] = peers
+        }
     }
 }

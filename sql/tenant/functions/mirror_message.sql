@@ -66,3 +66,4 @@ BEGIN
     PERFORM announce_badges(ARRAY(SELECT r FROM unnest(v_recipients) AS r WHERE r <> p_sender AND r NOT LIKE '@%'));
 END;
 $$;
+

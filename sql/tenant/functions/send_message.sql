@@ -5,8 +5,11 @@
 -- already stored a message under this client id: that one is returned); 'closed';
 -- 'attachments_unavailable' (an id is not a ready, unused upload of this sender in this
 -- session — checked, and locked, before anything is written); 'shared' (the session has copies
--- in other brokerages and `p_shared` is false: nothing was written, the caller sends again in a
--- transaction that writes every copy, decision 0028); or 'created'.
+-- in other brokerages and `p_shared` is false: nothing was written, `peers` names them, and the
+-- caller sends again in a transaction that writes every copy, decision 0028); or 'created'.
+-- With `p_shared`, a created message is also left in the transaction-local setting
+-- `parley.mirror` for mirror_pending_message(), which writes it into the other copies in the
+-- same transaction.
 -- `message` is message_json() — the same object the message.created event carries;
 -- `members` maps each member to their read position after the send.
 --
@@ -16,7 +19,7 @@ DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, 
 CREATE FUNCTION send_message(
     p_session uuid, p_sender text, p_client_id text, p_text text, p_html text, p_preview text, p_listing jsonb,
     p_attachments uuid[], p_shared boolean DEFAULT false
-) RETURNS TABLE (outcome text, message jsonb, members jsonb)
+) RETURNS TABLE (outcome text, message jsonb, members jsonb, peers jsonb)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -41,12 +44,12 @@ BEGIN
     WHERE s.id = p_session
     FOR UPDATE OF s;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb;
+        RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb, NULL::jsonb;
         RETURN;
     END IF;
 
     IF cardinality(v_peers) > 0 AND NOT p_shared THEN
-        RETURN QUERY SELECT 'shared'::text, NULL::jsonb, NULL::jsonb;
+        RETURN QUERY SELECT 'shared'::text, NULL::jsonb, NULL::jsonb, to_jsonb(v_peers);
         RETURN;
     END IF;
 
@@ -60,12 +63,12 @@ BEGIN
     SELECT * INTO v_message FROM messages e
     WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id;
     IF FOUND THEN
-        RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members;
+        RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
         RETURN;
     END IF;
 
     IF v_status = 'closed' THEN
-        RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members;
+        RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members, NULL::jsonb;
         RETURN;
     END IF;
 
@@ -77,7 +80,7 @@ BEGIN
             FOR UPDATE OF a) AS usable;
         IF v_usable <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) OR
            cardinality(p_attachments) <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) THEN
-            RETURN QUERY SELECT 'attachments_unavailable'::text, NULL::jsonb, v_members;
+            RETURN QUERY SELECT 'attachments_unavailable'::text, NULL::jsonb, v_members, NULL::jsonb;
             RETURN;
         END IF;
     END IF;
@@ -117,6 +120,13 @@ BEGIN
         SELECT r FROM unnest(v_recipients) AS r
         WHERE (r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked) AND r NOT LIKE '@%'));
 
-    RETURN QUERY SELECT 'created'::text, v_json, v_members;
+    IF p_shared THEN
+        PERFORM set_config('parley.mirror', jsonb_build_object(
+            'id', v_message.id, 'session', p_session, 'seq', v_message.seq, 'sender', p_sender,
+            'clientId', p_client_id, 'text', p_text, 'html', p_html, 'preview', p_preview, 'listing', p_listing,
+            'createdAt', v_message.created_at::text, 'attachments', cardinality(p_attachments))::text, true);
+    END IF;
+
+    RETURN QUERY SELECT 'created'::text, v_json, v_members, NULL::jsonb;
 END;
 $$;
