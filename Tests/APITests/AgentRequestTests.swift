@@ -277,6 +277,17 @@ struct AgentRequestTests {
             // Within one brokerage: one copy, both members its own agents.
             #expect(try await client.json(.patch, "/v1/tenants/\(world.alpha.slug)/settings", token: app.operatorKey,
                                           body: ["agentChatRequestsPerHour": 20]).status == .ok)
+            // Expiry by the asked brokerage's sweeper reaches the asker's side.
+            let dan = try await world.alpha.token(sub: "dan", name: "Dan Late")
+            let late = try await world.ask(client, as: dan).decode(Sent.self)
+            try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("UPDATE chat_requests SET created_at = now() - interval '73 hours' WHERE id = $1::uuid", [late.id])
+            }
+            let beta = try #require(try await app.dependencies.tenants.find(world.beta.slug))
+            #expect(try await app.dependencies.chatRequests.expire(beta) == 1)
+            #expect(try await client.json(.get, "/v1/chat-requests/sent", token: dan).items(Sent.self).map(\.status) == [.expired])
+            #expect(try await world.ask(client, as: dan).status == .created, "an expired request no longer holds the pair")
+
             let local = try await world.ask(client, as: ann, world.alpha, "ana").decode(Sent.self)
             let opened = try await client.json(.post, "/v1/chat-requests/\(local.id)/accept", token: world.ana)
             #expect(opened.status == .ok, "\(opened.text)")
