@@ -23,13 +23,7 @@ struct ChatRequestRoutes {
 
     @Sendable func list(_ request: Request, context: ParleyRequestContext) async throws -> Page<ChatRequest> {
         let caller = try context.requireCaller()
-        var status: ChatRequest.Status?
-        if let text = request.uri.queryParameters["status"].map(String.init) {
-            guard let parsed = ChatRequest.Status(rawValue: text) else {
-                throw Problem.validation([.init("status", "invalid_value", "status is one of pending, accepted, declined, expired")])
-            }
-            status = parsed
-        }
+        let status = try Self.statusFilter(request)
         var source: ChatRequest.Source?
         if let text = request.uri.queryParameters["source"].map(String.init) {
             guard let parsed = ChatRequest.Source(rawValue: text) else {
@@ -40,6 +34,15 @@ struct ChatRequestRoutes {
         let page = try await requests.list(
             caller, status: status, source: source, after: request.uri.queryParameters["after"].map(String.init), limit: try pageLimit(request))
         return Page(items: page.items, nextCursor: page.next)
+    }
+
+    /// `?status=`: one of the request statuses, or absent (422 `invalid_value` otherwise).
+    static func statusFilter(_ request: Request) throws -> ChatRequest.Status? {
+        guard let text = request.uri.queryParameters["status"].map(String.init) else { return nil }
+        guard let status = ChatRequest.Status(rawValue: text) else {
+            throw Problem.validation([.init("status", "invalid_value", "status is one of pending, accepted, declined, expired")])
+        }
+        return status
     }
 
     struct RequestChatBody: Decodable {
@@ -60,13 +63,7 @@ struct ChatRequestRoutes {
 
     @Sendable func sent(_ request: Request, context: ParleyRequestContext) async throws -> Page<SentChatRequest> {
         let caller = try context.requireCaller()
-        var status: ChatRequest.Status?
-        if let text = request.uri.queryParameters["status"].map(String.init) {
-            guard let parsed = ChatRequest.Status(rawValue: text) else {
-                throw Problem.validation([.init("status", "invalid_value", "status is one of pending, accepted, declined, expired")])
-            }
-            status = parsed
-        }
+        let status = try Self.statusFilter(request)
         let page = try await requests.sent(
             caller, status: status, after: request.uri.queryParameters["after"].map(String.init), limit: try pageLimit(request))
         return Page(items: page.items, nextCursor: page.next)
