@@ -49,6 +49,7 @@ public struct AppDependencies: Sendable {
     public let channels: LiveChannels
     public let search: SearchStore
     public let attachments: AttachmentStore
+    public let retention: MessageRetention
     public let maintenance: Maintenance
     public let chatRequests: ChatRequestStore
     public let users: UserDirectory
@@ -78,6 +79,7 @@ public struct AppDependencies: Sendable {
         self.typing = TypingService(database: database, channels: channels)
         self.search = SearchStore(database: database)
         self.attachments = AttachmentStore(database: database, blobs: PostgresBlobStore(database: database), logger: logger)
+        self.retention = MessageRetention(database: database, blobs: PostgresBlobStore(database: database))
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
         self.users = UserDirectory(database: database)
         self.directory = DirectoryStore(database: database)
@@ -85,6 +87,7 @@ public struct AppDependencies: Sendable {
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
             .init(name: "event-retention") { [database] tenant in _ = try await EventLog.trim(database, tenant) },
+            .init(name: "message-retention") { [retention] tenant in try await retention.trim(tenant) },
         ], interval: maintenanceInterval)
     }
 }

@@ -30,6 +30,12 @@ public enum Migrations {
     public static let controlFunctions: [FunctionFile] = functions(set: "control")
     /// `sql/tenant/functions/*.sql`, in name order.
     public static let tenantFunctions: [FunctionFile] = functions(set: "tenant")
+    /// `sql/reporting/*.sql`, in name order: the reporting views of every tenant schema
+    /// (docs/REPORTING.md), applied all together whenever one of them changed.
+    public static let reporting: [FunctionFile] = EmbeddedSQL.files
+        .filter { $0.path.hasPrefix("reporting/") && $0.path.hasSuffix(".sql") }
+        .map { FunctionFile(name: String($0.path.dropFirst("reporting/".count).dropLast(4)), sql: $0.contents) }
+        .sorted { $0.name < $1.name }
 
     /// Applied migrations whose text was deliberately rewritten: the checksum each had before.
     /// A schema that recorded that checksum is re-recorded with the new one instead of warned

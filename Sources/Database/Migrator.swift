@@ -61,6 +61,7 @@ public struct Migrator: Sendable {
         try await database.withTenant(scope) { tx in
             try await Self.lock(tx, schema: scope.schema.rawValue)
             try await Self.applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
+            try await Self.applyReporting(in: tx, scope: scope, logger: logger)
         }
         return applied
     }
@@ -74,6 +75,54 @@ public struct Migrator: Sendable {
             _ = try await apply(migration, in: tx, table: "schema_migrations", set: "tenant", logger: logger)
         }
         try await applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
+        try await applyReporting(in: tx, scope: scope, logger: logger)
+    }
+
+    /// The reporting views (`sql/reporting/`), all of them in name order whenever any changed
+    /// (each file drops and recreates its view, and a later file may read an earlier one's), then
+    /// their grants to the brokerage's reporting role when it exists: recreating a view drops
+    /// its grants.
+    static func applyReporting(in tx: Transaction, scope: TenantScope, logger: Logger) async throws {
+        let files = Migrations.reporting
+        guard !files.isEmpty else { return }
+        let checksum = FNV1a.hex(files.map { $0.name + ":" + $0.checksum }.joined(separator: ","))
+        try await tx.simpleQuery("""
+            CREATE TABLE IF NOT EXISTS schema_reporting (
+                singleton  boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+                checksum   text        NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            ) \(ledgerOptions)
+            """)
+        let recorded = try await tx.queryUnprepared("SELECT checksum FROM schema_reporting").first.map { try $0.decode(String.self, "checksum") }
+        guard recorded != checksum else { return }
+        for file in files { try await tx.simpleQuery(file.sql) }
+        try await tx.queryUnprepared("""
+            INSERT INTO schema_reporting (checksum) VALUES ($1)
+            ON CONFLICT (singleton) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+            """, [checksum])
+        try await grantReporting(in: tx, scope: scope)
+        logger.info("applied reporting views", metadata: ["schema": "\(scope.schema)", "files": "\(files.count)"])
+    }
+
+    /// The brokerage's reporting role: `<tenant role>_reporting` (`parley tenant reporting-role`).
+    public static func reportingRole(_ scope: TenantScope) -> SQLName? {
+        SQLName(scope.role.rawValue + "_reporting")
+    }
+
+    /// SELECT on every reporting view of the schema (and USAGE on the schema) to the brokerage's
+    /// reporting role, if it exists; nothing else. Runs as the tenant's role, which owns both.
+    public static func grantReporting(in tx: Transaction, scope: TenantScope) async throws {
+        guard let role = reportingRole(scope),
+            try await tx.queryUnprepared("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.rawValue]).first != nil
+        else { return }
+        let views = try await tx.queryUnprepared("""
+            SELECT c.relname FROM pg_class c
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'v' AND c.relname LIKE 'report\\_%'
+            ORDER BY 1
+            """).rows.compactMap { SQLName(try $0.decode(String.self, "relname")) }
+        var statements = ["GRANT USAGE ON SCHEMA \(scope.schema.quoted) TO \(role.quoted)"]
+        if !views.isEmpty { statements.append("GRANT SELECT ON \(views.map(\.quoted).joined(separator: ", ")) TO \(role.quoted)") }
+        try await tx.simpleQuery(statements.joined(separator: "; "))
     }
 
     // MARK: - Steps

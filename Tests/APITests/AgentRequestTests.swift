@@ -303,4 +303,52 @@ struct AgentRequestTests {
             #expect(named.status == .unprocessableContent)
         }
     }
+
+    @Test("one pending request per pair in either direction; the hourly limit holds for parallel requests; accepting never takes over a contact found by email")
+    func racesAndContacts() async throws {
+        try await TestApp.run(maxConnections: 8) { app, client in
+            let world = try await World.make(app, client)
+            let sync = try await world.beta.integrationToken()
+            let records: [[String: Any]] = (1...5).map { ["MemberKey": "b\($0)", "MemberFullName": "Beta Agent \($0)", "listed": true] }
+                + [["MemberKey": "bo", "MemberFullName": "Bo Broker", "MemberEmail": "bo@beta.example", "showEmail": true, "listed": true]]
+            #expect(try await client.json(.post, "/v1/directory/agents", token: sync, body: ["records": records]).status == .ok)
+
+            // Bea asked Ana first: Ana asking Bea is told to answer Bea's request instead.
+            #expect(try await world.ask(client, as: world.bea, world.alpha, "ana").status == .created)
+            let reverse = try await world.ask(client)
+            #expect(reverse.status == .conflict && reverse.code == "request_pending_from_them", "\(reverse.text)")
+
+            // Five requests at once against a limit of two: exactly two go out.
+            #expect(try await client.json(.patch, "/v1/tenants/\(world.alpha.slug)/settings", token: app.operatorKey,
+                                          body: ["agentChatRequestsPerHour": 2]).status == .ok)
+            let beta = world.beta.slug.rawValue
+            let ana = world.ana
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 1...5 {
+                    group.addTask {
+                        try await client.withOwnConnection { http in
+                            Int(try await http.json(.post, "/v1/chat-requests", token: ana, body: [
+                                "brokerage": beta, "memberKey": "b\(index)", "message": "parallel \(index)",
+                            ]).status.code)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [201, 201, 429, 429, 429], "\(statuses)")
+
+            // Ana's client Carla has the email Bo's brokerage publishes for Bo: accepting Bo's
+            // request gives Ana a contact for Bo of its own and leaves Carla's as it was.
+            let carla = try await client.json(.post, "/v1/contacts", token: world.ana, body: ["FullName": "Carla Client", "Email": "bo@beta.example"])
+            #expect(carla.status == .created)
+            let bo = try await world.beta.token(sub: "bo", name: "Bo Broker")
+            let fromBo = try await world.ask(client, as: bo, world.alpha, "ana").decode(Sent.self)
+            #expect(try await client.json(.post, "/v1/chat-requests/\(fromBo.id)/accept", token: world.ana).status == .ok)
+            struct ContactBody: Decodable { let FullName: String; let Email: String?; let userId: String? }
+            let contacts = try await client.json(.get, "/v1/contacts", token: world.ana).items(ContactBody.self)
+            #expect(contacts.first { $0.FullName == "Carla Client" }?.userId == nil)
+            let boContact = contacts.first { $0.userId == "@\(beta):bo" }
+            #expect(boContact?.FullName == "Bo Broker" && boContact?.Email == nil)
+        }
+    }
 }

@@ -52,46 +52,42 @@ extension ChatRequestStore {
             else { throw Self.agentNotFound }
             let requester = try await DirectoryStore.publicMember(tx, tenant: home.id, key: caller.userID)?.member
                 ?? Self.minimalProfile(caller)
-            // One request of a pair at a time, whichever brokerage's copy it reaches first.
-            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.agent-request'), hashtext($1))",
-                               ["\(home.slug)/\(caller.userID)>\(slug)/\(key)"])
+            // One count of an agent's requests at a time (the hourly limit), and one request
+            // between two agents at a time, whichever of them asks.
+            let me = "\(home.slug)/\(caller.userID)", them = "\(slug)/\(key)"
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.agent-requests-of'), hashtext($1))", [me])
+            try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.agent-request'), hashtext($1))", [[me, them].sorted().joined(separator: ">")])
 
-            // The asking agent's brokerage: a pending request is returned; the hourly limit.
+            // Reads in the asking agent's brokerage: a request the other agent already made to
+            // the caller, and the caller's requests of the last hour.
             try await tx.enter(home.scope)
-            try await UserStore.insertIfMissing(tx, id: caller.userID, role: .agent, name: caller.name)
-            let lapsed = try await tx.query("""
-                UPDATE sent_chat_requests r SET status = 'expired', decided_at = now()
-                WHERE r.requester_id = $1 AND r.target_brokerage = $2 AND r.target_key = $3 AND r.status = 'pending' AND r.expires_at <= now()
-                RETURNING \(Self.sentColumns)
-                """, [caller.userID, slug.rawValue, key]).rows
-            for row in lapsed {
-                try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: try Self.sentRequest(row))
-            }
-            if let existing = try await tx.query("""
-                SELECT \(Self.sentColumns) FROM sent_chat_requests r
-                WHERE r.requester_id = $1 AND r.target_brokerage = $2 AND r.target_key = $3 AND r.status = 'pending'
-                """, [caller.userID, slug.rawValue, key]).first {
-                return (existing, false, slug.rawValue)
+            if let theirs = try await tx.query("""
+                SELECT r.id FROM chat_requests r
+                WHERE r.agent_id = $1 AND r.source = 'agent' AND r.requester_brokerage = $2 AND r.requester_key = $3
+                  AND r.status = 'pending' AND r.created_at > now() - make_interval(hours => $4)
+                """, [caller.userID, slug.rawValue, key, home.settings.chatRequestTTLHours]).first {
+                throw DomainError.conflict(
+                    code: "request_pending_from_them",
+                    message: "this agent has already asked you for a chat: accept or decline their request \(try theirs.decode(UUID.self, "id").uuidString.lowercased())")
             }
             let recent = try await tx.query("""
                 SELECT count(*) AS n, ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int8 AS wait
                 FROM sent_chat_requests WHERE requester_id = $1 AND created_at > now() - interval '1 hour'
                 """, [caller.userID]).rows[0]
-            if try recent.decode(Int.self, "n") >= home.settings.agentChatRequestsPerHour {
-                throw DomainError.rateLimited(
-                    code: "request_rate_limited",
-                    message: "you may send \(home.settings.agentChatRequestsPerHour) chat requests to agents per hour; retry later",
-                    retryAfter: max(1, Int(try recent.decode(Int64?.self, "wait") ?? 60)))
-            }
 
-            // The asked agent's brokerage: blocks, then the request.
+            // The asked agent's brokerage, whose row is the request's truth: blocks, a pending
+            // request of the pair (returned), else the new one. Its rows are locked before the
+            // asker's, as the sweeper and blocks do.
             try await tx.enter(target.scope)
+            try await UserStore.insertIfMissing(tx, id: key, role: .agent, name: asked.member.record.MemberFullName ?? key)
+            // Waits for a block being made right now (it locks the blocker's row), so no request
+            // slips in beside it.
+            try await tx.query("SELECT 1 FROM users WHERE id = $1 FOR SHARE", [key])
             if try await tx.query("""
                 SELECT 1 FROM agent_blocks WHERE agent_id = $1 AND brokerage = $2 AND (member_key IS NULL OR member_key = $3)
                 """, [key, home.slug.rawValue, caller.userID]).first != nil {
                 throw DomainError.forbidden(code: "requester_blocked", message: "this agent does not accept chat requests from you")
             }
-            try await UserStore.insertIfMissing(tx, id: key, role: .agent, name: asked.member.record.MemberFullName ?? key)
             let ttl = target.settings.chatRequestTTLHours
             // A request past its time that no sweep has reached does not hold the pair.
             let stale = try await tx.query("""
@@ -102,6 +98,23 @@ extension ChatRequestStore {
                 """, [key, home.slug.rawValue, caller.userID, ttl]).rows
             for row in stale {
                 try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [key], data: try Self.request(row, viewer: nil, ttl: ttl))
+            }
+            if let pending = try await tx.query("""
+                SELECT r.id FROM chat_requests r
+                WHERE r.agent_id = $1 AND r.source = 'agent' AND r.requester_brokerage = $2 AND r.requester_key = $3 AND r.status = 'pending'
+                """, [key, home.slug.rawValue, caller.userID]).first {
+                let id = try pending.decode(UUID.self, "id")
+                try await tx.enter(home.scope)
+                guard let sent = try await tx.query("SELECT \(Self.sentColumns) FROM sent_chat_requests r WHERE r.id = $1", [id]).first else {
+                    throw DatabaseError.undecodable("the asking agent's side of request \(id) is missing")
+                }
+                return (sent, false, slug.rawValue)
+            }
+            if try recent.decode(Int.self, "n") >= home.settings.agentChatRequestsPerHour {
+                throw DomainError.rateLimited(
+                    code: "request_rate_limited",
+                    message: "you may send \(home.settings.agentChatRequestsPerHour) chat requests to agents per hour; retry later",
+                    retryAfter: max(1, Int(try recent.decode(Int64?.self, "wait") ?? 60)))
             }
             let id = UUID()
             guard let inserted = try await tx.query("""
@@ -119,17 +132,10 @@ extension ChatRequestStore {
             try await EventLog.append(tx, .requestCreated, session: nil, recipients: [key], data: incoming)
             try await BadgeStore.announce(tx, users: [key])
 
-            // Back in the asking agent's brokerage: its side of the same request.
-            try await tx.enter(home.scope)
-            for row in stale {
-                let sent = try await tx.query("""
-                    UPDATE sent_chat_requests r SET status = 'expired', decided_at = now() WHERE r.id = $1 AND r.status = 'pending'
-                    RETURNING \(Self.sentColumns)
-                    """, [try row.decode(UUID.self, "id")]).rows
-                for row in sent {
-                    try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: try Self.sentRequest(row))
-                }
-            }
+            // Back in the asking agent's brokerage: its side of the same request, and of the
+            // expired one.
+            _ = try await Self.mirrorDecisions(tx, stale, home: home.scope)
+            try await UserStore.insertIfMissing(tx, id: caller.userID, role: .agent, name: caller.name)
             let sent = try await tx.query("""
                 INSERT INTO sent_chat_requests AS r (id, requester_id, target_brokerage, target_key, target, message, property, expires_at, created_at)
                 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9)
@@ -184,7 +190,11 @@ extension ChatRequestStore {
         var written: Set<String> = []
         for row in rows where try row.decode(String.self, "source") == ChatRequest.Source.agent.rawValue {
             guard let brokerage = try row.decode(String?.self, "requester_brokerage") else { continue }
-            try await tx.enter(try SharedCopies.scope(brokerage))
+            let scope = try SharedCopies.scope(brokerage)
+            // A brokerage deleted since it asked has no side to update (its role is gone).
+            guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
+            else { continue }
+            try await tx.enter(scope)
             let sent = try await tx.query("""
                 UPDATE sent_chat_requests r SET status = $2, decided_at = $3, session_id = $4
                 WHERE r.id = $1 AND r.status = 'pending'
@@ -206,12 +216,12 @@ extension ChatRequestStore {
 
 extension ChatRequestStore {
     /// A contact for an agent, from what their public profile shows.
-    static func contactDraft(_ profile: DirectoryMember, userID: String?) -> ContactDraft {
+    static func contactDraft(_ profile: DirectoryMember) -> ContactDraft {
         let record = profile.record
         return ContactDraft(
             fullName: record.MemberFullName ?? profile.MemberKey, firstName: record.MemberFirstName, lastName: record.MemberLastName,
             email: record.MemberEmail.flatMap(ContactPoint.email), mobilePhone: record.MemberMobilePhone.flatMap(ContactPoint.phone),
-            leadSource: "Agent directory", preferredContactMethod: .chat, userId: userID)
+            leadSource: "Agent directory", preferredContactMethod: .chat)
     }
 
     /// Accepts an agent's request (the caller's transaction, locked row `row`): a `kind: agent`
@@ -263,7 +273,7 @@ extension ChatRequestStore {
             }
         }
 
-        let (contact, _) = try await ContactStore.findOrCreate(tx, owner: caller.userID, contactDraft(requester, userID: requesterID))
+        let contact = try await ContactStore.findOrCreate(tx, owner: caller.userID, userID: requesterID, contactDraft(requester))
         let updated = try await tx.query("""
             UPDATE chat_requests r SET status = 'accepted', decided_by = $2, decided_at = now(), session_id = $3,
                 contact_id = coalesce(r.contact_id, $4)
@@ -283,7 +293,7 @@ extension ChatRequestStore {
             askedProfile = try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(try row.decode(String.self, "target").utf8))
         }
         if let askedProfile {
-            _ = try await ContactStore.findOrCreate(tx, owner: key, contactDraft(askedProfile, userID: callerThere))
+            _ = try await ContactStore.findOrCreate(tx, owner: key, userID: callerThere, contactDraft(askedProfile))
         }
         _ = try await mirrorDecisions(tx, [updated], home: crossing ? try SharedCopies.scope(brokerage) : caller.tenant.scope)
         if crossing, let theirs = try await SessionStore.fetch(tx, id: session, member: key) {
@@ -294,12 +304,15 @@ extension ChatRequestStore {
     }
 
     /// An agent as a brokerage's copies know them, their name kept current.
+    /// Locks the row only when the name changed (ON CONFLICT DO UPDATE would lock it every
+    /// time): accepts of different pairs that share an agent do not queue on it.
     private static func upsertAgent(_ tx: Transaction, id: String, name: String, brokerage: String?) async throws {
         try await tx.query("""
-            INSERT INTO users (id, role, display_name, brokerage) VALUES ($1, 'agent', $2, $3)
-            ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()
-            WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name
+            INSERT INTO users (id, role, display_name, brokerage) VALUES ($1, 'agent', $2, $3) ON CONFLICT (id) DO NOTHING
             """, [id, name, brokerage])
+        try await tx.query("""
+            UPDATE users SET display_name = $2, updated_at = now() WHERE id = $1 AND display_name IS DISTINCT FROM $2
+            """, [id, name])
     }
 
     private static func createSession(_ tx: Transaction, id: UUID, createdBy: String, members: [String], peers: [String]) async throws {
@@ -341,6 +354,9 @@ extension ChatRequestStore {
         let ttl = caller.tenant.settings.chatRequestTTLHours
         let (block, created, written) = try await database.withTenant(caller.tenant.scope) { tx -> (AgentBlock, Bool, Set<String>) in
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
+            // A request being made to the caller right now waits for this (it share-locks the
+            // same row), so it sees the block or is declined by it.
+            try await tx.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [caller.userID])
             let inserted = try await tx.query("""
                 INSERT INTO agent_blocks (agent_id, brokerage, member_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
                 RETURNING id, brokerage, member_key, created_at

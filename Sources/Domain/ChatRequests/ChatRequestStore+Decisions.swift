@@ -92,7 +92,7 @@ extension ChatRequestStore {
             let draft: ContactDraft
             if let requester = try row.decode(String?.self, "requester") {
                 // An agent's request: what their public profile shows.
-                draft = Self.contactDraft(try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(requester.utf8)), userID: nil)
+                draft = Self.contactDraft(try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(requester.utf8)))
             } else {
                 draft = ContactDraft(
                     fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),

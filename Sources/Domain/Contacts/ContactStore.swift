@@ -129,6 +129,32 @@ public struct ContactStore: Sendable {
             }
             return (contact, false)
         }
+        return (try await insert(tx, owner: owner, draft), true)
+    }
+
+    /// The owner's contact for the user `userID` (an agent of the directory, decision 0028): found
+    /// by that user id only — never by email or phone, which another brokerage's directory sets
+    /// and nobody here has verified — or a new one, without an email or phone another of the
+    /// owner's contacts already has.
+    static func findOrCreate(_ tx: Transaction, owner: String, userID: String, _ draft: ContactDraft) async throws -> Contact {
+        try await lockOwner(tx, owner)
+        if let row = try await tx.query("""
+            SELECT \(columns) FROM contacts c WHERE c.owner_member_key = $1 AND c.user_id = $2 ORDER BY c.created_at LIMIT 1
+            """, [owner, userID]).first {
+            return try contact(row)
+        }
+        let taken = try await tx.query("""
+            SELECT coalesce(bool_or(email_key = lower($2)), false) AS email, coalesce(bool_or(mobile_phone = $3), false) AS phone
+            FROM contacts WHERE owner_member_key = $1 AND (email_key = lower($2) OR mobile_phone = $3)
+            """, [owner, draft.email, draft.mobilePhone]).rows[0]
+        var draft = draft
+        draft.userId = userID
+        if try taken.decode(Bool.self, "email") { draft.email = nil }
+        if try taken.decode(Bool.self, "phone") { draft.mobilePhone = nil }
+        return try await insert(tx, owner: owner, draft)
+    }
+
+    private static func insert(_ tx: Transaction, owner: String, _ draft: ContactDraft) async throws -> Contact {
         let row = try await tx.query("""
             INSERT INTO contacts (owner_member_key, user_id, first_name, last_name, full_name, email, mobile_phone,
                 preferred_phone, lead_source, notes, preferred_contact_method)
@@ -137,7 +163,7 @@ public struct ContactStore: Sendable {
             """, [owner, draft.userId, draft.firstName, draft.lastName, draft.fullName, draft.email, draft.mobilePhone,
                   draft.preferredPhone, draft.leadSource, draft.notes, draft.preferredContactMethod?.rawValue])
         guard let contact = try await fetch(tx, id: try row.rows[0].decode(UUID.self, "id"), owner: owner) else { throw notFound }
-        return (contact, true)
+        return contact
     }
 
     static func fetch(_ tx: Transaction, id: UUID, owner: String) async throws -> Contact? {

@@ -31,7 +31,11 @@ public enum EventLog {
     /// `eventRetentionDays`, oldest first, `batch` rows per transaction so no transaction runs
     /// long. Returns how many were deleted.
     public static func trim(_ database: Database, _ tenant: Tenant, batch: Int = 5000, now: Date = Date()) async throws -> Int {
-        let before = now.addingTimeInterval(-Double(tenant.settings.eventRetentionDays) * 86400)
+        try await trim(database, tenant, before: now.addingTimeInterval(-Double(tenant.settings.eventRetentionDays) * 86400), batch: batch)
+    }
+
+    /// Deletes the events created before `before` (message retention passes its own cutoff).
+    static func trim(_ database: Database, _ tenant: Tenant, before: Date, batch: Int = 5000) async throws -> Int {
         try await database.withTenant(tenant.scope) { tx in _ = try await tx.query("SELECT sequence_events()") }
         var total = 0
         while true {

@@ -21,6 +21,9 @@ public struct TenantSettings: Codable, Sendable, Hashable {
     /// Days the stream's event log keeps events for resuming (default 7). A stream resumed
     /// from an older cursor gets `resync_required`.
     public var eventRetentionDays: Int = 7
+    /// Days messages are kept (nil, the default: forever). Older messages, their attachments'
+    /// bytes, search terms and events are deleted in batches by the maintenance service.
+    public var messageRetentionDays: Int?
     /// Bytes of attachments the brokerage may store in all (default 10 GiB): an upload that
     /// would pass it is refused (507 `storage_quota_exceeded`) before its bytes are stored.
     public var maxStorageBytes: Int = 10 * 1024 * 1024 * 1024
@@ -32,7 +35,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case maxAttachmentBytes, maxAttachmentsPerMessage, chatRequestTTLHours, defaultAgentId, allowedOrigins
-        case chatRequestsPerIPPerHour, chatRequestsPerHour, agentChatRequestsPerHour, eventRetentionDays
+        case chatRequestsPerIPPerHour, chatRequestsPerHour, agentChatRequestsPerHour, eventRetentionDays, messageRetentionDays
         case maxStorageBytes, maxUnsentUploadBytesPerUser
     }
 
@@ -48,6 +51,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         chatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .chatRequestsPerHour) ?? d.chatRequestsPerHour
         agentChatRequestsPerHour = try c.decodeIfPresent(Int.self, forKey: .agentChatRequestsPerHour) ?? d.agentChatRequestsPerHour
         eventRetentionDays = try c.decodeIfPresent(Int.self, forKey: .eventRetentionDays) ?? d.eventRetentionDays
+        messageRetentionDays = try c.decodeIfPresent(Int.self, forKey: .messageRetentionDays)
         maxStorageBytes = try c.decodeIfPresent(Int.self, forKey: .maxStorageBytes) ?? d.maxStorageBytes
         maxUnsentUploadBytesPerUser = try c.decodeIfPresent(Int.self, forKey: .maxUnsentUploadBytesPerUser) ?? d.maxUnsentUploadBytesPerUser
     }
@@ -67,6 +71,9 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         if !(1...10_000_000).contains(chatRequestsPerHour) { v.add("chatRequestsPerHour", "out_of_range", "1 to 10000000") }
         if !(1...10_000).contains(agentChatRequestsPerHour) { v.add("agentChatRequestsPerHour", "out_of_range", "1 to 10000") }
         if !(1...3650).contains(eventRetentionDays) { v.add("eventRetentionDays", "out_of_range", "1 to 3650 days") }
+        if let days = messageRetentionDays, !(1...36500).contains(days) {
+            v.add("messageRetentionDays", "out_of_range", "1 to 36500 days, or null for no limit")
+        }
         if !((1 << 20)...(1 << 50)).contains(maxStorageBytes) { v.add("maxStorageBytes", "out_of_range", "1 MiB to 1 PiB") }
         if !((1 << 20)...(1 << 40)).contains(maxUnsentUploadBytesPerUser) {
             v.add("maxUnsentUploadBytesPerUser", "out_of_range", "1 MiB to 1 TiB")
