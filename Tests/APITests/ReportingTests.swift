@@ -241,4 +241,54 @@ struct ReportingTests {
             await stream.close()
         }
     }
+
+    @Test("a reporting login that LISTENs on the typing channel reads nothing of it, and a typing signal it forges is dropped")
+    func typingChannelSealed() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            try await app.waitUntilListening()
+            let login = try await app.dependencies.tenants.reportingLogin(pair.tenant.tenant)
+            let channel = app.dependencies.channels.typing
+            let stream = try await TestStream.connect(port: try #require(client.port), token: pair.client)
+            #expect(await stream.next()?.type == "hello")
+            func nextTyping(within limit: Duration) async -> StreamMessage? {
+                let deadline = ContinuousClock.now + limit
+                while ContinuousClock.now < deadline {
+                    guard let frame = await stream.next(timeout: deadline - ContinuousClock.now) else { return nil }
+                    if frame.type == "typing" { return frame }
+                }
+                return nil
+            }
+            let heard = Task {
+                try await Self.asReporter(login) { db -> [String] in
+                    _ = try db.exec("LISTEN \(channel)")
+                    var payloads: [String] = []
+                    let deadline = Date().addingTimeInterval(10)
+                    while payloads.isEmpty && Date() < deadline {
+                        _ = try db.waitForInput(timeoutMilliseconds: 200)
+                        payloads += try db.consumeNotifications().map(\.payload)
+                    }
+                    return payloads
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent).status == .ok)
+            #expect(await nextTyping(within: .seconds(10))?.name == "Avery Agent", "the member sees the real one")
+            let payloads = try await heard.value
+            #expect(!payloads.isEmpty)
+            for payload in payloads {
+                #expect(!payload.contains("agent-1") && !payload.contains(pair.sessionID) && !payload.contains("Avery"), "\(payload)")
+            }
+            // A signal in the clear, as it would have to be forged without the key: dropped.
+            let forged = """
+                {"t":"\(pair.tenant.slug)","s":"\(pair.sessionID)","u":"agent-1","n":"Forged","until":\(Date().timeIntervalSince1970 + 5),"r":["client-1"]}
+                """
+            try await Self.asReporter(login) { db in
+                _ = try db.exec("SET default_transaction_read_only = off")
+                _ = try db.execParams("SELECT pg_notify($1, $2)", [.text(channel), .text(forged)])
+            }
+            #expect(await nextTyping(within: .milliseconds(1500)) == nil)
+            await stream.close()
+        }
+    }
 }

@@ -183,6 +183,9 @@ public final class EventDispatcher: Service, Sendable {
             group.addTask { try? await gracefulShutdown() }
             group.addTask {
                 while !Task.isCancelled {
+                    // The key that opens typing signals (decision 0029); until it is read, they
+                    // are dropped. Read at start, and each second until that worked.
+                    if !self.channels.hasTypingKey { try? await self.channels.loadTypingKey(self.database) }
                     try? await Task.sleep(for: .seconds(1))
                     self.wakeAll()
                 }
@@ -350,7 +353,7 @@ public final class EventDispatcher: Service, Sendable {
     // MARK: - Typing
 
     private func deliverTyping(_ payload: String) {
-        guard let typing = try? JSONDecoder().decode(TypingSignal.self, from: Data(payload.utf8)) else { return }
+        guard let signal = channels.open(payload), let typing = try? JSONDecoder().decode(TypingSignal.self, from: signal) else { return }
         let subscriptions = state.withLock { $0[typing.t]?.streams(of: typing.r) ?? [] }
         for subscription in subscriptions where subscription.userID != typing.u {
             subscription.push(.typing(sessionID: typing.s, userID: typing.u, name: typing.n, until: Date(timeIntervalSince1970: typing.until)))

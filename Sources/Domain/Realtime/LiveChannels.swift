@@ -1,3 +1,4 @@
+import Crypto
 import Database
 import Foundation
 import Synchronization
@@ -72,5 +73,39 @@ public final class LiveChannels: Sendable {
     /// Wakes this process's dispatcher for `slug`, without a round trip.
     func wakeLocally(_ slug: String) {
         localWake.withLock { $0 }?.call(slug)
+    }
+
+    // MARK: - Sealed typing signals (decision 0029)
+
+    private let typingKey = Mutex<SymmetricKey?>(nil)
+
+    /// Reads the deployment's typing key (`parley.live_key`) once; later calls return at once.
+    func loadTypingKey(_ database: Database) async throws {
+        if typingKey.withLock({ $0 != nil }) { return }
+        let bytes = try await database.withTransaction { tx in
+            try await tx.query("SELECT key FROM parley.live_key").first?.decode([UInt8].self, "key")
+        }
+        guard let bytes, bytes.count == 32 else { throw DatabaseError.undecodable("parley.live_key holds no 32-byte key") }
+        typingKey.withLock { $0 = SymmetricKey(data: bytes) }
+    }
+
+    var hasTypingKey: Bool { typingKey.withLock { $0 != nil } }
+
+    /// A typing signal as its NOTIFY payload: AES-GCM under the deployment's key, base64.
+    func seal(_ plaintext: Data) throws -> String {
+        guard let key = typingKey.withLock({ $0 }) else { throw DatabaseError.undecodable("the typing key is not loaded") }
+        guard let combined = try AES.GCM.seal(plaintext, using: key).combined else {
+            throw DatabaseError.undecodable("AES-GCM gave no combined box")
+        }
+        return combined.base64EncodedString()
+    }
+
+    /// The signal of a payload `seal` made with this deployment's key; nil for anything else
+    /// (a forged or garbled payload, or no key loaded yet).
+    func open(_ payload: String) -> Data? {
+        guard let key = typingKey.withLock({ $0 }), let combined = Data(base64Encoded: payload),
+            let box = try? AES.GCM.SealedBox(combined: combined)
+        else { return nil }
+        return try? AES.GCM.open(box, using: key)
     }
 }

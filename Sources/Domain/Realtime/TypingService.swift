@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 
 /// Typing indicators: ephemeral, never stored. A member's "typing" in a session reaches the
-/// other members as a NOTIFY payload, at most once per 2 s per user and session.
+/// other members as a NOTIFY payload, at most once per 2 s per user and session, sealed with
+/// the deployment's key so that no other database login can read or forge one (decision 0029).
 public final class TypingService: Sendable {
     public static let throttle: TimeInterval = 2
     public static let shownFor: TimeInterval = 5
@@ -50,12 +51,13 @@ public final class TypingService: Sendable {
         let home = caller.tenant.slug.rawValue
         // A shared session's other copies hear it too, in their brokerage's names (decision 0028).
         let peers = try first.decodeJSON([String].self, "peers")
+        try await channels.loadTypingKey(database)
         let payloads = try ([home] + peers).map { brokerage in
             let signal = TypingSignal(
                 t: brokerage, s: uuid.uuidString.lowercased(), u: RemoteMember.translate(caller.userID, from: home, to: brokerage),
                 n: caller.name, until: until.timeIntervalSince1970,
                 r: brokerage == home ? members : members.map { RemoteMember.translate($0, from: home, to: brokerage) })
-            return String(decoding: try JSONEncoder().encode(signal), as: UTF8.self)
+            return try channels.seal(try JSONEncoder().encode(signal))
         }
         try await database.withConnection { connection in
             _ = try await connection.query(
