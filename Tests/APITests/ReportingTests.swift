@@ -213,7 +213,10 @@ struct ReportingTests {
             let login = try await app.dependencies.tenants.reportingLogin(pair.tenant.tenant)
             let stream = try await TestStream.connect(port: try #require(client.port), token: pair.client)
             #expect(await stream.next()?.type == "hello")
-            let report = Task {
+            // The report: a repeatable-read transaction open for 30 s. Were delivery held back by
+            // it (as a cursor on the oldest running transaction would be), nothing sent meanwhile
+            // would arrive before it ended.
+            let report = Task { () -> ContinuousClock.Instant in
                 try await Self.asReporter(login) { db in
                     _ = try db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ")
                     _ = try db.exec("SELECT count(*) FROM report_messages")
@@ -221,23 +224,29 @@ struct ReportingTests {
                     _ = try db.exec("SELECT count(*) FROM report_daily")
                     _ = try db.exec("COMMIT")
                 }
+                return ContinuousClock.now
             }
             try await Task.sleep(for: .milliseconds(500))
             var worst: Duration = .zero
+            var lastArrival = ContinuousClock.now
             let started = ContinuousClock.now
             var index = 0
-            while ContinuousClock.now - started < .seconds(28) {
+            while ContinuousClock.now - started < .seconds(20) {
                 let sent = ContinuousClock.now
                 #expect(try await pair.send(client, "during the report #\(index)").status == .created)
                 let event = await stream.nextEvent(["message.created"], timeout: .seconds(10))
                 #expect(event != nil)
-                worst = max(worst, ContinuousClock.now - sent)
+                lastArrival = ContinuousClock.now
+                worst = max(worst, lastArrival - sent)
                 index += 1
-                try await Task.sleep(for: .seconds(2))
+                try await Task.sleep(for: .seconds(1))
             }
-            try await report.value
-            #expect(index >= 10)
-            #expect(worst < .seconds(2), "the slowest send → delivery took \(worst) while the report was open")
+            let reportEnded = try await report.value
+            #expect(index >= 5)
+            #expect(lastArrival < reportEnded, "every send was delivered while the report was still open")
+            // Under the whole suite's load a delivery may take seconds; held back, it would take
+            // until the report's end.
+            #expect(worst < .seconds(8), "the slowest send → delivery took \(worst) while the report was open")
             await stream.close()
         }
     }
