@@ -13,7 +13,7 @@ RUN swift build -c release --product parley \
     && cp "$(swift build -c release --show-bin-path)/parley" /parley
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates libcurl4 libxml2 tzdata \
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates curl libcurl4 libxml2 tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 parley
 COPY --from=build /usr/lib/swift/linux/*.so /usr/lib/swift/linux/
