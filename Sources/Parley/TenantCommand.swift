@@ -5,8 +5,8 @@ import Foundation
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tenant", abstract: "Create and list brokerages; their reporting logins.",
-        subcommands: [Create.self, List.self, ReportingRole.self])
+        commandName: "tenant", abstract: "Create, list, export, import and delete brokerages; their reporting logins.",
+        subcommands: [Create.self, List.self, ReportingRole.self, Export.self, Import.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Provision a brokerage: schema, role, migrations, a signing key.")
@@ -79,6 +79,122 @@ struct TenantCommand: AsyncParsableCommand {
                 print("password \(login.password)")
                 print("reads the views report_* of schema \(login.schema) (search_path), read-only, UTC, statement_timeout \(statementTimeout) s")
             }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a brokerage's data as JSON lines (every table, attachments, signing keys: keep it secret).")
+
+        @Argument(help: "The brokerage's slug.") var slug: String
+        @Option(help: "File to write (default: standard output).") var output: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
+            let sink: FileHandle
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
+                    let handle = FileHandle(forWritingAtPath: output)
+                else { throw ValidationError("cannot write \(output)") }
+                sink = handle
+            } else {
+                sink = FileHandle.standardOutput
+            }
+            defer { if output != nil { try? sink.close() } }
+            try await withDatabase(database, logger: logger) { _, db in
+                let store = TenantStore(database: db, logger: logger)
+                guard let tenant = try await store.find(slug) else { throw ValidationError("no tenant '\(slug)'") }
+                var buffer = Data()
+                let rows = try await store.export(tenant) { line in
+                    buffer.append(contentsOf: Array(line.utf8))
+                    buffer.append(0x0A)
+                    if buffer.count >= 1 << 20 {
+                        try sink.write(contentsOf: buffer)
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+                try sink.write(contentsOf: buffer)
+                FileHandle.standardError.write(Data("exported \(slug): \(rows) rows\n".utf8))
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Provision a brokerage again from an export and fill it.")
+
+        @Argument(help: "The export file (default: standard input).") var file: String?
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            let source: FileHandle
+            if let file {
+                guard let handle = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
+                source = handle
+            } else {
+                source = FileHandle.standardInput
+            }
+            let lines = LineReader(source)
+            try await withDatabase(database, logger: logger) { _, db in
+                try await Migrator(database: db, logger: logger).migrateControl()
+                let (tenant, rows) = try await TenantStore(database: db, logger: logger).importTenant { try lines.next() }
+                print("imported \(tenant.slug) (\(tenant.displayName)): \(rows) rows")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a brokerage: its schema and every row and file in it, its roles, its control rows.")
+
+        @Argument(help: "The brokerage's slug.") var slug: String
+        @Flag(help: "Required: nothing of the brokerage can be recovered afterwards (export it first).") var confirm = false
+        @OptionGroup var database: DatabaseOptions
+
+        func validate() throws {
+            guard confirm else { throw ValidationError("deleting a brokerage cannot be undone: pass --confirm (export it first)") }
+        }
+
+        func run() async throws {
+            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
+            try await withDatabase(database, logger: logger) { _, db in
+                let store = TenantStore(database: db, logger: logger)
+                guard let tenant = try await store.find(slug) else { throw ValidationError("no tenant '\(slug)'") }
+                try await store.delete(tenant)
+                print("deleted \(slug)")
+            }
+        }
+    }
+}
+
+/// Lines of a file, read 64 KiB at a time (an export's lines may be long: a 256 KiB piece of an
+/// attachment is 512 KiB of hex).
+final class LineReader {
+    private let handle: FileHandle
+    private var buffer = Data()
+    private var finished = false
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+    }
+
+    func next() throws -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return String(decoding: line, as: UTF8.self)
+            }
+            if finished {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer.removeAll() }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            let chunk = try handle.read(upToCount: 1 << 16) ?? Data()
+            if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
         }
     }
 }

@@ -50,7 +50,12 @@ extension SessionStore {
                 row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
             }
         } else {
-            row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
+            do {
+                row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
+            } catch {
+                sharedPeers.forget(uuid, in: caller.tenant.slug.rawValue)
+                throw error
+            }
         }
         let outcome = try row.decode(String.self, "outcome")
         switch outcome {

@@ -152,6 +152,12 @@ final class SharedPeers: Sendable {
         known.withLock { $0[Key(brokerage: brokerage, session: session)] }
     }
 
+    /// After a failed shared send: the next one asks the database again (a peer brokerage may
+    /// have been deleted, and the session no longer names it).
+    func forget(_ session: UUID, in brokerage: String) {
+        _ = known.withLock { $0.removeValue(forKey: Key(brokerage: brokerage, session: session)) }
+    }
+
     func remember(_ session: UUID, in brokerage: String, peers: [String]) {
         known.withLock { known in
             if known.count >= capacity { known.removeAll(keepingCapacity: true) }
