@@ -242,7 +242,7 @@ struct ReportingTests {
                 try await Task.sleep(for: .seconds(1))
             }
             let reportEnded = try await report.value
-            #expect(index >= 5)
+            #expect(index >= 3)
             #expect(lastArrival < reportEnded, "every send was delivered while the report was still open")
             // Under the whole suite's load a delivery may take seconds; held back, it would take
             // until the report's end.

@@ -227,8 +227,17 @@ extension TenantStore {
         repeat {
             let page = try await list(after: after, limit: 200)
             for other in page where other.isServable {
-                try await database.withTenant(other.scope) { tx in
-                    try await tx.query("UPDATE sessions SET peers = array_remove(peers, $1) WHERE $1 = ANY (peers)", [tenant.slug.rawValue])
+                // Best effort, brokerage by brokerage: one that cannot be written now (its schema
+                // broken, say) keeps the name, and its sends there skip nothing but fail until
+                // the session is closed; the deletion itself is done.
+                do {
+                    try await database.withTenant(other.scope) { tx in
+                        try await tx.query("UPDATE sessions SET peers = array_remove(peers, $1) WHERE $1 = ANY (peers)", [tenant.slug.rawValue])
+                    }
+                } catch {
+                    logger.warning("could not unlink a deleted brokerage's shared sessions", metadata: [
+                        "deleted": "\(tenant.slug)", "tenant": "\(other.slug)", "error": "\(error)",
+                    ])
                 }
             }
             after = page.count == 200 ? page.last?.slug.rawValue : nil
