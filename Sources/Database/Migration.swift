@@ -30,6 +30,11 @@ public enum Migrations {
     public static let controlFunctions: [FunctionFile] = functions(set: "control")
     /// `sql/tenant/functions/*.sql`, in name order.
     public static let tenantFunctions: [FunctionFile] = functions(set: "tenant")
+    /// One checksum of everything a brokerage schema gets from this build: its migrations, its
+    /// function files and the reporting views. A schema recorded with it is up to date.
+    public static let tenantChecksum: String = FNV1a.hex(
+        (tenant.map { "m\($0.version):\($0.checksum)" } + tenantFunctions.map { "f\($0.name):\($0.checksum)" }
+            + reporting.map { "r\($0.name):\($0.checksum)" }).joined(separator: ","))
     /// `sql/reporting/*.sql`, in name order: the reporting views of every tenant schema
     /// (docs/REPORTING.md), applied all together whenever one of them changed.
     public static let reporting: [FunctionFile] = EmbeddedSQL.files

@@ -6,21 +6,28 @@ struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Upgrade the control schema and every tenant schema (resumes after a failure).")
 
+    @Flag(help: "Check every brokerage schema, also those recorded as migrated by this build.") var recheck = false
+    @Option(help: "Brokerages migrated at once.") var lanes = 4
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel)
         let failed = try await withDatabase(database, logger: logger) { _, db in
-            let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
+            var seen = 0
+            let started = ContinuousClock.now
+            let outcomes = try await TenantStore(database: db, logger: logger).migrateAll(recheck: recheck, lanes: lanes) { outcome in
+                seen += 1
                 if let error = outcome.error {
                     print("tenant \(outcome.slug): FAILED (\(error)); the next run resumes here")
-                } else if outcome.applied.isEmpty {
-                    print("tenant \(outcome.slug): up to date")
-                } else {
+                } else if !outcome.applied.isEmpty {
                     print("tenant \(outcome.slug): applied \(outcome.applied.map(String.init).joined(separator: ", "))")
                 }
+                if seen % 1000 == 0 { print("… \(seen) brokerages done (\(ContinuousClock.now - started))") }
             }
-            print("\(outcomes.count) tenant(s) checked, \(outcomes.filter { $0.error != nil }.count) failed")
+            let skipped = outcomes.filter(\.skipped).count
+            print("\(outcomes.count) brokerage(s): \(outcomes.count - skipped) checked, \(skipped) already current, "
+                + "\(outcomes.filter { !$0.applied.isEmpty }.count) migrated, \(outcomes.filter { $0.error != nil }.count) failed "
+                + "(\(ContinuousClock.now - started))")
             return outcomes.filter { $0.error != nil }.count
         }
         if failed > 0 { throw ExitCode(1) }

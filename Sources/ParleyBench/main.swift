@@ -8,6 +8,7 @@
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
+//   … --migrate [N]        N brokerages: provisioning rate, footprint, `parley migrate` with nothing to do
 //                          (--round-seconds S, --warm-up S: each round's and the warm-up's length)
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
@@ -241,6 +242,11 @@ if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
     }
     try await brokeragesBenchmark(count: max(count, 50), quick: quick,
                                   roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 10))
+    exit(0)
+}
+if let flag = CommandLine.arguments.firstIndex(of: "--migrate") {
+    let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 1_000
+    try await migrateBenchmark(count: max(count, 10))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--directory") {

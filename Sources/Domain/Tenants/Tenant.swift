@@ -13,6 +13,8 @@ public struct Tenant: Sendable, Hashable {
     public var migratedVersion: Int = 0
     /// Why the last migration attempt failed (nil after a success).
     public var migrationError: String?
+    /// `Migrations.tenantChecksum` of the build that last migrated the schema completely.
+    public var migratedChecksum: String?
 
     /// Served only when its schema has every migration this build knows: a brokerage whose
     /// migration failed is refused (503 `tenant_unavailable`), not served on an old schema.

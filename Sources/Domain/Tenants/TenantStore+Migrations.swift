@@ -7,35 +7,56 @@ extension TenantStore {
         public let slug: String
         public let applied: [Int]
         public let error: (any Error)?
+        /// Recorded as migrated by this build: nothing was asked of its schema.
+        public var skipped: Bool = false
     }
 
-    /// Upgrades the control schema, then every brokerage in slug order. One that fails is
-    /// reported and skipped; the others still run, and a second run resumes where this one
-    /// stopped (applied migrations are recorded per schema).
-    public func migrateAll(progress: (MigrationOutcome) -> Void) async throws -> [MigrationOutcome] {
+    /// Upgrades the control schema, then every brokerage in slug order, `lanes` at a time. One
+    /// that fails is reported and skipped; the others still run, and a second run resumes where
+    /// this one stopped (applied migrations are recorded per schema). A brokerage recorded as
+    /// migrated by this very build (`migrated_checksum`) is skipped without a query in its
+    /// schema, unless `recheck` (decision 0030).
+    public func migrateAll(recheck: Bool = false, lanes: Int = 4, progress: (MigrationOutcome) -> Void) async throws -> [MigrationOutcome] {
         let migrator = Migrator(database: database, logger: logger)
         try await migrator.migrateControl()
         var outcomes: [MigrationOutcome] = []
         var after: String?
         while true {
             let page = try await list(after: after, limit: 500)
-            for tenant in page {
-                let outcome: MigrationOutcome
-                do {
-                    let applied = try await migrator.migrateTenant(tenant.scope)
-                    try await record(tenant, error: nil)
-                    outcome = MigrationOutcome(slug: tenant.slug.rawValue, applied: applied, error: nil)
-                } catch {
-                    logger.error("tenant migration failed", metadata: ["tenant": "\(tenant.slug)", "error": "\(String(reflecting: error))"])
-                    outcome = MigrationOutcome(slug: tenant.slug.rawValue, applied: [], error: error)
-                    // Recorded so every process refuses the brokerage until a run succeeds.
-                    try? await record(tenant, error: error)
+            let todo = page.filter { recheck || $0.migratedChecksum != Migrations.tenantChecksum || $0.migrationError != nil }
+            var done: [String: MigrationOutcome] = [:]
+            try await withThrowingTaskGroup(of: MigrationOutcome.self) { group in
+                var next = todo.makeIterator()
+                func add() {
+                    guard let tenant = next.next() else { return }
+                    group.addTask { await self.migrate(tenant, with: migrator) }
                 }
+                for _ in 0..<max(1, lanes) { add() }
+                while let outcome = try await group.next() {
+                    done[outcome.slug] = outcome
+                    add()
+                }
+            }
+            for tenant in page {
+                let outcome = done[tenant.slug.rawValue] ?? MigrationOutcome(slug: tenant.slug.rawValue, applied: [], error: nil, skipped: true)
                 progress(outcome)
                 outcomes.append(outcome)
             }
             guard page.count == 500, let last = page.last else { return outcomes }
             after = last.slug.rawValue
+        }
+    }
+
+    private func migrate(_ tenant: Tenant, with migrator: Migrator) async -> MigrationOutcome {
+        do {
+            let applied = try await migrator.migrateTenant(tenant.scope)
+            try await record(tenant, error: nil)
+            return MigrationOutcome(slug: tenant.slug.rawValue, applied: applied, error: nil, skipped: false)
+        } catch {
+            logger.error("tenant migration failed", metadata: ["tenant": "\(tenant.slug)", "error": "\(String(reflecting: error))"])
+            // Recorded so every process refuses the brokerage until a run succeeds.
+            try? await record(tenant, error: error)
+            return MigrationOutcome(slug: tenant.slug.rawValue, applied: [], error: error, skipped: false)
         }
     }
 
@@ -54,14 +75,16 @@ extension TenantStore {
                 let migrations = Migrations.tenant.map(\.version)
                 let complete = zip(migrations, migrations.map(Set(recorded).contains)).prefix { $0.1 }.last?.0 ?? 0
                 try await tx.query("""
-                    UPDATE parley.tenants SET migrated_version = $3, migration_error = $2, migration_failed_at = now() WHERE id = $1
+                    UPDATE parley.tenants SET migrated_version = $3, migration_error = $2, migration_failed_at = now(), migrated_checksum = NULL
+                    WHERE id = $1
                     """, [tenant.id, String(String(describing: error).prefix(2000)), complete])
             } else {
                 try await tx.query("""
                     UPDATE parley.tenants
-                    SET migrated_version = greatest(migrated_version, $2), migration_error = NULL, migration_failed_at = NULL
+                    SET migrated_version = greatest(migrated_version, $2), migration_error = NULL, migration_failed_at = NULL,
+                        migrated_checksum = $3
                     WHERE id = $1
-                    """, [tenant.id, Migrations.tenantVersion])
+                    """, [tenant.id, Migrations.tenantVersion, Migrations.tenantChecksum])
             }
         }
     }

@@ -12,7 +12,7 @@ public struct TenantStore: Sendable {
         self.logger = logger
     }
 
-    static let columns = "id, slug, display_name, created_at, settings::text AS settings, migrated_version, migration_error"
+    static let columns = "id, slug, display_name, created_at, settings::text AS settings, migrated_version, migration_error, migrated_checksum"
 
     /// Provisions a brokerage in one transaction: its NOLOGIN role, its schema owned by that
     /// role, the control rows, a first signing key, and every tenant migration (run as the
@@ -35,9 +35,9 @@ public struct TenantStore: Sendable {
                     REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC;
                     """)
                 let row = try await tx.query("""
-                    INSERT INTO parley.tenants (slug, schema_name, role_name, display_name, migrated_version)
-                    VALUES ($1, $2, $3, $4, $5) RETURNING \(Self.columns)
-                    """, [slug.rawValue, scope.schema.rawValue, scope.role.rawValue, name, Migrations.tenantVersion])
+                    INSERT INTO parley.tenants (slug, schema_name, role_name, display_name, migrated_version, migrated_checksum)
+                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING \(Self.columns)
+                    """, [slug.rawValue, scope.schema.rawValue, scope.role.rawValue, name, Migrations.tenantVersion, Migrations.tenantChecksum])
                 let key = try await tx.query("""
                     INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
                     VALUES ($1, $2, $3) RETURNING kid, secret, created_at, retired_at
@@ -169,7 +169,8 @@ public struct TenantStore: Sendable {
             createdAt: try row.decode(Date.self, "created_at"),
             settings: try JSONDecoder().decode(TenantSettings.self, from: Data(try row.decode(String.self, "settings").utf8)),
             migratedVersion: try row.decode(Int.self, "migrated_version"),
-            migrationError: try row.decode(String?.self, "migration_error"))
+            migrationError: try row.decode(String?.self, "migration_error"),
+            migratedChecksum: try row.decode(String?.self, "migrated_checksum"))
     }
 
     static func key(_ row: Row) throws -> SigningKey {
