@@ -6,7 +6,15 @@ import HummingbirdTesting
 import NIOPosix
 import PQ
 import ParleyTesting
+import Synchronization
 import Testing
+
+/// Set once, read from anywhere.
+final class Listening: Sendable {
+    private let flag = Mutex(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
+}
 
 /// SQL reporting (issue 17, points 1–2): the views, and the reporting login that reads them and
 /// nothing else.
@@ -268,9 +276,11 @@ struct ReportingTests {
                 }
                 return nil
             }
+            let listening = Listening()
             let heard = Task {
                 try await Self.asReporter(login) { db -> [String] in
                     _ = try db.exec("LISTEN \(channel)")
+                    listening.set()
                     var payloads: [String] = []
                     let deadline = Date().addingTimeInterval(10)
                     while payloads.isEmpty && Date() < deadline {
@@ -280,7 +290,10 @@ struct ReportingTests {
                     return payloads
                 }
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Typing only once the reporter listens (under the suite's load its connection may
+            // take a while).
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !listening.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
             #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent).status == .ok)
             #expect(await nextTyping(within: .seconds(10))?.name == "Avery Agent", "the member sees the real one")
             let payloads = try await heard.value
