@@ -21,7 +21,7 @@ func migrateBenchmark(count: Int) async throws {
     let empty = try await footprint()
     print("provisioning \(count) brokerages (TenantStore.create, 2 at a time):")
     let start = Stopwatch.now()
-    _ = try await inLanes(2, count: count) { index in
+    let slugs = try await inLanes(2, count: count) { index in
         let tenant = try await TestTenant.make(database, prefix: "m")
         if (index + 1) % 500 == 0 { print(String(format: "  %d so far, %.1f s", index + 1, Double(Stopwatch.now() - start) / 1e9)) }
         return tenant.slug.rawValue
@@ -31,6 +31,31 @@ func migrateBenchmark(count: Int) async throws {
     let full = try await footprint()
     print(String(format: "  an empty brokerage: %.2f MB and %.0f relations",
                  Double(full.bytes - empty.bytes) / Double(count) / 1e6, Double(full.relations - empty.relations) / Double(count)))
+
+    // One backend that serves every brokerage once, as a pooled connection may (each gets a
+    // send-path's worth of compiled functions and plans: the badge counts and a session read).
+    let memory = try await database.withConnection { connection -> (before: Int, after: Int) in
+        let pid = try await connection.simpleQuery("SELECT pg_backend_pid() AS pid").rows[0].decode(Int.self, "pid")
+        func rss() -> Int {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+            else { return 0 }
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        let before = rss()
+        for slug in slugs {
+            guard let scope = TenantSlug(slug)?.scope else { continue }
+            _ = try await connection.simpleQueryAll(scope.beginSQL + """
+                ; SELECT unread_messages('agent-1'), pending_requests('agent-1');
+                SELECT count(*) FROM sessions s JOIN session_members m ON m.session_id = s.id WHERE m.user_id = 'agent-1'; COMMIT
+                """)
+        }
+        return (before, rss())
+    }
+    if memory.after > 0 {
+        print(String(format: "  one backend after serving all %d: RSS %.0f MB (from %.0f MB): %.0f KiB per brokerage",
+                     count, Double(memory.after) / 1024, Double(memory.before) / 1024, Double(memory.after - memory.before) / Double(count)))
+    }
 
     let store = TenantStore(database: database, logger: testLogger)
     for (label, recheck, lanes) in [("nothing to do (skips what this build migrated)", false, 4),
