@@ -32,10 +32,21 @@ struct ReportingTests {
         } else {
             conninfo = base + " user=\(login.role) password=\(login.password)"
         }
-        return try await NIOThreadPool.singleton.runIfActive {
-            let connection = try Connection.connect(conninfo, applicationName: "report-tool")
-            defer { connection.finish() }
-            return try body(connection)
+        // A thread of its own: a report may block for half a minute (pg_sleep), and the shared
+        // blocking pool's few threads serve every other test meanwhile.
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        do {
+            let result = try await thread.runIfActive {
+                let connection = try Connection.connect(conninfo, applicationName: "report-tool")
+                defer { connection.finish() }
+                return try body(connection)
+            }
+            try? await thread.shutdownGracefully()
+            return result
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw error
         }
     }
 
@@ -294,6 +305,7 @@ struct ReportingTests {
             // take a while).
             let deadline = ContinuousClock.now + .seconds(10)
             while !listening.isSet, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(listening.isSet, "the reporter's LISTEN did not start within 10 s")
             #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/typing", token: pair.agent).status == .ok)
             #expect(await nextTyping(within: .seconds(10))?.name == "Avery Agent", "the member sees the real one")
             let payloads = try await heard.value
