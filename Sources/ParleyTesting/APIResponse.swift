@@ -20,10 +20,6 @@ public struct APIResponse: Sendable {
         self.body = body
     }
 
-    public init(_ response: TestResponse) {
-        self.init(status: response.status, headers: response.headers, body: response.body)
-    }
-
     /// The body as UTF-8 text.
     public var text: String { String(buffer: body) }
 
@@ -72,25 +68,5 @@ public struct APIResponse: Sendable {
 
         /// The fields named in `errors`.
         public var fields: [String] { errors?.map(\.field) ?? [] }
-    }
-}
-
-extension TestClientProtocol {
-    /// A request with an optional bearer token and a JSON body given as text.
-    public func send(
-        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: String? = nil,
-        headers extra: HTTPFields = [:]
-    ) async throws -> APIResponse {
-        var headers = extra
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        if json != nil { headers[.contentType] = "application/json" }
-        return APIResponse(try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }))
-    }
-
-    /// Sends `body` (any JSONSerialization value: requests are often deliberately malformed, so
-    /// they are not built from the Domain's types) as JSON.
-    public func json(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil) async throws -> APIResponse {
-        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
-        return try await send(method, uri, token: token, json: text)
     }
 }

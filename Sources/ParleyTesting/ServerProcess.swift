@@ -198,7 +198,7 @@ public final class ServerProcess: Sendable {
 }
 
 extension TestClient {
-    /// Like `TestClientProtocol.json`, for a client of a server in another process.
+    /// Like `TestAPIClient.json`, for a client of a server in another process.
     public func json(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: Any? = nil) async throws -> APIResponse {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
@@ -214,17 +214,6 @@ extension TestClient {
     public func request(_ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields, body: ByteBuffer?) async throws -> APIResponse {
         let response = try await execute(.init(uri, method: method, headers: headers, body: body))
         return APIResponse(status: response.head.status, headers: response.head.headerFields, body: response.body ?? ByteBuffer())
-    }
-}
-
-extension TestClientProtocol {
-    /// Runs `body` on a connection of its own to this live server (60 s read timeout). Requests
-    /// a test means to send at the same time each need one: a test client sends its requests
-    /// one after another, so "30 concurrent sends" on it reached the server one at a time, and
-    /// under the whole suite's load the last waited out the client's 20 s timeout.
-    public func withOwnConnection<T: Sendable>(_ body: @escaping @Sendable (TestClient) async throws -> T) async throws -> T {
-        guard let port else { throw ServerProcess.Failure("not a live test client") }
-        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60)), operation: body)
     }
 }
 

@@ -24,7 +24,7 @@ public struct TestApp: Sendable {
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
         listenerConninfo: (@Sendable (String) -> String)? = nil, channelPrefix: String = TestApp.newChannelPrefix(),
-        _ body: @Sendable (TestApp, any TestClientProtocol) async throws -> T
+        _ body: @Sendable (TestApp, TestAPIClient) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
         // read the pool gauges from /metrics.
@@ -44,7 +44,20 @@ public struct TestApp: Sendable {
                 connections: ConnectionLimits(headerTimeout: .seconds(3600), idleTimeout: .seconds(3600))),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
-        return try await app.test(.live) { client in try await body(context, client) }
+        return try await app.test(.live) { live in
+            guard let port = live.port else { throw ServerProcess.Failure("the live test server has no port") }
+            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: TestAPIClient.timeout))
+            client.connect()
+            let value: T
+            do {
+                value = try await body(context, TestAPIClient(port: port, client: client))
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+            return value
+        }
     }
 
     /// Fresh NOTIFY channel names for one test's apps.

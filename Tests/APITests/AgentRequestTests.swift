@@ -12,7 +12,7 @@ import Testing
 /// decision 0028).
 @Suite("API: agent-to-agent requests and chats across brokerages")
 struct AgentRequestTests {
-    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+    static func port(_ client: TestAPIClient) throws -> Int { try #require(client.port) }
 
     /// Three brokerages; `bea` of beta is listed in the directory (email shown), `ana` of alpha too.
     struct World {
@@ -23,7 +23,7 @@ struct AgentRequestTests {
         let bea: String
         let gus: String
 
-        static func make(_ app: TestApp, _ client: any TestClientProtocol) async throws -> World {
+        static func make(_ app: TestApp, _ client: TestAPIClient) async throws -> World {
             let alpha = try await TestTenant.make(app.database, prefix: "al")
             let beta = try await TestTenant.make(app.database, prefix: "be")
             let gamma = try await TestTenant.make(app.database, prefix: "ga")
@@ -38,7 +38,7 @@ struct AgentRequestTests {
                 bea: try await beta.token(sub: "bea", name: "Bea Broker"), gus: try await gamma.token(sub: "gus", name: "Gus Gamma"))
         }
 
-        func ask(_ client: any TestClientProtocol, as token: String? = nil, _ brokerage: TestTenant? = nil, _ key: String = "bea",
+        func ask(_ client: TestAPIClient, as token: String? = nil, _ brokerage: TestTenant? = nil, _ key: String = "bea",
                  message: String = "Hi Bea, a buyer of mine likes 12 Oak St") async throws -> APIResponse {
             try await client.json(.post, "/v1/chat-requests", token: token ?? ana, body: [
                 "brokerage": (brokerage ?? beta).slug.rawValue, "memberKey": key, "message": message,

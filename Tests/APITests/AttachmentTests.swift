@@ -79,7 +79,7 @@ struct AttachmentTests {
 
     /// Uploads `files`; `ownConnection` for uploads a test sends at the same time.
     static func upload(
-        _ client: any TestClientProtocol, _ token: String, session: String, _ files: [(String, [UInt8])], ownConnection: Bool = false
+        _ client: TestAPIClient, _ token: String, session: String, _ files: [(String, [UInt8])], ownConnection: Bool = false
     ) async throws -> APIResponse {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(token)"
@@ -89,24 +89,24 @@ struct AttachmentTests {
         if ownConnection {
             return try await client.withOwnConnection { [headers] in try await $0.request(.post, uri, headers: headers, body: body) }
         }
-        return APIResponse(try await client.execute(uri: uri, method: .post, headers: headers, body: body))
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: body)
     }
 
     /// Uploads one file that must be accepted; its id.
-    static func uploaded(_ client: any TestClientProtocol, _ token: String, session: String, _ file: (String, [UInt8])) async throws -> String {
+    static func uploaded(_ client: TestAPIClient, _ token: String, session: String, _ file: (String, [UInt8])) async throws -> String {
         let response = try await upload(client, token, session: session, [file])
         #expect(response.status == .created)
         return try #require(try response.items(Attachment.self).first).id
     }
 
-    static func download(_ client: any TestClientProtocol, _ token: String, _ id: String, headers extra: HTTPFields = [:]) async throws -> TestResponse {
+    static func download(_ client: TestAPIClient, _ token: String, _ id: String, headers extra: HTTPFields = [:]) async throws -> APIResponse {
         var headers = extra
         headers[.authorization] = "Bearer \(token)"
         return try await client.execute(uri: "/v1/attachments/\(id)", method: .get, headers: headers, body: nil)
     }
 
     /// A tenant, an agent, a client, and their session.
-    static func pair(_ app: TestApp, _ client: any TestClientProtocol) async throws -> (TestTenant, agent: String, client: String, session: String) {
+    static func pair(_ app: TestApp, _ client: TestAPIClient) async throws -> (TestTenant, agent: String, client: String, session: String) {
         let tenant = try await TestTenant.make(app.database)
         let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
         let session = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": ["userId": "client-1", "name": "Casey Client"]])
@@ -217,15 +217,15 @@ struct AttachmentTests {
             var multipartHeaders = HTTPFields()
             multipartHeaders[.authorization] = "Bearer \(agent)"
             multipartHeaders[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
-            let cut = APIResponse(try await client.execute(
-                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: multipartHeaders, body: ByteBuffer(bytes: truncated)))
+            let cut = try await client.execute(
+                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: multipartHeaders, body: ByteBuffer(bytes: truncated))
             #expect(cut.status == .badRequest)
             #expect(cut.code == "malformed_multipart")
             var json = HTTPFields()
             json[.authorization] = "Bearer \(agent)"
             json[.contentType] = "application/json"
-            let notMultipart = APIResponse(try await client.execute(
-                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: json, body: ByteBuffer(string: "{}")))
+            let notMultipart = try await client.execute(
+                uri: "/v1/sessions/\(session)/attachments", method: .post, headers: json, body: ByteBuffer(string: "{}"))
             #expect(notMultipart.status == .unsupportedMediaType)
             #expect(notMultipart.code == "multipart_required")
         }

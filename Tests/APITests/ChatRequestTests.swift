@@ -9,22 +9,22 @@ import Testing
 
 @Suite("API: chat requests")
 struct ChatRequestTests {
-    static func submit(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any], origin: String? = nil) async throws -> APIResponse {
+    static func submit(_ client: TestAPIClient, _ tenant: TestTenant, _ body: [String: Any], origin: String? = nil) async throws -> APIResponse {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let origin { headers[.origin] = origin }
         let data = try JSONSerialization.data(withJSONObject: body)
-        return APIResponse(try await client.execute(uri: "/v1/public/\(tenant.slug)/chat-requests", method: .post, headers: headers, body: ByteBuffer(bytes: data)))
+        return try await client.execute(uri: "/v1/public/\(tenant.slug)/chat-requests", method: .post, headers: headers, body: ByteBuffer(bytes: data))
     }
 
     /// Submits and returns the created request's id and visitor token.
-    static func submitted(_ client: any TestClientProtocol, _ tenant: TestTenant, _ body: [String: Any]) async throws -> SubmittedBody {
+    static func submitted(_ client: TestAPIClient, _ tenant: TestTenant, _ body: [String: Any]) async throws -> SubmittedBody {
         let response = try await submit(client, tenant, body)
         #expect(response.status == .created)
         return try response.decode(SubmittedBody.self)
     }
 
-    static func badge(_ client: any TestClientProtocol, _ token: String) async throws -> Badge {
+    static func badge(_ client: TestAPIClient, _ token: String) async throws -> Badge {
         try await client.json(.get, "/v1/badge", token: token).decode(Badge.self)
     }
 
@@ -37,13 +37,13 @@ struct ChatRequestTests {
     }
 
     /// A brokerage and its agent `agent-1`, signed in once (requests go only to known agents).
-    static func setup(_ app: TestApp, _ client: any TestClientProtocol) async throws -> (TestTenant, agent: String) {
+    static func setup(_ app: TestApp, _ client: TestAPIClient) async throws -> (TestTenant, agent: String) {
         let tenant = try await TestTenant.make(app.database)
         return (tenant, try await signedIn(client, tenant, "agent-1", name: "Avery Agent"))
     }
 
     /// An agent's token, after one signed-in request (which records the agent).
-    static func signedIn(_ client: any TestClientProtocol, _ tenant: TestTenant, _ sub: String, name: String? = nil) async throws -> String {
+    static func signedIn(_ client: TestAPIClient, _ tenant: TestTenant, _ sub: String, name: String? = nil) async throws -> String {
         let token = try await tenant.token(sub: sub, role: .agent, name: name)
         #expect(try await client.json(.get, "/v1/me", token: token).status == .ok)
         return token

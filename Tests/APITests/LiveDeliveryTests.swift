@@ -14,7 +14,7 @@ import Testing
 /// streams that end with their credentials (docs/STREAM.md, decision 0012).
 @Suite("API: live delivery guarantees")
 struct LiveDeliveryTests {
-    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+    static func port(_ client: TestAPIClient) throws -> Int { try #require(client.port) }
 
     @Test("open transactions in another database, in another brokerage's event log and in this one's do not delay delivery")
     func nothingUnrelatedStalls() async throws {

@@ -7,7 +7,7 @@ import Testing
 @Suite("API: search")
 struct SearchTests {
     /// A tenant with an agent, and sessions with named clients holding the given messages.
-    static func seed(_ app: TestApp, _ client: any TestClientProtocol, _ sessions: [(String, String, [[String: Any]])]) async throws -> (TestTenant, String, [String: String]) {
+    static func seed(_ app: TestApp, _ client: TestAPIClient, _ sessions: [(String, String, [[String: Any]])]) async throws -> (TestTenant, String, [String: String]) {
         let tenant = try await TestTenant.make(app.database)
         let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
         var ids: [String: String] = [:]
@@ -24,11 +24,11 @@ struct SearchTests {
         return (tenant, agent, ids)
     }
 
-    static func results(_ client: any TestClientProtocol, _ token: String, _ query: String) async throws -> [SearchStore.Result] {
+    static func results(_ client: TestAPIClient, _ token: String, _ query: String) async throws -> [SearchStore.Result] {
         try await client.json(.get, "/v1/search?\(query)", token: token).items(SearchStore.Result.self)
     }
 
-    static func found(_ client: any TestClientProtocol, _ token: String, _ q: String) async throws -> [String] {
+    static func found(_ client: TestAPIClient, _ token: String, _ q: String) async throws -> [String] {
         let encoded = q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let response = try await client.json(.get, "/v1/search?q=\(encoded)", token: token)
         #expect(response.status == .ok, "q=\(q)")

@@ -12,7 +12,7 @@ struct Pair {
     let client: String
     let sessionID: String
 
-    static func make(_ app: TestApp, _ client: any TestClientProtocol, clientID: String = "client-1", clientName: String = "Maria Lopez") async throws -> Pair {
+    static func make(_ app: TestApp, _ client: TestAPIClient, clientID: String = "client-1", clientName: String = "Maria Lopez") async throws -> Pair {
         let tenant = try await TestTenant.make(app.database)
         let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
         let clientToken = try await tenant.token(sub: clientID, role: .client, name: clientName)
@@ -21,7 +21,7 @@ struct Pair {
         return Pair(tenant: tenant, agent: agent, client: clientToken, sessionID: try created.decode(Session.self).id)
     }
 
-    func send(_ client: any TestClientProtocol, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> APIResponse {
+    func send(_ client: TestAPIClient, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> APIResponse {
         try await client.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
     }
 

@@ -7,7 +7,7 @@ import Testing
 
 @Suite("API: live stream")
 struct StreamTests {
-    static func port(_ client: any TestClientProtocol) throws -> Int { try #require(client.port) }
+    static func port(_ client: TestAPIClient) throws -> Int { try #require(client.port) }
 
     @Test("a message sent over HTTP reaches the other member's socket; a non-member's socket gets nothing")
     func delivery() async throws {
