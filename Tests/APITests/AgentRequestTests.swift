@@ -309,7 +309,7 @@ struct AgentRequestTests {
         try await TestApp.run(maxConnections: 8) { app, client in
             let world = try await World.make(app, client)
             let sync = try await world.beta.integrationToken()
-            let records: [[String: Any]] = (1...5).map { ["MemberKey": "b\($0)", "MemberFullName": "Beta Agent \($0)", "listed": true] }
+            let records: [[String: Any]] = (1...6).map { ["MemberKey": "b\($0)", "MemberFullName": "Beta Agent \($0)", "listed": true] }
                 + [["MemberKey": "bo", "MemberFullName": "Bo Broker", "MemberEmail": "bo@beta.example", "showEmail": true, "listed": true]]
             #expect(try await client.json(.post, "/v1/directory/agents", token: sync, body: ["records": records]).status == .ok)
 
@@ -335,7 +335,18 @@ struct AgentRequestTests {
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            #expect(statuses.sorted() == [201, 201, 429, 429, 429], "\(statuses)")
+            // Exactly two go out. The others wait for the first two's transactions (one count per
+            // asker at a time) and are refused: 429, or — when the whole suite loads the machine
+            // so much that they wait out the pool's 10 s lock timeout — 503 `contention`, which
+            // the client may retry. Either way no third request exists, and the next one is 429.
+            #expect(statuses.filter { $0 == 201 }.count == 2, "\(statuses)")
+            #expect(statuses.allSatisfy { [201, 429, 503].contains($0) }, "\(statuses)")
+            let sent = try await client.json(.get, "/v1/chat-requests/sent", token: ana)
+            #expect(try sent.items(SentChatRequest.self).filter { $0.message.hasPrefix("parallel ") }.count == 2)
+            let sixth = try await client.json(.post, "/v1/chat-requests", token: ana, body: [
+                "brokerage": beta, "memberKey": "b6", "message": "one more",
+            ])
+            #expect(sixth.status == .tooManyRequests && sixth.code == "request_rate_limited", "\(sixth.text)")
 
             // Ana's client Carla has the email Bo's brokerage publishes for Bo: accepting Bo's
             // request gives Ana a contact for Bo of its own and leaves Carla's as it was.
