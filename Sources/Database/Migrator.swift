@@ -20,7 +20,11 @@ public struct Migrator: Sendable {
     public func migrateControl() async throws -> [Int] {
         try await database.withTransaction { tx in
             try await Self.lock(tx, schema: Self.controlSchema)
-            try await tx.simpleQuery("""
+            if try await Self.onCitus(tx) {
+                // The control schema stays on the coordinator, whatever the cluster's default.
+                try await tx.simpleQuery("SET LOCAL citus.enable_schema_based_sharding = off")
+            }
+            try await Self.runScript("""
                 CREATE SCHEMA IF NOT EXISTS parley;
                 REVOKE ALL ON SCHEMA parley FROM PUBLIC;
                 CREATE TABLE IF NOT EXISTS parley.schema_migrations (
@@ -29,7 +33,7 @@ public struct Migrator: Sendable {
                     checksum   text        NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now()
                 );
-                """)
+                """, in: tx)
         }
         var applied: [Int] = []
         for migration in Migrations.control {
@@ -47,10 +51,16 @@ public struct Migrator: Sendable {
     }
 
     /// Brings one tenant schema up to date, one transaction per migration, as the tenant's role.
+    ///
+    /// One look at the schema's ledgers comes first, without a lock: only what they lack (or
+    /// record with another checksum) gets a transaction, which checks again under the schema's
+    /// lock. A schema that has everything costs that one transaction (it cost one per migration
+    /// before: 25 ms a brokerage, 250 s for 10,000).
     @discardableResult
     public func migrateTenant(_ scope: TenantScope) async throws -> [Int] {
+        let ledgers = try await database.withTenant(scope) { tx in try await Self.readLedgers(tx) }
         var applied: [Int] = []
-        for migration in Migrations.tenant {
+        for migration in Migrations.tenant where ledgers.migrations[migration.version] != migration.checksum {
             let didApply = try await database.withTenant(scope) { tx in
                 try await Self.lock(tx, schema: scope.schema.rawValue)
                 try await Self.createTenantLedger(tx)
@@ -58,12 +68,39 @@ public struct Migrator: Sendable {
             }
             if didApply { applied.append(migration.version) }
         }
-        try await database.withTenant(scope) { tx in
-            try await Self.lock(tx, schema: scope.schema.rawValue)
-            try await Self.applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
-            try await Self.applyReporting(in: tx, scope: scope, logger: logger)
+        let functionsCurrent = Migrations.tenantFunctions.allSatisfy { ledgers.functions[$0.name] == $0.checksum }
+        let reportingCurrent = Migrations.reporting.isEmpty || ledgers.reporting == Self.reportingChecksum
+        if !functionsCurrent || !reportingCurrent || !applied.isEmpty {
+            try await database.withTenant(scope) { tx in
+                try await Self.lock(tx, schema: scope.schema.rawValue)
+                try await Self.applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
+                try await Self.applyReporting(in: tx, scope: scope, logger: logger)
+            }
         }
         return applied
+    }
+
+    /// What a tenant schema's ledgers record (empty where a ledger does not exist yet).
+    private static func readLedgers(_ tx: Transaction) async throws -> (migrations: [Int: String], functions: [String: String], reporting: String?) {
+        let present = try await tx.queryUnprepared("""
+            SELECT to_regclass('schema_migrations') IS NOT NULL AS migrations, to_regclass('schema_functions') IS NOT NULL AS functions,
+                   to_regclass('schema_reporting') IS NOT NULL AS reporting
+            """).rows[0]
+        var migrations: [Int: String] = [:], functions: [String: String] = [:], reporting: String?
+        if try present.decode(Bool.self, "migrations") {
+            for row in try await tx.queryUnprepared("SELECT version, checksum FROM schema_migrations").rows {
+                migrations[try row.decode(Int.self, "version")] = try row.decode(String.self, "checksum")
+            }
+        }
+        if try present.decode(Bool.self, "functions") {
+            for row in try await tx.queryUnprepared("SELECT name, checksum FROM schema_functions").rows {
+                functions[try row.decode(String.self, "name")] = try row.decode(String.self, "checksum")
+            }
+        }
+        if try present.decode(Bool.self, "reporting") {
+            reporting = try await tx.queryUnprepared("SELECT checksum FROM schema_reporting").rows.first?.decode(String.self, "checksum")
+        }
+        return (migrations, functions, reporting)
     }
 
     /// Applies every tenant migration inside the caller's transaction, which must already be
@@ -114,7 +151,7 @@ public struct Migrator: Sendable {
             script.append("INSERT INTO schema_reporting (checksum) VALUES (\(literal(reportingChecksum)))")
         }
         // Each file ends its last statement itself; a separator more is an empty statement.
-        try await tx.simpleQuery(script.joined(separator: "\n;\n"))
+        try await runScript(script.joined(separator: "\n;\n"), in: tx)
         logger.info("provisioned schema", metadata: ["schema": "\(scope.schema)", "migrations": "\(Migrations.tenant.count)"])
     }
 
@@ -139,7 +176,7 @@ public struct Migrator: Sendable {
             """)
         let recorded = try await tx.queryUnprepared("SELECT checksum FROM schema_reporting").first.map { try $0.decode(String.self, "checksum") }
         guard recorded != checksum else { return }
-        for file in files { try await tx.simpleQuery(file.sql) }
+        for file in files { try await runScript(file.sql, in: tx) }
         try await tx.queryUnprepared("""
             INSERT INTO schema_reporting (checksum) VALUES ($1)
             ON CONFLICT (singleton) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
@@ -166,10 +203,25 @@ public struct Migrator: Sendable {
             """).rows.compactMap { SQLName(try $0.decode(String.self, "relname")) }
         var statements = ["GRANT USAGE ON SCHEMA \(scope.schema.quoted) TO \(role.quoted)"]
         if !views.isEmpty { statements.append("GRANT SELECT ON \(views.map(\.quoted).joined(separator: ", ")) TO \(role.quoted)") }
-        try await tx.simpleQuery(statements.joined(separator: "; "))
+        try await runScript(statements.joined(separator: ";\n"), in: tx)
     }
 
     // MARK: - Steps
+
+    /// Runs a SQL file: as one query, or on Citus one statement per query (Citus forwards a
+    /// DDL statement to the workers with the text of the whole query it came in; decision 0032).
+    static func runScript(_ sql: String, in tx: Transaction) async throws {
+        guard try await onCitus(tx) else {
+            try await tx.simpleQuery(sql)
+            return
+        }
+        for statement in SQLScript.statements(sql) { try await tx.simpleQuery(statement) }
+    }
+
+    /// Whether the server is a Citus coordinator (the extension is installed in this database).
+    public static func onCitus(_ tx: Transaction) async throws -> Bool {
+        !(try await tx.queryUnprepared("SELECT 1 FROM pg_extension WHERE extname = 'citus'").isEmpty)
+    }
 
     private static func lock(_ tx: Transaction, schema: String) async throws {
         // A migration may build an index on a large table or wait for another process's
@@ -210,7 +262,7 @@ public struct Migrator: Sendable {
             }
             return false
         }
-        try await tx.simpleQuery(migration.sql)
+        try await runScript(migration.sql, in: tx)
         try await tx.queryUnprepared(
             "INSERT INTO \(table) (version, name, checksum) VALUES ($1, $2, $3)",
             [migration.version, migration.name, migration.checksum])
@@ -238,7 +290,7 @@ public struct Migrator: Sendable {
         guard !changed.isEmpty else { return }
         try await tx.simpleQuery("SET LOCAL check_function_bodies = off")
         for file in changed {
-            try await tx.simpleQuery(file.sql)
+            try await runScript(file.sql, in: tx)
             try await tx.queryUnprepared("""
                 INSERT INTO \(ledger) (name, checksum) VALUES ($1, $2)
                 ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()

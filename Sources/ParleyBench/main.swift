@@ -8,7 +8,8 @@
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
-//   … --migrate [N]        N brokerages: provisioning rate, footprint, `parley migrate` with nothing to do
+//   … --provision [N] [--lanes 1,2,4,8]  N brokerages provisioned at each number of lanes
+//   … --migrate [N] [--lanes L]        N brokerages: provisioning rate, footprint, `parley migrate` with nothing to do
 //                          (--round-seconds S, --warm-up S: each round's and the warm-up's length)
 //
 // Starts a throwaway PostgreSQL cluster (or uses PARLEY_TEST_DATABASE_URL). The default run
@@ -244,9 +245,17 @@ if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
                                   roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 10))
     exit(0)
 }
+if let flag = CommandLine.arguments.firstIndex(of: "--provision") {
+    let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 200
+    let lanes = CommandLine.arguments.firstIndex(of: "--lanes").flatMap { CommandLine.arguments.dropFirst($0 + 1).first }
+        .map { $0.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } } ?? [1, 2, 4, 8]
+    try await provisionBenchmark(count: max(count, 10), lanes: lanes.isEmpty ? [2] : lanes)
+    exit(0)
+}
 if let flag = CommandLine.arguments.firstIndex(of: "--migrate") {
     let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 1_000
-    try await migrateBenchmark(count: max(count, 10))
+    let lanes = CommandLine.arguments.firstIndex(of: "--lanes").flatMap { CommandLine.arguments.dropFirst($0 + 1).first }.flatMap { Int($0) } ?? 2
+    try await migrateBenchmark(count: max(count, 10), lanes: max(lanes, 1))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--directory") {
