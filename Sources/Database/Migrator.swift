@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PQ
 
@@ -75,6 +76,7 @@ public struct Migrator: Sendable {
                 try await Self.lock(tx, schema: scope.schema.rawValue)
                 try await Self.applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
                 try await Self.applyReporting(in: tx, scope: scope, logger: logger)
+                try await Self.pinFunctionPaths(in: tx, scope: scope)
             }
         }
         return applied
@@ -110,6 +112,7 @@ public struct Migrator: Sendable {
         try await createTenantLedger(tx)
         if try await tx.queryUnprepared("SELECT 1 FROM schema_migrations LIMIT 1").isEmpty {
             try await provisionFresh(in: tx, scope: scope, logger: logger)
+            try await pinFunctionPaths(in: tx, scope: scope)
             return
         }
         for migration in Migrations.tenant {
@@ -117,13 +120,13 @@ public struct Migrator: Sendable {
         }
         try await applyFunctions(Migrations.tenantFunctions, in: tx, ledger: "schema_functions", logger: logger)
         try await applyReporting(in: tx, scope: scope, logger: logger)
+        try await pinFunctionPaths(in: tx, scope: scope)
     }
 
     /// A new, empty schema (provisioning): every migration, function file and reporting view,
     /// with their ledger rows, sent as one multi-statement query — one round trip instead of
     /// two or three per file. The ledgers end up exactly as the file-by-file path leaves them.
     private static func provisionFresh(in tx: Transaction, scope: TenantScope, logger: Logger) async throws {
-        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
         var script: [String] = []
         for migration in Migrations.tenant {
             script.append(migration.sql)
@@ -178,8 +181,8 @@ public struct Migrator: Sendable {
         guard recorded != checksum else { return }
         for file in files { try await runScript(file.sql, in: tx) }
         try await tx.queryUnprepared("""
-            INSERT INTO schema_reporting (checksum) VALUES ($1)
-            ON CONFLICT (singleton) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+            INSERT INTO schema_reporting (checksum, applied_at) VALUES ($1, now())
+            ON CONFLICT (singleton) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at
             """, [checksum])
         try await grantReporting(in: tx, scope: scope)
         logger.info("applied reporting views", metadata: ["schema": "\(scope.schema)", "files": "\(files.count)"])
@@ -206,16 +209,141 @@ public struct Migrator: Sendable {
         try await runScript(statements.joined(separator: ";\n"), in: tx)
     }
 
+    /// Hands every object of the brokerage's schema to its role (Citus provisioning creates them
+    /// as Parley's own role, decision 0032). Identity sequences follow their tables.
+    public static func giveSchema(in tx: Transaction, scope: TenantScope) async throws {
+        try await tx.queryUnprepared("""
+            DO $$
+            DECLARE r record;
+            BEGIN
+                FOR r IN
+                    SELECT format('ALTER %s %I.%I OWNER TO %I',
+                                  CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                                  n.nspname, c.relname, \(literal(scope.role.rawValue))) AS command
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = \(literal(scope.schema.rawValue)) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+                    UNION ALL
+                    SELECT format('ALTER ROUTINE %s OWNER TO %I', p.oid::regprocedure, \(literal(scope.role.rawValue)))
+                    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname = \(literal(scope.schema.rawValue))
+                LOOP
+                    EXECUTE r.command;
+                END LOOP;
+            END
+            $$
+            """)
+    }
+
+    /// On Citus, every function of the schema carries the schema as its search path: triggers
+    /// fire on the worker, in a session whose search path is not the brokerage's (decision 0032).
+    /// Run after function files are (re)created: CREATE OR REPLACE drops the setting.
+    static func pinFunctionPaths(in tx: Transaction, scope: TenantScope) async throws {
+        guard try await onCitus(tx) else { return }
+        try await tx.queryUnprepared("""
+            DO $$
+            DECLARE r record;
+            BEGIN
+                FOR r IN SELECT format('ALTER ROUTINE %s SET search_path = %I, public', p.oid::regprocedure, n.nspname) AS command
+                         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                         WHERE n.nspname = \(literal(scope.schema.rawValue))
+                           AND NOT coalesce(p.proconfig @> ARRAY['search_path=' || quote_ident(n.nspname) || ', public'], false)
+                LOOP
+                    EXECUTE r.command;
+                END LOOP;
+            END
+            $$
+            """)
+    }
+
+    private static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+
     // MARK: - Steps
 
     /// Runs a SQL file: as one query, or on Citus one statement per query (Citus forwards a
     /// DDL statement to the workers with the text of the whole query it came in; decision 0032).
-    static func runScript(_ sql: String, in tx: Transaction) async throws {
+    public static func runScript(_ sql: String, in tx: Transaction) async throws {
         guard try await onCitus(tx) else {
             try await tx.simpleQuery(sql)
             return
         }
-        for statement in SQLScript.statements(sql) { try await tx.simpleQuery(statement) }
+        // Brokerage tables keep their triggers on Citus; they run on the worker (decision 0032).
+        try await tx.simpleQuery("SET LOCAL citus.enable_unsafe_triggers = on")
+        for statement in SQLScript.statements(sql) {
+            for step in citusForm(statement) {
+                guard step.coordinatorOnly else {
+                    try await tx.simpleQuery(step.sql)
+                    continue
+                }
+                try await tx.simpleQuery("SET LOCAL citus.enable_ddl_propagation = off")
+                try await tx.simpleQuery(step.sql)
+                try await tx.simpleQuery("SET LOCAL citus.enable_ddl_propagation = on")
+            }
+        }
+    }
+
+    /// A statement as Citus accepts it on a distributed table (decision 0032), as steps that
+    /// build the same objects with the same names (SQLScriptTests builds a schema from these
+    /// steps on PostgreSQL and compares it with the original):
+    /// - `ADD COLUMN c type … CHECK (…)`: Citus wants every constraint named, so the column and
+    ///   then its check under the name PostgreSQL would give it, `<table>_<column>_check`;
+    /// - `ALTER COLUMN … SET STORAGE` (007: attachment chunks stored uncompressed) is refused;
+    ///   it is kept on the coordinator's table only, and on the workers PostgreSQL tries to
+    ///   compress chunks and keeps them as they are when that saves nothing.
+    public static func citusForm(_ statement: String) -> [(sql: String, coordinatorOnly: Bool)] {
+        let code = statement.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }
+            .joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        let upper = code.uppercased()
+        if upper.hasPrefix("ALTER TABLE"), upper.contains(" SET STORAGE ") { return [(statement, true)] }
+        let pattern = #"^ALTER TABLE ([a-z_][a-z0-9_]*) ADD COLUMN ([a-z_][a-z0-9_]*) (.+?) CHECK \((.*)\)$"#
+        if let regex = try? NSRegularExpression(pattern: pattern, options: [.caseInsensitive]),
+            let match = regex.firstMatch(in: code, range: NSRange(code.startIndex..., in: code)), match.numberOfRanges == 5,
+            let table = Range(match.range(at: 1), in: code), let column = Range(match.range(at: 2), in: code),
+            let definition = Range(match.range(at: 3), in: code), let check = Range(match.range(at: 4), in: code) {
+            // PostgreSQL names a check `<table>_<column>_check` when it reads that column alone,
+            // `<table>_check` when it reads others too.
+            let name = checkedColumns(String(code[check])) == [String(code[column]).lowercased()]
+                ? "\(code[table])_\(code[column])_check" : "\(code[table])_check"
+            return [
+                ("ALTER TABLE \(code[table]) ADD COLUMN \(code[column]) \(code[definition])", false),
+                ("ALTER TABLE \(code[table]) ADD CONSTRAINT \(name) CHECK (\(code[check]))", false),
+            ]
+        }
+        return [(statement, false)]
+    }
+
+    /// The column names a check expression reads: its identifiers outside string constants that
+    /// are neither keywords nor called as functions.
+    static func checkedColumns(_ expression: String) -> Set<String> {
+        let keywords: Set<String> = ["is", "null", "not", "and", "or", "in", "like", "ilike", "between", "true", "false", "any", "all", "similar", "to", "escape", "case", "when", "then", "else", "end"]
+        var names = Set<String>()
+        var quoted = false
+        var word = ""
+        var castType = false  // the word after `::` names a type
+        func flush(next: Character?) {
+            if !word.isEmpty, !castType, !(word.first?.isNumber ?? true), !keywords.contains(word), next != "(" { names.insert(word) }
+            if !word.isEmpty { castType = false }
+            word = ""
+        }
+        let characters = Array(expression.lowercased())
+        for (index, character) in characters.enumerated() {
+            if character == "'" { quoted.toggle(); word = ""; continue }
+            if quoted { continue }
+            if character.isLetter || character.isNumber || character == "_" {
+                word.append(character)
+            } else if character == ":" {
+                word = ""
+                castType = true
+            } else if character == "." {
+                word = ""
+            } else {
+                var next = index < characters.count ? Optional(character) : nil
+                if character == " " { next = characters[(index + 1)...].first { $0 != " " } }
+                flush(next: next)
+            }
+        }
+        flush(next: nil)
+        return names
     }
 
     /// Whether the server is a Citus coordinator (the extension is installed in this database).
@@ -292,8 +420,8 @@ public struct Migrator: Sendable {
         for file in changed {
             try await runScript(file.sql, in: tx)
             try await tx.queryUnprepared("""
-                INSERT INTO \(ledger) (name, checksum) VALUES ($1, $2)
-                ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()
+                INSERT INTO \(ledger) (name, checksum, applied_at) VALUES ($1, $2, now())
+                ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at
                 """, [file.name, file.checksum])
             logger.info("applied function", metadata: ["name": "\(file.name)"])
         }

@@ -151,10 +151,21 @@ extension SessionStore {
 
     // MARK: - Internals
 
-    /// History rows: message_json(), the shape the message.created event carries.
+    /// History rows: message_json(), the shape the message.created event carries. Written so
+    /// that it runs whole on a Citus worker against the shards (decision 0032): the rows go in
+    /// as the tables' row types explicitly (a shard's row type is not its table's), and the
+    /// attachments are read here, as `message_attachments()` reads them, not by a function
+    /// that would query a table from inside the pushed-down query.
     static let messageSelect = """
-        SELECT message_json(m, u)::text AS message
+        SELECT message_json(ROW(m.*)::messages, ROW(u.*)::users, files.list)::text AS message
         FROM messages m JOIN users u ON u.id = m.sender_id
+        CROSS JOIN LATERAL (
+            SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'id', a.id, 'fileName', a.file_name, 'mediaType', a.media_type, 'size', a.size,
+                       'sha256', a.sha256, 'width', a.width, 'height', a.height,
+                       'url', '/v1/attachments/' || a.id)) ORDER BY a.position), '[]'::jsonb) AS list
+            FROM attachments a WHERE a.message_id = m.id
+        ) AS files
         """
 
     /// Every member's read position (user id → last_read_seq).

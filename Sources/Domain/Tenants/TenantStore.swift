@@ -16,7 +16,9 @@ public struct TenantStore: Sendable {
 
     /// Provisions a brokerage in one transaction: its NOLOGIN role, its schema owned by that
     /// role, the control rows, a first signing key, and every tenant migration (run as the
-    /// role). Either all of it exists afterwards or none of it does.
+    /// role). Either all of it exists afterwards or none of it does. On Citus the role can log in
+    /// (Citus connects to the workers as it) and the objects are created as Parley's role and
+    /// then handed to it.
     public func create(slug: TenantSlug, displayName: String) async throws -> (Tenant, SigningKey) {
         var validator = Validator()
         let name = validator.requireText(displayName, "name", maxLength: 200)
@@ -28,12 +30,21 @@ public struct TenantStore: Sendable {
                 if !(try await tx.query("SELECT 1 FROM parley.tenants WHERE slug = $1 OR schema_name = $2", [slug.rawValue, scope.schema.rawValue]).isEmpty) {
                     throw DomainError.conflict(code: "tenant_exists", message: "a tenant with slug '\(slug)' already exists")
                 }
-                try await tx.simpleQuery("""
-                    CREATE ROLE \(scope.role.quoted) NOLOGIN;
+                // On Citus the schema is distributed and everything is created as Parley's own
+                // role, then handed to the brokerage's: Citus reaches the workers as the current
+                // role, over a connection of that role's own, which would not see the role and
+                // schema this transaction created over Parley's (decision 0032).
+                let citus = try await Migrator.onCitus(tx)
+                if citus {
+                    try await tx.simpleQuery("SET LOCAL citus.enable_schema_based_sharding = on")
+                    try await tx.simpleQuery("SET LOCAL citus.enable_unsafe_triggers = on")
+                }
+                try await Migrator.runScript("""
+                    CREATE ROLE \(scope.role.quoted) \(citus ? "LOGIN" : "NOLOGIN");
                     GRANT \(scope.role.quoted) TO CURRENT_USER;
                     CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted);
                     REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC;
-                    """)
+                    """, in: tx)
                 let row = try await tx.query("""
                     INSERT INTO parley.tenants (slug, schema_name, role_name, display_name, migrated_version, migrated_checksum)
                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING \(Self.columns)
@@ -42,9 +53,15 @@ public struct TenantStore: Sendable {
                     INSERT INTO parley.tenant_signing_keys (kid, tenant_id, secret)
                     VALUES ($1, $2, $3) RETURNING kid, secret, created_at, retired_at
                     """, [kid, try row.rows[0].decode(UUID.self, "id"), secret])
-                // The rest runs as the tenant's role so every object it creates is owned by it.
-                try await tx.simpleQuery("SET LOCAL ROLE \(scope.role.quoted); SET LOCAL search_path TO \(scope.schema.quoted), public")
-                try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
+                if citus {
+                    try await tx.simpleQuery("SET LOCAL search_path TO \(scope.schema.quoted), public")
+                    try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
+                    try await Migrator.giveSchema(in: tx, scope: scope)
+                } else {
+                    // The rest runs as the tenant's role so every object it creates is owned by it.
+                    try await tx.simpleQuery("SET LOCAL ROLE \(scope.role.quoted); SET LOCAL search_path TO \(scope.schema.quoted), public")
+                    try await Migrator.applyTenantMigrations(in: tx, scope: scope, logger: logger)
+                }
                 // Every process learns of the new tenant at commit (its token verifier's
                 // directory of slugs: docs/decisions/0013-unauthenticated-cost.md).
                 try await tx.query("SELECT pg_notify($1, $2)", [LiveChannels.tenantsCreated, slug.rawValue])

@@ -4,11 +4,12 @@ import Synchronization
 
 /// The `users` table: people of the brokerage Parley has seen.
 enum UserStore {
-    /// Records a user, refreshing the display name when it changed.
+    /// Records a user, refreshing the display name when it changed. (The time comes in the
+    /// inserted row: Citus refuses functions other than immutable ones in `DO UPDATE SET`.)
     static func upsert(_ tx: Transaction, id: String, role: Caller.Role, name: String) async throws {
         try await tx.query("""
-            INSERT INTO users (id, role, display_name) VALUES ($1, $2, $3)
-            ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role, updated_at = now()
+            INSERT INTO users (id, role, display_name, updated_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role, updated_at = EXCLUDED.updated_at
             WHERE users.display_name IS DISTINCT FROM EXCLUDED.display_name OR users.role IS DISTINCT FROM EXCLUDED.role
             """, [id, role.rawValue, name])
     }

@@ -19,6 +19,8 @@ CREATE OR REPLACE FUNCTION mirror_message(
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
+    v_now timestamptz := now();
     v_last_seq bigint;
     v_recipients text[];
     v_message messages%ROWTYPE;
@@ -40,10 +42,10 @@ BEGIN
     UPDATE session_members r SET last_read_seq = p_seq, marked_unread = false
     WHERE r.session_id = p_session AND r.user_id = p_sender;
 
-    UPDATE sessions s SET last_seq = p_seq, last_message_at = p_created_at, last_activity_at = now(),
+    UPDATE sessions s SET last_seq = p_seq, last_message_at = p_created_at, last_activity_at = v_now,
         last_message_preview = p_preview, last_sender_id = p_sender,
         status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
-        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN now() ELSE s.status_changed_at END
+        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
     WHERE s.id = p_session;
 
     INSERT INTO messages (id, session_id, seq, sender_id, client_message_id, text, html, listing, created_at)

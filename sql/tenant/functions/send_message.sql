@@ -23,6 +23,8 @@ CREATE FUNCTION send_message(
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
+    -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
+    v_now timestamptz := now();
     v_status text;
     v_last_seq bigint;
     v_peers text[];
@@ -91,10 +93,10 @@ BEGIN
     UPDATE session_members r SET last_read_seq = v_last_seq + 1, marked_unread = false
     WHERE r.session_id = p_session AND r.user_id = p_sender;
 
-    UPDATE sessions s SET last_seq = s.last_seq + 1, last_message_at = now(), last_activity_at = now(),
+    UPDATE sessions s SET last_seq = s.last_seq + 1, last_message_at = v_now, last_activity_at = v_now,
         last_message_preview = p_preview, last_sender_id = p_sender,
         status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
-        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN now() ELSE s.status_changed_at END
+        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
     WHERE s.id = p_session
     RETURNING s.last_seq INTO v_last_seq;
 
