@@ -34,7 +34,11 @@ public final class EmbeddedCluster: Sendable {
     /// - Parameters:
     ///   - ephemeral: trade durability for speed (fsync off): for throwaway test clusters only.
     /// `sharedBuffers`: PostgreSQL's buffer cache (its own default, 128MB, unless given).
-    public init(root: String, databaseName: String = "parley", ephemeral: Bool = false, sharedBuffers: String = "128MB", logger: Logger) throws {
+    /// `maxConnections`: PostgreSQL's connection limit (the test suite runs ~190 apps at once).
+    public init(
+        root: String, databaseName: String = "parley", ephemeral: Bool = false, sharedBuffers: String = "128MB",
+        maxConnections: Int = 300, logger: Logger
+    ) throws {
         self.logger = logger
         self.databaseName = databaseName
         self.binDirectory = try Self.findServerBinaries()
@@ -60,7 +64,7 @@ public final class EmbeddedCluster: Sendable {
         self.socketDirectory = socketDirectory
         var options = [
             "listen_addresses=''", "unix_socket_directories='\(socketDirectory)'", "port=\(port)",
-            "max_connections=300", "shared_buffers=\(sharedBuffers)",
+            "max_connections=\(maxConnections)", "shared_buffers=\(sharedBuffers)",
             // A forgotten open transaction holds locks and keeps vacuum from cleaning up
             // (it no longer holds back live delivery: decision 0012): end it after a minute.
             "idle_in_transaction_session_timeout=60s",

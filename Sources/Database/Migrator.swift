@@ -206,6 +206,22 @@ public struct Migrator: Sendable {
             """).rows.compactMap { SQLName(try $0.decode(String.self, "relname")) }
         var statements = ["GRANT USAGE ON SCHEMA \(scope.schema.quoted) TO \(role.quoted)"]
         if !views.isEmpty { statements.append("GRANT SELECT ON \(views.map(\.quoted).joined(separator: ", ")) TO \(role.quoted)") }
+        if try await onCitus(tx) {
+            // Citus checks the reader's own privileges on the tables under a view when it runs the
+            // view's query on a worker (citusdata/citus#1683), so there the login also gets the
+            // columns the views read, and no other: never a message's text (decision 0032).
+            let columns = try await tx.queryUnprepared("""
+                SELECT table_name::text AS name, string_agg(DISTINCT quote_ident(column_name::text), ', ') AS columns
+                FROM information_schema.view_column_usage
+                WHERE view_schema = current_schema() AND view_name::text LIKE 'report\\_%'
+                  AND table_schema = current_schema() AND table_name::text NOT LIKE 'report\\_%'
+                GROUP BY 1 ORDER BY 1
+                """).rows
+            for row in columns {
+                guard let table = SQLName(try row.decode(String.self, "name")) else { continue }
+                statements.append("GRANT SELECT (\(try row.decode(String.self, "columns"))) ON \(table.quoted) TO \(role.quoted)")
+            }
+        }
         try await runScript(statements.joined(separator: ";\n"), in: tx)
     }
 

@@ -82,7 +82,10 @@ public actor TestDatabase {
         let cluster = try EmbeddedCluster(
             root: root, databaseName: "parley_test", ephemeral: true,
             // The benchmarks of many brokerages need a buffer cache that holds their working set.
-            sharedBuffers: ProcessInfo.processInfo.environment["PARLEY_TEST_SHARED_BUFFERS"] ?? "128MB", logger: testLogger)
+            sharedBuffers: ProcessInfo.processInfo.environment["PARLEY_TEST_SHARED_BUFFERS"] ?? "128MB",
+            // About 190 tests run at once, each app with its pool, listener and fixtures: 300
+            // connections ran out on a loaded machine ("too many clients already").
+            maxConnections: 600, logger: testLogger)
         runningCluster.withLock { $0 = cluster }
         atexit { stopTestCluster() }
         try cluster.start()

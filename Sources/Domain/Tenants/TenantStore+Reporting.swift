@@ -19,6 +19,9 @@ extension TenantStore {
         }
         var generator = SystemRandomNumberGenerator()
         let password = Base64URL.encode((0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        // Two transactions: on Citus the grants below run on the workers over the brokerage
+        // role's own connections, which cannot see a role created in the same transaction over
+        // Parley's (decision 0032). Running the command again finishes what a failure left.
         try await database.withTransaction { tx in
             let exists = try await tx.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.rawValue]).first != nil
             // format(%I, %L) quotes the name and the password as PostgreSQL itself would.
@@ -27,14 +30,17 @@ extension TenantStore {
                               $1::text, $2::text, $3::int, $4::text) AS sql
                 """, [exists ? "ALTER" : "CREATE", role.rawValue, connectionLimit, password]).rows[0].decode(String.self, "sql")
             try await tx.simpleQuery(statement)
-            try await tx.simpleQuery("""
-                ALTER ROLE \(role.quoted) SET statement_timeout = '\(max(1, statementTimeoutSeconds))s';
-                ALTER ROLE \(role.quoted) SET idle_in_transaction_session_timeout = '\(max(1, statementTimeoutSeconds))s';
-                ALTER ROLE \(role.quoted) SET default_transaction_read_only = on;
-                ALTER ROLE \(role.quoted) SET timezone = 'UTC';
-                ALTER ROLE \(role.quoted) SET search_path = \(tenant.scope.schema.quoted)
-                """)
-            // The grants are the brokerage role's to give: it owns the schema and the views.
+            // One statement per query: Citus forwards a role's settings to the workers as sent.
+            for setting in [
+                "statement_timeout = '\(max(1, statementTimeoutSeconds))s'",
+                "idle_in_transaction_session_timeout = '\(max(1, statementTimeoutSeconds))s'",
+                "default_transaction_read_only = on", "timezone = 'UTC'", "search_path = \(tenant.scope.schema.quoted)",
+            ] {
+                try await tx.simpleQuery("ALTER ROLE \(role.quoted) SET \(setting)")
+            }
+        }
+        // The grants are the brokerage role's to give: it owns the schema and the views.
+        try await database.withTransaction { tx in
             try await tx.enter(tenant.scope)
             try await Migrator.grantReporting(in: tx, scope: tenant.scope)
         }
