@@ -69,6 +69,7 @@ for url in "$COORD" "$PLAIN_URL"; do
   for t in "${TENANTS[@]}"; do DATABASE_URL=$url LOG_LEVEL=warning "$PARLEY" tenant create "$t" --name "Brokerage $t" >/dev/null; done
 done
 
+status=0
 step "where each brokerage lives"
 PLACEMENT="SELECT n.nspname || ' ' || s.nodeport FROM citus_shards s JOIN pg_class c ON c.oid = s.table_name
   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 't\_%' GROUP BY n.nspname, s.nodeport ORDER BY 1"
@@ -78,6 +79,19 @@ W2=$(awk -v p=$((BASE + 2)) '$2 == p {print $1; exit}' "$DIR/placement.txt")
 [ -n "$W1" ] && [ -n "$W2" ] || { echo "FAIL: the brokerages are not on both workers"; exit 1; }
 slug() { echo "${1#t_}" | tr _ -; }
 echo "on worker $((BASE + 1)): $(grep -c " $((BASE + 1))$" "$DIR/placement.txt"), on worker $((BASE + 2)): $(grep -c " $((BASE + 2))$" "$DIR/placement.txt")"
+
+step "an upgrade: migration 020 taken back from $W2, then parley migrate applies it through the coordinator"
+identity="SELECT relreplident FROM pg_class WHERE oid = '$W2.badge_deltas'::regclass"
+psql_at "$BASE" -c "DELETE FROM $W2.schema_migrations WHERE version = 20" \
+  -c "ALTER TABLE $W2.badge_deltas REPLICA IDENTITY DEFAULT"
+DATABASE_URL=$COORD LOG_LEVEL=warning "$PARLEY" migrate --recheck | tail -1
+WORKER=$(awk -v s="$W2" '$1 == s {print $2}' "$DIR/placement.txt")
+# Workers hide shards from catalog queries unless asked (citus.override_table_visibility).
+shard=$(psql_at "$WORKER" -c "SET citus.override_table_visibility = off" -c "SELECT c.relname FROM pg_class c WHERE c.relnamespace = '$W2'::regnamespace AND c.relname LIKE 'badge\_deltas\_%' AND c.relkind = 'r'")
+if [ "$(psql_at "$BASE" -c "$identity")" = f ] && [ -n "$shard" ] \
+   && [ "$(psql_at "$WORKER" -c "SET citus.override_table_visibility = off" -c "SELECT relreplident FROM pg_class WHERE oid = '$W2.$shard'::regclass")" = f ]; then
+  echo "  ok    REPLICA IDENTITY FULL on the coordinator's table and on the worker's shard $shard"
+else echo "  FAIL  migration 020 did not reach the worker's shard"; status=1; fi
 
 start_server() { # url port → pid
   DATABASE_URL=$1 LOG_LEVEL=warning "$PARLEY" serve --port "$2" >"$DIR/serve-$2.log" 2>&1 &
@@ -91,7 +105,6 @@ PIDS+=("$(start_server "$COORD" "$PORT")")
 PIDS+=("$(start_server "$PLAIN_URL" $((PORT + 1)))")
 
 CHECK=(python3 "$ROOT/scripts/citus_check.py")
-status=0
 step "every user flow in each brokerage, and a chat between $(slug "$W1") (worker $((BASE + 1))) and $(slug "$W2") (worker $((BASE + 2)))"
 DATABASE_URL=$COORD "${CHECK[@]}" flows --port "$PORT" --parley "$PARLEY" \
   --tenants "$(IFS=,; echo "${TENANTS[*]}")" --pair "$(slug "$W1"):$(slug "$W2")" || status=1
@@ -137,9 +150,12 @@ print(f"Citus cluster:    {mean(c, 'messages_per_s'):.0f} msgs/s, p50 {mean(c, '
 print(f"cluster / plain:  {mean(c, 'messages_per_s') / mean(p, 'messages_per_s'):.2f} of the throughput")
 PY
 
-step "connections on each worker, by role"
+step "connections on each worker (Citus reaches a worker as the brokerage's own role)"
 for n in 1 2; do
-  echo "worker $((BASE + n)): $(psql_at $((BASE + n)) -c "SELECT count(*) || ' connections, ' || count(DISTINCT usename) || ' roles' FROM pg_stat_activity WHERE datname = 'parley'")"
+  echo "worker $((BASE + n)): $(psql_at $((BASE + n)) -c "SELECT count(*) || ' connections of ' || count(DISTINCT usename)
+    || ' roles, at most ' || max(c) || ' for one role' FROM (SELECT usename, count(*) OVER (PARTITION BY usename) AS c
+    FROM pg_stat_activity WHERE datname = 'parley' AND backend_type = 'client backend') AS a")"
 done
+echo "coordinator: $(psql_at "$BASE" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'parley' AND backend_type = 'client backend'") connections (two parley serve pools, this psql)"
 [ $status = 0 ] && echo "all checks passed" || echo "some checks FAILED"
 exit $status

@@ -47,7 +47,15 @@ class Tokens:
             cmd = [self.parley, "token", "--tenant", tenant, "--sub", sub, "--role", role, "--ttl", "86400"]
             if name:
                 cmd += ["--name", name]
-            self.cache[key] = subprocess.check_output(cmd, stderr=subprocess.DEVNULL).decode().strip()
+            for attempt in range(3):
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode == 0:
+                    break
+                print(f"  parley token failed ({out.returncode}): {out.stderr.strip()[-400:]}", flush=True)
+                time.sleep(1)
+            if out.returncode != 0:
+                raise SystemExit(f"cannot sign a token for {tenant}/{sub}")
+            self.cache[key] = out.stdout.strip()
         return self.cache[key]
 
 
