@@ -54,6 +54,7 @@ public struct AppDependencies: Sendable {
     public let chatRequests: ChatRequestStore
     public let users: UserDirectory
     public let directory: DirectoryStore
+    public let webhooks: WebhookStore
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -61,9 +62,12 @@ public struct AppDependencies: Sendable {
     /// - Parameter channels: the NOTIFY channels; processes that deliver to each other's streams
     ///   must use the same names (the default in production).
     /// - Parameter streamLimits: caps on live streams per process and per user.
+    /// - Parameter webhookPolicy: which webhook URLs brokerages may register (the operator's
+    ///   allowed hosts: `PARLEY_WEBHOOK_ALLOWED_HOSTS`).
     public init(
         database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels(),
-        streamLimits: StreamLimits = StreamLimits(), maintenanceInterval: Duration = .seconds(60)
+        streamLimits: StreamLimits = StreamLimits(), maintenanceInterval: Duration = .seconds(60),
+        webhookPolicy: WebhookURLPolicy = WebhookURLPolicy()
     ) {
         self.database = database
         self.channels = channels
@@ -83,6 +87,7 @@ public struct AppDependencies: Sendable {
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
         self.users = UserDirectory(database: database)
         self.directory = DirectoryStore(database: database)
+        self.webhooks = WebhookStore(database: database, policy: webhookPolicy)
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
@@ -119,6 +124,15 @@ public func buildApplication(
         .register(on: v1.group("public"))
     let directory = DirectoryRoutes(directory: dependencies.directory)
     directory.registerIntegration(on: v1.group("directory/agents").add(middleware: IntegrationAuthMiddleware(verifier: verifier)))
+    WebhookRoutes(
+        webhooks: dependencies.webhooks, brokerage: { _, context in try context.requireIntegration().tenant },
+        collection: { _ in "/v1/webhooks/endpoints" }
+    ).register(on: v1.group("webhooks/endpoints").add(middleware: IntegrationAuthMiddleware(verifier: verifier)))
+    WebhookRoutes(
+        webhooks: dependencies.webhooks,
+        brokerage: { [tenants = dependencies.tenants] _, context in try await TenantRoutes.tenant(context, in: tenants) },
+        collection: { "/v1/tenants/\($0.slug.rawValue)/webhooks/endpoints" }
+    ).register(on: v1.group("tenants/:slug/webhooks/endpoints").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
     let authenticated = v1.group().add(middleware: UserAuthMiddleware(verifier: verifier, users: dependencies.users))
     directory.registerSearch(on: authenticated)
     MeRoutes().register(on: authenticated)

@@ -57,7 +57,8 @@ struct Serve: AsyncParsableCommand {
             maxStreamsPerUser: Env.get("PARLEY_MAX_STREAMS_PER_USER").flatMap(Int.init).map { max($0, 1) } ?? 16)
         let dependencies = AppDependencies(
             database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits,
-            maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60))
+            maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60),
+            webhookPolicy: WebhookURLPolicy(environment: Env.get("PARLEY_WEBHOOK_ALLOWED_HOSTS")))
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster)
         let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)

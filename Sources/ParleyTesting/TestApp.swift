@@ -33,7 +33,9 @@ public struct TestApp: Sendable {
         let conninfo = try await TestDatabase.shared.conninfo()
         let dependencies = AppDependencies(
             database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity,
-            channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"))
+            channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"),
+            // Local receivers in tests: the operator allows 127.0.0.1, as a deployment would.
+            webhookPolicy: WebhookURLPolicy(allowedHosts: ["127.0.0.1"]))
         let listener = dependencies.listener
         let app = buildApplication(
             configuration: AppConfiguration(

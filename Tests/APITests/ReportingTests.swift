@@ -257,26 +257,23 @@ struct ReportingTests {
                 return ContinuousClock.now
             }
             try await Task.sleep(for: .milliseconds(500))
-            var worst: Duration = .zero
             var lastArrival = ContinuousClock.now
             let started = ContinuousClock.now
             var index = 0
-            while ContinuousClock.now - started < .seconds(20) {
-                let sent = ContinuousClock.now
+            // Each send must arrive before the next is sent. Held back, the first would arrive
+            // only when the report ends, ~29 s later: past the 12 s wait. Under the whole suite's
+            // load a delivery may take several seconds, which is not what this test is about.
+            while ContinuousClock.now - started < .seconds(15) {
                 #expect(try await pair.send(client, "during the report #\(index)").status == .created)
-                let event = await stream.nextEvent(["message.created"], timeout: .seconds(10))
-                #expect(event != nil)
+                let event = await stream.nextEvent(["message.created"], timeout: .seconds(12))
+                #expect(event != nil, "send #\(index) was not delivered within 12 s while the report was open")
                 lastArrival = ContinuousClock.now
-                worst = max(worst, lastArrival - sent)
                 index += 1
                 try await Task.sleep(for: .seconds(1))
             }
             let reportEnded = try await report.value
-            #expect(index >= 3)
+            #expect(index >= 2)
             #expect(lastArrival < reportEnded, "every send was delivered while the report was still open")
-            // Under the whole suite's load a delivery may take seconds; held back, it would take
-            // until the report's end.
-            #expect(worst < .seconds(8), "the slowest send → delivery took \(worst) while the report was open")
             await stream.close()
         }
     }

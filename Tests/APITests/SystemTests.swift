@@ -96,6 +96,10 @@ struct SystemTests {
                 "/v1/chat-requests/blocks:", "/v1/chat-requests/blocks/{id}:",
                 "/v1/public/{tenant}/chat-requests:", "/v1/public/{tenant}/chat-requests/{id}:",
                 "/v1/directory:", "/v1/directory/me:", "/v1/directory/agents:", "/v1/directory/agents/{MemberKey}:",
+                "/v1/webhooks/endpoints:", "/v1/webhooks/endpoints/{id}:", "/v1/webhooks/endpoints/{id}/secret:",
+                "/v1/webhooks/endpoints/{id}/rotate-secret:", "/v1/tenants/{slug}/webhooks/endpoints:",
+                "/v1/tenants/{slug}/webhooks/endpoints/{id}:", "/v1/tenants/{slug}/webhooks/endpoints/{id}/secret:",
+                "/v1/tenants/{slug}/webhooks/endpoints/{id}/rotate-secret:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }

@@ -70,7 +70,7 @@ public actor TokenVerifier {
     public func verifyWithExpiry(_ token: String, visitorPolling: Bool = false) async throws -> (caller: Caller, expires: Date) {
         let (tenant, claims) = try await authenticate(token)
         if claims.role == Self.integrationRole {
-            throw Problem.forbidden(code: "integration_token", detail: "an integration token serves the directory integration API only; use a user token")
+            throw Problem.forbidden(code: "integration_token", detail: "an integration token serves the integration API only (directory, webhooks); use a user token")
         }
         guard let role = Caller.Role(rawValue: claims.role) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's role must be 'agent', 'client' or 'integration'")

@@ -151,6 +151,11 @@ struct TenantRoutes {
     }
 
     private func tenant(_ context: ParleyRequestContext) async throws -> Tenant {
+        try await Self.tenant(context, in: tenants)
+    }
+
+    /// The brokerage named by the path's `:slug`, or 404 `tenant_not_found`.
+    static func tenant(_ context: ParleyRequestContext, in tenants: TenantStore) async throws -> Tenant {
         let text = try context.parameters.require("slug")
         guard let slug = TenantSlug(text), let tenant = try await tenants.find(slug) else {
             throw Problem.notFound(code: "tenant_not_found", detail: "no tenant with that slug")

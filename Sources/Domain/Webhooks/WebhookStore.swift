@@ -1,0 +1,219 @@
+import Database
+import Foundation
+
+/// A brokerage's webhook endpoint (issue 19; decision 0033), as the API shows it. The secret is
+/// shown only by `secret(…)` and `rotate(…)`, and in the answer that created the endpoint.
+public struct WebhookEndpoint: Sendable, Codable, Equatable {
+    public let id: String
+    public let url: String
+    public let eventTypes: [String]
+    public let description: String
+    public let enabled: Bool
+    /// Why delivery disabled it (absent when it is enabled, or was disabled by hand).
+    public let disabledReason: String?
+    public let createdAt: Date
+    public let updatedAt: Date
+}
+
+/// The signing secrets of an endpoint: `secret` signs every delivery; during a rotation
+/// `previousSecret` signs too (a second signature) until `previousSecretExpiresAt`.
+public struct WebhookSecrets: Sendable, Codable, Equatable {
+    public let secret: String
+    public let previousSecret: String?
+    public let previousSecretExpiresAt: Date?
+}
+
+/// Fields of a new endpoint, or of a change (absent: unchanged).
+public struct WebhookEndpointDraft: Sendable {
+    public var url: String?
+    public var eventTypes: [String]?
+    public var description: String?
+    public var enabled: Bool?
+
+    public init(url: String? = nil, eventTypes: [String]? = nil, description: String? = nil, enabled: Bool? = nil) {
+        self.url = url
+        self.eventTypes = eventTypes
+        self.description = description
+        self.enabled = enabled
+    }
+}
+
+/// The endpoints of each brokerage, in its own schema (`webhook_endpoints`, migration 021),
+/// managed by its integrations and by the operator.
+public struct WebhookStore: Sendable {
+    public let database: Database
+    public let policy: WebhookURLPolicy
+
+    /// The events an endpoint can ask for: the live stream's, and two of its own.
+    public static let eventTypes: [String] = [
+        "message.created", "message.read", "session.updated", "request.created", "request.updated",
+        "contact.created", "webhook.disabled",
+    ]
+    /// Endpoints per brokerage.
+    public static let maxEndpoints = 20
+    /// How long a rotated-out secret still signs, by default.
+    public static let rotationOverlap: TimeInterval = 24 * 3600
+
+    public init(database: Database, policy: WebhookURLPolicy) {
+        self.database = database
+        self.policy = policy
+    }
+
+    static let columns = """
+        id, url, to_jsonb(event_types) AS event_types, description, enabled, disabled_reason, created_at, updated_at
+        """
+    static let notFound = DomainError.notFound(code: "webhook_endpoint_not_found", message: "no such webhook endpoint")
+
+    public func create(_ tenant: Tenant, _ draft: WebhookEndpointDraft) async throws -> (WebhookEndpoint, WebhookSecrets) {
+        var errors: [FieldError] = []
+        if draft.url == nil { errors.append(FieldError("url", "required", "the URL deliveries are POSTed to")) }
+        if draft.eventTypes == nil { errors.append(FieldError("eventTypes", "required", "the event types to send")) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
+        let valid = try validated(draft)
+        let secret = StandardWebhooks.newSecret()
+        return try await database.withTenant(tenant.scope) { tx in
+            // One writer of the brokerage's endpoints at a time, so the limit holds.
+            try await tx.simpleQuery("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE")
+            let count = try await tx.query("SELECT count(*) AS n FROM webhook_endpoints").rows[0].decode(Int64.self, "n")
+            guard count < Self.maxEndpoints else {
+                throw DomainError.conflict(
+                    code: "webhook_endpoint_limit", message: "a brokerage has at most \(Self.maxEndpoints) webhook endpoints")
+            }
+            let row = try await tx.query("""
+                INSERT INTO webhook_endpoints (url, event_types, description, enabled, secret)
+                VALUES ($1, $2::text[], $3, $4, $5)
+                RETURNING \(Self.columns)
+                """, [valid.url, SQLArray.text(valid.eventTypes ?? []), valid.description ?? "", valid.enabled ?? true, secret]).rows[0]
+            return (try Self.endpoint(row), WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil))
+        }
+    }
+
+    /// Every endpoint of the brokerage, oldest first (at most `maxEndpoints`).
+    public func list(_ tenant: Tenant) async throws -> [WebhookEndpoint] {
+        try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("SELECT \(Self.columns) FROM webhook_endpoints ORDER BY created_at, id").rows.map(Self.endpoint)
+        }
+    }
+
+    public func get(_ tenant: Tenant, id: String) async throws -> WebhookEndpoint {
+        let uuid = try Self.id(id)
+        return try await database.withTenant(tenant.scope) { tx in
+            guard let row = try await tx.query("SELECT \(Self.columns) FROM webhook_endpoints WHERE id = $1", [uuid]).first else {
+                throw Self.notFound
+            }
+            return try Self.endpoint(row)
+        }
+    }
+
+    /// Changes the given fields. Enabling an endpoint clears the reason delivery disabled it.
+    public func update(_ tenant: Tenant, id: String, _ draft: WebhookEndpointDraft) async throws -> WebhookEndpoint {
+        let uuid = try Self.id(id)
+        let valid = try validated(draft)
+        return try await database.withTenant(tenant.scope) { tx in
+            guard let row = try await tx.query("""
+                UPDATE webhook_endpoints SET
+                    url = coalesce($2, url),
+                    event_types = coalesce($3::text[], event_types),
+                    description = coalesce($4, description),
+                    enabled = coalesce($5, enabled),
+                    disabled_reason = CASE WHEN $5 IS NULL THEN disabled_reason ELSE NULL END,
+                    updated_at = clock_timestamp()
+                WHERE id = $1
+                RETURNING \(Self.columns)
+                """, [uuid, valid.url, valid.eventTypes.map(SQLArray.text), valid.description, valid.enabled]).first
+            else { throw Self.notFound }
+            return try Self.endpoint(row)
+        }
+    }
+
+    public func delete(_ tenant: Tenant, id: String) async throws {
+        let uuid = try Self.id(id)
+        let deleted = try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("DELETE FROM webhook_endpoints WHERE id = $1 RETURNING 1", [uuid]).rows.count
+        }
+        if deleted == 0 { throw Self.notFound }
+    }
+
+    public func secrets(_ tenant: Tenant, id: String) async throws -> WebhookSecrets {
+        let uuid = try Self.id(id)
+        return try await database.withTenant(tenant.scope) { tx in
+            guard let row = try await tx.query("""
+                SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_endpoints
+                WHERE id = $1
+                """, [uuid]).first
+            else { throw Self.notFound }
+            return try Self.secrets(row)
+        }
+    }
+
+    /// A new secret; the current one keeps signing beside it for `overlap` seconds (0: at once
+    /// retired), so receivers can switch without losing a delivery.
+    public func rotate(_ tenant: Tenant, id: String, overlap: TimeInterval = rotationOverlap) async throws -> WebhookSecrets {
+        let uuid = try Self.id(id)
+        guard overlap >= 0, overlap <= 7 * 24 * 3600 else {
+            throw DomainError.validation([FieldError("overlapSeconds", "out_of_range", "between 0 and 604800 seconds")])
+        }
+        let secret = StandardWebhooks.newSecret()
+        return try await database.withTenant(tenant.scope) { tx in
+            guard let row = try await tx.query("""
+                UPDATE webhook_endpoints SET
+                    previous_secret = CASE WHEN $3::float8 > 0 THEN secret END,
+                    previous_secret_expires_at = CASE WHEN $3::float8 > 0 THEN clock_timestamp() + make_interval(secs => $3::float8) END,
+                    secret = $2, updated_at = clock_timestamp()
+                WHERE id = $1
+                RETURNING secret, previous_secret, previous_secret_expires_at
+                """, [uuid, secret, overlap]).first
+            else { throw Self.notFound }
+            return try Self.secrets(row)
+        }
+    }
+
+    // MARK: - Validation and rows
+
+    func validated(_ draft: WebhookEndpointDraft) throws -> WebhookEndpointDraft {
+        var errors: [FieldError] = []
+        var valid = draft
+        if let url = draft.url {
+            do { valid.url = try policy.validate(url).absoluteString } catch DomainError.validation(let found) { errors += found }
+        }
+        if let types = draft.eventTypes {
+            if types.isEmpty { errors.append(FieldError("eventTypes", "required", "at least one event type")) }
+            for (index, type) in types.enumerated() where !Self.eventTypes.contains(type) {
+                errors.append(FieldError(
+                    "eventTypes[\(index)]", "unknown_event_type", "one of \(Self.eventTypes.joined(separator: ", "))"))
+            }
+            var seen: [String] = []
+            for type in types where !seen.contains(type) { seen.append(type) }
+            valid.eventTypes = seen
+        }
+        if let description = draft.description {
+            // Counted as PostgreSQL counts (code points), so the table's check never fails.
+            if description.unicodeScalars.count > 500 {
+                errors.append(FieldError("description", "too_long", "at most 500 characters"))
+            } else if description.unicodeScalars.contains(where: { $0.value == 0 }) {
+                errors.append(FieldError("description", "invalid_characters", "description must not contain NUL characters"))
+            }
+        }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
+        return valid
+    }
+
+    static func id(_ text: String) throws -> UUID {
+        guard let uuid = UUID(uuidString: text) else { throw notFound }
+        return uuid
+    }
+
+    static func endpoint(_ row: Row) throws -> WebhookEndpoint {
+        WebhookEndpoint(
+            id: try row.decode(UUID.self, "id").uuidString.lowercased(), url: try row.decode(String.self, "url"),
+            eventTypes: try row.decodeJSON([String].self, "event_types"), description: try row.decode(String.self, "description"),
+            enabled: try row.decode(Bool.self, "enabled"), disabledReason: try row.decode(String?.self, "disabled_reason"),
+            createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
+    }
+
+    static func secrets(_ row: Row) throws -> WebhookSecrets {
+        WebhookSecrets(
+            secret: try row.decode(String.self, "secret"), previousSecret: try row.decode(String?.self, "previous_secret"),
+            previousSecretExpiresAt: try row.decode(Date?.self, "previous_secret_expires_at"))
+    }
+}

@@ -1,0 +1,64 @@
+import Domain
+import Foundation
+import Testing
+
+/// Standard Webhooks signatures and the URLs a brokerage may register (issue 19).
+@Suite("Webhooks: signatures and URL policy")
+struct WebhookSigningTests {
+    @Test("signatures match the Standard Webhooks reference (the spec's example, checked with the standardwebhooks package)")
+    func referenceSignature() throws {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        let signature = StandardWebhooks.signature(
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: body, secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        // A changed body, id or timestamp gives another signature.
+        #expect(StandardWebhooks.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_331, body: body,
+                                           secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") != signature)
+        // During a rotation both secrets sign, space-separated; a non-secret signs nothing.
+        let fresh = StandardWebhooks.newSecret()
+        let header = StandardWebhooks.signatureHeader(
+            id: "msg_1", timestamp: 1, body: body, secrets: [fresh, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "not-a-secret"])
+        #expect(header.split(separator: " ").count == 2)
+        #expect(header.split(separator: " ").allSatisfy { $0.hasPrefix("v1,") })
+        #expect(fresh.hasPrefix("whsec_") && Data(base64Encoded: String(fresh.dropFirst(6)))?.count == 32)
+        #expect(StandardWebhooks.newSecret() != fresh)
+    }
+
+    @Test("https only; loopback, private, link-local and metadata addresses refused unless the operator allows the host")
+    func urlPolicy() throws {
+        let policy = WebhookURLPolicy(environment: "127.0.0.1, hooks.internal")
+        func code(_ url: String) -> String? {
+            do {
+                _ = try policy.validate(url)
+                return nil
+            } catch DomainError.validation(let errors) {
+                return errors.first?.code
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(code("https://crm.example.com/parley/hooks?x=1") == nil)
+        #expect(code("https://93.184.216.34/hook") == nil)
+        #expect(code("https://[2606:4700::1111]/hook") == nil)
+        #expect(code("http://crm.example.com/hook") == "https_required")
+        #expect(code("ftp://crm.example.com/hook") == "https_required")
+        #expect(code("crm.example.com/hook") == "invalid_url")
+        #expect(code("https://user:pass@crm.example.com/hook") == "invalid_url")
+        #expect(code("https://crm.example.com/hook#frag") == "invalid_url")
+        for blocked in [
+            "https://127.0.0.2/", "https://10.1.2.3/", "https://172.20.0.1/", "https://192.168.1.10/",
+            "https://169.254.169.254/latest/meta-data/", "https://100.64.0.1/", "https://0.0.0.0/", "https://[::1]/",
+            "https://[::ffff:10.0.0.1]/", "https://[fd12:3456::1]/", "https://[fe80::1]/", "https://localhost/",
+            "https://api.localhost/", "https://metadata.google.internal/", "https://224.0.0.1/",
+        ] {
+            #expect(code(blocked) == "blocked_address", "\(blocked)")
+        }
+        // The operator's hosts: plain http too, private addresses too; only those hosts.
+        #expect(code("http://127.0.0.1:8099/hook") == nil)
+        #expect(code("https://hooks.internal/x") == nil)
+        #expect(code("http://127.0.0.2:8099/hook") == "https_required")
+        #expect(WebhookURLPolicy().allowedHosts.isEmpty)
+        #expect(WebhookURLPolicy.blockedReason(address: "203.0.113.9") == nil)
+        #expect(WebhookURLPolicy.blockedReason(address: "::1") != nil)
+    }
+}
