@@ -40,13 +40,14 @@ struct LiveDeliveryTests {
             ]
             for index in 1...3 {
                 #expect(try await pair.send(client, "while others hold transactions \(index)").status == .created)
-                let acknowledged = ContinuousClock.now
-                let event = try #require(await stream.nextEvent(["message.created"], timeout: .seconds(5)))
+                // The open transactions stay open until the end: delivery that waited for any of
+                // them would never come. The wait is long because the whole suite shares two
+                // cores (a fresh-clone CI run saw single deliveries take 8 s); the bench measures
+                // the latency itself.
+                let event = try #require(
+                    await stream.nextEvent(["message.created"], timeout: .seconds(15)),
+                    "send \(index) was not delivered while other transactions were open")
                 #expect(try event.data(Message.self).seq == Int64(index))
-                // Measured from the send's acknowledgement: delivery does not wait for any of
-                // the open transactions, which stay open until the end (the bench measures the
-                // latency itself; the margin is for the whole suite sharing two cores).
-                #expect(ContinuousClock.now - acknowledged < .seconds(3), "delivered \(ContinuousClock.now - acknowledged) after the send returned")
             }
             for holder in holders { await holder.release() }
             await stream.close()
