@@ -12,6 +12,10 @@ public final class DatabaseConnection: Sendable {
     let raw: Connection
     let executor: BlockingExecutor
     private let prepared = Mutex<Set<String>>([])
+    /// Whether the server is a Citus coordinator, once asked (decision 0032). A connection's
+    /// database does not change, and Citus is installed before Parley connects (it needs
+    /// `shared_preload_libraries`, so a restart, which opens new connections).
+    private let citus = Mutex<Bool?>(nil)
 
     init(raw: Connection, executor: BlockingExecutor) {
         self.raw = raw
@@ -19,6 +23,15 @@ public final class DatabaseConnection: Sendable {
     }
 
     public var backendPID: Int32 { raw.backendPID }
+
+    /// Whether the `citus` extension is installed in this connection's database: asked once
+    /// per connection, not once per migration step.
+    public func isCitus() async throws -> Bool {
+        if let known = citus.withLock({ $0 }) { return known }
+        let found = !(try await queryUnprepared("SELECT 1 FROM pg_extension WHERE extname = 'citus'").isEmpty)
+        citus.withLock { $0 = found }
+        return found
+    }
 
     /// Runs a statement with bound parameters as a named prepared statement.
     @discardableResult

@@ -364,7 +364,7 @@ public struct Migrator: Sendable {
 
     /// Whether the server is a Citus coordinator (the extension is installed in this database).
     public static func onCitus(_ tx: Transaction) async throws -> Bool {
-        !(try await tx.queryUnprepared("SELECT 1 FROM pg_extension WHERE extname = 'citus'").isEmpty)
+        try await tx.connection.isCitus()
     }
 
     private static func lock(_ tx: Transaction, schema: String) async throws {
