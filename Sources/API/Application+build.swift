@@ -55,6 +55,7 @@ public struct AppDependencies: Sendable {
     public let users: UserDirectory
     public let directory: DirectoryStore
     public let webhooks: WebhookStore
+    public let webhookDeliverer: WebhookDeliverer
 
     /// - Parameter outboxCapacity: frames a WebSocket may have queued before it is closed as
     ///   a slow consumer (4008).
@@ -64,10 +65,11 @@ public struct AppDependencies: Sendable {
     /// - Parameter streamLimits: caps on live streams per process and per user.
     /// - Parameter webhookPolicy: which webhook URLs brokerages may register (the operator's
     ///   allowed hosts: `PARLEY_WEBHOOK_ALLOWED_HOSTS`).
+    /// - Parameter webhookDelivery: retry schedule, timeout and whether this process delivers.
     public init(
         database: Database, conninfo: String, logger: Logger, outboxCapacity: Int = 1000, channels: LiveChannels = LiveChannels(),
         streamLimits: StreamLimits = StreamLimits(), maintenanceInterval: Duration = .seconds(60),
-        webhookPolicy: WebhookURLPolicy = WebhookURLPolicy()
+        webhookPolicy: WebhookURLPolicy = WebhookURLPolicy(), webhookDelivery: WebhookDeliverer.Settings = .init()
     ) {
         self.database = database
         self.channels = channels
@@ -87,12 +89,16 @@ public struct AppDependencies: Sendable {
         self.chatRequests = ChatRequestStore(database: database, notifier: notifier, logger: logger)
         self.users = UserDirectory(database: database)
         self.directory = DirectoryStore(database: database)
-        self.webhooks = WebhookStore(database: database, policy: webhookPolicy)
+        let deliverer = WebhookDeliverer(database: database, tenants: tenants, policy: webhookPolicy, logger: logger, settings: webhookDelivery)
+        self.webhookDeliverer = deliverer
+        dispatcher.observeWakes { slug in deliverer.wake(slug) }
+        self.webhooks = WebhookStore(database: database, policy: webhookPolicy, onEndpointCreated: { deliverer.watch($0) })
         self.maintenance = Maintenance(tenants: tenants, logger: logger, jobs: [
             .init(name: "unused-uploads") { [attachments] tenant in _ = try await attachments.removeUnused(tenant) },
             .init(name: "expire-chat-requests") { [chatRequests] tenant in _ = try await chatRequests.expire(tenant) },
             .init(name: "event-retention") { [database] tenant in _ = try await EventLog.trim(database, tenant) },
             .init(name: "message-retention") { [retention] tenant in try await retention.trim(tenant) },
+            .init(name: "webhook-delivery-log") { [webhooks] tenant in _ = try await webhooks.trimDeliveries(tenant) },
         ], interval: maintenanceInterval)
     }
 }
@@ -161,6 +167,9 @@ public func buildApplication(
             limits: configuration.connections),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parley"),
         // Shut down in reverse: server, dispatcher (closes streams), listener, pool.
-        services: [dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance, credentialWatch],
+        services: [
+            dependencies.database, dependencies.listener, dependencies.dispatcher, dependencies.maintenance, dependencies.webhookDeliverer,
+            credentialWatch,
+        ],
         logger: logger)
 }

@@ -16,9 +16,16 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel)
+        // Settings that do not parse stop the server before anything starts.
+        let webhookDelivery: WebhookDeliverer.Settings
+        do {
+            webhookDelivery = try WebhookDeliverer.Settings(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let target = try DatabaseTarget.resolve(database, logger: logger)
         do {
-            try await serve(target, logger: logger)
+            try await serve(target, webhookDelivery: webhookDelivery, logger: logger)
         } catch {
             target.shutdown(logger: logger)
             throw error
@@ -26,7 +33,7 @@ struct Serve: AsyncParsableCommand {
         target.shutdown(logger: logger)
     }
 
-    private func serve(_ target: DatabaseTarget, logger: Logger) async throws {
+    private func serve(_ target: DatabaseTarget, webhookDelivery: WebhookDeliverer.Settings, logger: Logger) async throws {
         let db = target.makeDatabase(logger: logger)
         let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
             if let error = outcome.error {
@@ -58,7 +65,7 @@ struct Serve: AsyncParsableCommand {
         let dependencies = AppDependencies(
             database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits,
             maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60),
-            webhookPolicy: WebhookURLPolicy(environment: Env.get("PARLEY_WEBHOOK_ALLOWED_HOSTS")))
+            webhookPolicy: WebhookURLPolicy(environment: Env.get("PARLEY_WEBHOOK_ALLOWED_HOSTS")), webhookDelivery: webhookDelivery)
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster)
         let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)

@@ -53,7 +53,8 @@ public final class ServerProcess: Sendable {
             throw Failure("no parley executable at \(executable): build it with the tests (swift build --build-tests)")
         }
         let pid = try spawn([executable, "serve", "--port", String(port)], environment: [
-            "LOG_LEVEL": "warning", "PARLEY_DB_POOL_SIZE": "6",
+            // Webhook delivery only where a test asks (TestApp explains why).
+            "LOG_LEVEL": "warning", "PARLEY_DB_POOL_SIZE": "6", "PARLEY_WEBHOOK_DELIVERY": "off",
         ].merging(environment) { $1 }, logPath: logPath)
         let server = ServerProcess(port: port, pid: pid, logPath: logPath)
         try await server.waitReady(within: readyWithin)
@@ -114,6 +115,14 @@ public final class ServerProcess: Sendable {
     /// Runs `body` with an HTTP/1.1 client on its own connection to this server.
     public func withClient<T: Sendable>(_ body: @escaping @Sendable (TestClient) async throws -> T) async throws -> T {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(15)), operation: body)
+    }
+
+    /// Runs `body` with the API client tests use on a `TestApp`, on its own connection here.
+    public func withAPIClient<T: Sendable>(_ body: @escaping @Sendable (TestAPIClient) async throws -> T) async throws -> T {
+        let port = port
+        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: TestAPIClient.timeout)) {
+            try await body(TestAPIClient(port: port, client: $0))
+        }
     }
 
     /// `kill -9`: no shutdown of any kind. Waits (without blocking a thread) until it is gone.

@@ -24,6 +24,7 @@ public struct TestApp: Sendable {
         maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
         listenerConninfo: (@Sendable (String) -> String)? = nil, channelPrefix: String = TestApp.newChannelPrefix(),
+        webhookDelivery: WebhookDeliverer.Settings = WebhookDeliverer.Settings(enabled: false),
         _ body: @Sendable (TestApp, TestAPIClient) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
@@ -35,7 +36,10 @@ public struct TestApp: Sendable {
             database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity,
             channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"),
             // Local receivers in tests: the operator allows 127.0.0.1, as a deployment would.
-            webhookPolicy: WebhookURLPolicy(allowedHosts: ["127.0.0.1"]))
+            webhookPolicy: WebhookURLPolicy(allowedHosts: ["127.0.0.1"]),
+            // Off unless a test asks: every test shares one database, and a deliverer of another
+            // test's app would deliver (on its own schedule) to the endpoints of a webhook test.
+            webhookDelivery: webhookDelivery)
         let listener = dependencies.listener
         let app = buildApplication(
             configuration: AppConfiguration(

@@ -100,6 +100,10 @@ struct SystemTests {
                 "/v1/webhooks/endpoints/{id}/rotate-secret:", "/v1/tenants/{slug}/webhooks/endpoints:",
                 "/v1/tenants/{slug}/webhooks/endpoints/{id}:", "/v1/tenants/{slug}/webhooks/endpoints/{id}/secret:",
                 "/v1/tenants/{slug}/webhooks/endpoints/{id}/rotate-secret:",
+                "/v1/webhooks/endpoints/{id}/deliveries:", "/v1/webhooks/endpoints/{id}/deliveries/{delivery}:",
+                "/v1/webhooks/endpoints/{id}/deliveries/{delivery}/redeliver:",
+                "/v1/tenants/{slug}/webhooks/endpoints/{id}/deliveries:", "/v1/tenants/{slug}/webhooks/endpoints/{id}/deliveries/{delivery}:",
+                "/v1/tenants/{slug}/webhooks/endpoints/{id}/deliveries/{delivery}/redeliver:",
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }

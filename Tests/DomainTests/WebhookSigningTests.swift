@@ -61,4 +61,24 @@ struct WebhookSigningTests {
         #expect(WebhookURLPolicy.blockedReason(address: "203.0.113.9") == nil)
         #expect(WebhookURLPolicy.blockedReason(address: "::1") != nil)
     }
+
+    @Test("delivery connects only to an address checked at that moment: names and literals that lead inside are refused", arguments: [
+        "http://localhost:1/hook", "https://127.0.0.1:1/", "https://[::1]:1/", "https://[::ffff:10.0.0.1]/",
+        "https://169.254.169.254/latest/meta-data", "https://0.0.0.0:1/", "https://192.168.1.1/",
+    ])
+    func deliveryRefusesInternalAddresses(url: String) async {
+        let sender = WebhookSender(policy: WebhookURLPolicy(), timeout: 2)
+        let outcome = await sender.send(url: url, messageID: "msg_1", body: "{}", secrets: [StandardWebhooks.newSecret()])
+        #expect(outcome.status == nil)
+        #expect(outcome.error?.hasPrefix("blocked_address") == true, "\(outcome)")
+    }
+
+    @Test("a host the operator allows is called: a refused connection is a failed attempt, not a blocked one")
+    func allowedHostIsCalled() async {
+        let sender = WebhookSender(policy: WebhookURLPolicy(allowedHosts: ["127.0.0.1"]), timeout: 2)
+        let outcome = await sender.send(url: "http://127.0.0.1:1/hook", messageID: "msg_1", body: "{}", secrets: [])
+        #expect(outcome.status == nil)
+        #expect(outcome.error?.hasPrefix("connection") == true, "\(outcome)")
+    }
 }
+

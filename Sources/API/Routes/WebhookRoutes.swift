@@ -22,6 +22,9 @@ struct WebhookRoutes {
         group.delete(":id", use: delete)
         group.get(":id/secret", use: secrets)
         group.post(":id/rotate-secret", use: rotate)
+        group.get(":id/deliveries", use: deliveries)
+        group.get(":id/deliveries/:delivery", use: delivery)
+        group.post(":id/deliveries/:delivery/redeliver", use: redeliver)
     }
 
     struct Body: Decodable {
@@ -86,5 +89,29 @@ struct WebhookRoutes {
         let tenant = try await brokerage(request, context)
         let overlap = try request.queryInt("overlapSeconds", range: 0...604_800).map(TimeInterval.init) ?? WebhookStore.rotationOverlap
         return JSONBody(try await webhooks.rotate(tenant, id: try context.parameters.require("id"), overlap: overlap))
+    }
+
+    /// The delivery log, newest first: `?status=pending|succeeded|failed`, `after`, `limit`.
+    @Sendable func deliveries(_ request: Request, context: ParleyRequestContext) async throws -> Page<WebhookDelivery> {
+        let tenant = try await brokerage(request, context)
+        let page = try await webhooks.deliveries(
+            tenant, endpoint: try context.parameters.require("id"), status: request.queryString("status"),
+            after: request.queryString("after"), limit: try pageLimit(request))
+        return Page(items: page.items, nextCursor: page.next)
+    }
+
+    /// One delivery: its body and every attempt.
+    @Sendable func delivery(_ request: Request, context: ParleyRequestContext) async throws -> JSONBody<WebhookDelivery> {
+        let tenant = try await brokerage(request, context)
+        return JSONBody(try await webhooks.delivery(
+            tenant, endpoint: try context.parameters.require("id"), id: try context.parameters.require("delivery")))
+    }
+
+    /// Sends a delivery again now (202: queued), with the same `webhook-id`.
+    @Sendable func redeliver(_ request: Request, context: ParleyRequestContext) async throws -> EditedResponse<JSONBody<WebhookDelivery>> {
+        let tenant = try await brokerage(request, context)
+        let delivery = try await webhooks.redeliver(
+            tenant, endpoint: try context.parameters.require("id"), id: try context.parameters.require("delivery"))
+        return EditedResponse(status: .accepted, response: JSONBody(delivery))
     }
 }

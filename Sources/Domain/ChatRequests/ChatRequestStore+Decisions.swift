@@ -74,17 +74,25 @@ extension ChatRequestStore {
         return request
     }
 
+    /// `contact.created`: a request converted into a CRM contact (`created`: false when an
+    /// existing contact of the agent's matched).
+    struct ConversionEvent: Encodable {
+        let requestId: String
+        let contact: Contact
+        let created: Bool
+    }
+
     /// Convert to CRM: the agent's contact for this person (deduplicated by email/phone with
     /// existing contacts), LeadSource "Website chat request", the property linked. Allowed in
     /// every status; repeating it returns the same contact.
     public func convertToContact(_ caller: Caller, id: String) async throws -> (Contact, created: Bool) {
         try requireAgent(caller)
         let uuid = try Self.requestID(id)
-        return try await database.withTenant(caller.tenant.scope) { tx in
+        let (contact, created, linked) = try await database.withTenant(caller.tenant.scope) { tx -> (Contact, Bool, Bool) in
             guard let row = try await Self.fetch(tx, uuid, agent: caller.userID, lock: true) else { throw Self.notFound }
             if let contactID = try row.decode(UUID?.self, "contact_id") {
                 guard let contact = try await ContactStore.fetch(tx, id: contactID, owner: caller.userID) else { throw ContactStore.notFound }
-                return (contact, false)
+                return (contact, false, false)
             }
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             // No user id: what a visitor typed is unverified, so converting never binds their
@@ -116,8 +124,14 @@ extension ChatRequestStore {
                 UPDATE sessions SET contact_id = $2 WHERE contact_id IS NULL
                   AND id = (SELECT session_id FROM chat_requests WHERE id = $1)
                 """, [uuid, contactID])
-            return (contact, created)
+            // The conversion, for the agent's other devices and the brokerage's webhooks.
+            try await EventLog.append(
+                tx, .contactCreated, session: nil, recipients: [caller.userID],
+                data: ConversionEvent(requestId: uuid.uuidString.lowercased(), contact: contact, created: created))
+            return (contact, created, true)
         }
+        if linked { notifier?.tenantChanged(caller.tenant) }
+        return (contact, created)
     }
 
     /// The request, locked, if it can still be decided; otherwise why not (404 / 409).

@@ -57,6 +57,8 @@ public final class EventDispatcher: Service, Sendable {
     /// Set by `closeAllStreams` (shutdown): a stream opened after it is closed at once.
     private let draining = Mutex(false)
     private let deliveredCounter: Counter
+    /// Others told of every wake-up (the webhook deliverer): a brokerage's writer committed.
+    private let wakeObservers = Mutex<[Callback<String>]>([])
 
     public init(
         database: Database, listener: NotificationListener, channels: LiveChannels, logger: Logger, outboxCapacity: Int = 1000,
@@ -69,7 +71,18 @@ public final class EventDispatcher: Service, Sendable {
         self.logger = logger
         self.outboxCapacity = outboxCapacity
         self.deliveredCounter = Counter(label: "parley_stream_events_delivered_total")
-        channels.onLocalWake { [weak self] slug in self?.wake(slug) }
+        channels.onLocalWake { [weak self] slug in self?.committed(slug) }
+    }
+
+    /// Tells `observer` of every brokerage whose writers committed (in this process, or in
+    /// another through NOTIFY), whether or not it has open streams here.
+    public func observeWakes(_ observer: @escaping @Sendable (String) -> Void) {
+        wakeObservers.withLock { $0.append(Callback(observer)) }
+    }
+
+    private func committed(_ slug: String) {
+        wake(slug)
+        for observer in wakeObservers.withLock({ $0 }) { observer.call(slug) }
     }
 
     // MARK: - Subscribing
@@ -213,7 +226,7 @@ public final class EventDispatcher: Service, Sendable {
         case .notification(let notification):
             // Our own NOTIFYs were already handled by the local wake-up, so only other
             // processes' wake-ups cause a read.
-            if let slug = channels.tenantToWake(notification.payload) { wake(slug) }
+            if let slug = channels.tenantToWake(notification.payload) { committed(slug) }
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 /// numbers them into `events` once committed; decision 0024).
 ///
 /// Event types (docs/STREAM.md): `message.read`, `session.updated`, `badge.updated`, and from
-/// the chat requests feature `request.created` / `request.updated`. `message.created` is
+/// the chat requests feature `request.created` / `request.updated` / `contact.created`. `message.created` is
 /// appended by `send_message()` in SQL, with the payload `message_json()` builds.
 public enum EventLog {
     public enum EventType: String, Sendable {
@@ -14,6 +14,7 @@ public enum EventLog {
         case badgeUpdated = "badge.updated"
         case requestCreated = "request.created"
         case requestUpdated = "request.updated"
+        case contactCreated = "contact.created"
     }
 
     /// One row; `data` is any Encodable, stored as jsonb.

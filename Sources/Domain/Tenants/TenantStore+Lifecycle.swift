@@ -17,6 +17,7 @@ extension TenantStore {
     static let exportOrder = [
         "users", "contacts", "sessions", "session_members", "messages", "attachments", "blob_chunks", "chat_requests",
         "contact_listings", "sent_chat_requests", "agent_blocks", "events", "event_clock",
+        "webhook_endpoints", "webhook_deliveries", "webhook_attempts",
     ]
     static let derivedTables: Set<String> = [
         "session_terms", "badge_counts", "badge_deltas", "event_outbox", "storage_usage",
@@ -126,6 +127,12 @@ extension TenantStore {
                 return try await Self.importRows(tx, next)
             }
             guard let tenant = try await find(slug) else { throw DatabaseError.undecodable("the imported brokerage vanished") }
+            // Endpoints came with it: the webhook deliverers must know to look (deliveries still
+            // pending are sent from here; at least once, with their webhook-id).
+            let hasEndpoints = try await database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT EXISTS (SELECT 1 FROM webhook_endpoints) AS e").first?.decode(Bool.self, "e") ?? false
+            }
+            if hasEndpoints { try await markWebhooks(tenant) }
             // Positions folded, badge differences counted, as after any write.
             try await database.withTenant(tenant.scope) { tx in _ = try await tx.query("SELECT sequence_events()") }
             return (tenant, rows)

@@ -116,6 +116,22 @@ public struct TenantStore: Sendable {
         }
     }
 
+    /// The brokerages that have had a webhook endpoint (what the webhook deliverer watches).
+    public func withWebhooks() async throws -> [Tenant] {
+        try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT \(Self.columns) FROM parley.tenants WHERE id IN (SELECT tenant_id FROM parley.webhook_brokerages)
+                """).rows.map(Self.tenant)
+        }
+    }
+
+    /// Records that the brokerage has webhook endpoints (idempotent).
+    public func markWebhooks(_ tenant: Tenant) async throws {
+        try await database.withTransaction { tx in
+            try await tx.query("INSERT INTO parley.webhook_brokerages (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", [tenant.id])
+        }
+    }
+
     /// Tenants in slug order, after `after` (exclusive), at most `limit`.
     public func list(after: String?, limit: Int) async throws -> [Tenant] {
         try await database.withTransaction { tx in

@@ -43,6 +43,8 @@ public struct WebhookEndpointDraft: Sendable {
 public struct WebhookStore: Sendable {
     public let database: Database
     public let policy: WebhookURLPolicy
+    /// Told of a brokerage that just got an endpoint (the deliverer starts watching it at once).
+    let onEndpointCreated: (@Sendable (Tenant) -> Void)?
 
     /// The events an endpoint can ask for: the live stream's, and two of its own.
     public static let eventTypes: [String] = [
@@ -54,9 +56,10 @@ public struct WebhookStore: Sendable {
     /// How long a rotated-out secret still signs, by default.
     public static let rotationOverlap: TimeInterval = 24 * 3600
 
-    public init(database: Database, policy: WebhookURLPolicy) {
+    public init(database: Database, policy: WebhookURLPolicy, onEndpointCreated: (@Sendable (Tenant) -> Void)? = nil) {
         self.database = database
         self.policy = policy
+        self.onEndpointCreated = onEndpointCreated
     }
 
     static let columns = """
@@ -71,7 +74,12 @@ public struct WebhookStore: Sendable {
         if !errors.isEmpty { throw DomainError.validation(errors) }
         let valid = try validated(draft)
         let secret = StandardWebhooks.newSecret()
-        return try await database.withTenant(tenant.scope) { tx in
+        // First the control schema's note that this brokerage has endpoints (every process's
+        // deliverer reads it), so an endpoint never exists unwatched.
+        try await database.withTransaction { tx in
+            try await tx.query("INSERT INTO parley.webhook_brokerages (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", [tenant.id])
+        }
+        let created = try await database.withTenant(tenant.scope) { tx in
             // One writer of the brokerage's endpoints at a time, so the limit holds.
             try await tx.simpleQuery("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE")
             let count = try await tx.query("SELECT count(*) AS n FROM webhook_endpoints").rows[0].decode(Int64.self, "n")
@@ -80,12 +88,14 @@ public struct WebhookStore: Sendable {
                     code: "webhook_endpoint_limit", message: "a brokerage has at most \(Self.maxEndpoints) webhook endpoints")
             }
             let row = try await tx.query("""
-                INSERT INTO webhook_endpoints (url, event_types, description, enabled, secret)
-                VALUES ($1, $2::text[], $3, $4, $5)
+                INSERT INTO webhook_endpoints (url, event_types, description, enabled, secret, scan_position)
+                VALUES ($1, $2::text[], $3, $4, $5, (SELECT position FROM event_clock))
                 RETURNING \(Self.columns)
                 """, [valid.url, SQLArray.text(valid.eventTypes ?? []), valid.description ?? "", valid.enabled ?? true, secret]).rows[0]
             return (try Self.endpoint(row), WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil))
         }
+        onEndpointCreated?(tenant)
+        return created
     }
 
     /// Every endpoint of the brokerage, oldest first (at most `maxEndpoints`).
@@ -117,6 +127,7 @@ public struct WebhookStore: Sendable {
                     description = coalesce($4, description),
                     enabled = coalesce($5, enabled),
                     disabled_reason = CASE WHEN $5 IS NULL THEN disabled_reason ELSE NULL END,
+                    failing_since = CASE WHEN $5 THEN NULL ELSE failing_since END,
                     updated_at = clock_timestamp()
                 WHERE id = $1
                 RETURNING \(Self.columns)

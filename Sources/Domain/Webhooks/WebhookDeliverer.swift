@@ -1,0 +1,306 @@
+import Database
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers webhooks (issue 19; decision 0034). Runs in every server process; the database
+/// decides who sends what:
+///
+/// 1. `webhook_schedule()` turns the brokerage's new events into deliveries (the transactional
+///    outbox: an event committed is scheduled exactly once per endpoint, in the transaction that
+///    moves the endpoint's position);
+/// 2. `webhook_claim()` leases the due ones, at most `perEndpoint` in flight per endpoint across
+///    every process;
+/// 3. each claimed delivery is POSTed on its own task (a slow endpoint holds only its own
+///    leases) and `webhook_record()` writes the outcome if the lease is still this process's.
+///
+/// A brokerage is looked at when one of its writers wakes the live stream (this process or
+/// another, through NOTIFY), when a retry falls due, and at least every `recheck` otherwise — so a
+/// lease left by a crashed process is taken over once it runs out.
+public final class WebhookDeliverer: Service, Sendable {
+    public struct Settings: Sendable {
+        /// Whether this process delivers (`PARLEY_WEBHOOK_DELIVERY=off`: another process does).
+        public var enabled: Bool
+        /// Seconds before the next attempt, after each failed one; when they run out the delivery
+        /// has failed. The default: Standard Webhooks' example schedule stretched to about three
+        /// days (5 s, 5 min, 30 min, 2 h, 5 h, then 10 h six times: 12 attempts over 2.9 days).
+        public var retrySchedule: [Double]
+        /// ± this fraction of each scheduled wait, at random, so retries of a batch spread out.
+        public var jitter: Double
+        /// Seconds an attempt may take, connecting included.
+        public var timeout: Double
+        /// Deliveries of one endpoint in flight at once, across all processes.
+        public var perEndpoint: Int
+        /// An endpoint failing this long with no success is disabled.
+        public var disableAfter: Double
+        /// The longest `Retry-After` honoured (seconds).
+        public var maxRetryAfter: Double
+        /// How often an idle brokerage with endpoints is looked at anyway.
+        public var recheck: Duration
+
+        public static let defaultSchedule: [Double] = [5, 300, 1800, 7200, 18000] + Array(repeating: 36000, count: 6)
+
+        public init(
+            enabled: Bool = true, retrySchedule: [Double] = Settings.defaultSchedule, jitter: Double = 0.2, timeout: Double = 15,
+            perEndpoint: Int = 4, disableAfter: Double = 3 * 86400, maxRetryAfter: Double = 86400, recheck: Duration = .seconds(5)
+        ) {
+            self.enabled = enabled
+            self.retrySchedule = retrySchedule
+            self.jitter = jitter
+            self.timeout = timeout
+            self.perEndpoint = perEndpoint
+            self.disableAfter = disableAfter
+            self.maxRetryAfter = maxRetryAfter
+            self.recheck = recheck
+        }
+
+        /// From the environment: `PARLEY_WEBHOOK_DELIVERY` (on/off), `PARLEY_WEBHOOK_TIMEOUT_SECONDS`,
+        /// `PARLEY_WEBHOOK_RETRY_SCHEDULE` (seconds, comma-separated), `PARLEY_WEBHOOK_DISABLE_AFTER_SECONDS`.
+        /// A value that does not parse is an error, not a silent default.
+        public init(environment: [String: String]) throws {
+            self.init()
+            if let value = environment["PARLEY_WEBHOOK_DELIVERY"], !value.isEmpty {
+                switch value.lowercased() {
+                case "on", "true", "1": enabled = true
+                case "off", "false", "0": enabled = false
+                default: throw SettingError(name: "PARLEY_WEBHOOK_DELIVERY", rule: "on or off")
+                }
+            }
+            if let value = environment["PARLEY_WEBHOOK_TIMEOUT_SECONDS"], !value.isEmpty {
+                guard let seconds = Double(value), seconds >= 1, seconds <= 60 else {
+                    throw SettingError(name: "PARLEY_WEBHOOK_TIMEOUT_SECONDS", rule: "seconds between 1 and 60")
+                }
+                timeout = seconds
+            }
+            if let value = environment["PARLEY_WEBHOOK_RETRY_SCHEDULE"], !value.isEmpty {
+                let parts = value.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard !parts.isEmpty, parts.count <= 50, parts.allSatisfy({ $0.map { $0 > 0 && $0 <= 7 * 86400 } ?? false }) else {
+                    throw SettingError(name: "PARLEY_WEBHOOK_RETRY_SCHEDULE", rule: "1 to 50 positive numbers of seconds, comma-separated")
+                }
+                retrySchedule = parts.compactMap { $0 }
+            }
+            if let value = environment["PARLEY_WEBHOOK_DISABLE_AFTER_SECONDS"], !value.isEmpty {
+                guard let seconds = Double(value), seconds > 0 else {
+                    throw SettingError(name: "PARLEY_WEBHOOK_DISABLE_AFTER_SECONDS", rule: "a positive number of seconds")
+                }
+                disableAfter = seconds
+            }
+        }
+
+        /// How long a claim lasts: twice an attempt's timeout, so a lease never runs out while its
+        /// attempt can still be running.
+        public var lease: Double { timeout * 2 }
+
+        /// Seconds until the next attempt after a failed one at `step` of the schedule (nil: give
+        /// up). A `Retry-After` the endpoint sent replaces the scheduled wait.
+        public func retryDelay(step: Int, retryAfter: Double?) -> Double? {
+            guard step < retrySchedule.count else { return nil }
+            if let retryAfter { return min(max(retryAfter, 1), maxRetryAfter) }
+            return retrySchedule[step] * (1 + Double.random(in: -jitter...jitter))
+        }
+    }
+
+    public struct SettingError: Error, CustomStringConvertible {
+        public let name: String
+        public let rule: String
+        public var description: String { "\(name): expected \(rule)" }
+    }
+
+    struct Watched {
+        var tenant: Tenant
+        var nextLook: ContinuousClock.Instant
+        var looking = false
+        var again = false
+    }
+
+    let database: Database
+    let tenants: TenantStore
+    let sender: WebhookSender
+    let logger: Logger
+    public let settings: Settings
+    private let watched = Mutex<[String: Watched]>([:])
+    private let inFlight = Mutex(0)
+    private let attempts = Counter(label: "parley_webhook_attempts_total")
+    private let failures = Counter(label: "parley_webhook_failed_attempts_total")
+
+    public init(database: Database, tenants: TenantStore, policy: WebhookURLPolicy, logger: Logger, settings: Settings = Settings()) {
+        self.database = database
+        self.tenants = tenants
+        self.sender = WebhookSender(policy: policy, timeout: settings.timeout)
+        self.logger = logger
+        self.settings = settings
+    }
+
+    /// A writer of `slug` committed (called for every wake-up of the live stream): look soon.
+    public func wake(_ slug: String) {
+        let start = watched.withLock { all -> Bool in
+            guard var entry = all[slug] else { return false }
+            if entry.looking {
+                entry.again = true
+                all[slug] = entry
+                return false
+            }
+            entry.looking = true
+            all[slug] = entry
+            return true
+        }
+        if start { Task { await look(slug) } }
+    }
+
+    /// Until shutdown: refreshes which brokerages have endpoints, and looks at each when due.
+    /// Attempts in flight at shutdown are given their timeout to finish; one cut short is
+    /// retried by whichever process holds the next lease.
+    public func run() async throws {
+        guard settings.enabled else {
+            try? await gracefulShutdown()
+            return
+        }
+        var lastRefresh: ContinuousClock.Instant?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if lastRefresh.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
+                do {
+                    try await refresh()
+                    lastRefresh = .now
+                } catch {
+                    logger.warning("webhook brokerages could not be read", metadata: ["error": "\(error)"])
+                }
+            }
+            let now = ContinuousClock.now
+            let due = watched.withLock { all -> [String] in
+                var due: [String] = []
+                for (slug, entry) in all where !entry.looking && entry.nextLook <= now {
+                    all[slug]?.looking = true
+                    due.append(slug)
+                }
+                return due
+            }
+            for slug in due { Task { await look(slug) } }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
+        }
+        // A graceful shutdown lets attempts in flight finish (they end within the timeout); a
+        // cancelled one does not wait.
+        let deadline = ContinuousClock.now + .seconds(settings.timeout + 1)
+        while inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The brokerages with endpoints, from the control schema (new ones are looked at at once).
+    func refresh() async throws {
+        let current = try await tenants.withWebhooks().filter(\.isServable)
+        watched.withLock { all in
+            let slugs = Set(current.map(\.slug.rawValue))
+            for slug in all.keys where !slugs.contains(slug) { all[slug] = nil }
+            for tenant in current {
+                if all[tenant.slug.rawValue] == nil {
+                    all[tenant.slug.rawValue] = Watched(tenant: tenant, nextLook: .now)
+                } else {
+                    all[tenant.slug.rawValue]?.tenant = tenant
+                }
+            }
+        }
+    }
+
+    /// Starts watching a brokerage at once (its first endpoint was just created here).
+    public func watch(_ tenant: Tenant) {
+        watched.withLock { all in
+            if all[tenant.slug.rawValue] == nil { all[tenant.slug.rawValue] = Watched(tenant: tenant, nextLook: .now) }
+        }
+    }
+
+    /// Schedules and claims for one brokerage, starts the claimed attempts, and sets when to
+    /// look again (the next retry due, or `recheck`). Runs once at a time per brokerage.
+    private func look(_ slug: String) async {
+        while true {
+            guard let tenant = watched.withLock({ $0[slug]?.tenant }) else { return }
+            var wait = settings.recheck
+            do {
+                // Literals only (numbers from the settings): one round trip.
+                let results = try await database.tenantBatch(tenant.scope, """
+                    SELECT webhook_schedule();
+                    SELECT delivery_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
+                           array_to_json(secrets)::text AS secrets
+                    FROM webhook_claim(\(settings.perEndpoint), \(settings.lease));
+                    SELECT extract(epoch FROM min(greatest(d.next_attempt_at, coalesce(d.lease_until, d.next_attempt_at))) - now())::float8 AS due
+                    FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+                    WHERE d.status = 'pending' AND w.enabled
+                    """)
+                guard results.count == 3 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }
+                for row in results[1].rows {
+                    let claim = Claim(
+                        id: try row.decode(UUID.self, "delivery_id"), url: try row.decode(String.self, "url"),
+                        messageID: try row.decode(String.self, "message_id"), body: try row.decode(String.self, "body"),
+                        attempt: try row.decode(Int.self, "attempt"), retryStep: try row.decode(Int.self, "retry_step"),
+                        lease: try row.decode(String.self, "lease"), secrets: try row.decodeJSON([String].self, "secrets"))
+                    inFlight.withLock { $0 += 1 }
+                    Task { await self.attempt(claim, tenant: tenant) }
+                }
+                if let due = try results[2].rows.first?.decode(Double?.self, "due") {
+                    wait = min(wait, .milliseconds(Int64(max(0.05, due) * 1000)))
+                }
+            } catch DatabaseError.closed {
+                return
+            } catch {
+                logger.warning("webhook pass failed", metadata: ["tenant": "\(slug)", "error": "\(error)"])
+            }
+            let again = watched.withLock { all -> Bool in
+                guard var entry = all[slug] else { return false }
+                if entry.again {
+                    entry.again = false
+                    all[slug] = entry
+                    return true
+                }
+                entry.looking = false
+                entry.nextLook = .now + wait
+                all[slug] = entry
+                return false
+            }
+            guard again else { return }
+        }
+    }
+
+    struct Claim: Sendable {
+        let id: UUID
+        let url: String
+        let messageID: String
+        let body: String
+        let attempt: Int
+        let retryStep: Int
+        let lease: String
+        let secrets: [String]
+    }
+
+    private func attempt(_ claim: Claim, tenant: Tenant) async {
+        defer { inFlight.withLock { $0 -= 1 } }
+        let started = Date()
+        let outcome = await sender.send(url: claim.url, messageID: claim.messageID, body: claim.body, secrets: claim.secrets, now: started)
+        attempts.increment()
+        if !outcome.succeeded { failures.increment() }
+        let retryIn = outcome.succeeded ? nil : settings.retryDelay(step: claim.retryStep, retryAfter: outcome.retryAfter)
+        do {
+            let result = try await database.withTenant(tenant.scope) { tx in
+                try await tx.query("""
+                    SELECT webhook_record($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9) AS result
+                    """, [
+                        claim.id, claim.lease, started, outcome.status, outcome.latencyMilliseconds, outcome.error, outcome.response,
+                        retryIn, settings.disableAfter,
+                    ]).first.map { try $0.decode(String.self, "result") }
+            }
+            if result == "disabled" {
+                logger.warning("webhook endpoint disabled", metadata: ["tenant": "\(tenant.slug)", "url": "\(claim.url)"])
+            } else if result == "stale" {
+                logger.info("webhook attempt outlived its lease", metadata: ["tenant": "\(tenant.slug)", "delivery": "\(claim.id)"])
+            }
+        } catch DatabaseError.closed {
+            // Shutting down: the lease runs out and another process attempts it again.
+            logger.info("webhook outcome not recorded: shutting down", metadata: ["tenant": "\(tenant.slug)", "delivery": "\(claim.id)"])
+        } catch {
+            // The lease runs out and the delivery is attempted again: at least once, never lost.
+            logger.warning("webhook outcome not recorded", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
+        }
+        // The endpoint may have more waiting behind its in-flight cap.
+        wake(tenant.slug.rawValue)
+    }
+}

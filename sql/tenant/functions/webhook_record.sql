@@ -1,0 +1,63 @@
+-- Webhook delivery, step 3 (decision 0034): writes an attempt's outcome, if the claim is still
+-- the caller's (p_lease, the token webhook_claim() returned; otherwise 'stale' and nothing is
+-- written). A 2xx ends the delivery and the endpoint's failing streak. Any other outcome
+-- schedules the next attempt p_retry_in seconds from now, or gives up when that is NULL. 410
+-- Gone disables the endpoint at once; so does failing for p_disable_after seconds with no
+-- success. Disabling tells the brokerage's other endpoints that asked for `webhook.disabled`.
+-- Returns 'succeeded', 'retrying', 'failed', 'disabled' or 'stale'.
+CREATE OR REPLACE FUNCTION webhook_record(
+    p_delivery uuid, p_lease timestamptz, p_started timestamptz, p_status integer, p_latency_ms integer,
+    p_error text, p_response text, p_retry_in double precision, p_disable_after double precision
+) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_delivery webhook_deliveries%ROWTYPE;
+    v_endpoint webhook_endpoints%ROWTYPE;
+    v_ok boolean := p_status BETWEEN 200 AND 299;
+    v_reason text;
+BEGIN
+    SELECT * INTO v_delivery FROM webhook_deliveries
+    WHERE id = p_delivery AND lease_until = p_lease AND status = 'pending' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'stale';
+    END IF;
+    INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status, latency_ms, error, response)
+    VALUES (p_delivery, v_delivery.attempts, p_started, p_status, p_latency_ms, left(p_error, 1000), left(p_response, 1000))
+    ON CONFLICT (delivery_id, attempt) DO NOTHING;
+    UPDATE webhook_deliveries SET
+        status = CASE WHEN v_ok THEN 'succeeded' WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'pending' END,
+        retry_step = retry_step + 1,
+        next_attempt_at = CASE WHEN v_ok OR p_retry_in IS NULL OR p_status = 410 THEN NULL
+                               ELSE clock_timestamp() + make_interval(secs => p_retry_in) END,
+        lease_until = NULL,
+        last_attempt_at = p_started, last_status = p_status, last_error = left(p_error, 1000), last_latency_ms = p_latency_ms,
+        updated_at = clock_timestamp()
+    WHERE id = p_delivery;
+
+    IF v_ok THEN
+        UPDATE webhook_endpoints SET failing_since = NULL WHERE id = v_delivery.endpoint_id AND failing_since IS NOT NULL;
+        RETURN 'succeeded';
+    END IF;
+    UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, p_started)
+    WHERE id = v_delivery.endpoint_id RETURNING * INTO v_endpoint;
+    IF p_status = 410 THEN
+        v_reason := 'the endpoint answered 410 Gone';
+    ELSIF v_endpoint.enabled AND v_endpoint.failing_since <= clock_timestamp() - make_interval(secs => p_disable_after) THEN
+        v_reason := 'every attempt failed since ' || to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+    END IF;
+    IF v_reason IS NULL OR NOT v_endpoint.enabled THEN
+        RETURN CASE WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'retrying' END;
+    END IF;
+    UPDATE webhook_endpoints SET enabled = false, disabled_reason = v_reason, updated_at = clock_timestamp()
+    WHERE id = v_endpoint.id;
+    INSERT INTO webhook_deliveries (endpoint_id, event_type, body)
+    SELECT w.id, 'webhook.disabled', json_build_object(
+               'type', 'webhook.disabled',
+               'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'data', json_build_object('endpointId', v_endpoint.id, 'url', v_endpoint.url, 'reason', v_reason,
+                                         'failingSince', to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text
+    FROM webhook_endpoints w
+    WHERE w.enabled AND w.id <> v_endpoint.id AND 'webhook.disabled' = ANY (w.event_types);
+    RETURN 'disabled';
+END;
+$$;
