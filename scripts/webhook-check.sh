@@ -16,7 +16,7 @@ RECEIVER_PORT=${RECEIVER_PORT:-8291}
 VENV=${VENV:-/tmp/parley-webhook-venv}
 [ -x "$PARLEY" ] || swift build -c release --product parley
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null || "$VENV/bin/pip" install -q standardwebhooks
+"$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null || "$VENV/bin/pip" install -q --retries 5 --timeout 30 standardwebhooks
 rm -rf "$DIR" && mkdir -p "$DIR"
 export PARLEY_DATA_DIR=$DIR/data
 PARLEY_WEBHOOK_ALLOWED_HOSTS=127.0.0.1 PARLEY_WEBHOOK_RETRY_SCHEDULE=1,5,5 LOG_LEVEL=warning \

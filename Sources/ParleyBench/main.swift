@@ -9,6 +9,8 @@
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //   … --provision [N] [--lanes 1,2,4,8]  N brokerages provisioned at each number of lanes
+//   … --webhooks [R]       send throughput with and without a webhook endpoint (R rounds), delivery
+//                          rate and lag, send→webhook latency beside send→stream
 //   … --migrate [N] [--lanes L]        N brokerages: provisioning rate, footprint, `parley migrate` with nothing to do
 //                          (--round-seconds S, --warm-up S: each round's and the warm-up's length)
 //
@@ -261,6 +263,11 @@ if let flag = CommandLine.arguments.firstIndex(of: "--migrate") {
 if let flag = CommandLine.arguments.firstIndex(of: "--directory") {
     let count = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? (quick ? 10_000 : 100_000)
     try await directoryBenchmark(agents: max(count, 1_000), quick: quick)
+    exit(0)
+}
+if let flag = CommandLine.arguments.firstIndex(of: "--webhooks") {
+    let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
+    try await webhookBenchmark(rounds: rounds, quick: quick)
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
