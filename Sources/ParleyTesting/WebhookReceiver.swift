@@ -22,14 +22,24 @@ public final class WebhookReceiver: Sendable {
         case status(Int, retryAfter: String? = nil, location: String? = nil)
         /// Answers 200 only after this long (longer than the sender's timeout: a hanging endpoint).
         case hang(Duration)
+        /// Answers with this status and body (any bytes).
+        case body(Int, [UInt8])
+        /// Answers 200 at once, then one byte of body every `every`, `count` times.
+        case drip(every: Duration, count: Int)
     }
 
     actor Log {
         var received: [Received] = []
         var plans: [String: [Reply]] = [:]
+        var inFlight: [String: Int] = [:]
+        var mostInFlight: [String: Int] = [:]
+
+        func finish(_ name: String) { inFlight[name, default: 1] -= 1 }
 
         func record(_ request: Received) -> Reply {
             received.append(request)
+            inFlight[request.name, default: 0] += 1
+            mostInFlight[request.name] = max(mostInFlight[request.name] ?? 0, inFlight[request.name] ?? 0)
             guard var plan = plans[request.name], !plan.isEmpty else { return .status(200) }
             let reply = plan.removeFirst()
             plans[request.name] = plan
@@ -52,6 +62,9 @@ public final class WebhookReceiver: Sendable {
 
     /// The next requests to `name` get these replies, in order.
     public func plan(_ name: String, _ replies: [Reply]) async { await log.plan(name, replies) }
+
+    /// The most requests to `name` that were being answered at once.
+    public func mostInFlight(_ name: String) async -> Int { await log.mostInFlight[name] ?? 0 }
 
     /// Replaces what is still planned for `name` (empty: 200 from now on).
     public func replan(_ name: String, _ replies: [Reply]) async { await log.replan(name, replies) }
@@ -83,6 +96,8 @@ public final class WebhookReceiver: Sendable {
             guard let receiver = box.receiver else { return Response(status: .serviceUnavailable) }
             let reply = await receiver.log.record(
                 Received(name: name, headers: headers, body: String(buffer: bytes), at: Date()))
+            // Counted as answered once the reply is decided (a hang: once it ends).
+            if case .hang = reply {} else { await receiver.log.finish(name) }
             switch reply {
             case .status(let code, let retryAfter, let location):
                 var fields = HTTPFields()
@@ -91,7 +106,18 @@ public final class WebhookReceiver: Sendable {
                 return Response(status: .init(code: code), headers: fields)
             case .hang(let duration):
                 try? await Task.sleep(for: duration)
+                await receiver.log.finish(name)
                 return Response(status: .ok)
+            case .body(let code, let bytes):
+                return Response(status: .init(code: code), body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            case .drip(let every, let count):
+                return Response(status: .ok, body: ResponseBody(contentLength: count) { writer in
+                    for _ in 0..<count {
+                        try await writer.write(ByteBuffer(string: "."))
+                        try await Task.sleep(for: every)
+                    }
+                    try await writer.finish(nil)
+                })
             }
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))

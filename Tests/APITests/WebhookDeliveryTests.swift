@@ -45,6 +45,24 @@ struct WebhookDeliveryTests {
         return try response.decode(Endpoint.self)
     }
 
+    /// The endpoint's whole delivery log (one page of up to 100).
+    static func log(_ client: TestAPIClient, _ token: String, _ endpoint: String) async throws -> [WebhookDelivery] {
+        try await client.json(.get, "/v1/webhooks/endpoints/\(endpoint)/deliveries?limit=100", token: token).page(of: WebhookDelivery.self).items
+    }
+
+    /// Waits until the endpoint's first delivery is no longer pending; it then.
+    static func finished(_ client: TestAPIClient, _ token: String, _ endpoint: String) async throws -> WebhookDelivery? {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let first = try await log(client, token, endpoint).first, first.status != "pending" {
+                return try await client.json(.get, "/v1/webhooks/endpoints/\(endpoint)/deliveries/\(first.id)", token: token)
+                    .decode(WebhookDelivery.self)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
     /// The signature check a receiver makes, with the secret the endpoint was given.
     static func verify(_ request: WebhookReceiver.Received, secret: String) -> Bool {
         guard let id = request.header("webhook-id"), let timestampText = request.header("webhook-timestamp"),
@@ -95,6 +113,15 @@ struct WebhookDeliveryTests {
                     { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
+                // Settled: every delivery recorded as succeeded, and nothing more arriving.
+                var everything: [WebhookDelivery] = []
+                let settle = ContinuousClock.now + .seconds(20)
+                while ContinuousClock.now < settle {
+                    everything = try await Self.log(client, integration, all.id)
+                    got = await receiver.received("all")
+                    if !everything.isEmpty, everything.count == got.count, everything.allSatisfy({ $0.status == "succeeded" }) { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 let secret = try #require(all.secret)
                 for request in got {
                     #expect(Self.verify(request, secret: secret), "signature of \(request.body)")
@@ -123,7 +150,7 @@ struct WebhookDeliveryTests {
                 let rest = try await client.json(
                     .get, "/v1/webhooks/endpoints/\(all.id)/deliveries?after=\(try #require(log.nextCursor))", token: integration)
                     .page(of: WebhookDelivery.self)
-                let everything = log.items + rest.items
+                #expect((log.items + rest.items).map(\.id) == everything.map(\.id), "pages in order, newest first")
                 #expect(everything.count == got.count)
                 #expect(everything.allSatisfy { $0.status == "succeeded" && $0.attempts == 1 && $0.lastStatus == 200 })
                 #expect(Set(everything.map(\.messageId)) == Set(got.compactMap { $0.header("webhook-id") }))
@@ -169,11 +196,7 @@ struct WebhookDeliveryTests {
                     #expect(first >= 0.25 && first < 20, "the first retry follows the schedule (0.3 s): \(first)")
                     #expect(second >= 0.95 && second < 30, "Retry-After: 1 replaced the scheduled 60 s: \(second)")
                 }
-                let log = try await client.json(.get, "/v1/webhooks/endpoints/\(flaky.id)/deliveries", token: integration)
-                    .page(of: WebhookDelivery.self).items
-                let delivery = try #require(log.first)
-                let detail = try await client.json(
-                    .get, "/v1/webhooks/endpoints/\(flaky.id)/deliveries/\(delivery.id)", token: integration).decode(WebhookDelivery.self)
+                let detail = try #require(try await Self.finished(client, integration, flaky.id))
                 #expect(detail.status == "succeeded" && detail.attempts == 3)
                 #expect(detail.attemptLog?.map(\.status) == [500, 503, 200])
 
@@ -181,11 +204,7 @@ struct WebhookDeliveryTests {
                 let movedAttempts = await receiver.waitFor("moved", count: 2, within: .seconds(30))
                 #expect(movedAttempts.count == 2)
                 #expect(await receiver.received("elsewhere").isEmpty)
-                let movedLog = try await client.json(.get, "/v1/webhooks/endpoints/\(moved.id)/deliveries", token: integration)
-                    .page(of: WebhookDelivery.self).items
-                let movedDetail = try await client.json(
-                    .get, "/v1/webhooks/endpoints/\(moved.id)/deliveries/\(try #require(movedLog.first).id)", token: integration)
-                    .decode(WebhookDelivery.self)
+                let movedDetail = try #require(try await Self.finished(client, integration, moved.id))
                 #expect(movedDetail.attemptLog?.map(\.status) == [302, 204])
 
             }
@@ -283,6 +302,33 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("an answer that drips its body, or holds NUL bytes, ends the attempt within the timeout and is recorded once")
+    func hostileAnswers() async throws {
+        try await WebhookReceiver.run { receiver in
+            try await TestApp.run(webhookDelivery: Self.settings(timeout: 2)) { app, client in
+                let (tenant, _) = try await ChatRequestTests.setup(app, client)
+                let integration = try await tenant.integrationToken(sub: "crm")
+                await receiver.plan("drip", [.drip(every: .seconds(1), count: 60)])
+                await receiver.plan("nul", [.body(200, Array("ok\u{0}\u{0}\u{FF}".utf8) + [0xFF, 0x00])])
+                let drip = try await Self.endpoint(client, integration, url: receiver.url("drip"), types: ["request.created"])
+                let nul = try await Self.endpoint(client, integration, url: receiver.url("nul"), types: ["request.created"])
+                _ = try await ChatRequestTests.submitted(client, tenant, ChatRequestTests.visitor)
+
+                // The status came at once: a success, whose body stopped being read at the deadline.
+                let dripped = try #require(try await Self.finished(client, integration, drip.id))
+                #expect(dripped.status == "succeeded" && dripped.attempts == 1)
+                let latency = try #require(dripped.attemptLog?.first?.latencyMs)
+                #expect(latency < 4000, "an attempt lasts at most its 2 s timeout (and scheduling): \(latency) ms")
+                let nulDelivery = try #require(try await Self.finished(client, integration, nul.id))
+                #expect(nulDelivery.status == "succeeded" && nulDelivery.attempts == 1)
+                #expect(nulDelivery.attemptLog?.first?.response?.hasPrefix("ok") == true)
+                try await Task.sleep(for: .seconds(1))
+                #expect(await receiver.received("nul").count == 1, "recorded once, never sent again")
+                #expect(await receiver.received("drip").count == 1)
+            }
+        }
+    }
+
     @Test("an endpoint that hangs delays neither another endpoint's deliveries nor the live stream")
     func hangingEndpoint() async throws {
         try await WebhookReceiver.run { receiver in
@@ -317,6 +363,37 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("two server processes deliver together: each delivery once, never more than four of an endpoint's at a time")
+    func twoDeliverers() async throws {
+        try await WebhookReceiver.run { receiver in
+            let channels = TestApp.newChannelPrefix()
+            let settings = Self.settings(timeout: 5)
+            try await TestApp.run(channelPrefix: channels, webhookDelivery: settings) { app, client in
+                try await TestApp.run(channelPrefix: channels, webhookDelivery: settings) { _, _ in
+                    let pair = try await Pair.make(app, client)
+                    let integration = try await pair.tenant.integrationToken(sub: "crm")
+                    // Each answer takes 2 s: ten seconds of overlapping attempts, which the second
+                    // process joins once it has read the brokerage list (every 5 s).
+                    await receiver.plan("busy", Array(repeating: .hang(.seconds(2)), count: 20))
+                    _ = try await Self.endpoint(client, integration, url: receiver.url("busy"), types: ["message.created"])
+                    for index in 0..<20 {
+                        #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent, body: [
+                            "clientMessageId": "b\(index)", "text": "busy \(index)",
+                        ]).status == .created)
+                    }
+                    let got = await receiver.waitFor("busy", count: 20, within: .seconds(60))
+                    #expect(got.count == 20)
+                    try await Task.sleep(for: .seconds(3))
+                    let all = await receiver.received("busy")
+                    #expect(all.count == 20, "no delivery sent twice")
+                    #expect(Set(all.compactMap { $0.header("webhook-id") }).count == all.count)
+                    let most = await receiver.mostInFlight("busy")
+                    #expect(most <= 4 && most >= 2, "at most four in flight across both processes: \(most)")
+                }
+            }
+        }
+    }
+
     @Test("kill -9 of the server in the middle of a delivery loses nothing: the next server delivers every event, the interrupted one again with its webhook-id")
     func killedMidDelivery() async throws { try await HeavyTest.run { try await self.killedMidDeliveryAlone() } }
 
@@ -324,11 +401,12 @@ struct WebhookDeliveryTests {
         let (conninfo, tenant) = try await TestTenant.onScratchDatabase(prefix: "wk")
         let environment = [
             "PARLEY_WEBHOOK_DELIVERY": "on", "PARLEY_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-            // Attempts time out after 2 s, so a lease lasts 4 s.
-            "PARLEY_WEBHOOK_TIMEOUT_SECONDS": "2", "PARLEY_WEBHOOK_RETRY_SCHEDULE": "0.5,0.5,0.5,0.5",
+            // Attempts time out after 6 s, so a lease lasts 12 s; the receiver holds the first
+            // attempt 15 s, so only a takeover after the kill can deliver it.
+            "PARLEY_WEBHOOK_TIMEOUT_SECONDS": "6", "PARLEY_WEBHOOK_RETRY_SCHEDULE": "0.5,0.5,0.5,0.5",
         ]
         try await WebhookReceiver.run { receiver in
-            await receiver.plan("crm", [.hang(.seconds(3))])
+            await receiver.plan("crm", [.hang(.seconds(15))])
             let first = try await ServerProcess.start(conninfo: conninfo, environment: environment)
             defer { first.killNow() }
             let integration = try await tenant.integrationToken(sub: "crm")
@@ -352,6 +430,7 @@ struct WebhookDeliveryTests {
             }
             let submitted = [firstRequest] + more
             await first.killHard()
+            let killedAt = Date()
             let interrupted = try #require(await receiver.received("crm").first?.header("webhook-id"))
 
             let second = try await ServerProcess.start(conninfo: conninfo, environment: environment)
@@ -364,7 +443,8 @@ struct WebhookDeliveryTests {
             }
             #expect(delivered.isSuperset(of: submitted), "every request.created reached the endpoint")
             let received = await receiver.received("crm")
-            #expect(received.dropFirst().contains { $0.header("webhook-id") == interrupted }, "the interrupted delivery was sent again")
+            #expect(received.contains { $0.at > killedAt && $0.header("webhook-id") == interrupted },
+                    "the next server sent the interrupted delivery again, once its lease ran out")
             let secret = try #require(endpoint.secret)
             #expect(received.allSatisfy { Self.verify($0, secret: secret) })
             // The log agrees: one delivery per event, all succeeded.

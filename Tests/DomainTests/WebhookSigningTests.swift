@@ -69,6 +69,7 @@ struct WebhookSigningTests {
     func deliveryRefusesInternalAddresses(url: String) async {
         let sender = WebhookSender(policy: WebhookURLPolicy(), timeout: 2)
         let outcome = await sender.send(url: url, messageID: "msg_1", body: "{}", secrets: [StandardWebhooks.newSecret()])
+        await sender.shutdown()
         #expect(outcome.status == nil)
         #expect(outcome.error?.hasPrefix("blocked_address") == true, "\(outcome)")
     }
@@ -77,6 +78,7 @@ struct WebhookSigningTests {
     func allowedHostIsCalled() async {
         let sender = WebhookSender(policy: WebhookURLPolicy(allowedHosts: ["127.0.0.1"]), timeout: 2)
         let outcome = await sender.send(url: "http://127.0.0.1:1/hook", messageID: "msg_1", body: "{}", secrets: [])
+        await sender.shutdown()
         #expect(outcome.status == nil)
         #expect(outcome.error?.hasPrefix("connection") == true, "\(outcome)")
     }

@@ -8,9 +8,10 @@
 -- committed is delivered at least once across crashes, and never by two processes at once.
 ALTER TABLE webhook_endpoints
     ADD COLUMN scan_position bigint NOT NULL DEFAULT 0,
-    -- The first failed attempt since the last success (NULL: not failing); disabling is decided
-    -- from it.
-    ADD COLUMN failing_since timestamptz;
+    -- The first failed attempt of the current streak (NULL: not failing) and the latest one:
+    -- disabling is decided from them. A success ends a streak; so does a long quiet gap.
+    ADD COLUMN failing_since timestamptz,
+    ADD COLUMN last_failed_at timestamptz;
 -- Endpoints made before this migration start at the current event: nothing old is sent.
 UPDATE webhook_endpoints SET scan_position = (SELECT position FROM event_clock);
 

@@ -39,12 +39,15 @@ public final class WebhookDeliverer: Service, Sendable {
         public var maxRetryAfter: Double
         /// How often an idle brokerage with endpoints is looked at anyway.
         public var recheck: Duration
+        /// Attempts in flight in this process at once, over all endpoints.
+        public var maxInFlight: Int
 
         public static let defaultSchedule: [Double] = [5, 300, 1800, 7200, 18000] + Array(repeating: 36000, count: 6)
 
         public init(
             enabled: Bool = true, retrySchedule: [Double] = Settings.defaultSchedule, jitter: Double = 0.2, timeout: Double = 15,
-            perEndpoint: Int = 4, disableAfter: Double = 3 * 86400, maxRetryAfter: Double = 86400, recheck: Duration = .seconds(5)
+            perEndpoint: Int = 4, disableAfter: Double = 3 * 86400, maxRetryAfter: Double = 86400, recheck: Duration = .seconds(5),
+            maxInFlight: Int = 256
         ) {
             self.enabled = enabled
             self.retrySchedule = retrySchedule
@@ -54,6 +57,7 @@ public final class WebhookDeliverer: Service, Sendable {
             self.disableAfter = disableAfter
             self.maxRetryAfter = maxRetryAfter
             self.recheck = recheck
+            self.maxInFlight = maxInFlight
         }
 
         /// From the environment: `PARLEY_WEBHOOK_DELIVERY` (on/off), `PARLEY_WEBHOOK_TIMEOUT_SECONDS`,
@@ -89,9 +93,13 @@ public final class WebhookDeliverer: Service, Sendable {
             }
         }
 
-        /// How long a claim lasts: twice an attempt's timeout, so a lease never runs out while its
-        /// attempt can still be running.
+        /// How long a claim lasts: twice an attempt's timeout (the sender ends every attempt within
+        /// it), so a lease never runs out while its attempt can still be running.
         public var lease: Double { timeout * 2 }
+
+        /// A failing streak ends after this long without a failed attempt: longer than any wait
+        /// between two attempts (the schedule's longest, or the longest `Retry-After` honoured).
+        public var streakGap: Double { max(retrySchedule.max() ?? 0, maxRetryAfter) * 1.25 }
 
         /// Seconds until the next attempt after a failed one at `step` of the schedule (nil: give
         /// up). A `Retry-After` the endpoint sent replaces the scheduled wait.
@@ -122,6 +130,8 @@ public final class WebhookDeliverer: Service, Sendable {
     public let settings: Settings
     private let watched = Mutex<[String: Watched]>([:])
     private let inFlight = Mutex(0)
+    /// Set when `run` ends: nothing new is claimed or attempted.
+    private let stopping = Mutex(false)
     private let attempts = Counter(label: "parley_webhook_attempts_total")
     private let failures = Counter(label: "parley_webhook_failed_attempts_total")
 
@@ -135,6 +145,7 @@ public final class WebhookDeliverer: Service, Sendable {
 
     /// A writer of `slug` committed (called for every wake-up of the live stream): look soon.
     public func wake(_ slug: String) {
+        guard settings.enabled, !stopping.withLock({ $0 }) else { return }
         let start = watched.withLock { all -> Bool in
             guard var entry = all[slug] else { return false }
             if entry.looking {
@@ -157,6 +168,7 @@ public final class WebhookDeliverer: Service, Sendable {
             try? await gracefulShutdown()
             return
         }
+        defer { stopping.withLock { $0 = true } }
         var lastRefresh: ContinuousClock.Instant?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if lastRefresh.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
@@ -179,12 +191,14 @@ public final class WebhookDeliverer: Service, Sendable {
             for slug in due { Task { await look(slug) } }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
         }
-        // A graceful shutdown lets attempts in flight finish (they end within the timeout); a
-        // cancelled one does not wait.
-        let deadline = ContinuousClock.now + .seconds(settings.timeout + 1)
+        stopping.withLock { $0 = true }
+        // A graceful shutdown gives attempts in flight up to 5 s to finish (inside the process's
+        // shutdown budget); one cut short is attempted again once its lease runs out.
+        let deadline = ContinuousClock.now + .seconds(min(settings.timeout + 1, 5))
         while inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        await sender.shutdown()
     }
 
     /// The brokerages with endpoints, from the control schema (new ones are looked at at once).
@@ -205,6 +219,7 @@ public final class WebhookDeliverer: Service, Sendable {
 
     /// Starts watching a brokerage at once (its first endpoint was just created here).
     public func watch(_ tenant: Tenant) {
+        guard settings.enabled, !stopping.withLock({ $0 }) else { return }
         watched.withLock { all in
             if all[tenant.slug.rawValue] == nil { all[tenant.slug.rawValue] = Watched(tenant: tenant, nextLook: .now) }
         }
@@ -217,12 +232,16 @@ public final class WebhookDeliverer: Service, Sendable {
             guard let tenant = watched.withLock({ $0[slug]?.tenant }) else { return }
             var wait = settings.recheck
             do {
+                // Numbering first, in a transaction of its own: the event clock's lock is held
+                // only for that, never behind the scheduling (the live stream waits for it).
+                _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events()")
+                let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
                 // Literals only (numbers from the settings): one round trip.
                 let results = try await database.tenantBatch(tenant.scope, """
                     SELECT webhook_schedule();
                     SELECT delivery_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
                            array_to_json(secrets)::text AS secrets
-                    FROM webhook_claim(\(settings.perEndpoint), \(settings.lease));
+                    FROM webhook_claim(\(settings.perEndpoint), \(settings.lease), \(room));
                     SELECT extract(epoch FROM min(greatest(d.next_attempt_at, coalesce(d.lease_until, d.next_attempt_at))) - now())::float8 AS due
                     FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
                     WHERE d.status = 'pending' AND w.enabled
@@ -237,8 +256,11 @@ public final class WebhookDeliverer: Service, Sendable {
                     inFlight.withLock { $0 += 1 }
                     Task { await self.attempt(claim, tenant: tenant) }
                 }
+                // The earliest retry or lease to fall due. One due already but not claimed waits
+                // behind an endpoint's cap (or another process's claim): an attempt that ends
+                // wakes the brokerage, so look again only in a second, not in a loop.
                 if let due = try results[2].rows.first?.decode(Double?.self, "due") {
-                    wait = min(wait, .milliseconds(Int64(max(0.05, due) * 1000)))
+                    wait = due > 0 ? min(wait, .milliseconds(Int64(max(0.05, due) * 1000))) : min(wait, .seconds(1))
                 }
             } catch DatabaseError.closed {
                 return
@@ -280,13 +302,17 @@ public final class WebhookDeliverer: Service, Sendable {
         if !outcome.succeeded { failures.increment() }
         let retryIn = outcome.succeeded ? nil : settings.retryDelay(step: claim.retryStep, retryAfter: outcome.retryAfter)
         do {
-            let result = try await database.withTenant(tenant.scope) { tx in
-                try await tx.query("""
-                    SELECT webhook_record($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9) AS result
-                    """, [
-                        claim.id, claim.lease, started, outcome.status, outcome.latencyMilliseconds, outcome.error, outcome.response,
-                        retryIn, settings.disableAfter,
-                    ]).first.map { try $0.decode(String.self, "result") }
+            let result: String?
+            do {
+                result = try await record(claim, tenant: tenant, started: started, outcome: outcome, retryIn: retryIn)
+            } catch where !Self.isTransient(error) {
+                // Whatever the answer held that the database refused, the outcome itself is
+                // recorded, so a delivery never repeats for lack of a log line.
+                logger.warning("webhook outcome recorded without the response", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
+                var plain = outcome
+                plain.response = nil
+                plain.error = plain.error.map { String($0.unicodeScalars.filter { $0.isASCII && $0.value != 0 }.prefix(500)) }
+                result = try await record(claim, tenant: tenant, started: started, outcome: plain, retryIn: retryIn)
             }
             if result == "disabled" {
                 logger.warning("webhook endpoint disabled", metadata: ["tenant": "\(tenant.slug)", "url": "\(claim.url)"])
@@ -302,5 +328,25 @@ public final class WebhookDeliverer: Service, Sendable {
         }
         // The endpoint may have more waiting behind its in-flight cap.
         wake(tenant.slug.rawValue)
+    }
+
+    private func record(_ claim: Claim, tenant: Tenant, started: Date, outcome: WebhookSender.Outcome, retryIn: Double?) async throws -> String? {
+        try await database.withTenant(tenant.scope) { tx in
+            try await tx.query("""
+                SELECT webhook_record($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10) AS result
+                """, [
+                    claim.id, claim.lease, started, outcome.status, outcome.latencyMilliseconds,
+                    outcome.error.map { $0.replacingOccurrences(of: "\u{0}", with: "") }, outcome.response, retryIn,
+                    settings.disableAfter, settings.streakGap,
+                ]).first.map { try $0.decode(String.self, "result") }
+        }
+    }
+
+    /// Errors that say nothing about what was written (the database is away or closing).
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error as? DatabaseError {
+        case .closed, .unavailable, .poolTimeout: return true
+        default: return false
+        }
     }
 }

@@ -114,8 +114,9 @@ extension WebhookStore {
     /// How long finished deliveries stay in the log.
     public static let deliveryLogDays = 30
 
-    /// The maintenance job: removes deliveries that finished more than `deliveryLogDays` ago
-    /// (with their attempts), 1,000 per transaction. Returns how many went.
+    /// The maintenance job: removes deliveries that finished more than `deliveryLogDays` ago,
+    /// and those a disabled endpoint has held that long (with their attempts), 1,000 per
+    /// transaction. Returns how many went.
     public func trimDeliveries(_ tenant: Tenant, now: Date = Date()) async throws -> Int {
         let before = now.addingTimeInterval(-Double(Self.deliveryLogDays) * 86400)
         var total = 0
@@ -123,7 +124,10 @@ extension WebhookStore {
             let deleted = try await database.withTenant(tenant.scope) { tx in
                 try await tx.query("""
                     DELETE FROM webhook_deliveries WHERE id IN (
-                        SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1 LIMIT 1000)
+                        SELECT id FROM webhook_deliveries
+                        WHERE updated_at < $1
+                          AND (status <> 'pending' OR endpoint_id IN (SELECT id FROM webhook_endpoints WHERE NOT enabled))
+                        LIMIT 1000)
                     """, [before]).affectedRows
             }
             total += deleted

@@ -79,6 +79,8 @@ public struct WebhookStore: Sendable {
         try await database.withTransaction { tx in
             try await tx.query("INSERT INTO parley.webhook_brokerages (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING", [tenant.id])
         }
+        // Events committed before are numbered first: the endpoint starts after all of them.
+        _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events()")
         let created = try await database.withTenant(tenant.scope) { tx in
             // One writer of the brokerage's endpoints at a time, so the limit holds.
             try await tx.simpleQuery("LOCK TABLE webhook_endpoints IN EXCLUSIVE MODE")

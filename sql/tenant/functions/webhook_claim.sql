@@ -1,10 +1,11 @@
 -- Webhook delivery, step 2 (decision 0034): claims the deliveries that are due, at most
--- p_per_endpoint in flight per endpoint across every process, each for p_lease_seconds (longer
--- than an attempt may take). An endpoint being claimed by another process is skipped (its row
+-- p_per_endpoint in flight per endpoint across every process and p_max in all, each for
+-- p_lease_seconds from now (longer than an attempt may take). An endpoint being claimed by another process is skipped (its row
 -- lock), so the per-endpoint cap holds; a lease that ran out (its process died) is claimed
 -- again. `lease` is the claim's token for webhook_record(). `secrets` are the ones that sign:
 -- the current one, and the previous one while a rotation's overlap lasts.
-CREATE OR REPLACE FUNCTION webhook_claim(p_per_endpoint integer, p_lease_seconds double precision)
+DROP FUNCTION IF EXISTS webhook_claim(integer, double precision);
+CREATE OR REPLACE FUNCTION webhook_claim(p_per_endpoint integer, p_lease_seconds double precision, p_max integer)
 RETURNS TABLE (delivery_id uuid, endpoint_id uuid, url text, message_id text, body text, attempt integer,
                retry_step integer, lease timestamptz, secrets text[])
 LANGUAGE plpgsql AS $$
@@ -26,11 +27,13 @@ BEGIN
                 SELECT count(*) FROM webhook_deliveries x
                 WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.lease_until >= now()))
         ) AS p
+        LIMIT greatest(0, p_max)
     )
     UPDATE webhook_deliveries d
-    SET lease_until = now() + make_interval(secs => p_lease_seconds), attempts = d.attempts + 1
+    SET lease_until = clock_timestamp() + make_interval(secs => p_lease_seconds), attempts = d.attempts + 1
     FROM picked JOIN e ON e.id = picked.endpoint
-    WHERE d.id = picked.id
+    -- Checked again on the row as it is now (a record or a redelivery may have just changed it).
+    WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
     RETURNING d.id, e.id, e.url, d.message_id, d.body, d.attempts, d.retry_step, d.lease_until,
               array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END], NULL);
 END;

@@ -2,12 +2,15 @@
 -- the caller's (p_lease, the token webhook_claim() returned; otherwise 'stale' and nothing is
 -- written). A 2xx ends the delivery and the endpoint's failing streak. Any other outcome
 -- schedules the next attempt p_retry_in seconds from now, or gives up when that is NULL. 410
--- Gone disables the endpoint at once; so does failing for p_disable_after seconds with no
--- success. Disabling tells the brokerage's other endpoints that asked for `webhook.disabled`.
+-- Gone disables the endpoint at once; so does a streak of failures longer than p_disable_after
+-- seconds (a streak ends at a success, or after p_streak_gap seconds without any attempt
+-- failing). Locks the endpoint, then the delivery: the order of every other writer of both. Disabling tells the brokerage's other endpoints that asked for `webhook.disabled`.
 -- Returns 'succeeded', 'retrying', 'failed', 'disabled' or 'stale'.
+DROP FUNCTION IF EXISTS webhook_record(uuid, timestamptz, timestamptz, integer, integer, text, text, double precision, double precision);
 CREATE OR REPLACE FUNCTION webhook_record(
     p_delivery uuid, p_lease timestamptz, p_started timestamptz, p_status integer, p_latency_ms integer,
-    p_error text, p_response text, p_retry_in double precision, p_disable_after double precision
+    p_error text, p_response text, p_retry_in double precision, p_disable_after double precision,
+    p_streak_gap double precision
 ) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -16,6 +19,8 @@ DECLARE
     v_ok boolean := p_status BETWEEN 200 AND 299;
     v_reason text;
 BEGIN
+    PERFORM 1 FROM webhook_endpoints
+    WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = p_delivery) FOR NO KEY UPDATE;
     SELECT * INTO v_delivery FROM webhook_deliveries
     WHERE id = p_delivery AND lease_until = p_lease AND status = 'pending' FOR UPDATE;
     IF NOT FOUND THEN
@@ -38,7 +43,10 @@ BEGIN
         UPDATE webhook_endpoints SET failing_since = NULL WHERE id = v_delivery.endpoint_id AND failing_since IS NOT NULL;
         RETURN 'succeeded';
     END IF;
-    UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, p_started)
+    UPDATE webhook_endpoints SET
+        failing_since = CASE WHEN failing_since IS NULL OR last_failed_at < p_started - make_interval(secs => p_streak_gap)
+                             THEN p_started ELSE failing_since END,
+        last_failed_at = p_started
     WHERE id = v_delivery.endpoint_id RETURNING * INTO v_endpoint;
     IF p_status = 410 THEN
         v_reason := 'the endpoint answered 410 Gone';

@@ -1,5 +1,5 @@
--- Webhook delivery, step 1 (decision 0034): numbers what has committed (sequence_events()),
--- then, for each endpoint no other process is scheduling right now, turns the events after its
+-- Webhook delivery, step 1 (decision 0034), after sequence_events() has numbered what committed
+-- (in a transaction of its own, so the event clock is never held behind this one): for each endpoint no other process is scheduling right now, turns the events after its
 -- scan position into deliveries — one per event of a type it asked for, the body fixed here —
 -- and moves the position, in this one transaction: an event is scheduled exactly once per
 -- endpoint, and a crash before COMMIT leaves it to the next run. A disabled endpoint moves its
@@ -14,7 +14,7 @@ DECLARE
     v_count integer;
     v_total integer := 0;
 BEGIN
-    v_head := sequence_events();
+    v_head := (SELECT position FROM event_clock);
     FOR v_endpoint IN
         SELECT id, enabled, event_types, scan_position FROM webhook_endpoints
         WHERE scan_position < v_head
