@@ -167,15 +167,17 @@ public struct WebhookStore: Sendable {
             throw DomainError.validation([FieldError("overlapSeconds", "out_of_range", "between 0 and 604800 seconds")])
         }
         let secret = StandardWebhooks.newSecret()
+        // The expiry is computed here, not by a volatile call inside CASE (Citus refuses those in
+        // an UPDATE of a distributed table; decision 0032).
         return try await database.withTenant(tenant.scope) { tx in
             guard let row = try await tx.query("""
                 UPDATE webhook_endpoints SET
-                    previous_secret = CASE WHEN $3::float8 > 0 THEN secret END,
-                    previous_secret_expires_at = CASE WHEN $3::float8 > 0 THEN clock_timestamp() + make_interval(secs => $3::float8) END,
+                    previous_secret = CASE WHEN $3::timestamptz IS NOT NULL THEN secret END,
+                    previous_secret_expires_at = $3::timestamptz,
                     secret = $2, updated_at = clock_timestamp()
                 WHERE id = $1
                 RETURNING secret, previous_secret, previous_secret_expires_at
-                """, [uuid, secret, overlap]).first
+                """, [uuid, secret, overlap > 0 ? Date().addingTimeInterval(overlap) : nil]).first
             else { throw Self.notFound }
             return try Self.secrets(row)
         }

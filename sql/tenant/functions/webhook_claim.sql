@@ -9,32 +9,37 @@ CREATE OR REPLACE FUNCTION webhook_claim(p_per_endpoint integer, p_lease_seconds
 RETURNS TABLE (delivery_id uuid, endpoint_id uuid, url text, message_id text, body text, attempt integer,
                retry_step integer, lease timestamptz, secrets text[])
 LANGUAGE plpgsql AS $$
+DECLARE
+    -- Values computed once, not volatile calls inside the statement (Citus refuses those in an
+    -- UPDATE of a distributed table; decision 0032).
+    v_now timestamptz := now();
+    v_lease timestamptz := clock_timestamp() + make_interval(secs => p_lease_seconds);
 BEGIN
     RETURN QUERY
     WITH e AS MATERIALIZED (
         SELECT w.id, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
         FROM webhook_endpoints w
         WHERE w.enabled AND EXISTS (
-            SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now())
+            SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= v_now)
         FOR NO KEY UPDATE OF w SKIP LOCKED
     ), picked AS MATERIALIZED (
         SELECT p.id, e.id AS endpoint FROM e CROSS JOIN LATERAL (
             SELECT d.id FROM webhook_deliveries d
-            WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-              AND (d.lease_until IS NULL OR d.lease_until < now())
+            WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= v_now
+              AND (d.lease_until IS NULL OR d.lease_until < v_now)
             ORDER BY d.next_attempt_at, d.event_pos
             LIMIT greatest(0, p_per_endpoint - (
                 SELECT count(*) FROM webhook_deliveries x
-                WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.lease_until >= now()))
+                WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.lease_until >= v_now))
         ) AS p
         LIMIT greatest(0, p_max)
     )
     UPDATE webhook_deliveries d
-    SET lease_until = clock_timestamp() + make_interval(secs => p_lease_seconds), attempts = d.attempts + 1
+    SET lease_until = v_lease, attempts = d.attempts + 1
     FROM picked JOIN e ON e.id = picked.endpoint
     -- Checked again on the row as it is now (a record or a redelivery may have just changed it).
-    WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
+    WHERE d.id = picked.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < v_now)
     RETURNING d.id, e.id, e.url, d.message_id, d.body, d.attempts, d.retry_step, d.lease_until,
-              array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END], NULL);
+              array_remove(ARRAY[e.secret, CASE WHEN e.previous_secret_expires_at > v_now THEN e.previous_secret END], NULL);
 END;
 $$;

@@ -18,6 +18,8 @@ DECLARE
     v_endpoint webhook_endpoints%ROWTYPE;
     v_ok boolean := p_status BETWEEN 200 AND 299;
     v_reason text;
+    -- Computed once: Citus refuses volatile calls inside an UPDATE's CASE (decision 0032).
+    v_now timestamptz := clock_timestamp();
 BEGIN
     PERFORM 1 FROM webhook_endpoints
     WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = p_delivery) FOR NO KEY UPDATE;
@@ -33,10 +35,10 @@ BEGIN
         status = CASE WHEN v_ok THEN 'succeeded' WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'pending' END,
         retry_step = retry_step + 1,
         next_attempt_at = CASE WHEN v_ok OR p_retry_in IS NULL OR p_status = 410 THEN NULL
-                               ELSE clock_timestamp() + make_interval(secs => p_retry_in) END,
+                               ELSE v_now + make_interval(secs => p_retry_in) END,
         lease_until = NULL,
         last_attempt_at = p_started, last_status = p_status, last_error = left(p_error, 1000), last_latency_ms = p_latency_ms,
-        updated_at = clock_timestamp()
+        updated_at = v_now
     WHERE id = p_delivery;
 
     IF v_ok THEN
@@ -50,18 +52,18 @@ BEGIN
     WHERE id = v_delivery.endpoint_id RETURNING * INTO v_endpoint;
     IF p_status = 410 THEN
         v_reason := 'the endpoint answered 410 Gone';
-    ELSIF v_endpoint.enabled AND v_endpoint.failing_since <= clock_timestamp() - make_interval(secs => p_disable_after) THEN
+    ELSIF v_endpoint.enabled AND v_endpoint.failing_since <= v_now - make_interval(secs => p_disable_after) THEN
         v_reason := 'every attempt failed since ' || to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
     END IF;
     IF v_reason IS NULL OR NOT v_endpoint.enabled THEN
         RETURN CASE WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'retrying' END;
     END IF;
-    UPDATE webhook_endpoints SET enabled = false, disabled_reason = v_reason, updated_at = clock_timestamp()
+    UPDATE webhook_endpoints SET enabled = false, disabled_reason = v_reason, updated_at = v_now
     WHERE id = v_endpoint.id;
     INSERT INTO webhook_deliveries (endpoint_id, event_type, body)
     SELECT w.id, 'webhook.disabled', json_build_object(
                'type', 'webhook.disabled',
-               'timestamp', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'timestamp', to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                'data', json_build_object('endpointId', v_endpoint.id, 'url', v_endpoint.url, 'reason', v_reason,
                                          'failingSince', to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text
     FROM webhook_endpoints w
