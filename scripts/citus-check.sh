@@ -94,7 +94,7 @@ if [ "$(psql_at "$BASE" -c "$identity")" = f ] && [ -n "$shard" ] \
 else echo "  FAIL  migration 020 did not reach the worker's shard"; status=1; fi
 
 start_server() { # url port → pid
-  DATABASE_URL=$1 LOG_LEVEL=warning "$PARLEY" serve --port "$2" >"$DIR/serve-$2.log" 2>&1 &
+  DATABASE_URL=$1 LOG_LEVEL=warning PARLEY_WEBHOOK_ALLOWED_HOSTS=127.0.0.1 "$PARLEY" serve --port "$2" >"$DIR/serve-$2.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do curl -sf "127.0.0.1:$2/ready" >/dev/null && break; sleep 0.2; done
   curl -sf "127.0.0.1:$2/ready" >/dev/null || { echo "parley serve on $2 not ready:"; tail -20 "$DIR/serve-$2.log"; exit 1; }
@@ -108,6 +108,16 @@ CHECK=(python3 "$ROOT/scripts/citus_check.py")
 step "every user flow in each brokerage, and a chat between $(slug "$W1") (worker $((BASE + 1))) and $(slug "$W2") (worker $((BASE + 2)))"
 DATABASE_URL=$COORD "${CHECK[@]}" flows --port "$PORT" --parley "$PARLEY" \
   --tenants "$(IFS=,; echo "${TENANTS[*]}")" --pair "$(slug "$W1"):$(slug "$W2")" || status=1
+
+step "webhooks in a brokerage on each worker, every delivery verified with the standardwebhooks package"
+VENV=${VENV:-/tmp/parley-webhook-venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null || "$VENV/bin/pip" install -q --retries 5 --timeout 30 standardwebhooks
+for t in "$(slug "$W1")" "$(slug "$W2")"; do
+  echo "-- $t"
+  DATABASE_URL=$COORD "$VENV/bin/python" "$ROOT/scripts/webhook_check.py" --port "$PORT" --receiver-port $((PORT + 2)) \
+    --parley "$PARLEY" --tenant "$t" | grep -v '^ *[{}"]' || status=1
+done
 
 step "reporting: a brokerage's reporting login reads its report_* views, never a message's text or a person's contact details"
 T=$(slug "$W2"); R=$(DATABASE_URL=$COORD LOG_LEVEL=warning "$PARLEY" tenant reporting-role "$T" | awk '/^role / {print $2}') || true

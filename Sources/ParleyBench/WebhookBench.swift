@@ -21,6 +21,7 @@ func webhookBenchmark(rounds: Int, quick: Bool) async throws {
     var environment = serverEnvironment
     environment["PARLEY_WEBHOOK_DELIVERY"] = "on"
     environment["PARLEY_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1"
+    environment["LOG_LEVEL"] = "warning"
     let server = try await ServerProcess.start(conninfo: conninfo, environment: environment)
     defer { server.killNow() }
     try await WebhookReceiver.run { receiver in
@@ -38,28 +39,8 @@ func webhookBenchmark(rounds: Int, quick: Bool) async throws {
         }
         print("webhook delivery (one endpoint for message.created, a receiver answering 200 on 127.0.0.1):")
         _ = try await throughput(plain, senders: 16, seconds: 3, listeners: 0, label: "warm-up (not a result)")
-        _ = try await throughput(hooked, senders: 16, seconds: 3, listeners: 0, label: "warm-up with webhooks (not a result)")
-        _ = await drain(receiver)
-        let seconds: Double = quick ? 3 : 10
-        for round in 1...rounds {
-            var none = 0.0, with = 0.0
-            for (index, hookedRun) in [false, true, true, false].enumerated() {
-                if hookedRun {
-                    let before = await receiver.received("bench").count
-                    let start = Date()
-                    with += try await throughput(hooked, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), with an endpoint")
-                    let sent = Date()
-                    let (total, last) = await drain(receiver)
-                    let during = (await receiver.received("bench")).filter { $0.at <= sent }.count - before
-                    print(String(format: "    webhooks: %.0f deliveries/s while sending; all %d delivered %.2f s after the last send",
-                                 Double(during) / sent.timeIntervalSince(start), total - before, last.timeIntervalSince(sent)))
-                } else {
-                    none += try await throughput(plain, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), no endpoint")
-                }
-            }
-            print(String(format: "  round %d: send throughput with an endpoint / without: %.2f", round, with / none))
-        }
-        // Latency: POST issued → the receiver has it; the stream's in the same run for comparison.
+        // Latency first, with no backlog: POST issued → the receiver has it; the stream's in the
+        // same run for comparison.
         try await latency(hooked, rate: 50, count: quick ? 100 : 500, connections: 4, label: "send→stream at 50 msgs/s (comparison)")
         let count = quick ? 100 : 500
         let issued = Shared<[String: Date]>([:])
@@ -87,15 +68,36 @@ func webhookBenchmark(rounds: Int, quick: Bool) async throws {
         }
         latencies.sort()
         print("  send→webhook at 50 msgs/s: \(latencies.count)/\(count) delivered; p50 \(format(percentile(latencies, 50))), p99 \(format(percentile(latencies, 99))), max \(format(latencies.last ?? .nan))")
+        _ = try await throughput(hooked, senders: 16, seconds: 3, listeners: 0, label: "warm-up with webhooks (not a result)")
+        _ = await drain(receiver)
+        let seconds: Double = quick ? 3 : 10
+        for round in 1...rounds {
+            var none = 0.0, with = 0.0
+            for (index, hookedRun) in [false, true, true, false].enumerated() {
+                if hookedRun {
+                    let before = await receiver.received("bench").count
+                    let start = Date()
+                    with += try await throughput(hooked, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), with an endpoint")
+                    let sent = Date()
+                    let (total, last) = await drain(receiver)
+                    let during = (await receiver.received("bench")).filter { $0.at <= sent }.count - before
+                    print(String(format: "    webhooks: %.0f deliveries/s while sending; all %d delivered %.2f s after the last send",
+                                 Double(during) / sent.timeIntervalSince(start), total - before, last.timeIntervalSince(sent)))
+                } else {
+                    none += try await throughput(plain, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), no endpoint")
+                }
+            }
+            print(String(format: "  round %d: send throughput with an endpoint / without: %.2f", round, with / none))
+        }
     }
     await database.close()
 }
 
-/// Waits until the receiver has had nothing new for a second; the count and the last arrival.
+/// Waits until the receiver has had nothing new for 3 s; the count and the last arrival.
 private func drain(_ receiver: WebhookReceiver) async -> (Int, Date) {
     var last = await receiver.received("bench")
     while true {
-        try? await Task.sleep(for: .seconds(1))
+        try? await Task.sleep(for: .seconds(3))
         let now = await receiver.received("bench")
         if now.count == last.count { return (now.count, now.last?.at ?? Date()) }
         last = now

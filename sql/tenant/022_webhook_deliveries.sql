@@ -37,7 +37,11 @@ CREATE TABLE webhook_deliveries (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 ) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_analyze_threshold = 1000);  -- migration 017
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
+-- What falls due next, per endpoint, in the order it is claimed (a backlog of thousands is read
+-- from its head, never sorted).
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at, event_pos) WHERE status = 'pending';
+-- The claims held: counted against an endpoint's cap on every claim.
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (endpoint_id, lease_until) WHERE lease_until IS NOT NULL;
 CREATE INDEX webhook_deliveries_log ON webhook_deliveries (endpoint_id, created_at DESC, id DESC);
 -- The maintenance job removes finished deliveries after 30 days.
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status <> 'pending';

@@ -239,28 +239,36 @@ public final class WebhookDeliverer: Service, Sendable {
                 // Literals only (numbers from the settings): one round trip.
                 let results = try await database.tenantBatch(tenant.scope, """
                     SELECT webhook_schedule();
-                    SELECT delivery_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
+                    SELECT delivery_id, endpoint_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
                            array_to_json(secrets)::text AS secrets
                     FROM webhook_claim(\(settings.perEndpoint), \(settings.lease), \(room));
-                    SELECT extract(epoch FROM min(greatest(d.next_attempt_at, coalesce(d.lease_until, d.next_attempt_at))) - now())::float8 AS due
-                    FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
-                    WHERE d.status = 'pending' AND w.enabled
+                    SELECT extract(epoch FROM min(n.next) - now())::float8 AS due
+                    FROM webhook_endpoints w CROSS JOIN LATERAL (
+                        SELECT CASE
+                            WHEN (SELECT count(*) FROM webhook_deliveries x
+                                  WHERE x.endpoint_id = w.id AND x.lease_until IS NOT NULL AND x.lease_until >= now()) >= \(settings.perEndpoint)
+                            THEN (SELECT min(x.lease_until) FROM webhook_deliveries x
+                                  WHERE x.endpoint_id = w.id AND x.lease_until IS NOT NULL AND x.lease_until >= now())
+                            ELSE (SELECT d.next_attempt_at FROM webhook_deliveries d
+                                  WHERE d.endpoint_id = w.id AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < now())
+                                  ORDER BY d.next_attempt_at, d.event_pos LIMIT 1)
+                        END AS next
+                    ) AS n
+                    WHERE w.enabled;
+                    SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock)) AS behind
                     """)
-                guard results.count == 3 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }
-                for row in results[1].rows {
-                    let claim = Claim(
-                        id: try row.decode(UUID.self, "delivery_id"), url: try row.decode(String.self, "url"),
-                        messageID: try row.decode(String.self, "message_id"), body: try row.decode(String.self, "body"),
-                        attempt: try row.decode(Int.self, "attempt"), retryStep: try row.decode(Int.self, "retry_step"),
-                        lease: try row.decode(String.self, "lease"), secrets: try row.decodeJSON([String].self, "secrets"))
-                    inFlight.withLock { $0 += 1 }
-                    Task { await self.attempt(claim, tenant: tenant) }
-                }
-                // The earliest retry or lease to fall due. One due already but not claimed waits
-                // behind an endpoint's cap (or another process's claim): an attempt that ends
-                // wakes the brokerage, so look again only in a second, not in a loop.
+                guard results.count == 4 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }
+                try start(results[1].rows, tenant: tenant)
+                // When to look again: the earliest retry due at an endpoint below its cap, or the
+                // earliest lease to run out at one that is at its cap (an attempt that ends wakes
+                // the brokerage anyway). One due already but not claimed was held by another
+                // transaction for a moment: look again shortly.
                 if let due = try results[2].rows.first?.decode(Double?.self, "due") {
-                    wait = due > 0 ? min(wait, .milliseconds(Int64(max(0.05, due) * 1000))) : min(wait, .seconds(1))
+                    wait = min(wait, .milliseconds(Int64(max(0.1, due) * 1000)))
+                }
+                // A backlog longer than one pass schedules (1,000 events per endpoint): go on.
+                if try results[3].rows.first?.decode(Bool.self, "behind") == true {
+                    watched.withLock { $0[slug]?.again = true }
                 }
             } catch DatabaseError.closed {
                 return
@@ -285,6 +293,7 @@ public final class WebhookDeliverer: Service, Sendable {
 
     struct Claim: Sendable {
         let id: UUID
+        let endpoint: UUID
         let url: String
         let messageID: String
         let body: String
@@ -292,6 +301,41 @@ public final class WebhookDeliverer: Service, Sendable {
         let retryStep: Int
         let lease: String
         let secrets: [String]
+    }
+
+    /// Starts an attempt per claimed row, each on its own task.
+    private func start(_ rows: [Row], tenant: Tenant) throws {
+        for row in rows {
+            let claim = Claim(
+                id: try row.decode(UUID.self, "delivery_id"), endpoint: try row.decode(UUID.self, "endpoint_id"),
+                url: try row.decode(String.self, "url"), messageID: try row.decode(String.self, "message_id"),
+                body: try row.decode(String.self, "body"), attempt: try row.decode(Int.self, "attempt"),
+                retryStep: try row.decode(Int.self, "retry_step"), lease: try row.decode(String.self, "lease"),
+                secrets: try row.decodeJSON([String].self, "secrets"))
+            inFlight.withLock { $0 += 1 }
+            Task { await self.attempt(claim, tenant: tenant) }
+        }
+    }
+
+    /// After an attempt: the endpoint's next due deliveries, claimed and started at once.
+    private func claimNext(_ endpoint: UUID, tenant: Tenant) async {
+        let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
+        guard room > 0 else { return }
+        do {
+            let rows = try await database.withTenant(tenant.scope) { tx in
+                try await tx.query("""
+                    SELECT delivery_id, endpoint_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
+                           array_to_json(secrets)::text AS secrets
+                    FROM webhook_claim_endpoint($1, $2, $3, $4)
+                    """, [endpoint, settings.perEndpoint, settings.lease, room]).rows
+            }
+            try start(rows, tenant: tenant)
+        } catch DatabaseError.closed {
+            return
+        } catch {
+            // The next pass over the brokerage claims them.
+            logger.warning("webhook claim failed", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
+        }
     }
 
     private func attempt(_ claim: Claim, tenant: Tenant) async {
@@ -326,8 +370,8 @@ public final class WebhookDeliverer: Service, Sendable {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.warning("webhook outcome not recorded", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
         }
-        // The endpoint may have more waiting behind its in-flight cap.
-        wake(tenant.slug.rawValue)
+        // The endpoint may have more waiting behind its in-flight cap: its next, now.
+        await claimNext(claim.endpoint, tenant: tenant)
     }
 
     private func record(_ claim: Claim, tenant: Tenant, started: Date, outcome: WebhookSender.Outcome, retryIn: Double?) async throws -> String? {

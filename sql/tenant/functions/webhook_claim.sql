@@ -30,7 +30,7 @@ BEGIN
             ORDER BY d.next_attempt_at, d.event_pos
             LIMIT greatest(0, p_per_endpoint - (
                 SELECT count(*) FROM webhook_deliveries x
-                WHERE x.endpoint_id = e.id AND x.status = 'pending' AND x.lease_until >= v_now))
+                WHERE x.endpoint_id = e.id AND x.lease_until IS NOT NULL AND x.lease_until >= v_now))
         ) AS p
         LIMIT greatest(0, p_max)
     )

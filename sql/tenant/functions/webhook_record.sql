@@ -4,7 +4,7 @@
 -- schedules the next attempt p_retry_in seconds from now, or gives up when that is NULL. 410
 -- Gone disables the endpoint at once; so does a streak of failures longer than p_disable_after
 -- seconds (a streak ends at a success, or after p_streak_gap seconds without any attempt
--- failing). Locks the endpoint, then the delivery: the order of every other writer of both. Disabling tells the brokerage's other endpoints that asked for `webhook.disabled`.
+-- failing). A failure locks the endpoint, then the delivery: the order of every other writer. Disabling tells the brokerage's other endpoints that asked for `webhook.disabled`.
 -- Returns 'succeeded', 'retrying', 'failed', 'disabled' or 'stale'.
 DROP FUNCTION IF EXISTS webhook_record(uuid, timestamptz, timestamptz, integer, integer, text, text, double precision, double precision);
 CREATE OR REPLACE FUNCTION webhook_record(
@@ -21,8 +21,13 @@ DECLARE
     -- Computed once: Citus refuses volatile calls inside an UPDATE's CASE (decision 0032).
     v_now timestamptz := clock_timestamp();
 BEGIN
-    PERFORM 1 FROM webhook_endpoints
-    WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = p_delivery) FOR NO KEY UPDATE;
+    -- A failure may change the endpoint (its streak, disabling): lock it first, as every other
+    -- writer of both does. A success writes only the delivery, so it never holds the endpoint
+    -- (the next claim for it would skip it meanwhile).
+    IF NOT v_ok THEN
+        PERFORM 1 FROM webhook_endpoints
+        WHERE id = (SELECT endpoint_id FROM webhook_deliveries WHERE id = p_delivery) FOR NO KEY UPDATE;
+    END IF;
     SELECT * INTO v_delivery FROM webhook_deliveries
     WHERE id = p_delivery AND lease_until = p_lease AND status = 'pending' FOR UPDATE;
     IF NOT FOUND THEN
@@ -42,7 +47,11 @@ BEGIN
     WHERE id = p_delivery;
 
     IF v_ok THEN
-        UPDATE webhook_endpoints SET failing_since = NULL WHERE id = v_delivery.endpoint_id AND failing_since IS NOT NULL;
+        -- Ends a failing streak without waiting for the endpoint's lock (so never in the
+        -- opposite order of the other writers); if it is held, the next success ends it.
+        UPDATE webhook_endpoints SET failing_since = NULL
+        WHERE id = (SELECT w.id FROM webhook_endpoints w
+                    WHERE w.id = v_delivery.endpoint_id AND w.failing_since IS NOT NULL FOR NO KEY UPDATE SKIP LOCKED);
         RETURN 'succeeded';
     END IF;
     UPDATE webhook_endpoints SET
