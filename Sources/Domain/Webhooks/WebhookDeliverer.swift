@@ -234,7 +234,9 @@ public final class WebhookDeliverer: Service, Sendable {
             do {
                 // Numbering first, in a transaction of its own: the event clock's lock is held
                 // only for that, never behind the scheduling (the live stream waits for it).
-                _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events()")
+                // At most 1,000 at a time: under a send load with no stream open, this is the
+                // brokerage's only numbering, and a long one would hold the clock's lock long.
+                _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events(1000)")
                 let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
                 // Literals only (numbers from the settings): one round trip.
                 let results = try await database.tenantBatch(tenant.scope, """
@@ -255,7 +257,8 @@ public final class WebhookDeliverer: Service, Sendable {
                         END AS next
                     ) AS n
                     WHERE w.enabled;
-                    SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock)) AS behind
+                    SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock))
+                        OR EXISTS (SELECT 1 FROM event_outbox) AS behind
                     """)
                 guard results.count == 4 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }
                 try start(results[1].rows, tenant: tenant)
@@ -266,7 +269,7 @@ public final class WebhookDeliverer: Service, Sendable {
                 if let due = try results[2].rows.first?.decode(Double?.self, "due") {
                     wait = min(wait, .milliseconds(Int64(max(0.1, due) * 1000)))
                 }
-                // A backlog longer than one pass schedules (1,000 events per endpoint): go on.
+                // A backlog longer than one pass numbers or schedules (1,000 events): go on.
                 if try results[3].rows.first?.decode(Bool.self, "behind") == true {
                     watched.withLock { $0[slug]?.again = true }
                 }
