@@ -110,7 +110,8 @@ def main():
     session = accepted["session"]["id"]
     check(api.call("POST", f"/v1/sessions/{session}/messages", agent, {"clientMessageId": "wh1", "text": "Yes — when can you visit?"})[0] == 201,
           "the agent answers")
-    check(api.call("POST", f"/v1/chat-requests/{submitted['id']}/convert-to-crm", agent)[0] == 201, "converted to a CRM contact")
+    # 200 when an earlier run made this visitor's contact already (the request is linked to it).
+    check(api.call("POST", f"/v1/chat-requests/{submitted['id']}/convert-to-crm", agent)[0] in (200, 201), "converted to a CRM contact")
 
     wanted = {"request.created", "request.updated", "message.created", "contact.created"}
     deadline = time.time() + 30

@@ -96,8 +96,8 @@ extension WebhookStore {
                 throw DomainError.conflict(code: "webhook_endpoint_disabled", message: "enable the endpoint before redelivering to it")
             }
             let updated = try await tx.query("""
-                UPDATE webhook_deliveries SET status = 'pending', retry_step = 0, next_attempt_at = clock_timestamp(),
-                    updated_at = clock_timestamp()
+                UPDATE webhook_deliveries SET status = 'pending', retry_step = 0, next_attempt_at = now(),
+                    updated_at = now()
                 WHERE id = $1 AND endpoint_id = $2 AND (status <> 'pending' OR lease_until IS NULL OR lease_until < now())
                 RETURNING id
                 """, [deliveryID, endpointID]).rows.count

@@ -89,12 +89,16 @@ public struct WebhookStore: Sendable {
                 throw DomainError.conflict(
                     code: "webhook_endpoint_limit", message: "a brokerage has at most \(Self.maxEndpoints) webhook endpoints")
             }
-            let row = try await tx.query("""
+            // Read first, not as a subquery of the INSERT (which Citus refuses; decision 0032).
+            let head = try await tx.query("SELECT position FROM event_clock").first?.decode(Int64.self, "position") ?? 0
+            let id = try await tx.query("""
                 INSERT INTO webhook_endpoints (url, event_types, description, enabled, secret, scan_position)
-                VALUES ($1, $2::text[], $3, $4, $5, (SELECT position FROM event_clock))
-                RETURNING \(Self.columns)
-                """, [valid.url, SQLArray.text(valid.eventTypes ?? []), valid.description ?? "", valid.enabled ?? true, secret]).rows[0]
-            return (try Self.endpoint(row), WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil))
+                VALUES ($1, $2::text[], $3, $4, $5, $6)
+                RETURNING id
+                """, [valid.url, SQLArray.text(valid.eventTypes ?? []), valid.description ?? "", valid.enabled ?? true, secret, head])
+                .rows[0].decode(UUID.self, "id")
+            guard let endpoint = try await Self.fetch(tx, id) else { throw Self.notFound }
+            return (endpoint, WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil))
         }
         onEndpointCreated?(tenant)
         return created
@@ -122,7 +126,7 @@ public struct WebhookStore: Sendable {
         let uuid = try Self.id(id)
         let valid = try validated(draft)
         return try await database.withTenant(tenant.scope) { tx in
-            guard let row = try await tx.query("""
+            guard try await tx.query("""
                 UPDATE webhook_endpoints SET
                     url = coalesce($2, url),
                     event_types = coalesce($3::text[], event_types),
@@ -130,12 +134,13 @@ public struct WebhookStore: Sendable {
                     enabled = coalesce($5, enabled),
                     disabled_reason = CASE WHEN $5 IS NULL THEN disabled_reason ELSE NULL END,
                     failing_since = CASE WHEN $5 THEN NULL ELSE failing_since END,
-                    updated_at = clock_timestamp()
+                    updated_at = now()
                 WHERE id = $1
-                RETURNING \(Self.columns)
-                """, [uuid, valid.url, valid.eventTypes.map(SQLArray.text), valid.description, valid.enabled]).first
+                RETURNING id
+                """, [uuid, valid.url, valid.eventTypes.map(SQLArray.text), valid.description, valid.enabled]).first != nil,
+                let endpoint = try await Self.fetch(tx, uuid)
             else { throw Self.notFound }
-            return try Self.endpoint(row)
+            return endpoint
         }
     }
 
@@ -174,7 +179,7 @@ public struct WebhookStore: Sendable {
                 UPDATE webhook_endpoints SET
                     previous_secret = CASE WHEN $3::timestamptz IS NOT NULL THEN secret END,
                     previous_secret_expires_at = $3::timestamptz,
-                    secret = $2, updated_at = clock_timestamp()
+                    secret = $2, updated_at = now()
                 WHERE id = $1
                 RETURNING secret, previous_secret, previous_secret_expires_at
                 """, [uuid, secret, overlap > 0 ? Date().addingTimeInterval(overlap) : nil]).first
@@ -211,6 +216,12 @@ public struct WebhookStore: Sendable {
         }
         if !errors.isEmpty { throw DomainError.validation(errors) }
         return valid
+    }
+
+    /// One endpoint, read after a write: a write's RETURNING names plain columns only (Citus
+    /// refuses functions that are not immutable there, such as `to_jsonb`; decision 0032).
+    static func fetch(_ tx: Transaction, _ id: UUID) async throws -> WebhookEndpoint? {
+        try await tx.query("SELECT \(columns) FROM webhook_endpoints WHERE id = $1", [id]).first.map(endpoint)
     }
 
     static func id(_ text: String) throws -> UUID {

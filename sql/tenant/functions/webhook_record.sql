@@ -18,8 +18,13 @@ DECLARE
     v_endpoint webhook_endpoints%ROWTYPE;
     v_ok boolean := p_status BETWEEN 200 AND 299;
     v_reason text;
-    -- Computed once: Citus refuses volatile calls inside an UPDATE's CASE (decision 0032).
+    -- Values computed here, not in the statements: Citus refuses volatile functions in an UPDATE
+    -- of a distributed table, and anything not immutable (timestamptz arithmetic) inside CASE
+    -- (decision 0032).
     v_now timestamptz := clock_timestamp();
+    v_next timestamptz;
+    v_gap_start timestamptz := p_started - make_interval(secs => p_streak_gap);
+    v_body text;
 BEGIN
     -- A failure may change the endpoint (its streak, disabling): lock it first, as every other
     -- writer of both does. A success writes only the delivery, so it never holds the endpoint
@@ -36,11 +41,13 @@ BEGIN
     INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status, latency_ms, error, response)
     VALUES (p_delivery, v_delivery.attempts, p_started, p_status, p_latency_ms, left(p_error, 1000), left(p_response, 1000))
     ON CONFLICT (delivery_id, attempt) DO NOTHING;
+    IF NOT (v_ok OR p_retry_in IS NULL OR p_status = 410) THEN
+        v_next := v_now + make_interval(secs => p_retry_in);
+    END IF;
     UPDATE webhook_deliveries SET
         status = CASE WHEN v_ok THEN 'succeeded' WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'pending' END,
         retry_step = retry_step + 1,
-        next_attempt_at = CASE WHEN v_ok OR p_retry_in IS NULL OR p_status = 410 THEN NULL
-                               ELSE v_now + make_interval(secs => p_retry_in) END,
+        next_attempt_at = v_next,
         lease_until = NULL,
         last_attempt_at = p_started, last_status = p_status, last_error = left(p_error, 1000), last_latency_ms = p_latency_ms,
         updated_at = v_now
@@ -55,8 +62,7 @@ BEGIN
         RETURN 'succeeded';
     END IF;
     UPDATE webhook_endpoints SET
-        failing_since = CASE WHEN failing_since IS NULL OR last_failed_at < p_started - make_interval(secs => p_streak_gap)
-                             THEN p_started ELSE failing_since END,
+        failing_since = CASE WHEN failing_since IS NULL OR last_failed_at < v_gap_start THEN p_started ELSE failing_since END,
         last_failed_at = p_started
     WHERE id = v_delivery.endpoint_id RETURNING * INTO v_endpoint;
     IF p_status = 410 THEN
@@ -69,12 +75,13 @@ BEGIN
     END IF;
     UPDATE webhook_endpoints SET enabled = false, disabled_reason = v_reason, updated_at = v_now
     WHERE id = v_endpoint.id;
+    v_body := json_build_object(
+        'type', 'webhook.disabled',
+        'timestamp', to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'data', json_build_object('endpointId', v_endpoint.id, 'url', v_endpoint.url, 'reason', v_reason,
+                                  'failingSince', to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text;
     INSERT INTO webhook_deliveries (endpoint_id, event_type, body)
-    SELECT w.id, 'webhook.disabled', json_build_object(
-               'type', 'webhook.disabled',
-               'timestamp', to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-               'data', json_build_object('endpointId', v_endpoint.id, 'url', v_endpoint.url, 'reason', v_reason,
-                                         'failingSince', to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text
+    SELECT w.id, 'webhook.disabled', v_body
     FROM webhook_endpoints w
     WHERE w.enabled AND w.id <> v_endpoint.id AND 'webhook.disabled' = ANY (w.event_types);
     RETURN 'disabled';
