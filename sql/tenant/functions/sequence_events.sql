@@ -62,8 +62,9 @@ BEGIN
         -- The same statement otherwise: sharing it would take dynamic SQL, planned on every
         -- call of the delivery path; written out on PostgreSQL too, it broke the suite.
         WITH todo AS MATERIALIZED (
+            -- The first p_limit rows as a range, as above.
             DELETE FROM event_outbox
-            WHERE id IN (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit)
+            WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
             RETURNING id, type, session_id, recipients, data, created_at
         ), numbered AS MATERIALIZED (
             SELECT *, row_number() OVER (ORDER BY id) AS n FROM todo
