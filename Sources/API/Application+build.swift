@@ -120,6 +120,7 @@ public func buildApplication(
     router.middlewares.add(MethodNotAllowedMiddleware())
 
     SystemRoutes(database: dependencies.database, tenants: dependencies.tenants, listener: dependencies.listener, metrics: registry).register(on: router)
+    WebAppRoutes().register(on: router)
 
     let v1 = router.group("v1")
     TenantRoutes(tenants: dependencies.tenants, verifier: verifier)

@@ -85,6 +85,7 @@ struct SystemTests {
             // Every route the server registers (keep in step with Sources/API/Routes).
             for path in [
                 "/health:", "/ready:", "/metrics:", "/openapi.yaml:", "/v1/me:", "/v1/badge:", "/v1/stream:",
+                "/app/:", "/app/{file}:",
                 "/v1/tenants:", "/v1/tenants/{slug}:", "/v1/tenants/{slug}/settings:",
                 "/v1/tenants/{slug}/signing-keys:", "/v1/tenants/{slug}/signing-keys/{kid}:",
                 "/v1/sessions:", "/v1/sessions/{id}:", "/v1/sessions/{id}/close:", "/v1/sessions/{id}/archive:",

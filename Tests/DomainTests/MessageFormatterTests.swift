@@ -20,55 +20,26 @@ struct MessageFormatterTests {
     }
 
     /// Known XSS payloads (OWASP cheat sheet and friends). None may come back as live markup.
-    static let payloads: [String] = [
-        "<script>alert(1)</script>",
-        "<SCRIPT SRC=https://evil.example/xss.js></SCRIPT>",
-        "<img src=x onerror=alert(1)>",
-        "<IMG SRC=\"javascript:alert('XSS');\">",
-        "<svg/onload=alert(1)>",
-        "<svg><script>alert(1)</script></svg>",
-        "<body onload=alert(1)>",
-        "<iframe src=\"javascript:alert(1)\"></iframe>",
-        "<a href=\"javascript:alert(1)\">x</a>",
-        "[click](javascript:alert(1))",
-        "[click](JaVaScRiPt:alert(1))",
-        "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-        "[click](vbscript:msgbox(1))",
-        "[click](https://ok.example\" onmouseover=\"alert(1))",
-        "[x](https://a.example/\"><script>alert(1)</script>)",
-        "https://example.com/\"onmouseover=\"alert(1)",
-        "https://example.com/<script>alert(1)</script>",
-        "**<script>alert(1)</script>**",
-        "*<img src=x onerror=alert(1)>*",
-        "- <script>alert(1)</script>",
-        "<div style=\"background:url(javascript:alert(1))\">",
-        "<input onfocus=alert(1) autofocus>",
-        "<details open ontoggle=alert(1)>",
-        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-        "\"><script>alert(1)</script>",
-        "'><script>alert(1)</script>",
-        "<scr<script>ipt>alert(1)</scr</script>ipt>",
-        "&lt;script&gt;alert(1)&lt;/script&gt;",
-        "<object data=\"javascript:alert(1)\">",
-        "<embed src=\"javascript:alert(1)\">",
-        "<form action=\"javascript:alert(1)\"><button>x</button></form>",
-        "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
-        "<link rel=stylesheet href=javascript:alert(1)>",
-        "[x](java\nscript:alert(1))",
-        "[x](  javascript:alert(1))",
-        "<a href=\"&#106;avascript:alert(1)\">x</a>",
-        "<base href=\"javascript:alert(1)//\">",
-        "`<script>`alert(1)",
-        // A quote or bracket carrying a combining mark is one Character, but still a quote.
-        "https://x.y/\"\u{301} onmouseover=alert(1) x",
-        "[a](https://x.y/\"\u{301}onmouseover=alert(1))",
-        "<\u{301}script>alert(1)</script>",
-    ]
+    /// The same corpus is rendered in a real browser by scripts/browser_check.py (issue 20).
+    static let payloads: [String] = {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/xss-payloads.json").standardizedFileURL
+        guard let data = try? Data(contentsOf: file), let list = try? JSONDecoder().decode([String].self, from: data), list.count >= 40 else {
+            return ["<the XSS corpus could not be read from \(file.path)>"]
+        }
+        return list
+    }()
 
     @Test("escaping works on bytes: a quote or bracket with a combining mark is still escaped")
     func escapeCombining() {
         #expect(MessageFormatter.escape("\"\u{301}<\u{301}>&'") == "&quot;\u{301}&lt;\u{301}&gt;&amp;&#39;")
         #expect(MessageFormatter.escape("plain é 🏡") == "plain é 🏡")
+    }
+
+    @Test("the XSS corpus is read from Tests/Fixtures/xss-payloads.json")
+    func corpus() {
+        #expect(Self.payloads.count >= 40)
+        #expect(Self.payloads.contains("<script>alert(1)</script>"))
     }
 
     @Test("no XSS payload comes back live", arguments: payloads)

@@ -4,7 +4,9 @@ import Hummingbird
 
 /// CORS for the public API: a browser request from an origin in the tenant's `allowedOrigins`
 /// gets the Access-Control headers (also on errors); any other origin is refused with 403
-/// `origin_not_allowed`. Requests without Origin (servers, curl) pass.
+/// `origin_not_allowed`. Requests without Origin (servers, curl) pass, and so do the pages
+/// Parley serves itself (the widget at `/app/widget.html`): an Origin naming the host the
+/// request was sent to is same-origin, which a browser never forges.
 struct PublicCORSMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
     let verifier: TokenVerifier
@@ -12,7 +14,7 @@ struct PublicCORSMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin] else { return try await next(request, context) }
         let tenant = try await PublicChatRequestRoutes.tenant(context, verifier)
-        guard tenant.settings.allowedOrigins.contains(origin.lowercased()) else {
+        guard tenant.settings.allowedOrigins.contains(origin.lowercased()) || Self.sameOrigin(origin, request) else {
             throw Problem(.forbidden, code: "origin_not_allowed", detail: "this site is not allowed to send chat requests to this brokerage")
         }
         var response: Response
@@ -34,5 +36,12 @@ struct PublicCORSMiddleware: RouterMiddleware {
             response.headers[.accessControlMaxAge] = "600"
         }
         return response
+    }
+
+    /// `Origin: http://host:port` (or https) naming the request's own `Host`.
+    static func sameOrigin(_ origin: String, _ request: Request) -> Bool {
+        guard let authority = request.head.authority?.lowercased(), !authority.isEmpty else { return false }
+        let origin = origin.lowercased()
+        return origin == "http://" + authority || origin == "https://" + authority
     }
 }

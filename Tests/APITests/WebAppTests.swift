@@ -1,0 +1,106 @@
+import API
+import Foundation
+import HTTPTypes
+import ParleyTesting
+import Testing
+
+/// The web inbox and widget as files (issue 20). What they do in a browser is checked in
+/// headless Chromium by scripts/browser-check.sh, which .ci/run runs after these tests.
+@Suite("API: the web app's files")
+struct WebAppTests {
+    @Test("/app/ is the inbox, with a Content-Security-Policy that allows no inline script")
+    func inbox() async throws {
+        try await TestApp.run { _, client in
+            let redirect = try await client.send(.get, "/app")
+            #expect(redirect.status == .movedPermanently)
+            #expect(redirect.headers[.location] == "/app/")
+
+            let page = try await client.send(.get, "/app/")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.text.contains("<script type=\"module\" src=\"inbox.js\"></script>"))
+            let policy = try #require(page.headers[.contentSecurityPolicy])
+            #expect(policy.contains("script-src 'self'"))
+            #expect(policy.contains("frame-ancestors 'none'"))
+            #expect(!policy.contains("unsafe-inline"))
+            #expect(page.headers[.xContentTypeOptions] == "nosniff")
+            // No inline script or handler in any page: the policy would block it anyway.
+            for file in ["/app/", "/app/widget.html"] {
+                let html = try await client.send(.get, file).text
+                #expect(html.range(of: "<script>") == nil && html.range(of: " on[a-z]+=", options: .regularExpression) == nil, "\(file)")
+            }
+        }
+    }
+
+    @Test("scripts and styles have their media types; ETag revalidates; unknown files are 404")
+    func files() async throws {
+        try await TestApp.run { _, client in
+            for (path, type) in [
+                ("/app/inbox.js", "text/javascript; charset=utf-8"), ("/app/api.js", "text/javascript; charset=utf-8"),
+                ("/app/conversation.js", "text/javascript; charset=utf-8"), ("/app/widget.js", "text/javascript; charset=utf-8"),
+                ("/app/app.css", "text/css; charset=utf-8"), ("/app/widget.html", "text/html; charset=utf-8"),
+                ("/app/paperclip.svg", "image/svg+xml"),
+            ] {
+                let response = try await client.send(.get, path)
+                #expect(response.status == .ok, "\(path)")
+                #expect(response.headers[.contentType] == type, "\(path)")
+            }
+            let script = try await client.send(.get, "/app/inbox.js")
+            let etag = try #require(script.headers[.eTag])
+            let again = try await client.send(.get, "/app/inbox.js", headers: [.ifNoneMatch: etag])
+            #expect(again.status == .notModified)
+            #expect(again.body.readableBytes == 0)
+
+            // The widget may sit in a brokerage site's iframe; the inbox may not.
+            let widget = try await client.send(.get, "/app/widget.html")
+            #expect(widget.headers[.contentSecurityPolicy]?.contains("frame-ancestors *") == true)
+
+            for path in ["/app/nothing.js", "/app/..%2Fopenapi.yaml", "/app/%2E%2E%2FPackage.swift"] {
+                let missing = try await client.send(.get, path)
+                #expect(missing.status == .notFound, "\(path)")
+                #expect(missing.code == "not_found", "\(path)")
+            }
+        }
+    }
+
+    @Test("the widget, served by Parley itself, may submit chat requests: same-origin passes the allowedOrigins check")
+    func sameOriginWidget() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, _) = try await ChatRequestTests.setup(app, client)
+            let port = try #require(client.port)
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ChatRequestTests.visitor), as: UTF8.self)
+            func submit(host: String, origin: String) async throws -> String {
+                let connection = try RawHTTP.HeldConnection(port: port, sending: """
+                    POST /v1/public/\(tenant.slug)/chat-requests HTTP/1.1\r
+                    Host: \(host)\r
+                    Origin: \(origin)\r
+                    Content-Type: application/json\r
+                    Content-Length: \(body.utf8.count)\r
+                    \r
+                    \(body)
+                    """)
+                return await connection.received(within: .seconds(10)) ?? ""
+            }
+            let same = try await submit(host: "127.0.0.1:\(port)", origin: "http://127.0.0.1:\(port)")
+            #expect(same.hasPrefix("HTTP/1.1 201"), "\(same)")
+            let other = try await submit(host: "127.0.0.1:\(port)", origin: "http://127.0.0.1:\(port + 1)")
+            #expect(other.hasPrefix("HTTP/1.1 403"), "\(other)")
+            #expect(other.contains("origin_not_allowed"))
+        }
+    }
+
+    @Test("/v1/me carries the brokerage's upload limits, which the app shows")
+    func limits() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let agent = try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent")
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                      body: ["maxAttachmentBytes": 2_000_000, "maxAttachmentsPerMessage": 3])
+            let me = try await client.json(.get, "/v1/me", token: agent)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(me.text.utf8)) as? [String: Any])
+            let limits = try #require(object["limits"] as? [String: Any])
+            #expect(limits["maxAttachmentBytes"] as? Int == 2_000_000)
+            #expect(limits["maxAttachmentsPerMessage"] as? Int == 3)
+        }
+    }
+}

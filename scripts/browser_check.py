@@ -1,0 +1,304 @@
+"""The web inbox and the website widget in a real browser (issue 20), against a running
+`parley serve` filled by `parley demo`. Three headless Chromium windows, each its own profile:
+a website visitor, Avery (agent of `demo`) and Hana (agent of `harbor-homes`).
+
+  python browser_check.py --base http://127.0.0.1:8292 --parley .build/debug/parley --data-dir DIR --shots DIR
+
+Every check prints one line; the run exits 1 at the first failure, with a screenshot of each
+window and the browsers' console logs.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--base", required=True)
+parser.add_argument("--parley", required=True)
+parser.add_argument("--data-dir", required=True)
+parser.add_argument("--shots", required=True)
+parser.add_argument("--payloads", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "xss-payloads.json"))
+args = parser.parse_args()
+os.makedirs(args.shots, exist_ok=True)
+RUN = str(int(time.time()))
+drivers = {}
+
+
+def check(ok, what):
+    if not ok:
+        fail(what)
+    print(f"ok   {what}")
+
+
+def fail(what):
+    print(f"FAIL {what}")
+    for name, driver in drivers.items():
+        try:
+            driver.save_screenshot(os.path.join(args.shots, f"failure-{name}.png"))
+            for entry in driver.get_log("browser"):
+                print(f"  [{name} console] {entry['level']} {entry['message']}")
+        except Exception as error:  # noqa: BLE001 - the report must not hide the failure
+            print(f"  ({name}: {error})")
+    for driver in drivers.values():
+        driver.quit()
+    sys.exit(1)
+
+
+def wait_for(condition, what, timeout=15.0):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            value = condition()
+            if value:
+                print(f"ok   {what}")
+                return value
+        except (StaleElementReferenceException, LookupError) as error:
+            last = error
+        time.sleep(0.1)
+    fail(f"{what} (not within {timeout:.0f} s{'; ' + str(last) if last else ''})")
+
+
+def browser(name, width=1280, height=860):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 f"--window-size={width},{height}", "--lang=en-US"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")))
+    drivers[name] = driver
+    return driver
+
+
+def token(tenant, sub, name):
+    return subprocess.run(
+        [args.parley, "token", "--tenant", tenant, "--sub", sub, "--role", "agent", "--name", name, "--data-dir", args.data_dir],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def api(method, path, bearer, body=None):
+    request = urllib.request.Request(args.base + path, method=method, headers={"Authorization": "Bearer " + bearer})
+    if body is not None:
+        request.data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"null")
+
+
+def css(driver, selector):
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def text(driver, selector):
+    found = css(driver, selector)
+    return found[0].text if found else ""
+
+
+def no_alert(driver, name):
+    try:
+        alert = driver.switch_to.alert
+        fail(f"{name}: a script ran: alert {alert.text!r}")
+    except NoAlertPresentException:
+        pass
+
+
+def png(path, width=24, height=16):
+    rows = b"".join(b"\x00" + bytes([30, 95, 191]) * width for _ in range(height))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    with open(path, "wb") as file:
+        file.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                   + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def shot(driver, name):
+    path = os.path.join(args.shots, name + ".png")
+    driver.save_screenshot(path)
+    print(f"     screenshot {path}")
+
+
+# ——— the static app itself ———
+with urllib.request.urlopen(args.base + "/app/") as response:
+    policy = response.headers.get("Content-Security-Policy", "")
+    check(response.status == 200 and "script-src 'self'" in policy and "unsafe-inline" not in policy,
+          "/app/ is served with a Content-Security-Policy that allows no inline script")
+
+avery_token = token("demo", "agent-1", "Avery Agent")
+hana_token = token("harbor-homes", "hana", "Hana Ito")
+
+# ——— Avery opens the inbox from a link with the token in the fragment ———
+avery = browser("avery")
+avery.get(f"{args.base}/app/#token={avery_token}")
+wait_for(lambda: "live" in text(avery, "#connection"), "the inbox connects to the stream")
+check("token=" not in avery.current_url, "the token is removed from the address bar")
+wait_for(lambda: len(css(avery, "#sessions [data-session]")) >= 3, "the demo's conversations are listed")
+check(text(avery, "#brokerage") == "Demo Brokerage" and "Avery Agent" in text(avery, "#me"), "the header names the brokerage and the agent")
+wait_for(lambda: css(avery, "#sessions .item.unread .count"), "an unread conversation shows its unread count")
+wait_for(lambda: text(avery, "#badge-total") not in ("", "0"), "the sidebar badge counts unread messages and pending requests")
+pending_before = int(text(avery, "#request-count") or "0")
+shot(avery, "inbox")
+
+# A conversation with history: the listing card, the image preview, ✓ / ✓✓.
+maria = next(b for b in css(avery, "#sessions [data-session]") if "Maria" in b.text)
+maria.click()
+wait_for(lambda: len(css(avery, ".messages .message")) >= 5, "Maria's conversation shows its history")
+wait_for(lambda: css(avery, ".messages .listing"), "a shared listing shows as a card")
+wait_for(lambda: avery.execute_script(
+    "return [...document.querySelectorAll('.messages img.preview')].some(i => i.complete && i.naturalWidth > 0)"),
+    "an image attachment shows a preview")
+check(css(avery, ".messages .delivery"), "Avery's own messages show ✓ or ✓✓")
+shot(avery, "conversation")
+
+# ——— a visitor uses the widget ———
+visitor = browser("visitor", 420, 820)
+widget = (f"{args.base}/app/widget.html?brokerage=demo&agent=agent-1&listingId=ML5550"
+          f"&address=12%20Harbor%20Way&price=1250000")
+visitor.get(widget)
+wait_for(lambda: css(visitor, "#request-form:not([hidden])"), "the widget shows the form")
+check(css(visitor, "#about .listing"), "the widget shows the listing it is about")
+honeypot = css(visitor, "#website")[0]
+check(not honeypot.is_displayed(), "the honeypot field is not visible")
+visitor.find_element(By.ID, "name").send_keys(f"Vera Visitor {RUN}")
+visitor.find_element(By.ID, "email").send_keys(f"vera{RUN}@example.com")
+visitor.find_element(By.ID, "message").send_keys(f"Is the loft still available? quokka{RUN}")
+shot(visitor, "widget")
+visitor.find_element(By.CSS_SELECTOR, "#request-form button[type=submit]").click()
+wait_for(lambda: css(visitor, "#waiting:not([hidden])"), "the visitor waits for the agent")
+
+# Avery sees the request arrive live and accepts it.
+wait_for(lambda: int(text(avery, "#request-count") or "0") == pending_before + 1, "the pending-request count goes up live")
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=requests]").click()
+card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera Visitor {RUN}" in c.text), None),
+                "the request is listed with the visitor's name")
+check(f"quokka{RUN}" in card.text and "12 Harbor Way" in card.text, "the request shows the message and the property")
+shot(avery, "requests")
+card.find_element(By.XPATH, ".//button[text()='Accept']").click()
+wait_for(lambda: f"Vera Visitor {RUN}" in text(avery, "#conversation-title"), "accepting opens the conversation")
+wait_for(lambda: f"quokka{RUN}" in text(avery, ".messages"), "the visitor's message is message 1")
+
+wait_for(lambda: css(visitor, "#chat:not([hidden]) .composer"), "the visitor's widget turns into the chat", timeout=20)
+wait_for(lambda: f"quokka{RUN}" in text(visitor, ".messages"), "the visitor sees their request's message")
+wait_for(lambda: css(visitor, ".messages .message.mine .delivery.read"), "the visitor's message turns ✓✓ once Avery has read it")
+
+# Messages both ways, live, sent with Enter.
+box = avery.find_element(By.CSS_SELECTOR, ".composer textarea")
+box.send_keys(f"Hello Vera! Yes, it is. **Tours** on Saturday {RUN}", Keys.ENTER)
+wait_for(lambda: f"Tours on Saturday {RUN}" in text(visitor, ".messages"), "Avery's message appears in the widget without reload")
+check(css(visitor, ".messages strong"), "its formatting is rendered (bold)")
+vbox = visitor.find_element(By.CSS_SELECTOR, ".composer textarea")
+vbox.send_keys("Great, see you")
+wait_for(lambda: "is typing" in text(avery, ".typing"), "Avery sees the visitor typing")
+vbox.send_keys(f" then {RUN}", Keys.ENTER)
+wait_for(lambda: f"see you then {RUN}" in text(avery, ".messages"), "the visitor's reply appears in the inbox without reload")
+wait_for(lambda: "is typing" not in text(avery, ".typing"), "the typing indicator goes when the message comes")
+
+# An attachment from the visitor: the agent sees the preview and opens it.
+image = os.path.join(args.shots, "floorplan.png")
+png(image)
+visitor.find_element(By.CSS_SELECTOR, ".composer input[type=file]").send_keys(image)
+wait_for(lambda: "floorplan.png" in text(visitor, ".chips"), "the upload is listed before sending")
+visitor.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+wait_for(lambda: avery.execute_script(
+    "return [...document.querySelectorAll('.messages img.preview[alt=\"floorplan.png\"]')].some(i => i.complete && i.naturalWidth === 24)"),
+    "the image arrives live with its preview")
+avery.find_element(By.CSS_SELECTOR, ".messages img.preview[alt='floorplan.png']").click()
+wait_for(lambda: avery.execute_script(
+    "const d = document.querySelector('dialog.viewer[open]'); const i = d && d.querySelector('img');"
+    "return !!i && i.complete && i.naturalWidth === 24"), "clicking the image opens it full size")
+shot(avery, "attachment")
+avery.switch_to.active_element.send_keys(Keys.ESCAPE)
+wait_for(lambda: not css(avery, "dialog.viewer[open]"), "Esc closes it")
+shot(visitor, "widget-chat")
+
+# ——— search ———
+search = avery.find_element(By.ID, "search")
+search.send_keys(f"quokka{RUN}", Keys.ENTER)
+result = wait_for(lambda: next((r for r in css(avery, "#search-results .result") if f"Vera Visitor {RUN}" in r.text), None),
+                  "search finds the conversation")
+check(result.find_elements(By.CSS_SELECTOR, "mark"), "the matched word is highlighted")
+shot(avery, "search")
+search.send_keys(Keys.ESCAPE)
+
+# ——— hostile text renders inert ———
+with open(args.payloads) as file:
+    payloads = json.load(file)
+opened = api("GET", "/v1/sessions?status=active&limit=50", avery_token)["items"]
+vera = next(s for s in opened if s["title"] == f"Vera Visitor {RUN}")
+for index, payload in enumerate(payloads):
+    api("POST", f"/v1/sessions/{vera['id']}/messages", avery_token, {"clientMessageId": f"xss-{RUN}-{index}", "text": payload})
+wait_for(lambda: visitor.execute_script("return document.querySelectorAll('.messages .message').length") >= len(payloads) + 4,
+         f"the {len(payloads)} payloads of the XSS corpus arrive in the widget", timeout=30)
+time.sleep(1)
+for name, driver in [("visitor", visitor), ("avery", avery)]:
+    no_alert(driver, name)
+    live = driver.execute_script("""
+        const root = document.querySelector('.messages');
+        const bad = root.querySelectorAll('script, iframe, object, embed, svg, math, img:not(.preview), input, form, style, link, meta, base, details, body *[onload]');
+        const handlers = [...root.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on') || a.name === 'style'));
+        const links = [...root.querySelectorAll('a[href]')].filter(a => !/^(https?:|mailto:|#$|blob:)/i.test(a.getAttribute('href')));
+        return bad.length + handlers.length + links.length;""")
+    check(live == 0, f"{name}: no payload became live markup (script, handler, javascript: link)")
+check(visitor.execute_script("return document.querySelector('.messages').textContent").count("<script>alert(1)</script>") >= 3,
+      "payloads show as the text that was sent")
+
+# ——— the directory, across brokerages ———
+hana = browser("hana")
+hana.get(f"{args.base}/app/#token={hana_token}")
+wait_for(lambda: "live" in text(hana, "#connection"), "Hana's inbox (harbor-homes) connects")
+hana_pending = int(text(hana, "#request-count") or "0")
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=directory]").click()
+avery.find_element(By.CSS_SELECTOR, "#directory-form input[name=q]").send_keys("hana", Keys.ENTER)
+card = wait_for(lambda: next((c for c in css(avery, "#directory .card") if "Hana Ito" in c.text), None),
+                "Avery finds Hana of Harbor Homes in the directory")
+check("Harbor Homes" in card.text, "the card names her brokerage")
+shot(avery, "directory")
+card.find_element(By.XPATH, ".//button[text()='Request Chat']").click()
+card.find_element(By.CSS_SELECTOR, "textarea").send_keys(f"Co-op on 12 Oak St? {RUN}")
+card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+wait_for(lambda: "Chat requested" in card.text, "Request Chat is sent")
+wait_for(lambda: int(text(hana, "#request-count") or "0") == hana_pending + 1, "Hana's pending count goes up live")
+hana.find_element(By.CSS_SELECTOR, ".nav[data-view=requests]").click()
+request = wait_for(lambda: next((c for c in css(hana, "#requests .card") if f"12 Oak St? {RUN}" in c.text), None),
+                   "Hana sees Avery's request")
+check("Demo Brokerage" in request.text, "the request names Avery's brokerage")
+request.find_element(By.XPATH, ".//button[text()='Accept']").click()
+wait_for(lambda: f"12 Oak St? {RUN}" in text(hana, ".messages"), "accepting opens the agent-to-agent chat with the message")
+check(not css(hana, "#conversation-kind")[0].get_attribute("hidden"), "the conversation shows the agent-to-agent badge")
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
+wait_for(lambda: any("Hana Ito" in b.text and "Agent" in b.text for b in css(avery, "#sessions [data-session]")),
+         "Avery's list gets the new agent-to-agent conversation live")
+hana.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(f"Happy to, Avery {RUN}", Keys.ENTER)
+next(b for b in css(avery, "#sessions [data-session]") if "Hana Ito" in b.text).click()
+wait_for(lambda: f"Happy to, Avery {RUN}" in text(avery, ".messages"), "the two brokerages' agents chat")
+
+# ——— keyboard and phone width ———
+avery.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(Keys.ESCAPE)
+wait_for(lambda: css(avery, "#conversation-header[hidden]"), "Esc closes the conversation")
+phone = browser("phone", 390, 844)
+phone.get(f"{args.base}/app/#token={avery_token}")
+wait_for(lambda: len(css(phone, "#sessions [data-session]")) >= 3, "at phone width the list shows")
+check(phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "nothing is wider than the phone")
+css(phone, "#sessions [data-session]")[0].click()
+wait_for(lambda: css(phone, ".messages .message") and not css(phone, "#list-pane")[0].is_displayed(),
+         "opening a conversation shows it alone, with a way back")
+shot(phone, "phone-conversation")
+
+for name, driver in drivers.items():
+    no_alert(driver, name)
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    check(not severe, f"{name}: no errors in the console{': ' + severe[0]['message'] if severe else ''}")
+for driver in drivers.values():
+    driver.quit()
+print("all browser checks passed")

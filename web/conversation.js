@@ -1,0 +1,298 @@
+// One conversation: history with paging, live messages, ✓ / ✓✓, the typing indicator, and the
+// message box with attachments. The inbox and the widget both use it.
+import { h, safeHTML, formatTime, formatBytes, listingCard, problemText, uuid } from './api.js';
+
+const PAGE = 30;
+
+export class Conversation {
+  /**
+   * @param api     the API with the user's token
+   * @param me      GET /v1/me
+   * @param stream  the LiveStream (typing frames go out on it)
+   * @param hooks   { onSent(message), onRead(sessionId) }
+   */
+  constructor(api, me, stream, hooks = {}) {
+    this.api = api;
+    this.me = me;
+    this.stream = stream;
+    this.hooks = hooks;
+    this.session = null;
+    this.messages = new Map(); // id → { message, element }
+    this.uploads = [];
+    this.typingUntil = new Map(); // userId → { name, until }
+    this.lastTypingSent = 0;
+    this.build();
+  }
+
+  build() {
+    this.status = h('div.conversation-status', { role: 'status', 'aria-live': 'polite' });
+    this.older = h('button.link.older', { type: 'button', onclick: () => this.loadOlder() }, 'Load older messages');
+    this.list = h('ol.messages', { 'aria-label': 'Messages', 'aria-live': 'polite' });
+    this.scroller = h('div.scroller', {}, this.older, this.list);
+    this.typing = h('div.typing', { 'aria-live': 'polite' });
+    this.text = h('textarea', {
+      rows: 2, placeholder: 'Write a message… (Enter sends, Shift+Enter for a new line)', 'aria-label': 'Message',
+      maxlength: 10000, onkeydown: (e) => this.keydown(e), oninput: () => this.typed(),
+    });
+    this.fileInput = h('input.visually-hidden', {
+      type: 'file', multiple: true, 'aria-label': 'Attach files', onchange: () => this.attach(),
+      accept: '.jpg,.jpeg,.png,.gif,.webp,.pdf,.doc,.docx,.txt,.rtf',
+    });
+    this.chips = h('ul.chips', { 'aria-label': 'Files to send' });
+    this.error = h('div.error', { role: 'alert' });
+    const limits = this.me.limits;
+    this.hint = h('div.hint', {},
+      '**bold**, *italic*, [link](https://…), lines starting with "- " make a list',
+      limits ? ` · up to ${limits.maxAttachmentsPerMessage} files of ${formatBytes(limits.maxAttachmentBytes)} each` : '');
+    this.sendButton = h('button.primary', { type: 'submit' }, 'Send');
+    this.form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); this.send(); } },
+      this.chips,
+      h('div.composer-row', {},
+        h('label.attach', { title: 'Attach files' }, h('span.visually-hidden', {}, 'Attach files'), this.fileInput),
+        this.text, this.sendButton),
+      this.hint, this.error);
+    this.element = h('section.conversation', { 'aria-label': 'Conversation' }, this.status, this.scroller, this.typing, this.form);
+    setInterval(() => this.renderTyping(), 1000);
+  }
+
+  /** Shows a session (as GET /v1/sessions/{id} or the list returns it). */
+  async open(session) {
+    this.session = session;
+    this.readPositions = new Map(session.members.map((m) => [m.userId, m.lastReadSeq]));
+    this.names = new Map(session.members.map((m) => [m.userId, m.name]));
+    this.messages.clear();
+    this.list.replaceChildren();
+    this.uploads = [];
+    this.renderChips();
+    this.typingUntil.clear();
+    this.renderTyping();
+    this.error.textContent = '';
+    this.renderStatus();
+    const page = await this.api.get(`/v1/sessions/${session.id}/messages?limit=${PAGE}`);
+    this.nextBefore = page.nextCursor;
+    for (const message of page.items.reverse()) this.add(message);
+    this.older.hidden = !this.nextBefore;
+    this.scrollToEnd();
+    this.markRead();
+  }
+
+  renderStatus() {
+    const closed = this.session.status === 'closed';
+    this.status.textContent = closed ? 'This conversation is closed.' : this.session.status === 'archived' ? 'Archived: a new message makes it active again.' : '';
+    this.text.disabled = closed;
+    this.sendButton.disabled = closed;
+    this.fileInput.disabled = closed;
+  }
+
+  async loadOlder() {
+    if (!this.nextBefore) return;
+    const top = this.list.firstChild;
+    const page = await this.api.get(`/v1/sessions/${this.session.id}/messages?limit=${PAGE}&before=${this.nextBefore}`);
+    this.nextBefore = page.nextCursor;
+    for (const message of page.items) this.add(message, { prepend: true });
+    this.older.hidden = !this.nextBefore;
+    top?.scrollIntoView();
+  }
+
+  /** Adds or replaces a message; the list stays in seq order. */
+  add(message, { prepend = false } = {}) {
+    const known = this.messages.get(message.id);
+    const element = this.render(message);
+    if (known) {
+      known.element.replaceWith(element);
+    } else if (prepend) {
+      this.list.prepend(element);
+    } else {
+      const after = [...this.list.children].reverse().find((li) => Number(li.dataset.seq) < message.seq);
+      if (after) after.after(element); else this.list.prepend(element);
+    }
+    this.messages.set(message.id, { message, element });
+  }
+
+  mine(message) { return message.sender.userId === this.me.sub; }
+
+  /** ✓✓ once every other member has read it. */
+  delivery(message) {
+    const others = [...this.readPositions].filter(([userId]) => userId !== this.me.sub);
+    return others.length && others.every(([, seq]) => seq >= message.seq) ? 'read' : 'sent';
+  }
+
+  render(message) {
+    const mine = this.mine(message);
+    const body = h('div.body', {});
+    if (message.html) body.append(safeHTML(message.html));
+    const attachments = message.attachments.map((a) => this.renderAttachment(a));
+    const delivery = mine ? this.delivery(message) : null;
+    return h(`li.message${mine ? '.mine' : ''}`, { dataset: { seq: message.seq, id: message.id } },
+      h('div.meta', {}, h('span.sender', {}, mine ? 'You' : message.sender.name), ' ',
+        h('time', { datetime: message.createdAt }, formatTime(message.createdAt))),
+      body,
+      message.listing && listingCard(message.listing),
+      attachments.length > 0 && h('div.attachments', {}, attachments),
+      delivery && h(`span.delivery.${delivery}`, { title: delivery === 'read' ? 'Read' : 'Sent', 'aria-label': delivery === 'read' ? 'Read' : 'Sent' },
+        delivery === 'read' ? '✓✓' : '✓'));
+  }
+
+  renderAttachment(attachment) {
+    const label = `${attachment.fileName} (${formatBytes(attachment.size)})`;
+    if (attachment.mediaType.startsWith('image/')) {
+      const img = h('img.preview', { alt: attachment.fileName, width: attachment.width, height: attachment.height });
+      this.api.blobURL(attachment.url).then((url) => { img.src = url; img.dataset.url = url; }).catch(() => { img.alt = label + ' (unavailable)'; });
+      return h('a.attachment.image', {
+        href: '#', title: 'Open ' + label, onclick: (e) => { e.preventDefault(); if (img.dataset.url) this.view(attachment, img.dataset.url); },
+      }, img);
+    }
+    return h('a.attachment.file', {
+      href: '#', title: 'Download ' + attachment.fileName,
+      onclick: async (e) => {
+        e.preventDefault();
+        const url = await this.api.blobURL(attachment.url);
+        const a = h('a', { href: url, download: attachment.fileName });
+        document.body.append(a); a.click(); a.remove();
+      },
+    }, '📄 ', label);
+  }
+
+  /** An image full size, in a modal dialog (Esc or the button closes it). */
+  view(attachment, url) {
+    const dialog = h('dialog.viewer', { 'aria-label': attachment.fileName },
+      h('div.viewer-bar', {},
+        h('span', {}, attachment.fileName),
+        h('a', { href: url, download: attachment.fileName }, 'Download'),
+        h('button', { type: 'button', onclick: () => dialog.close() }, 'Close')),
+      h('img', { src: url, alt: attachment.fileName }));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  scrollToEnd() { this.scroller.scrollTop = this.scroller.scrollHeight; }
+
+  visible() { return this.element.isConnected && document.visibilityState === 'visible'; }
+
+  /** Read receipt up to the newest message shown, when the conversation is on screen. */
+  async markRead() {
+    if (!this.session || !this.visible()) return;
+    const last = Math.max(0, ...[...this.messages.values()].map((m) => m.message.seq));
+    if (last <= (this.readPositions.get(this.me.sub) ?? 0)) return;
+    this.readPositions.set(this.me.sub, last);
+    try {
+      await this.api.post(`/v1/sessions/${this.session.id}/read`, { upTo: last });
+      this.hooks.onRead?.(this.session.id);
+    } catch { /* the next message retries */ }
+  }
+
+  /** A stream event (only those of this session reach here). */
+  onEvent(frame) {
+    const data = frame.data;
+    switch (frame.event) {
+      case 'message.created':
+        this.add(data);
+        this.typingUntil.delete(data.sender.userId);
+        this.renderTyping();
+        this.scrollToEnd();
+        this.markRead();
+        break;
+      case 'message.read':
+        this.readPositions.set(data.userId, Math.max(this.readPositions.get(data.userId) ?? 0, data.lastReadSeq));
+        for (const { message } of this.messages.values()) if (this.mine(message)) this.add(message);
+        break;
+      case 'session.updated':
+        this.session = { ...this.session, status: data.status, members: data.members };
+        for (const m of data.members) this.names.set(m.userId, m.name);
+        this.renderStatus();
+        break;
+    }
+  }
+
+  onTyping(frame) {
+    if (frame.userId === this.me.sub) return;
+    this.typingUntil.set(frame.userId, { name: frame.name || this.names.get(frame.userId) || 'Someone', until: Date.parse(frame.until) });
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const now = Date.now();
+    const names = [...this.typingUntil.values()].filter((t) => t.until > now).map((t) => t.name);
+    this.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  keydown(event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.send();
+    }
+  }
+
+  typed() {
+    const now = Date.now();
+    if (now - this.lastTypingSent < 2000 || !this.text.value) return;
+    this.lastTypingSent = now;
+    this.stream?.send({ type: 'typing', sessionId: this.session.id });
+  }
+
+  async attach() {
+    const files = [...this.fileInput.files];
+    this.fileInput.value = '';
+    const limits = this.me.limits;
+    this.error.textContent = '';
+    if (limits && this.uploads.length + files.length > limits.maxAttachmentsPerMessage) {
+      this.error.textContent = `At most ${limits.maxAttachmentsPerMessage} files per message.`;
+      return;
+    }
+    const tooLarge = limits && files.find((f) => f.size > limits.maxAttachmentBytes);
+    if (tooLarge) {
+      this.error.textContent = `${tooLarge.name} is larger than ${formatBytes(limits.maxAttachmentBytes)}.`;
+      return;
+    }
+    const form = new FormData();
+    for (const file of files) form.append('file', file, file.name);
+    try {
+      const uploaded = await this.api.post(`/v1/sessions/${this.session.id}/attachments`, form);
+      this.uploads.push(...uploaded.items);
+    } catch (error) {
+      this.error.textContent = problemText(error);
+    }
+    this.renderChips();
+  }
+
+  renderChips() {
+    this.chips.replaceChildren(...this.uploads.map((upload) => h('li.chip', {},
+      upload.fileName, ' ', h('span.size', {}, formatBytes(upload.size)),
+      h('button.link', {
+        type: 'button', 'aria-label': 'Remove ' + upload.fileName,
+        onclick: () => { this.uploads = this.uploads.filter((u) => u !== upload); this.renderChips(); },
+      }, '✕'))));
+  }
+
+  async send() {
+    const text = this.text.value;
+    if (!text.trim() && !this.uploads.length) return;
+    const body = { clientMessageId: uuid(), text };
+    if (this.uploads.length) body.attachmentIds = this.uploads.map((u) => u.id);
+    this.sendButton.disabled = true;
+    this.error.textContent = '';
+    try {
+      let message;
+      try {
+        message = await this.api.post(`/v1/sessions/${this.session.id}/messages`, body);
+      } catch (error) {
+        // A network failure may hide a stored send: the same clientMessageId makes the retry safe.
+        if (error instanceof TypeError) message = await this.api.post(`/v1/sessions/${this.session.id}/messages`, body);
+        else throw error;
+      }
+      this.text.value = '';
+      this.uploads = [];
+      this.renderChips();
+      this.readPositions.set(this.me.sub, message.seq);
+      this.add(message);
+      this.scrollToEnd();
+      this.hooks.onSent?.(message);
+    } catch (error) {
+      this.error.textContent = problemText(error);
+    } finally {
+      this.sendButton.disabled = this.session.status === 'closed';
+      this.text.focus();
+    }
+  }
+}

@@ -1,0 +1,399 @@
+// The agent inbox: sessions, a conversation, search, chat requests and the agent directory,
+// all from the public API and kept live by one /v1/stream.
+import { API, LiveStream, h, safeHTML, formatTime, listingCard, problemText } from './api.js';
+import { Conversation } from './conversation.js';
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = 'parley.token';
+
+const state = {
+  api: null, me: null, stream: null, conversation: null,
+  view: 'sessions', status: 'active', sessionsAfter: null, requestStatus: 'pending',
+  openSession: null, query: '',
+};
+
+/** The token: from the demo link's fragment (then removed from the address bar), or this tab's storage. */
+function takeToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get('token');
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function showSignIn(message) {
+  $('app').hidden = true;
+  $('sign-in').hidden = false;
+  $('sign-in-error').textContent = message || '';
+  $('token').focus();
+}
+
+$('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  start();
+});
+
+$('sign-out').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.stream?.stop();
+  location.reload();
+});
+
+async function start() {
+  const token = takeToken();
+  if (!token) return showSignIn();
+  state.api = new API(token);
+  try {
+    state.me = await state.api.get('/v1/me');
+  } catch (error) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    return showSignIn(problemText(error));
+  }
+  const me = state.me;
+  $('sign-in').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  $('search-form').hidden = false;
+  $('brokerage').textContent = me.tenantName;
+  $('me').textContent = me.name;
+  document.body.classList.toggle('client', me.role !== 'agent');
+  state.stream = new LiveStream(token, {
+    onEvent, onTyping: (frame) => { if (frame.sessionId === state.openSession?.id) state.conversation.onTyping(frame); },
+    onResync: () => refreshAll(), onStatus: (text) => { $('connection').textContent = text === 'live' ? '● live' : '○ reconnecting…'; $('connection').className = 'connection ' + text; },
+    onEnded: (code, reason) => showSignIn(`The stream ended (${reason || code}): sign in again.`),
+  });
+  state.conversation = new Conversation(state.api, me, state.stream, {
+    onSent: () => refreshSessions(), onRead: () => refreshBadge(),
+  });
+  $('conversation-slot').append(state.conversation.element);
+  state.conversation.element.hidden = true;
+  state.stream.start();
+  refreshAll();
+}
+
+function refreshAll() {
+  refreshBadge();
+  refreshSessions();
+  if (state.me.role === 'agent') refreshRequests();
+  if (state.openSession) openSession(state.openSession.id);
+}
+
+// ——— badge ———
+
+async function refreshBadge() {
+  try { showBadge(await state.api.get('/v1/badge')); } catch { /* shown on the next event */ }
+}
+
+function showBadge(badge) {
+  $('badge-total').textContent = badge.total;
+  $('unread-count').textContent = badge.unreadMessages || '';
+  $('request-count').textContent = badge.pendingRequests || '';
+  document.title = badge.total ? `(${badge.total}) Parley inbox` : 'Parley inbox';
+}
+
+// ——— live events ———
+
+let sessionsTimer = null;
+function refreshSessionsSoon() {
+  clearTimeout(sessionsTimer);
+  sessionsTimer = setTimeout(refreshSessions, 150);
+}
+
+function onEvent(frame) {
+  const sessionId = frame.sessionId || frame.data?.sessionId;
+  switch (frame.event) {
+    case 'badge.updated':
+      showBadge(frame.data);
+      return;
+    case 'request.created':
+    case 'request.updated':
+      if (frame.data.direction === 'incoming') refreshRequests();
+      if (frame.data.status === 'accepted') refreshSessionsSoon();
+      return;
+  }
+  if (sessionId && sessionId === state.openSession?.id) {
+    state.conversation.onEvent(frame);
+    if (frame.event === 'session.updated') showSessionHeader({ ...state.openSession, status: frame.data.status });
+  }
+  refreshSessionsSoon();
+}
+
+// ——— views ———
+
+function showView(view) {
+  state.view = view;
+  for (const button of document.querySelectorAll('.nav')) {
+    button.toggleAttribute('aria-current', button.dataset.view === view);
+    if (button.dataset.view === view) button.setAttribute('aria-current', 'page');
+  }
+  $('sessions-view').hidden = view !== 'sessions';
+  $('requests-view').hidden = view !== 'requests';
+  $('directory-view').hidden = view !== 'directory';
+  $('search-view').hidden = view !== 'search';
+  document.body.classList.remove('reading');
+  if (view === 'requests') refreshRequests();
+  if (view === 'directory') $('directory-form').q.focus();
+}
+
+for (const button of document.querySelectorAll('.nav')) {
+  button.addEventListener('click', () => showView(button.dataset.view));
+}
+
+// ——— sessions ———
+
+for (const tab of document.querySelectorAll('[data-status]')) {
+  tab.addEventListener('click', () => {
+    state.status = tab.dataset.status;
+    for (const other of document.querySelectorAll('[data-status]')) other.setAttribute('aria-selected', String(other === tab));
+    refreshSessions();
+  });
+}
+
+async function refreshSessions() {
+  try {
+    const page = await state.api.get(`/v1/sessions?status=${state.status}&limit=50`);
+    $('sessions').replaceChildren(...page.items.map(sessionItem));
+    if (!page.items.length) $('sessions').append(h('li.empty', {}, `No ${state.status} conversations.`));
+    state.sessionsAfter = page.nextCursor;
+    $('more-sessions').hidden = !page.nextCursor;
+  } catch (error) {
+    $('sessions').replaceChildren(h('li.error', {}, problemText(error)));
+  }
+}
+
+$('more-sessions').addEventListener('click', async () => {
+  const page = await state.api.get(`/v1/sessions?status=${state.status}&limit=50&after=${encodeURIComponent(state.sessionsAfter)}`);
+  $('sessions').append(...page.items.map(sessionItem));
+  state.sessionsAfter = page.nextCursor;
+  $('more-sessions').hidden = !page.nextCursor;
+});
+
+function sessionItem(session) {
+  const unread = session.unreadCount > 0;
+  return h('li', {},
+    h(`button.item${unread ? '.unread' : ''}${session.id === state.openSession?.id ? '.selected' : ''}`, {
+      type: 'button', dataset: { session: session.id }, onclick: () => openSession(session.id),
+    },
+    h('span.item-top', {},
+      h('span.item-title', {}, session.title || 'Conversation'),
+      session.agentToAgent && h('span.pill.a2a', { title: 'Agent to agent' }, 'Agent'),
+      h('time.item-time', { datetime: session.lastActivityAt }, formatTime(session.lastActivityAt))),
+    h('span.item-bottom', {},
+      h('span.preview', {}, session.lastMessage?.preview ?? 'No messages yet'),
+      unread && h('span.count', { 'aria-label': `${session.unreadCount} unread` }, session.unreadCount))));
+}
+
+async function openSession(id) {
+  try {
+    const session = await state.api.get(`/v1/sessions/${id}`);
+    state.openSession = session;
+    showSessionHeader(session);
+    $('empty').hidden = true;
+    state.conversation.element.hidden = false;
+    document.body.classList.add('reading');
+    for (const item of document.querySelectorAll('[data-session]')) item.classList.toggle('selected', item.dataset.session === id);
+    await state.conversation.open(session);
+    state.conversation.text.focus();
+  } catch (error) {
+    $('empty').hidden = false;
+    $('empty').textContent = problemText(error);
+  }
+}
+
+function showSessionHeader(session) {
+  state.openSession = session;
+  $('conversation-header').hidden = false;
+  $('conversation-title').textContent = session.title || 'Conversation';
+  $('conversation-kind').hidden = !session.agentToAgent;
+  $('conversation-status').textContent = session.status;
+  const allowed = { active: ['close', 'archive'], closed: ['reopen'], archived: ['close', 'reopen'] }[session.status] || [];
+  for (const button of document.querySelectorAll('[data-action]')) button.hidden = !allowed.includes(button.dataset.action);
+}
+
+for (const button of document.querySelectorAll('[data-action]')) {
+  button.addEventListener('click', async () => {
+    try {
+      const session = await state.api.post(`/v1/sessions/${state.openSession.id}/${button.dataset.action}`);
+      showSessionHeader(session);
+      state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
+      refreshSessions();
+    } catch (error) {
+      state.conversation.error.textContent = problemText(error);
+    }
+  });
+}
+
+function closeConversation() {
+  document.body.classList.remove('reading');
+  state.openSession = null;
+  $('conversation-header').hidden = true;
+  state.conversation.element.hidden = true;
+  $('empty').hidden = false;
+  $('empty').textContent = 'Choose a conversation.';
+}
+
+$('back').addEventListener('click', closeConversation);
+
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  const open = document.querySelector('.inline-form:not([hidden])');
+  if (open) { open.hidden = true; return; }
+  if (state.view === 'search') { clearSearch(); return; }
+  if (state.openSession) closeConversation();
+});
+
+document.addEventListener('visibilitychange', () => state.conversation?.markRead());
+
+// ——— search ———
+
+$('search-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const q = $('search').value.trim();
+  if (!q) return clearSearch();
+  showView('search');
+  try {
+    const page = await state.api.get(`/v1/search?q=${encodeURIComponent(q)}&limit=20`);
+    $('search-results').replaceChildren(...page.items.map(searchItem));
+    if (!page.items.length) $('search-results').append(h('li.empty', {}, `Nothing found for “${q}”.`));
+  } catch (error) {
+    $('search-results').replaceChildren(h('li.error', {}, problemText(error)));
+  }
+});
+
+function searchItem(result) {
+  const session = result.session;
+  return h('li', {},
+    h('button.item.result', { type: 'button', onclick: () => openSession(session.id) },
+      h('span.item-top', {},
+        h('span.item-title', {}, session.title),
+        h('span.pill', {}, session.status),
+        h('span.muted', {}, result.matchedBy.includes('content') ? `${result.matchCount} matching message${result.matchCount === 1 ? '' : 's'}` : 'name matches')),
+      result.snippets.map((snippet) => h('span.snippet', {}, safeHTML(snippet.html)))));
+}
+
+function clearSearch() {
+  $('search').value = '';
+  showView('sessions');
+}
+$('clear-search').addEventListener('click', clearSearch);
+
+// ——— chat requests ———
+
+for (const tab of document.querySelectorAll('[data-request-status]')) {
+  tab.addEventListener('click', () => {
+    state.requestStatus = tab.dataset.requestStatus;
+    for (const other of document.querySelectorAll('[data-request-status]')) other.setAttribute('aria-selected', String(other === tab));
+    refreshRequests();
+  });
+}
+
+async function refreshRequests() {
+  try {
+    const status = state.requestStatus ? `status=${state.requestStatus}&` : '';
+    const page = await state.api.get(`/v1/chat-requests?${status}limit=50`);
+    $('requests').replaceChildren(...page.items.map(requestCard));
+    if (!page.items.length) $('requests').append(h('li.empty', {}, 'No chat requests.'));
+  } catch (error) {
+    $('requests').replaceChildren(h('li.error', {}, problemText(error)));
+  }
+}
+
+function requestCard(request) {
+  const error = h('div.error', { role: 'alert' });
+  const notes = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': 'Notes (only you see them)', placeholder: 'Notes (only you see them)' });
+  const declineForm = h('form.inline-form', {
+    hidden: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        await state.api.post(`/v1/chat-requests/${request.id}/decline`, notes.value.trim() ? { notes: notes.value.trim() } : {});
+        refreshRequests();
+      } catch (e) { error.textContent = problemText(e); }
+    },
+  }, notes, h('button', { type: 'submit' }, 'Decline request'));
+  const from = request.source === 'agent' && request.requester
+    ? `Agent · ${request.requester.brokerage?.name ?? ''}` : 'Website';
+  const pending = request.status === 'pending';
+  return h('li.card', { dataset: { request: request.id } },
+    h('div.item-top', {},
+      h('strong', {}, request.name),
+      h('span.pill', {}, from),
+      h('span.pill.status', {}, request.status),
+      h('time.item-time', { datetime: request.createdAt }, formatTime(request.createdAt))),
+    h('div.contact-line', {}, [request.email, request.phone, `prefers ${request.preferredContactMethod}`].filter(Boolean).join(' · ')),
+    request.message && h('p.request-message', {}, request.message),
+    request.property && listingCard(request.property),
+    request.declineNotes && h('p.muted', {}, 'Your notes: ', request.declineNotes),
+    h('div.actions', {},
+      pending && h('button.primary', {
+        type: 'button',
+        onclick: async () => {
+          try {
+            const accepted = await state.api.post(`/v1/chat-requests/${request.id}/accept`);
+            await refreshRequests();
+            showView('sessions');
+            refreshSessions();
+            openSession(accepted.session.id);
+          } catch (e) { error.textContent = problemText(e); }
+        },
+      }, 'Accept'),
+      pending && h('button', { type: 'button', onclick: () => { declineForm.hidden = !declineForm.hidden; if (!declineForm.hidden) notes.focus(); } }, 'Decline…'),
+      request.source === 'website' && h('button', {
+        type: 'button',
+        onclick: async (event) => {
+          try {
+            const contact = await state.api.post(`/v1/chat-requests/${request.id}/convert-to-crm`);
+            event.target.replaceWith(h('span.done', {}, `In your contacts: ${contact.FullName ?? contact.FirstName ?? request.name}`));
+          } catch (e) { error.textContent = problemText(e); }
+        },
+      }, request.contactId ? 'In your contacts ✓' : 'Convert to CRM'),
+      request.sessionId && h('button', { type: 'button', onclick: () => { showView('sessions'); openSession(request.sessionId); } }, 'Open chat')),
+    declineForm, error);
+}
+
+// ——— directory ———
+
+$('directory-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const params = new URLSearchParams();
+  for (const [key, value] of form) if (String(value).trim()) params.set(key, String(value).trim());
+  params.set('limit', '50');
+  try {
+    const page = await state.api.get('/v1/directory?' + params);
+    $('directory').replaceChildren(...page.items.map(agentCard));
+    if (!page.items.length) $('directory').append(h('li.empty', {}, 'No listed agent matches.'));
+  } catch (error) {
+    $('directory').replaceChildren(h('li.error', {}, problemText(error)));
+  }
+});
+
+function agentCard(agent) {
+  const self = agent.brokerage.slug === state.me.tenant && agent.MemberKey === state.me.sub;
+  const error = h('div.error', { role: 'alert' });
+  const message = h('textarea', { rows: 2, maxlength: 5000, 'aria-label': 'Why you want to connect', placeholder: 'Why you want to connect' });
+  const form = h('form.inline-form', {
+    hidden: true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      try {
+        const sent = await state.api.post('/v1/chat-requests', { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message: message.value });
+        form.replaceWith(h('p.done', {}, `Chat requested (${sent.status}).`));
+      } catch (e) { error.textContent = problemText(e); }
+    },
+  }, message, h('button.primary', { type: 'submit' }, 'Send request'));
+  const name = agent.MemberFullName || [agent.MemberFirstName, agent.MemberLastName].filter(Boolean).join(' ') || agent.MemberKey;
+  const details = [agent.MemberCity, (agent.MemberLanguages || []).join(', '), (agent.MemberDesignation || []).join(', ')].filter(Boolean).join(' · ');
+  return h('li.card', { dataset: { member: agent.MemberKey, brokerage: agent.brokerage.slug } },
+    h('div.item-top', {}, h('strong', {}, name), h('span.pill', {}, agent.brokerage.name)),
+    details && h('div.contact-line', {}, details),
+    agent.MemberBio && h('p', {}, agent.MemberBio),
+    [agent.MemberEmail, agent.MemberMobilePhone].filter(Boolean).length ? h('div.contact-line', {}, [agent.MemberEmail, agent.MemberMobilePhone].filter(Boolean).join(' · ')) : null,
+    !self && h('div.actions', {}, h('button', { type: 'button', onclick: () => { form.hidden = !form.hidden; if (!form.hidden) message.focus(); } }, 'Request Chat')),
+    form, error);
+}
+
+start();
