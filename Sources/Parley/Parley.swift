@@ -8,7 +8,7 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Parley: the messaging backend of the agent platform.",
-        subcommands: [Serve.self, Migrate.self, TenantCommand.self, Token.self],
+        subcommands: [Serve.self, Migrate.self, TenantCommand.self, Token.self, Demo.self],
         defaultSubcommand: Serve.self)
 }
 

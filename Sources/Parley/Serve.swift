@@ -43,9 +43,13 @@ struct Serve: AsyncParsableCommand {
         logger.info("migrations done", metadata: ["tenants": "\(outcomes.count)"])
 
         var operatorKey = Env.get("PARLEY_OPERATOR_KEY")
+        var inboxToken: String?
         if let cluster = target.cluster {
             operatorKey = try operatorKey ?? Self.embeddedOperatorKey(root: cluster.root)
             try await Self.ensureDemoTenant(db, logger: logger)
+            // The banner's link into the web inbox, as the demo brokerage's agent.
+            inboxToken = try await UserTokens.sign(
+                db, logger: logger, tenant: DemoData.demoSlug, sub: DemoData.avery.id, .user(.agent, name: DemoData.avery.name))
         } else if operatorKey == nil {
             logger.warning("PARLEY_OPERATOR_KEY is not set: the operator API (/v1/tenants) is disabled")
         }
@@ -67,7 +71,7 @@ struct Serve: AsyncParsableCommand {
             maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60),
             webhookPolicy: WebhookURLPolicy(environment: Env.get("PARLEY_WEBHOOK_ALLOWED_HOSTS")), webhookDelivery: webhookDelivery)
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
-        printBanner(configuration, embedded: target.cluster)
+        printBanner(configuration, embedded: target.cluster, inboxToken: inboxToken)
         let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)
         try await runWithBoundedShutdown(app, dependencies: dependencies, timeout: timeout, logger: logger) {
             // Still here at the deadline: something ignored cancellation. Stop the embedded
@@ -94,18 +98,11 @@ struct Serve: AsyncParsableCommand {
 
     /// The demo brokerage, created on the first embedded start.
     static func ensureDemoTenant(_ db: Database, logger: Logger) async throws {
-        let store = TenantStore(database: db, logger: logger)
-        guard let slug = TenantSlug("demo") else { return }
-        if try await store.find(slug) != nil { return }
-        do {
-            _ = try await store.create(slug: slug, displayName: "Demo Brokerage")
-            logger.notice("created the demo brokerage", metadata: ["tenant": "demo"])
-        } catch DomainError.conflict {
-            // Another process created it meanwhile.
-        }
+        _ = try await DemoData.ensureBrokerage(
+            TenantStore(database: db, logger: logger), DemoData.demoSlug, name: DemoData.demoName, logger: logger)
     }
 
-    private func printBanner(_ configuration: AppConfiguration, embedded: EmbeddedCluster?) {
+    private func printBanner(_ configuration: AppConfiguration, embedded: EmbeddedCluster?, inboxToken: String?) {
         let base = "http://\(configuration.host):\(configuration.port)"
         var lines = ["", "Parley is starting on \(base)"]
         if let embedded {
@@ -116,6 +113,10 @@ struct Serve: AsyncParsableCommand {
                 "    TOKEN=$(swift run parley token --tenant demo --sub agent-1 --role agent --name 'Avery Agent')",
                 "    curl -H \"Authorization: Bearer $TOKEN\" \(base)/v1/me",
             ]
+            if let inboxToken {
+                lines.append("  inbox (as the demo agent Avery, link valid 1 hour): \(UserTokens.inboxLink(base: base, token: inboxToken))")
+            }
+            lines.append("  fill the demo brokerage: swift run parley demo")
         }
         lines += ["  health: \(base)/health  ready: \(base)/ready  contract: \(base)/openapi.yaml", ""]
         // Unbuffered, so the banner shows at once even when stdout is a pipe or a file.

@@ -26,18 +26,9 @@ struct Token: AsyncParsableCommand {
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel ?? "warning")
         guard let slug = TenantSlug(tenant) else { throw ExitCode(2) }
+        let subject: UserTokens.Subject = Caller.Role(rawValue: role).map { .user($0, name: name ?? sub) } ?? .integration
         let token = try await withDatabase(database, logger: logger) { _, db in
-            let store = TenantStore(database: db, logger: logger)
-            guard let found = try await store.find(slug) else {
-                throw ValidationError("no tenant '\(slug)'; create it with `parley tenant create \(slug) --name …`")
-            }
-            guard let key = try await store.activeKeys(found).first else {
-                throw ValidationError("tenant '\(slug)' has no active signing key")
-            }
-            guard let userRole = Caller.Role(rawValue: role) else {
-                return try await TokenIssuer.signIntegration(tenant: slug, key: key, sub: sub, ttl: .seconds(ttl))
-            }
-            return try await TokenIssuer.sign(tenant: slug, key: key, sub: sub, role: userRole, name: name ?? sub, ttl: .seconds(ttl))
+            try await UserTokens.sign(db, logger: logger, tenant: slug, sub: sub, subject, ttl: .seconds(ttl))
         }
         print(token)
     }
