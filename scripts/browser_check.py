@@ -194,9 +194,11 @@ wait_for(lambda: css(visitor, ".messages .message.mine .delivery.read"), "the vi
 
 # Messages both ways, live, sent with Enter.
 box = avery.find_element(By.CSS_SELECTOR, ".composer textarea")
-box.send_keys(f"Hello Vera! Yes, it is. **Tours** on Saturday {RUN}", Keys.ENTER)
+box.send_keys("Hello Vera! Yes, it is. ")
+avery.find_element(By.CSS_SELECTOR, ".composer .format[title=Bold]").click()
+box.send_keys("Tours", Keys.END, f" on Saturday {RUN}", Keys.ENTER)
 wait_for(lambda: f"Tours on Saturday {RUN}" in text(visitor, ".messages"), "Avery's message appears in the widget without reload")
-check(css(visitor, ".messages strong"), "its formatting is rendered (bold)")
+check(any(e.text == "Tours" for e in css(visitor, ".messages strong")), "the Bold button's formatting is rendered")
 vbox = visitor.find_element(By.CSS_SELECTOR, ".composer textarea")
 vbox.send_keys("Great, see you")
 wait_for(lambda: "is typing" in text(avery, ".typing"), "Avery sees the visitor typing")

@@ -45,8 +45,14 @@ export class Conversation {
       '**bold**, *italic*, [link](https://…), lines starting with "- " make a list',
       limits ? ` · up to ${limits.maxAttachmentsPerMessage} files of ${formatBytes(limits.maxAttachmentBytes)} each` : '');
     this.sendButton = h('button.primary', { type: 'submit' }, 'Send');
+    const format = (label, title, before, after = before) => h('button.format', {
+      type: 'button', title, 'aria-label': title, onclick: () => this.wrap(before, after),
+    }, label);
+    this.toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': 'Formatting' },
+      format('B', 'Bold', '**'), format('I', 'Italic', '*'), format('• List', 'Bulleted list', '- ', ''),
+      format('Link', 'Link', '[', '](https://)'));
     this.form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); this.send(); } },
-      this.chips,
+      this.toolbar, this.chips,
       h('div.composer-row', {},
         h('label.attach', { title: 'Attach files' }, h('span.visually-hidden', {}, 'Attach files'), this.fileInput),
         this.text, this.sendButton),
@@ -215,6 +221,17 @@ export class Conversation {
     const now = Date.now();
     const names = [...this.typingUntil.values()].filter((t) => t.until > now).map((t) => t.name);
     this.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+  }
+
+  /** Wraps the selection (or the cursor) in a formatting marker; a list marker starts each line. */
+  wrap(before, after) {
+    const { selectionStart: start, selectionEnd: end, value } = this.text;
+    let middle = value.slice(start, end);
+    if (!after && before === '- ') middle = (middle || '').split('\n').map((line) => '- ' + line).join('\n') || '- ';
+    else middle = before + middle + after;
+    this.text.setRangeText(middle, start, end, 'end');
+    if (start === end && after) this.text.setSelectionRange(start + before.length, start + before.length);
+    this.text.focus();
   }
 
   keydown(event) {
