@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The web inbox and the website widget in headless Chromium (issue 20): starts `parley serve` on
-# its own embedded cluster, fills it with `parley demo`, and runs scripts/browser_check.py
+# The web inbox and the website widget in headless Chromium (issue 20): scripts/browser_check.py
+# starts `parley serve` on its own embedded cluster, fills it with `parley demo`, and checks
 # (a visitor's widget request accepted live, messages both ways, ✓✓, typing, an attachment,
 # search, the XSS corpus, Request Chat across brokerages, phone width). Screenshots go to
 # $SHOTS. Exits 1 if a check failed.
@@ -20,15 +20,6 @@ VENV=${VENV:-/tmp/parley-browser-venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/python" -c 'import selenium' 2>/dev/null || "$VENV/bin/pip" install -q --retries 5 --timeout 30 selenium
 rm -rf "$DIR" && mkdir -p "$DIR" "$SHOTS"
-export PARLEY_DATA_DIR=$DIR/data
-LOG_LEVEL=warning "$PARLEY" serve --port "$PORT" > "$DIR/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 180); do
-  curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
-  kill -0 $SERVER 2>/dev/null || { cat "$DIR/server.log"; exit 1; }
-  sleep 1
-done
-"$PARLEY" demo --base-url "http://127.0.0.1:$PORT" > "$DIR/demo.log"
-"$VENV/bin/python" scripts/browser_check.py --base "http://127.0.0.1:$PORT" --parley "$PARLEY" \
-  --data-dir "$PARLEY_DATA_DIR" --shots "$SHOTS"
+# browser_check.py starts `parley serve` itself (it restarts it midway to check that the pages
+# resume their streams), runs `parley demo`, and stops the server at the end.
+"$VENV/bin/python" scripts/browser_check.py --port "$PORT" --parley "$PARLEY" --data-dir "$DIR/data" --shots "$SHOTS"

@@ -1,8 +1,9 @@
-"""The web inbox and the website widget in a real browser (issue 20), against a running
-`parley serve` filled by `parley demo`. Three headless Chromium windows, each its own profile:
-a website visitor, Avery (agent of `demo`) and Hana (agent of `harbor-homes`).
+"""The web inbox and the website widget in a real browser (issue 20). Starts `parley serve` on
+its own embedded cluster (PARLEY_DATA_DIR), fills it with `parley demo`, and drives headless
+Chromium windows, each its own profile: a website visitor, Avery (agent of `demo`, signed in with
+the link the server's banner prints), Hana (agent of `harbor-homes`) and a phone-sized window.
 
-  python browser_check.py --base http://127.0.0.1:8292 --parley .build/debug/parley --data-dir DIR --shots DIR
+  python browser_check.py --port 8292 --parley .build/debug/parley --data-dir DIR --shots DIR
 
 Every check prints one line; the run exits 1 at the first failure, with a screenshot of each
 window and the browsers' console logs.
@@ -10,6 +11,8 @@ window and the browsers' console logs.
 import argparse
 import json
 import os
+import re
+import signal
 import struct
 import subprocess
 import sys
@@ -24,15 +27,47 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--base", required=True)
+parser.add_argument("--port", type=int, default=8292)
 parser.add_argument("--parley", required=True)
 parser.add_argument("--data-dir", required=True)
 parser.add_argument("--shots", required=True)
 parser.add_argument("--payloads", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "xss-payloads.json"))
 args = parser.parse_args()
 os.makedirs(args.shots, exist_ok=True)
+BASE = f"http://127.0.0.1:{args.port}"
 RUN = str(int(time.time()))
 drivers = {}
+servers = []
+
+
+def serve(port):
+    """`parley serve` on the embedded cluster; returns the process and its banner once ready."""
+    log = open(os.path.join(args.data_dir + "-serve-%d.log" % port), "w+")
+    env = dict(os.environ, PARLEY_DATA_DIR=args.data_dir, LOG_LEVEL="warning")
+    process = subprocess.Popen([args.parley, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    servers.append(process)
+    for _ in range(600):
+        if process.poll() is not None:
+            log.seek(0)
+            print(log.read())
+            fail(f"parley serve on port {port} exited")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2):
+                log.seek(0)
+                return process, log.read()
+        except OSError:
+            time.sleep(0.2)
+    fail(f"parley serve on port {port} was not ready within 120 s")
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    servers.remove(process)
 
 
 def check(ok, what):
@@ -50,10 +85,16 @@ def fail(what):
                 print(f"  [{name} console] {entry['level']} {entry['message']}")
         except Exception as error:  # noqa: BLE001 - the report must not hide the failure
             print(f"  ({name}: {error})")
-    for driver in drivers.values():
-        driver.quit()
+    finish()
     sys.exit(1)
 
+
+def finish():
+    for driver in drivers.values():
+        driver.quit()
+    drivers.clear()
+    for process in list(servers):
+        stop(process)
 
 def wait_for(condition, what, timeout=15.0):
     deadline = time.time() + timeout
@@ -89,7 +130,7 @@ def token(tenant, sub, name):
 
 
 def api(method, path, bearer, body=None):
-    request = urllib.request.Request(args.base + path, method=method, headers={"Authorization": "Bearer " + bearer})
+    request = urllib.request.Request(BASE + path, method=method, headers={"Authorization": "Bearer " + bearer})
     if body is not None:
         request.data = json.dumps(body).encode()
         request.add_header("Content-Type", "application/json")
@@ -129,8 +170,15 @@ def shot(driver, name):
     print(f"     screenshot {path}")
 
 
+# ——— the server, its banner's inbox link, the demo data ———
+server, banner = serve(args.port)
+link = re.search(r"inbox \(as the demo agent Avery, link valid 1 hour\): (\S+)", banner)
+check(link and link.group(1).startswith(f"{BASE}/app/#token="), "parley serve prints a link that opens the inbox as the demo agent")
+demo = subprocess.run([args.parley, "demo", "--base-url", BASE, "--data-dir", args.data_dir], capture_output=True, text=True)
+check(demo.returncode == 0 and "Open the inbox" in demo.stdout, "parley demo fills the demo brokerage and harbor-homes")
+
 # ——— the static app itself ———
-with urllib.request.urlopen(args.base + "/app/") as response:
+with urllib.request.urlopen(BASE + "/app/") as response:
     policy = response.headers.get("Content-Security-Policy", "")
     check(response.status == 200 and "script-src 'self'" in policy and "unsafe-inline" not in policy,
           "/app/ is served with a Content-Security-Policy that allows no inline script")
@@ -140,11 +188,17 @@ hana_token = token("harbor-homes", "hana", "Hana Ito")
 
 # ——— Avery opens the inbox from a link with the token in the fragment ———
 avery = browser("avery")
-avery.get(f"{args.base}/app/#token={avery_token}")
+avery.get(link.group(1))
 wait_for(lambda: "live" in text(avery, "#connection"), "the inbox connects to the stream")
 check("token=" not in avery.current_url, "the token is removed from the address bar")
 wait_for(lambda: len(css(avery, "#sessions [data-session]")) >= 3, "the demo's conversations are listed")
 check(text(avery, "#brokerage") == "Demo Brokerage" and "Avery Agent" in text(avery, "#me"), "the header names the brokerage and the agent")
+unlabelled = avery.execute_script("""
+    return [...document.querySelectorAll('input:not([type=hidden]), textarea, select, button')]
+      .filter(e => e.offsetParent !== null)
+      .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+      .map(e => e.outerHTML.slice(0, 80));""")
+check(not unlabelled, f"every visible control has a label or text{': ' + str(unlabelled) if unlabelled else ''}")
 wait_for(lambda: css(avery, "#sessions .item.unread .count"), "an unread conversation shows its unread count")
 wait_for(lambda: text(avery, "#badge-total") not in ("", "0"), "the sidebar badge counts unread messages and pending requests")
 pending_before = int(text(avery, "#request-count") or "0")
@@ -163,7 +217,7 @@ shot(avery, "conversation")
 
 # ——— a visitor uses the widget ———
 visitor = browser("visitor", 420, 820)
-widget = (f"{args.base}/app/widget.html?brokerage=demo&agent=agent-1&listingId=ML5550"
+widget = (f"{BASE}/app/widget.html?brokerage=demo&agent=agent-1&listingId=ML5550"
           f"&address=12%20Harbor%20Way&price=1250000")
 visitor.get(widget)
 wait_for(lambda: css(visitor, "#request-form:not([hidden])"), "the widget shows the form")
@@ -184,6 +238,21 @@ card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera
                 "the request is listed with the visitor's name")
 check(f"quokka{RUN}" in card.text and "12 Harbor Way" in card.text, "the request shows the message and the property")
 shot(avery, "requests")
+marcus = next(c for c in css(avery, "#requests .card") if "Marcus Chen" in c.text)
+marcus.find_element(By.XPATH, ".//button[text()='Decline…']").click()
+marcus.find_element(By.CSS_SELECTOR, "textarea").send_keys("Outside my area; referred to Kai.")
+marcus.find_element(By.CSS_SELECTOR, ".inline-form button[type=submit]").click()
+wait_for(lambda: not any("Marcus Chen" in c.text for c in css(avery, "#requests .card")), "a declined request leaves the pending list")
+avery.find_element(By.CSS_SELECTOR, "[data-request-status='']").click()
+wait_for(lambda: any("Marcus Chen" in c.text and "Outside my area; referred to Kai." in c.text and "declined" in c.text
+                     for c in css(avery, "#requests .card")), "All shows it declined, with the notes only its agent sees")
+elena = wait_for(lambda: next((c for c in css(avery, "#requests .card") if "Elena" in c.text), None), "Elena's request is listed")
+elena.find_element(By.XPATH, ".//button[text()='Convert to CRM']").click()
+wait_for(lambda: any("In your contacts" in c.text for c in css(avery, "#requests .card") if "Elena" in c.text),
+         "Convert to CRM makes Elena a contact")
+check(any("Elena" in c["FullName"] for c in api("GET", "/v1/contacts?q=elena", avery_token)["items"]), "the contact is in Avery's CRM (API)")
+avery.find_element(By.CSS_SELECTOR, "[data-request-status=pending]").click()
+card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera Visitor {RUN}" in c.text), None), "back to the pending list")
 card.find_element(By.XPATH, ".//button[text()='Accept']").click()
 wait_for(lambda: f"Vera Visitor {RUN}" in text(avery, "#conversation-title"), "accepting opens the conversation")
 wait_for(lambda: f"quokka{RUN}" in text(avery, ".messages"), "the visitor's message is message 1")
@@ -255,9 +324,25 @@ for name, driver in [("visitor", visitor), ("avery", avery)]:
 check(visitor.execute_script("return document.querySelector('.messages').textContent").count("<script>alert(1)</script>") >= 3,
       "payloads show as the text that was sent")
 
+# ——— history paging, and close / reopen seen live by the visitor ———
+total = len(payloads) + 4
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
+next(b for b in css(avery, "#sessions [data-session]") if f"Vera Visitor {RUN}" in b.text).click()
+wait_for(lambda: len(css(avery, ".messages .message")) == 30 and css(avery, ".older:not([hidden])"),
+         "a long conversation opens with its newest 30 messages and a way to older ones")
+avery.find_element(By.CSS_SELECTOR, ".older").click()
+wait_for(lambda: len(css(avery, ".messages .message")) == total and css(avery, ".older[hidden]"), f"Load older shows all {total}, in order")
+seqs = avery.execute_script("return [...document.querySelectorAll('.messages .message')].map(m => Number(m.dataset.seq))")
+check(seqs == list(range(1, total + 1)), "messages are in seq order after paging")
+avery.find_element(By.CSS_SELECTOR, "[data-action=close]").click()
+wait_for(lambda: "closed" in text(visitor, ".conversation-status") and not visitor.find_element(By.CSS_SELECTOR, ".composer textarea").is_enabled(),
+         "Avery closes the conversation; the widget shows it closed, live")
+avery.find_element(By.CSS_SELECTOR, "[data-action=reopen]").click()
+wait_for(lambda: visitor.find_element(By.CSS_SELECTOR, ".composer textarea").is_enabled(), "reopened: the visitor can write again")
+
 # ——— the directory, across brokerages ———
 hana = browser("hana")
-hana.get(f"{args.base}/app/#token={hana_token}")
+hana.get(f"{BASE}/app/#token={hana_token}")
 wait_for(lambda: "live" in text(hana, "#connection"), "Hana's inbox (harbor-homes) connects")
 hana_pending = int(text(hana, "#request-count") or "0")
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=directory]").click()
@@ -285,11 +370,31 @@ hana.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(f"Happy to, A
 next(b for b in css(avery, "#sessions [data-session]") if "Hana Ito" in b.text).click()
 wait_for(lambda: f"Happy to, Avery {RUN}" in text(avery, ".messages"), "the two brokerages' agents chat")
 
+# ——— the server restarts: pages resume their streams from their cursor ———
+hana_session = api("GET", "/v1/sessions?status=active&kind=agent&limit=50", avery_token)["items"]
+hana_session = next(x for x in hana_session if x["title"] == "Hana Ito" and x["lastMessage"]["preview"].startswith("Happy to"))
+stop(server)
+wait_for(lambda: "reconnecting" in text(avery, "#connection"), "the inbox notices the server is gone")
+other, _ = serve(args.port + 1)  # another process, same database, while the pages cannot connect
+api_base, BASE = BASE, f"http://127.0.0.1:{args.port + 1}"
+api("POST", f"/v1/sessions/{hana_session['id']}/messages", avery_token, {"clientMessageId": f"gap-{RUN}", "text": f"Sent while you were away {RUN}"})
+BASE = api_base
+stop(other)
+server, _ = serve(args.port)
+wait_for(lambda: "live" in text(avery, "#connection") and "live" in text(hana, "#connection"), "both inboxes reconnect", timeout=30)
+wait_for(lambda: f"Sent while you were away {RUN}" in text(hana, ".messages"),
+         "Hana's open conversation gets the message sent while she was disconnected (resumed after her cursor)", timeout=20)
+wait_for(lambda: f"Sent while you were away {RUN}" in text(avery, ".messages"), "so does Avery's")
+
 # ——— keyboard and phone width ———
-avery.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(Keys.ESCAPE)
+box = avery.find_element(By.CSS_SELECTOR, ".composer textarea")
+box.click()
+box.send_keys(Keys.TAB)
+check(avery.switch_to.active_element.text == "Send", "Tab from the message box reaches Send")
+box.send_keys(Keys.ESCAPE)
 wait_for(lambda: css(avery, "#conversation-header[hidden]"), "Esc closes the conversation")
 phone = browser("phone", 390, 844)
-phone.get(f"{args.base}/app/#token={avery_token}")
+phone.get(f"{BASE}/app/#token={avery_token}")
 wait_for(lambda: len(css(phone, "#sessions [data-session]")) >= 3, "at phone width the list shows")
 check(phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), "nothing is wider than the phone")
 css(phone, "#sessions [data-session]")[0].click()
@@ -299,8 +404,8 @@ shot(phone, "phone-conversation")
 
 for name, driver in drivers.items():
     no_alert(driver, name)
-    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    # Refused connections are expected while the server restarted (above); nothing else is.
+    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "ERR_CONNECTION_REFUSED" not in e["message"]]
     check(not severe, f"{name}: no errors in the console{': ' + severe[0]['message'] if severe else ''}")
-for driver in drivers.values():
-    driver.quit()
+finish()
 print("all browser checks passed")

@@ -61,11 +61,15 @@ export class Conversation {
     setInterval(() => this.renderTyping(), 1000);
   }
 
-  /** Shows a session (as GET /v1/sessions/{id} or the list returns it). */
-  async open(session) {
-    this.session = session;
-    this.readPositions = new Map(session.members.map((m) => [m.userId, m.lastReadSeq]));
-    this.names = new Map(session.members.map((m) => [m.userId, m.name]));
+  /**
+   * Shows a session: its id (fetched here) or the Session itself. Stream events for it that
+   * arrive meanwhile are queued and applied after the history, so nothing between the two reads
+   * is lost (a message twice is the same message; receipts only move forward).
+   */
+  async open(sessionOrId) {
+    const queued = [];
+    this.opening = queued;
+    this.session = typeof sessionOrId === 'string' ? { id: sessionOrId, members: [], status: 'active' } : sessionOrId;
     this.messages.clear();
     this.list.replaceChildren();
     this.uploads = [];
@@ -73,13 +77,21 @@ export class Conversation {
     this.typingUntil.clear();
     this.renderTyping();
     this.error.textContent = '';
-    this.renderStatus();
+    const session = typeof sessionOrId === 'string' ? await this.api.get(`/v1/sessions/${sessionOrId}`) : sessionOrId;
     const page = await this.api.get(`/v1/sessions/${session.id}/messages?limit=${PAGE}`);
+    if (this.opening !== queued) return session; // another conversation was opened meanwhile
+    this.session = session;
+    this.readPositions = new Map(session.members.map((m) => [m.userId, m.lastReadSeq]));
+    this.names = new Map(session.members.map((m) => [m.userId, m.name]));
+    this.renderStatus();
     this.nextBefore = page.nextCursor;
     for (const message of page.items.reverse()) this.add(message);
     this.older.hidden = !this.nextBefore;
+    this.opening = null;
+    for (const frame of queued) this.onEvent(frame);
     this.scrollToEnd();
     this.markRead();
+    return session;
   }
 
   renderStatus() {
@@ -178,18 +190,23 @@ export class Conversation {
 
   /** Read receipt up to the newest message shown, when the conversation is on screen. */
   async markRead() {
-    if (!this.session || !this.visible()) return;
+    if (!this.session || this.opening || !this.visible()) return;
     const last = Math.max(0, ...[...this.messages.values()].map((m) => m.message.seq));
-    if (last <= (this.readPositions.get(this.me.sub) ?? 0)) return;
+    const before = this.readPositions.get(this.me.sub) ?? 0;
+    if (last <= before) return;
     this.readPositions.set(this.me.sub, last);
     try {
       await this.api.post(`/v1/sessions/${this.session.id}/read`, { upTo: last });
       this.hooks.onRead?.(this.session.id);
-    } catch { /* the next message retries */ }
+    } catch {
+      // Not recorded: the next message or a return to the tab tries again.
+      if (this.readPositions.get(this.me.sub) === last) this.readPositions.set(this.me.sub, before);
+    }
   }
 
   /** A stream event (only those of this session reach here). */
   onEvent(frame) {
+    if (this.opening) { this.opening.push(frame); return; }
     const data = frame.data;
     switch (frame.event) {
       case 'message.created':

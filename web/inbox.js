@@ -60,7 +60,11 @@ async function start() {
   $('brokerage').textContent = me.tenantName;
   $('me').textContent = me.name;
   document.body.classList.toggle('client', me.role !== 'agent');
+  let started = false;
   state.stream = new LiveStream(token, {
+    // State is read over REST once the stream is live: whatever changes after that arrives as
+    // events (on a reconnect, replayed from the cursor), so nothing falls between the two.
+    onHello: () => { if (!started) { started = true; refreshAll(); } },
     onEvent, onTyping: (frame) => { if (frame.sessionId === state.openSession?.id) state.conversation.onTyping(frame); },
     onResync: () => refreshAll(), onStatus: (text) => { $('connection').textContent = text === 'live' ? '● live' : '○ reconnecting…'; $('connection').className = 'connection ' + text; },
     onEnded: (code, reason) => showSignIn(`The stream ended (${reason || code}): sign in again.`),
@@ -71,7 +75,6 @@ async function start() {
   $('conversation-slot').append(state.conversation.element);
   state.conversation.element.hidden = true;
   state.stream.start();
-  refreshAll();
 }
 
 function refreshAll() {
@@ -116,7 +119,7 @@ function onEvent(frame) {
   }
   if (sessionId && sessionId === state.openSession?.id) {
     state.conversation.onEvent(frame);
-    if (frame.event === 'session.updated') showSessionHeader({ ...state.openSession, status: frame.data.status });
+    if (frame.event === 'session.updated' && !state.conversation.opening) showSessionHeader({ ...state.openSession, status: frame.data.status });
   }
   refreshSessionsSoon();
 }
@@ -187,15 +190,17 @@ function sessionItem(session) {
 }
 
 async function openSession(id) {
+  // Events of this session are routed to the conversation from now on; it queues them until
+  // its history is loaded.
+  state.openSession = { id, title: '', status: 'active', agentToAgent: false };
+  $('empty').hidden = true;
+  state.conversation.element.hidden = false;
+  document.body.classList.add('reading');
+  for (const item of document.querySelectorAll('[data-session]')) item.classList.toggle('selected', item.dataset.session === id);
   try {
-    const session = await state.api.get(`/v1/sessions/${id}`);
-    state.openSession = session;
+    const session = await state.conversation.open(id);
+    if (state.openSession?.id !== id) return;
     showSessionHeader(session);
-    $('empty').hidden = true;
-    state.conversation.element.hidden = false;
-    document.body.classList.add('reading');
-    for (const item of document.querySelectorAll('[data-session]')) item.classList.toggle('selected', item.dataset.session === id);
-    await state.conversation.open(session);
     state.conversation.text.focus();
   } catch (error) {
     $('empty').hidden = false;

@@ -86,62 +86,80 @@ $('start-over').addEventListener('click', () => {
   location.reload();
 });
 
-/** Waits for the agent's decision (poll, and the stream's session.updated), then opens the chat. */
+/**
+ * One stream for the page: while the request is pending its `session.updated` (and a 3 s poll)
+ * tell of the agent's decision; once accepted it carries the chat. The request's state is read
+ * after the stream is live, so a decision or a message in between is not missed.
+ */
 async function follow(request) {
   const api = new API(request.token);
   show('waiting');
-  let stream = null;
-  const check = async () => {
+  let me;
+  try {
+    me = await api.get('/v1/me');
+  } catch {
+    localStorage.removeItem(storageKey);
+    $('waiting-text').textContent = 'This chat has ended.';
+    $('start-over').hidden = false;
+    return;
+  }
+  const conversation = new Conversation(api, me, null);
+  let chat = null;
+  let settled = false; // the poll and the stream may both see the decision: act on it once
+  let timer = null;
+  const stream = new LiveStream(request.token, {
+    onHello: () => { if (!timer) { check(); timer = setInterval(check, 3000); } },
+    onEvent: (frame) => {
+      if (chat) {
+        if ((frame.sessionId || frame.data?.sessionId) === chat.session.id) chat.onEvent(frame);
+      } else if (frame.event === 'session.updated') {
+        check();
+      }
+    },
+    onTyping: (frame) => { if (chat && frame.sessionId === chat.session.id) chat.onTyping(frame); },
+    onResync: () => { if (chat) chat.open(chat.session.id); },
+    onEnded: () => { if (!settled) check(); },
+  });
+
+  async function check() {
+    if (settled) return;
     let current;
     try {
       current = await api.get(`${publicPath}/${request.id}`);
     } catch (error) {
-      if (error.status === 401 || error.status === 404) {
-        localStorage.removeItem(storageKey);
-        $('waiting-text').textContent = 'This chat has ended.';
-        $('start-over').hidden = false;
-        return true;
-      }
-      return false;
+      if (error.status === 401 || error.status === 404) end('This chat has ended.');
+      return;
     }
+    if (settled) return;
     if (current.status === 'accepted' && current.sessionId) {
-      stream?.stop();
-      await openChat(api, request, current.sessionId);
-      return true;
+      settled = true;
+      clearInterval(timer);
+      chat = conversation;
+      await openChat(chat, current.sessionId);
+    } else if (current.status === 'declined' || current.status === 'expired') {
+      end('The agent cannot chat right now; they have your details and will be in touch.');
     }
-    if (current.status === 'declined' || current.status === 'expired') {
-      stream?.stop();
-      localStorage.removeItem(storageKey);
-      $('waiting-text').textContent = 'The agent cannot chat right now; they have your details and will be in touch.';
-      $('start-over').hidden = false;
-      return true;
-    }
-    return false;
-  };
-  if (await check()) return;
-  stream = new LiveStream(request.token, {
-    onEvent: async (frame) => { if (frame.event === 'session.updated') await check(); },
-  });
+  }
+
+  function end(text) {
+    settled = true;
+    clearInterval(timer);
+    stream.stop();
+    localStorage.removeItem(storageKey);
+    $('waiting-text').textContent = text;
+    $('start-over').hidden = false;
+  }
+
+  conversation.stream = stream;
   stream.start();
-  const timer = setInterval(async () => { if (await check()) clearInterval(timer); }, 3000);
 }
 
-async function openChat(api, request, sessionId) {
-  const me = await api.get('/v1/me');
-  const session = await api.get(`/v1/sessions/${sessionId}`);
-  const conversation = new Conversation(api, me, null);
-  const stream = new LiveStream(request.token, {
-    onEvent: (frame) => { if ((frame.sessionId || frame.data?.sessionId) === sessionId) conversation.onEvent(frame); },
-    onTyping: (frame) => { if (frame.sessionId === sessionId) conversation.onTyping(frame); },
-    onResync: () => conversation.open(session),
-  });
-  conversation.stream = stream;
-  $('widget-title').textContent = 'Chat with ' + (session.title || 'your agent');
+async function openChat(conversation, sessionId) {
   $('widget-intro').hidden = true;
   $('chat').replaceChildren(conversation.element);
   show('chat');
-  stream.start();
-  await conversation.open(session);
+  const session = await conversation.open(sessionId);
+  $('widget-title').textContent = 'Chat with ' + (session.title || 'your agent');
   document.addEventListener('visibilitychange', () => conversation.markRead());
   conversation.text.focus();
 }
