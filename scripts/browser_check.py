@@ -9,6 +9,7 @@ Every check prints one line; the run exits 1 at the first failure, with a screen
 window and the browsers' console logs.
 """
 import argparse
+import http.server
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import zlib
@@ -216,10 +218,43 @@ check(css(avery, ".messages .delivery"), "Avery's own messages show ✓ or ✓�
 shot(avery, "conversation")
 
 # ——— a visitor uses the widget ———
-visitor = browser("visitor", 420, 820)
+# A brokerage's listing page on another origin embeds the widget in an iframe; the brokerage
+# lists that origin in allowedOrigins. A site it does not list cannot frame the widget.
 widget = (f"{BASE}/app/widget.html?brokerage=demo&agent=agent-1&listingId=ML5550"
           f"&address=12%20Harbor%20Way&price=1250000")
-visitor.get(widget)
+
+
+class ListingPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the stdlib's name
+        page = (f'<!doctype html><title>12 Harbor Way</title><h1>12 Harbor Way</h1>'
+                f'<iframe id="chat" src="{widget}" title="Chat with an agent" style="width:400px;height:760px;border:0"></iframe>')
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(page.encode())
+
+    def log_message(self, *_):
+        pass
+
+
+sites = []
+for _ in range(2):
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ListingPage)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    sites.append(f"http://127.0.0.1:{site.server_address[1]}")
+allowed_site, other_site = sites
+operator = open(os.path.join(args.data_dir, "operator-key")).read().strip()
+api("PATCH", "/v1/tenants/demo/settings", operator, {"allowedOrigins": [allowed_site]})
+
+visitor = browser("visitor", 440, 860)
+visitor.get(other_site + "/listing.html")
+time.sleep(1.5)
+visitor.switch_to.frame(visitor.find_element(By.ID, "chat"))
+check(not css(visitor, "#request-form"), "a site the brokerage does not list cannot frame the widget (frame-ancestors)")
+visitor.switch_to.default_content()
+visitor.get_log("browser")  # the refused frame's console error, expected
+visitor.get(allowed_site + "/listing.html")
+visitor.switch_to.frame(wait_for(lambda: css(visitor, "#chat"), "the brokerage's listing page embeds the widget")[0])
 wait_for(lambda: css(visitor, "#request-form:not([hidden])"), "the widget shows the form")
 check(css(visitor, "#about .listing"), "the widget shows the listing it is about")
 honeypot = css(visitor, "#website")[0]

@@ -58,9 +58,11 @@ export class API {
 /**
  * One WebSocket to /v1/stream that reconnects with capped backoff and resumes after the last
  * event it processed, so nothing is missed across a reconnect. The token goes in the first
- * frame, never in the URL. `onEvent(frame)` gets every `event` frame, `onTyping(frame)` typing
- * frames, `onResync()` asks the app to reload its state (`resync_required`), `onStatus(text)`
- * reports the connection.
+ * frame, never in the URL. `onHello(frame, resumed)` comes on every connect (`resumed`: it
+ * continues after the last event, nothing was missed), `onEvent(frame)` gets every `event`
+ * frame, `onTyping(frame)` typing frames, `onResync()` asks the app to reload its state
+ * (`resync_required`, `replay_failed`), `onStatus(text)` reports the connection ('live',
+ * 'offline', 'busy' for too many streams), `onEnded(code, reason)` a refusal of the token.
  */
 export class LiveStream {
   constructor(token, handlers) {
@@ -77,6 +79,7 @@ export class LiveStream {
     if (this.closed) return;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const query = this.cursor ? '?after=' + encodeURIComponent(this.cursor) : '';
+    this.resuming = this.cursor !== null;
     const socket = new WebSocket(`${scheme}//${location.host}/v1/stream${query}`);
     this.socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.token }));
@@ -85,7 +88,9 @@ export class LiveStream {
       clearInterval(this.pingTimer);
       if (this.socket !== socket) return;
       this.socket = null;
-      this.status('offline');
+      // 4429: this user has too many streams open (other tabs): keep trying, slowly.
+      this.status(close.code === 4429 ? 'busy' : 'offline');
+      if (close.code === 4429) this.backoff = 10_000;
       if (this.closed || close.code === 4401 || close.code === 4400) {
         this.handlers.onEnded?.(close.code, close.reason);
         return;
@@ -106,7 +111,7 @@ export class LiveStream {
         this.status('live');
         clearInterval(this.pingTimer);
         this.pingTimer = setInterval(() => this.send({ type: 'ping' }), 25_000);
-        this.handlers.onHello?.(frame);
+        this.handlers.onHello?.(frame, this.resuming);
         break;
       case 'event':
         this.cursor = frame.id;
@@ -116,7 +121,8 @@ export class LiveStream {
         this.handlers.onTyping?.(frame);
         break;
       case 'error':
-        if (frame.code === 'resync_required') this.handlers.onResync?.();
+        // Both mean events after our cursor were not replayed: the app reloads its state.
+        if (frame.code === 'resync_required' || frame.code === 'replay_failed') this.handlers.onResync?.();
         break;
     }
   }

@@ -21,13 +21,18 @@ export class Conversation {
     this.uploads = [];
     this.typingUntil = new Map(); // userId → { name, until }
     this.lastTypingSent = 0;
+    this.drafts = new Map(); // session id → unsent text
+    this.blobs = new Map(); // attachment id → blob: URL (fetched once, revoked on switching)
+    this.sending = false;
     this.build();
   }
 
   build() {
     this.status = h('div.conversation-status', { role: 'status', 'aria-live': 'polite' });
     this.older = h('button.link.older', { type: 'button', onclick: () => this.loadOlder() }, 'Load older messages');
-    this.list = h('ol.messages', { 'aria-label': 'Messages', 'aria-live': 'polite' });
+    this.list = h('ol.messages', { 'aria-label': 'Messages' });
+    // New messages from others are announced here, one at a time (not the whole list).
+    this.announcer = h('div.visually-hidden', { 'aria-live': 'polite' });
     this.scroller = h('div.scroller', {}, this.older, this.list);
     this.typing = h('div.typing', { 'aria-live': 'polite' });
     this.text = h('textarea', {
@@ -57,7 +62,7 @@ export class Conversation {
         h('label.attach', { title: 'Attach files' }, h('span.visually-hidden', {}, 'Attach files'), this.fileInput),
         this.text, this.sendButton),
       this.hint, this.error);
-    this.element = h('section.conversation', { 'aria-label': 'Conversation' }, this.status, this.scroller, this.typing, this.form);
+    this.element = h('section.conversation', { 'aria-label': 'Conversation' }, this.status, this.scroller, this.typing, this.announcer, this.form);
     setInterval(() => this.renderTyping(), 1000);
   }
 
@@ -68,8 +73,14 @@ export class Conversation {
    */
   async open(sessionOrId) {
     const queued = [];
+    if (this.session) this.drafts.set(this.session.id, this.text.value);
     this.opening = queued;
     this.session = typeof sessionOrId === 'string' ? { id: sessionOrId, members: [], status: 'active' } : sessionOrId;
+    this.text.value = this.drafts.get(this.session.id) ?? '';
+    for (const url of this.blobs.values()) URL.revokeObjectURL(url);
+    this.blobs.clear();
+    this.nextBefore = null;
+    this.older.hidden = true;
     this.messages.clear();
     this.list.replaceChildren();
     this.uploads = [];
@@ -77,8 +88,14 @@ export class Conversation {
     this.typingUntil.clear();
     this.renderTyping();
     this.error.textContent = '';
-    const session = typeof sessionOrId === 'string' ? await this.api.get(`/v1/sessions/${sessionOrId}`) : sessionOrId;
-    const page = await this.api.get(`/v1/sessions/${session.id}/messages?limit=${PAGE}`);
+    let session, page;
+    try {
+      session = typeof sessionOrId === 'string' ? await this.api.get(`/v1/sessions/${sessionOrId}`) : sessionOrId;
+      page = await this.api.get(`/v1/sessions/${session.id}/messages?limit=${PAGE}`);
+    } catch (error) {
+      if (this.opening === queued) this.opening = null;
+      throw error;
+    }
     if (this.opening !== queued) return session; // another conversation was opened meanwhile
     this.session = session;
     this.readPositions = new Map(session.members.map((m) => [m.userId, m.lastReadSeq]));
@@ -103,9 +120,11 @@ export class Conversation {
   }
 
   async loadOlder() {
-    if (!this.nextBefore) return;
+    if (!this.nextBefore || this.opening) return;
+    const id = this.session.id;
     const top = this.list.firstChild;
-    const page = await this.api.get(`/v1/sessions/${this.session.id}/messages?limit=${PAGE}&before=${this.nextBefore}`);
+    const page = await this.api.get(`/v1/sessions/${id}/messages?limit=${PAGE}&before=${this.nextBefore}`);
+    if (this.session.id !== id || this.opening) return;
     this.nextBefore = page.nextCursor;
     for (const message of page.items) this.add(message, { prepend: true });
     this.older.hidden = !this.nextBefore;
@@ -129,6 +148,24 @@ export class Conversation {
 
   mine(message) { return message.sender.userId === this.me.sub; }
 
+  /** A member has read up to `seq` (a receipt, or their own message: sending reads). */
+  readUpTo(userId, seq) {
+    if (seq <= (this.readPositions.get(userId) ?? 0)) return;
+    this.readPositions.set(userId, seq);
+    if (userId === this.me.sub) return;
+    for (const { message, element } of this.messages.values()) {
+      if (!this.mine(message)) continue;
+      const mark = element.querySelector('.delivery');
+      const read = this.delivery(message) === 'read';
+      if (mark && read !== mark.classList.contains('read')) mark.replaceWith(this.deliveryMark(read));
+    }
+  }
+
+  deliveryMark(read) {
+    const label = read ? 'Read' : 'Sent';
+    return h(`span.delivery.${read ? 'read' : 'sent'}`, { title: label, 'aria-label': label }, read ? '✓✓' : '✓');
+  }
+
   /** ✓✓ once every other member has read it. */
   delivery(message) {
     const others = [...this.readPositions].filter(([userId]) => userId !== this.me.sub);
@@ -147,15 +184,14 @@ export class Conversation {
       body,
       message.listing && listingCard(message.listing),
       attachments.length > 0 && h('div.attachments', {}, attachments),
-      delivery && h(`span.delivery.${delivery}`, { title: delivery === 'read' ? 'Read' : 'Sent', 'aria-label': delivery === 'read' ? 'Read' : 'Sent' },
-        delivery === 'read' ? '✓✓' : '✓'));
+      delivery && this.deliveryMark(delivery === 'read'));
   }
 
   renderAttachment(attachment) {
     const label = `${attachment.fileName} (${formatBytes(attachment.size)})`;
     if (attachment.mediaType.startsWith('image/')) {
       const img = h('img.preview', { alt: attachment.fileName, width: attachment.width, height: attachment.height });
-      this.api.blobURL(attachment.url).then((url) => { img.src = url; img.dataset.url = url; }).catch(() => { img.alt = label + ' (unavailable)'; });
+      this.blob(attachment).then((url) => { img.src = url; img.dataset.url = url; }).catch(() => { img.alt = label + ' (unavailable)'; });
       return h('a.attachment.image', {
         href: '#', title: 'Open ' + label, onclick: (e) => { e.preventDefault(); if (img.dataset.url) this.view(attachment, img.dataset.url); },
       }, img);
@@ -164,11 +200,20 @@ export class Conversation {
       href: '#', title: 'Download ' + attachment.fileName,
       onclick: async (e) => {
         e.preventDefault();
-        const url = await this.api.blobURL(attachment.url);
+        const url = await this.blob(attachment);
         const a = h('a', { href: url, download: attachment.fileName });
         document.body.append(a); a.click(); a.remove();
       },
     }, '📄 ', label);
+  }
+
+  /** An attachment's bytes as a blob: URL, fetched once per conversation shown. */
+  async blob(attachment) {
+    const known = this.blobs.get(attachment.id);
+    if (known) return known;
+    const url = await this.api.blobURL(attachment.url);
+    this.blobs.set(attachment.id, url);
+    return url;
   }
 
   /** An image full size, in a modal dialog (Esc or the button closes it). */
@@ -186,7 +231,8 @@ export class Conversation {
 
   scrollToEnd() { this.scroller.scrollTop = this.scroller.scrollHeight; }
 
-  visible() { return this.element.isConnected && document.visibilityState === 'visible'; }
+  /** On screen: in the page, not hidden (the phone layout hides the pane), the tab visible. */
+  visible() { return this.element.isConnected && this.element.offsetParent !== null && document.visibilityState === 'visible'; }
 
   /** Read receipt up to the newest message shown, when the conversation is on screen. */
   async markRead() {
@@ -210,19 +256,23 @@ export class Conversation {
     const data = frame.data;
     switch (frame.event) {
       case 'message.created':
+        if (!this.messages.has(data.id) && !this.mine(data)) this.announcer.textContent = `${data.sender.name}: ${data.text || 'sent a file'}`;
         this.add(data);
+        this.readUpTo(data.sender.userId, data.seq);
         this.typingUntil.delete(data.sender.userId);
         this.renderTyping();
         this.scrollToEnd();
         this.markRead();
         break;
       case 'message.read':
-        this.readPositions.set(data.userId, Math.max(this.readPositions.get(data.userId) ?? 0, data.lastReadSeq));
-        for (const { message } of this.messages.values()) if (this.mine(message)) this.add(message);
+        this.readUpTo(data.userId, data.lastReadSeq);
         break;
       case 'session.updated':
         this.session = { ...this.session, status: data.status, members: data.members };
-        for (const m of data.members) this.names.set(m.userId, m.name);
+        for (const m of data.members) {
+          this.names.set(m.userId, m.name);
+          if (typeof m.lastReadSeq === 'number') this.readUpTo(m.userId, m.lastReadSeq);
+        }
         this.renderStatus();
         break;
     }
@@ -237,7 +287,8 @@ export class Conversation {
   renderTyping() {
     const now = Date.now();
     const names = [...this.typingUntil.values()].filter((t) => t.until > now).map((t) => t.name);
-    this.typing.textContent = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+    const text = names.length ? `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} typing…` : '';
+    if (this.typing.textContent !== text) this.typing.textContent = text;
   }
 
   /** Wraps the selection (or the cursor) in a formatting marker; a list marker starts each line. */
@@ -281,11 +332,15 @@ export class Conversation {
     }
     const form = new FormData();
     for (const file of files) form.append('file', file, file.name);
+    const id = this.session.id;
     try {
-      const uploaded = await this.api.post(`/v1/sessions/${this.session.id}/attachments`, form);
+      const uploaded = await this.api.post(`/v1/sessions/${id}/attachments`, form);
+      // Another conversation opened meanwhile: the uploads belong to this one's session only
+      // (unsent uploads are removed by the server after 24 hours).
+      if (this.session.id !== id) return;
       this.uploads.push(...uploaded.items);
     } catch (error) {
-      this.error.textContent = problemText(error);
+      if (this.session.id === id) this.error.textContent = problemText(error);
     }
     this.renderChips();
   }
@@ -300,33 +355,45 @@ export class Conversation {
   }
 
   async send() {
+    if (this.sending || this.opening) return; // Enter again while a send is under way
     const text = this.text.value;
     if (!text.trim() && !this.uploads.length) return;
-    const body = { clientMessageId: uuid(), text };
-    if (this.uploads.length) body.attachmentIds = this.uploads.map((u) => u.id);
+    const id = this.session.id;
+    const attachmentIds = this.uploads.map((u) => u.id);
+    // One key per draft: sending the same draft again (after a failure) cannot make a second
+    // message; a changed draft gets a new key.
+    const signature = JSON.stringify([id, text, attachmentIds]);
+    if (this.draftKey?.signature !== signature) this.draftKey = { signature, key: uuid() };
+    const body = { clientMessageId: this.draftKey.key, text };
+    if (attachmentIds.length) body.attachmentIds = attachmentIds;
+    this.sending = true;
     this.sendButton.disabled = true;
     this.error.textContent = '';
     try {
       let message;
       try {
-        message = await this.api.post(`/v1/sessions/${this.session.id}/messages`, body);
+        message = await this.api.post(`/v1/sessions/${id}/messages`, body);
       } catch (error) {
         // A network failure may hide a stored send: the same clientMessageId makes the retry safe.
-        if (error instanceof TypeError) message = await this.api.post(`/v1/sessions/${this.session.id}/messages`, body);
+        if (error instanceof TypeError) message = await this.api.post(`/v1/sessions/${id}/messages`, body);
         else throw error;
       }
+      this.draftKey = null;
+      this.drafts.delete(id);
+      if (this.session.id !== id) return; // sent; the other conversation is on screen now
       this.text.value = '';
       this.uploads = [];
       this.renderChips();
-      this.readPositions.set(this.me.sub, message.seq);
+      this.readUpTo(this.me.sub, message.seq);
       this.add(message);
       this.scrollToEnd();
       this.hooks.onSent?.(message);
     } catch (error) {
-      this.error.textContent = problemText(error);
+      if (this.session.id === id) this.error.textContent = problemText(error);
     } finally {
+      this.sending = false;
       this.sendButton.disabled = this.session.status === 'closed';
-      this.text.focus();
+      if (this.session.id === id) this.text.focus();
     }
   }
 }

@@ -33,7 +33,7 @@ function showSignIn(message) {
 $('sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
-  start();
+  location.reload(); // a fresh page: nothing of a previous sign-in stays
 });
 
 $('sign-out').addEventListener('click', () => {
@@ -60,18 +60,26 @@ async function start() {
   $('brokerage').textContent = me.tenantName;
   $('me').textContent = me.name;
   document.body.classList.toggle('client', me.role !== 'agent');
-  let started = false;
+  let loaded = false;
   state.stream = new LiveStream(token, {
     // State is read over REST once the stream is live: whatever changes after that arrives as
     // events (on a reconnect, replayed from the cursor), so nothing falls between the two.
-    onHello: () => { if (!started) { started = true; refreshAll(); } },
+    onHello: (_, resumed) => { if (!resumed) { loaded = true; refreshAll(); } },
     onEvent, onTyping: (frame) => { if (frame.sessionId === state.openSession?.id) state.conversation.onTyping(frame); },
-    onResync: () => refreshAll(), onStatus: (text) => { $('connection').textContent = text === 'live' ? '● live' : '○ reconnecting…'; $('connection').className = 'connection ' + text; },
-    onEnded: (code, reason) => showSignIn(`The stream ended (${reason || code}): sign in again.`),
+    onResync: () => refreshAll(),
+    onStatus: (status) => {
+      $('connection').textContent = { live: '● live', busy: '○ too many open tabs; retrying' }[status] ?? '○ reconnecting…';
+      $('connection').className = 'connection ' + status;
+      // No stream at all (WebSockets blocked, the server busy): show the state anyway.
+      if (status !== 'live' && !loaded) { loaded = true; refreshAll(); }
+    },
+    onEnded: (code, reason) => {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showSignIn(`The stream ended (${reason || code}): sign in again.`);
+    },
   });
-  state.conversation = new Conversation(state.api, me, state.stream, {
-    onSent: () => refreshSessions(), onRead: () => refreshBadge(),
-  });
+  // The badge follows badge.updated events (the last one equals GET /v1/badge).
+  state.conversation = new Conversation(state.api, me, state.stream, { onSent: () => refreshSessionsSoon() });
   $('conversation-slot').append(state.conversation.element);
   state.conversation.element.hidden = true;
   state.stream.start();
@@ -155,15 +163,21 @@ for (const tab of document.querySelectorAll('[data-status]')) {
   });
 }
 
+let sessionsRequest = 0;
 async function refreshSessions() {
+  const request = ++sessionsRequest;
+  const status = state.status;
+  // As many rows as are shown (after "More"), up to the API's page limit.
+  const shown = document.querySelectorAll('#sessions [data-session]').length;
   try {
-    const page = await state.api.get(`/v1/sessions?status=${state.status}&limit=50`);
+    const page = await state.api.get(`/v1/sessions?status=${status}&limit=${Math.min(100, Math.max(50, shown))}`);
+    if (request !== sessionsRequest) return; // a newer refresh (or another tab) answered meanwhile
     $('sessions').replaceChildren(...page.items.map(sessionItem));
-    if (!page.items.length) $('sessions').append(h('li.empty', {}, `No ${state.status} conversations.`));
+    if (!page.items.length) $('sessions').append(h('li.empty', {}, `No ${status} conversations.`));
     state.sessionsAfter = page.nextCursor;
     $('more-sessions').hidden = !page.nextCursor;
   } catch (error) {
-    $('sessions').replaceChildren(h('li.error', {}, problemText(error)));
+    if (request === sessionsRequest) $('sessions').replaceChildren(h('li.error', {}, problemText(error)));
   }
 }
 
@@ -220,10 +234,14 @@ function showSessionHeader(session) {
 
 for (const button of document.querySelectorAll('[data-action]')) {
   button.addEventListener('click', async () => {
+    const id = state.openSession?.id;
+    if (!id) return;
     try {
-      const session = await state.api.post(`/v1/sessions/${state.openSession.id}/${button.dataset.action}`);
-      showSessionHeader(session);
-      state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
+      const session = await state.api.post(`/v1/sessions/${id}/${button.dataset.action}`);
+      if (state.openSession?.id === id) {
+        showSessionHeader(session);
+        state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
+      }
       refreshSessions();
     } catch (error) {
       state.conversation.error.textContent = problemText(error);
@@ -232,8 +250,11 @@ for (const button of document.querySelectorAll('[data-action]')) {
 }
 
 function closeConversation() {
+  const id = state.openSession?.id;
   document.body.classList.remove('reading');
   state.openSession = null;
+  // Focus back where the reader was: the conversation's row in the list.
+  setTimeout(() => document.querySelector(`[data-session="${id}"]`)?.focus());
   $('conversation-header').hidden = true;
   state.conversation.element.hidden = true;
   $('empty').hidden = false;
@@ -244,7 +265,8 @@ $('back').addEventListener('click', closeConversation);
 
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape') return;
-  const open = document.querySelector('.inline-form:not([hidden])');
+  if (document.querySelector('dialog[open]')) return; // the dialog closes itself
+  const open = [...document.querySelectorAll('.inline-form:not([hidden])')].find((form) => form.offsetParent !== null);
   if (open) { open.hidden = true; return; }
   if (state.view === 'search') { clearSearch(); return; }
   if (state.openSession) closeConversation();

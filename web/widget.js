@@ -34,9 +34,20 @@ function show(section) {
   for (const id of ['request-form', 'waiting', 'chat']) $(id).hidden = id !== section;
 }
 
+// The visitor's request and token, so a reload resumes the chat. Storage may be refused (a
+// third-party iframe with storage blocked): then the chat lasts as long as the page.
 function saved() {
   try { return JSON.parse(localStorage.getItem(storageKey) || 'null'); } catch { return null; }
 }
+function remember(request) {
+  try { localStorage.setItem(storageKey, JSON.stringify(request)); } catch { /* this page only */ }
+}
+function forget() {
+  try { localStorage.removeItem(storageKey); } catch { /* nothing kept */ }
+}
+// Inside a brokerage page's iframe, taking focus would scroll the host page to the widget.
+const framed = window.top !== window;
+function focus(element) { if (!framed) element.focus(); }
 
 async function start() {
   if (!brokerage) {
@@ -46,7 +57,7 @@ async function start() {
   const request = saved();
   if (request) return follow(request);
   show('request-form');
-  $('name').focus();
+  focus($('name'));
 }
 
 $('request-form').addEventListener('submit', async (event) => {
@@ -68,7 +79,7 @@ $('request-form').addEventListener('submit', async (event) => {
       return;
     }
     const request = { id: submitted.id, token: submitted.visitorToken };
-    localStorage.setItem(storageKey, JSON.stringify(request));
+    remember(request);
     follow(request);
   } catch (error) {
     for (const field of error.errors || []) {
@@ -82,7 +93,7 @@ $('request-form').addEventListener('submit', async (event) => {
 });
 
 $('start-over').addEventListener('click', () => {
-  localStorage.removeItem(storageKey);
+  forget();
   location.reload();
 });
 
@@ -95,20 +106,27 @@ async function follow(request) {
   const api = new API(request.token);
   show('waiting');
   let me;
-  try {
-    me = await api.get('/v1/me');
-  } catch {
-    localStorage.removeItem(storageKey);
-    $('waiting-text').textContent = 'This chat has ended.';
-    $('start-over').hidden = false;
-    return;
+  for (;;) {
+    try {
+      me = await api.get('/v1/me');
+      break;
+    } catch (error) {
+      if (error.status === 401) { // the token expired or the request was closed: start over
+        forget();
+        $('waiting-text').textContent = 'This chat has ended.';
+        $('start-over').hidden = false;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // offline or busy: try again
+    }
   }
   const conversation = new Conversation(api, me, null);
   let chat = null;
   let settled = false; // the poll and the stream may both see the decision: act on it once
-  let timer = null;
+  // The poll does not wait for the stream: it is the way to learn of the decision when
+  // WebSockets are blocked.
+  const timer = setInterval(check, 3000);
   const stream = new LiveStream(request.token, {
-    onHello: () => { if (!timer) { check(); timer = setInterval(check, 3000); } },
     onEvent: (frame) => {
       if (chat) {
         if ((frame.sessionId || frame.data?.sessionId) === chat.session.id) chat.onEvent(frame);
@@ -145,13 +163,14 @@ async function follow(request) {
     settled = true;
     clearInterval(timer);
     stream.stop();
-    localStorage.removeItem(storageKey);
+    forget();
     $('waiting-text').textContent = text;
     $('start-over').hidden = false;
   }
 
   conversation.stream = stream;
   stream.start();
+  check();
 }
 
 async function openChat(conversation, sessionId) {
@@ -161,7 +180,7 @@ async function openChat(conversation, sessionId) {
   const session = await conversation.open(sessionId);
   $('widget-title').textContent = 'Chat with ' + (session.title || 'your agent');
   document.addEventListener('visibilitychange', () => conversation.markRead());
-  conversation.text.focus();
+  focus(conversation.text);
 }
 
 start();

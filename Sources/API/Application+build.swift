@@ -21,11 +21,16 @@ public struct AppConfiguration: Sendable {
     public var streamCredentialCheck: Duration
     /// Connection cap and HTTP header/idle timeouts.
     public var connections: ConnectionLimits
+    /// Where browsers reach this deployment (`https://chat.example`, lower case, no path): the web
+    /// app's pages count as same-origin for the public API's CORS check. Nil: the request's Host.
+    public var publicOrigin: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, operatorKey: String? = nil, trustedProxyHops: Int = 0,
-        streamCredentialCheck: Duration = .seconds(30), connections: ConnectionLimits = ConnectionLimits()
+        streamCredentialCheck: Duration = .seconds(30), connections: ConnectionLimits = ConnectionLimits(),
+        publicOrigin: String? = nil
     ) {
+        self.publicOrigin = publicOrigin
         self.connections = connections
         self.host = host
         self.port = port
@@ -120,14 +125,14 @@ public func buildApplication(
     router.middlewares.add(MethodNotAllowedMiddleware())
 
     SystemRoutes(database: dependencies.database, tenants: dependencies.tenants, listener: dependencies.listener, metrics: registry).register(on: router)
-    WebAppRoutes().register(on: router)
+    WebAppRoutes(verifier: verifier).register(on: router)
 
     let v1 = router.group("v1")
     TenantRoutes(tenants: dependencies.tenants, verifier: verifier)
         .register(on: v1.group("tenants").add(middleware: OperatorAuthMiddleware(operatorKey: configuration.operatorKey)))
     PublicChatRequestRoutes(
         requests: dependencies.chatRequests, tenants: dependencies.tenants, verifier: verifier,
-        trustedProxyHops: configuration.trustedProxyHops)
+        trustedProxyHops: configuration.trustedProxyHops, publicOrigin: configuration.publicOrigin)
         .register(on: v1.group("public"))
     let directory = DirectoryRoutes(directory: dependencies.directory)
     directory.registerIntegration(on: v1.group("directory/agents").add(middleware: IntegrationAuthMiddleware(verifier: verifier)))

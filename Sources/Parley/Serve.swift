@@ -23,9 +23,13 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        let publicOrigin = Env.get("PARLEY_PUBLIC_ORIGIN")?.lowercased()
+        if let publicOrigin, !TenantSettings.isOrigin(publicOrigin) {
+            throw ValidationError("PARLEY_PUBLIC_ORIGIN must be an origin such as https://chat.example (scheme, host, optional port; no path)")
+        }
         let target = try DatabaseTarget.resolve(database, logger: logger)
         do {
-            try await serve(target, webhookDelivery: webhookDelivery, logger: logger)
+            try await serve(target, webhookDelivery: webhookDelivery, publicOrigin: publicOrigin, logger: logger)
         } catch {
             target.shutdown(logger: logger)
             throw error
@@ -33,7 +37,7 @@ struct Serve: AsyncParsableCommand {
         target.shutdown(logger: logger)
     }
 
-    private func serve(_ target: DatabaseTarget, webhookDelivery: WebhookDeliverer.Settings, logger: Logger) async throws {
+    private func serve(_ target: DatabaseTarget, webhookDelivery: WebhookDeliverer.Settings, publicOrigin: String?, logger: Logger) async throws {
         let db = target.makeDatabase(logger: logger)
         let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
             if let error = outcome.error {
@@ -62,7 +66,8 @@ struct Serve: AsyncParsableCommand {
             connections: ConnectionLimits(
                 maxConnections: Env.get("PARLEY_MAX_CONNECTIONS").flatMap(Int.init).map { max($0, 1) } ?? 4096,
                 headerTimeout: Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT") ?? .seconds(30),
-                idleTimeout: Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT") ?? .seconds(60)))
+                idleTimeout: Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT") ?? .seconds(60)),
+            publicOrigin: publicOrigin)
         let streamLimits = StreamLimits(
             maxStreams: Env.get("PARLEY_MAX_STREAMS").flatMap(Int.init).map { max($0, 1) } ?? 10_000,
             maxStreamsPerUser: Env.get("PARLEY_MAX_STREAMS_PER_USER").flatMap(Int.init).map { max($0, 1) } ?? 16)

@@ -25,6 +25,7 @@ public struct TestApp: Sendable {
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
         listenerConninfo: (@Sendable (String) -> String)? = nil, channelPrefix: String = TestApp.newChannelPrefix(),
         webhookDelivery: WebhookDeliverer.Settings = WebhookDeliverer.Settings(enabled: false),
+        publicOrigin: String? = nil,
         _ body: @Sendable (TestApp, TestAPIClient) async throws -> T
     ) async throws -> T {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
@@ -47,7 +48,8 @@ public struct TestApp: Sendable {
                 // The test client connects when the app starts and may first spend a while on
                 // fixtures (the whole suite shares two cores): no timeout may close it meanwhile.
                 // The timeouts themselves are tested on server processes (ConnectionLimitTests).
-                connections: ConnectionLimits(headerTimeout: .seconds(3600), idleTimeout: .seconds(3600))),
+                connections: ConnectionLimits(headerTimeout: .seconds(3600), idleTimeout: .seconds(3600)),
+                publicOrigin: publicOrigin),
             dependencies: dependencies, logger: testLogger)
         let context = TestApp(database: database, listener: listener, dependencies: dependencies, operatorKey: operatorKey)
         return try await app.test(.live) { live in

@@ -51,14 +51,27 @@ struct WebAppTests {
             #expect(again.status == .notModified)
             #expect(again.body.readableBytes == 0)
 
-            // The widget may sit in a brokerage site's iframe; the inbox may not.
-            let widget = try await client.send(.get, "/app/widget.html")
-            #expect(widget.headers[.contentSecurityPolicy]?.contains("frame-ancestors *") == true)
 
             for path in ["/app/nothing.js", "/app/..%2Fopenapi.yaml", "/app/%2E%2E%2FPackage.swift"] {
                 let missing = try await client.send(.get, path)
                 #expect(missing.status == .notFound, "\(path)")
                 #expect(missing.code == "not_found", "\(path)")
+            }
+        }
+    }
+
+    @Test("the widget may be framed by its brokerage's allowedOrigins only")
+    func widgetFraming() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            _ = try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                      body: ["allowedOrigins": ["https://vera-homes.example"]])
+            let framed = try await client.send(.get, "/app/widget.html?brokerage=\(tenant.slug)&agent=agent-1")
+            #expect(framed.status == .ok)
+            #expect(framed.headers[.contentSecurityPolicy]?.hasSuffix("frame-ancestors 'self' https://vera-homes.example") == true)
+            for query in ["", "?brokerage=no-such-brokerage", "?brokerage=%3Bscript-src%20*"] {
+                let alone = try await client.send(.get, "/app/widget.html" + query)
+                #expect(alone.headers[.contentSecurityPolicy]?.hasSuffix("frame-ancestors 'self'") == true, "\(query)")
             }
         }
     }
@@ -86,6 +99,29 @@ struct WebAppTests {
             let other = try await submit(host: "127.0.0.1:\(port)", origin: "http://127.0.0.1:\(port + 1)")
             #expect(other.hasPrefix("HTTP/1.1 403"), "\(other)")
             #expect(other.contains("origin_not_allowed"))
+        }
+    }
+
+    @Test("with PARLEY_PUBLIC_ORIGIN set, only that origin is same-origin (not whatever Host a request names)")
+    func configuredPublicOrigin() async throws {
+        try await TestApp.run(publicOrigin: "https://chat.example") { app, client in
+            let (tenant, _) = try await ChatRequestTests.setup(app, client)
+            let ours = try await ChatRequestTests.submit(client, tenant, ChatRequestTests.visitor, origin: "https://chat.example")
+            #expect(ours.status == .created)
+            let port = try #require(client.port)
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ChatRequestTests.visitor), as: UTF8.self)
+            // A DNS-rebound page: its own name as Origin and Host.
+            let connection = try RawHTTP.HeldConnection(port: port, sending: """
+                POST /v1/public/\(tenant.slug)/chat-requests HTTP/1.1\r
+                Host: evil.example\r
+                Origin: http://evil.example\r
+                Content-Type: application/json\r
+                Content-Length: \(body.utf8.count)\r
+                \r
+                \(body)
+                """)
+            let rebound = await connection.received(within: .seconds(10)) ?? ""
+            #expect(rebound.hasPrefix("HTTP/1.1 403"), "\(rebound)")
         }
     }
 

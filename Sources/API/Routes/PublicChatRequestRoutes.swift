@@ -12,6 +12,8 @@ struct PublicChatRequestRoutes {
     let tenants: TenantStore
     let verifier: TokenVerifier
     let trustedProxyHops: Int
+    /// Parley's own public origin (`PARLEY_PUBLIC_ORIGIN`), for the same-origin rule of CORS.
+    let publicOrigin: String?
     let limiter = RateLimiter()
     let honeypotCounter = Counter(label: "parley_chat_requests_honeypot_total")
     let rateLimitedCounter = Counter(label: "parley_chat_requests_rate_limited_total")
@@ -20,7 +22,7 @@ struct PublicChatRequestRoutes {
     static let visitorTokenTTL: Duration = .seconds(30 * 24 * 3600)
 
     func register(on group: RouterGroup<ParleyRequestContext>) {
-        let cors = PublicCORSMiddleware(verifier: verifier)
+        let cors = PublicCORSMiddleware(verifier: verifier, publicOrigin: publicOrigin)
         let routes = group.group(":tenant/chat-requests").add(middleware: cors)
         routes.post(use: submit)
         routes.get(":id", use: visitorView)

@@ -1,4 +1,5 @@
 import Crypto
+import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -7,6 +8,8 @@ import Hummingbird
 /// `/app/`. Static files only: everything they show comes from the public API, with the
 /// caller's token (decision 0035).
 struct WebAppRoutes {
+    let verifier: TokenVerifier
+
     struct File: Sendable {
         let body: ByteBuffer
         let contentType: String
@@ -22,8 +25,8 @@ struct WebAppRoutes {
             + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors \(frameAncestors)"
     }
 
-    /// path under web/ → file. The widget is meant to sit in a brokerage site's iframe; the
-    /// inbox is not to be framed by anyone.
+    /// path under web/ → file. The inbox is not to be framed by anyone; the widget's framing is
+    /// decided per request (`widgetPolicy`).
     static let files: [String: File] = {
         var files: [String: File] = [:]
         for (path, contents) in EmbeddedDocuments.files where path.hasPrefix("web/") {
@@ -31,7 +34,7 @@ struct WebAppRoutes {
             let digest = SHA256.hash(data: Data(contents.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
             files[name] = File(
                 body: ByteBuffer(string: contents), contentType: contentType(name), etag: "\"\(digest)\"",
-                policy: policy(frameAncestors: name.hasPrefix("widget") ? "*" : "'none'"))
+                policy: policy(frameAncestors: "'none'"))
         }
         return files
     }()
@@ -55,12 +58,28 @@ struct WebAppRoutes {
             }
             return try Self.serve("index.html", request)
         }
-        router.get("app/:file") { request, context in
-            try Self.serve(try context.parameters.require("file"), request)
+        router.get("app/:file") { [verifier] request, context in
+            let name = try context.parameters.require("file")
+            guard name == "widget.html" else { return try Self.serve(name, request) }
+            return try Self.serve(name, request, policy: await Self.widgetPolicy(request, verifier))
         }
     }
 
-    static func serve(_ name: String, _ request: Request) throws -> Response {
+    /// The widget may be framed by the sites of its brokerage's `allowedOrigins` (the same list
+    /// that lets a site use the public API), and by Parley's own pages.
+    static func widgetPolicy(_ request: Request, _ verifier: TokenVerifier) async -> String {
+        var ancestors = ["'self'"]
+        if let slug = request.uri.queryParameters["brokerage"].flatMap({ TenantSlug(String($0)) }),
+            let tenant = try? await verifier.tenant(slug) {
+            // Validated origins (scheme://host[:port], lower case); filtered again for the header.
+            ancestors += tenant.settings.allowedOrigins.filter { origin in
+                origin.unicodeScalars.allSatisfy { CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-:/[]").contains($0) }
+            }
+        }
+        return policy(frameAncestors: ancestors.joined(separator: " "))
+    }
+
+    static func serve(_ name: String, _ request: Request, policy: String? = nil) throws -> Response {
         guard let file = files[name] else {
             throw Problem(.notFound, code: "not_found", detail: "no such file in the web app")
         }
@@ -69,7 +88,7 @@ struct WebAppRoutes {
             .eTag: file.etag,
             // Revalidate every time (cheap: 304), so a new server version is picked up at once.
             .cacheControl: "no-cache",
-            .contentSecurityPolicy: file.policy,
+            .contentSecurityPolicy: policy ?? file.policy,
             .xContentTypeOptions: "nosniff",
         ]
         // The token travels in the URL fragment on the demo link: never in a Referer.

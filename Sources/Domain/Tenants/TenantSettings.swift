@@ -82,7 +82,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
     }
 
     /// `http(s)://host[:port]` with nothing after the authority, lower-case.
-    static func isOrigin(_ text: String) -> Bool {
+    public static func isOrigin(_ text: String) -> Bool {
         guard text.count <= 255, text == text.lowercased(), let url = URL(string: text),
             let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
         else { return false }
