@@ -328,19 +328,32 @@ async function refreshRequests() {
   }
 }
 
-function requestCard(request) {
-  const error = h('div.error', { role: 'alert' });
-  const notes = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': 'Notes (only you see them)', placeholder: 'Notes (only you see them)' });
-  const declineForm = h('form.inline-form', {
+/**
+ * A hidden form with one text box under a card (decline notes, a Request Chat message): the
+ * card's button toggles it, Esc hides it; `submit(text)` runs on send, its error shows below.
+ */
+function inlineForm({ label, maxlength, button, primary = false, error, submit }) {
+  const text = h('textarea', { rows: 2, maxlength, 'aria-label': label, placeholder: label });
+  const form = h('form.inline-form', {
     hidden: true,
     onsubmit: async (event) => {
       event.preventDefault();
-      try {
-        await state.api.post(`/v1/chat-requests/${request.id}/decline`, notes.value.trim() ? { notes: notes.value.trim() } : {});
-        refreshRequests();
-      } catch (e) { error.textContent = problemText(e); }
+      try { await submit(text.value.trim(), form); } catch (e) { error.textContent = problemText(e); }
     },
-  }, notes, h('button', { type: 'submit' }, 'Decline request'));
+  }, text, h(primary ? 'button.primary' : 'button', { type: 'submit' }, button));
+  form.toggle = () => { form.hidden = !form.hidden; if (!form.hidden) text.focus(); };
+  return form;
+}
+
+function requestCard(request) {
+  const error = h('div.error', { role: 'alert' });
+  const declineForm = inlineForm({
+    label: 'Notes (only you see them)', maxlength: 2000, button: 'Decline request', error,
+    submit: async (notes) => {
+      await state.api.post(`/v1/chat-requests/${request.id}/decline`, notes ? { notes } : {});
+      refreshRequests();
+    },
+  });
   const from = request.source === 'agent' && request.requester
     ? `Agent · ${request.requester.brokerage?.name ?? ''}` : 'Website';
   const pending = request.status === 'pending';
@@ -367,7 +380,7 @@ function requestCard(request) {
           } catch (e) { error.textContent = problemText(e); }
         },
       }, 'Accept'),
-      pending && h('button', { type: 'button', onclick: () => { declineForm.hidden = !declineForm.hidden; if (!declineForm.hidden) notes.focus(); } }, 'Decline…'),
+      pending && h('button', { type: 'button', onclick: () => declineForm.toggle() }, 'Decline…'),
       request.source === 'website' && h('button', {
         type: 'button',
         onclick: async (event) => {
@@ -401,17 +414,13 @@ $('directory-form').addEventListener('submit', async (event) => {
 function agentCard(agent) {
   const self = agent.brokerage.slug === state.me.tenant && agent.MemberKey === state.me.sub;
   const error = h('div.error', { role: 'alert' });
-  const message = h('textarea', { rows: 2, maxlength: 5000, 'aria-label': 'Why you want to connect', placeholder: 'Why you want to connect' });
-  const form = h('form.inline-form', {
-    hidden: true,
-    onsubmit: async (event) => {
-      event.preventDefault();
-      try {
-        const sent = await state.api.post('/v1/chat-requests', { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message: message.value });
-        form.replaceWith(h('p.done', {}, `Chat requested (${sent.status}).`));
-      } catch (e) { error.textContent = problemText(e); }
+  const form = inlineForm({
+    label: 'Why you want to connect', maxlength: 5000, button: 'Send request', primary: true, error,
+    submit: async (message, sentForm) => {
+      const sent = await state.api.post('/v1/chat-requests', { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message });
+      sentForm.replaceWith(h('p.done', {}, `Chat requested (${sent.status}).`));
     },
-  }, message, h('button.primary', { type: 'submit' }, 'Send request'));
+  });
   const name = agent.MemberFullName || [agent.MemberFirstName, agent.MemberLastName].filter(Boolean).join(' ') || agent.MemberKey;
   const details = [agent.MemberCity, (agent.MemberLanguages || []).join(', '), (agent.MemberDesignation || []).join(', ')].filter(Boolean).join(' · ');
   return h('li.card', { dataset: { member: agent.MemberKey, brokerage: agent.brokerage.slug } },
@@ -419,7 +428,7 @@ function agentCard(agent) {
     details && h('div.contact-line', {}, details),
     agent.MemberBio && h('p', {}, agent.MemberBio),
     [agent.MemberEmail, agent.MemberMobilePhone].filter(Boolean).length ? h('div.contact-line', {}, [agent.MemberEmail, agent.MemberMobilePhone].filter(Boolean).join(' · ')) : null,
-    !self && h('div.actions', {}, h('button', { type: 'button', onclick: () => { form.hidden = !form.hidden; if (!form.hidden) message.focus(); } }, 'Request Chat')),
+    !self && h('div.actions', {}, h('button', { type: 'button', onclick: () => form.toggle() }, 'Request Chat')),
     form, error);
 }
 
