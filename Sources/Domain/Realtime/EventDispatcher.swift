@@ -24,9 +24,8 @@ public final class EventDispatcher: Service, Sendable {
         /// brokerage's other open streams cost it nothing.
         var streams: [String: [UUID: Subscription]] = [:]
         var streamCount = 0
-        /// A read is running; `dirty` asks for one more after it.
-        var reading = false
-        var dirty = false
+        /// One read at a time; a wake-up during one asks for another after it.
+        var reads = OneRunAtATime()
 
         mutating func add(_ subscription: Subscription) {
             streams[subscription.userID, default: [:]][subscription.id] = subscription
@@ -164,18 +163,7 @@ public final class EventDispatcher: Service, Sendable {
 
     /// Something was committed in `tenant`: read and fan out its new events (coalesced).
     public func wake(_ slug: String) {
-        let start = state.withLock { tenants -> Bool in
-            guard var tenant = tenants[slug] else { return false }
-            if tenant.reading {
-                tenant.dirty = true
-                tenants[slug] = tenant
-                return false
-            }
-            tenant.reading = true
-            tenant.dirty = false
-            tenants[slug] = tenant
-            return true
-        }
+        let start = state.withLock { tenants in tenants[slug]?.reads.request() ?? false }
         guard start else { return }
         Task { await drain(slug) }
     }
@@ -255,7 +243,7 @@ public final class EventDispatcher: Service, Sendable {
                 failures = 0
             } catch DatabaseError.closed {
                 // Shutting down: nothing more will be read; the safety tick stops too.
-                state.withLock { tenants in tenants[slug]?.reading = false }
+                state.withLock { tenants in tenants[slug]?.reads.abandon() }
                 return
             } catch {
                 failures += 1
@@ -268,13 +256,11 @@ public final class EventDispatcher: Service, Sendable {
             }
             let again = state.withLock { tenants -> Bool in
                 guard var tenant = tenants[slug] else { return false }
-                if tenant.dirty || more {
-                    tenant.dirty = false
+                if tenant.reads.finish(more: more) {
                     tenants[slug] = tenant
                     return true
                 }
-                tenant.reading = false
-                if tenant.streamCount == 0 { tenants[slug] = nil } else { tenants[slug] = tenant }
+                tenants[slug] = tenant.streamCount == 0 ? nil : tenant
                 return false
             }
             guard again else { return }

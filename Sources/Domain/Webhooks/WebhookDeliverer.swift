@@ -119,8 +119,8 @@ public final class WebhookDeliverer: Service, Sendable {
     struct Watched {
         var tenant: Tenant
         var nextLook: ContinuousClock.Instant
-        var looking = false
-        var again = false
+        /// One pass at a time; a wake-up during one asks for another after it.
+        var passes = OneRunAtATime()
     }
 
     let database: Database
@@ -146,17 +146,7 @@ public final class WebhookDeliverer: Service, Sendable {
     /// A writer of `slug` committed (called for every wake-up of the live stream): look soon.
     public func wake(_ slug: String) {
         guard settings.enabled, !stopping.withLock({ $0 }) else { return }
-        let start = watched.withLock { all -> Bool in
-            guard var entry = all[slug] else { return false }
-            if entry.looking {
-                entry.again = true
-                all[slug] = entry
-                return false
-            }
-            entry.looking = true
-            all[slug] = entry
-            return true
-        }
+        let start = watched.withLock { all in all[slug]?.passes.request() ?? false }
         if start { Task { await look(slug) } }
     }
 
@@ -182,9 +172,8 @@ public final class WebhookDeliverer: Service, Sendable {
             let now = ContinuousClock.now
             let due = watched.withLock { all -> [String] in
                 var due: [String] = []
-                for (slug, entry) in all where !entry.looking && entry.nextLook <= now {
-                    all[slug]?.looking = true
-                    due.append(slug)
+                for (slug, entry) in all where !entry.passes.running && entry.nextLook <= now {
+                    if all[slug]?.passes.request() == true { due.append(slug) }
                 }
                 return due
             }
@@ -241,9 +230,7 @@ public final class WebhookDeliverer: Service, Sendable {
                 // Literals only (numbers from the settings): one round trip.
                 let results = try await database.tenantBatch(tenant.scope, """
                     SELECT webhook_schedule();
-                    SELECT delivery_id, endpoint_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
-                           array_to_json(secrets)::text AS secrets
-                    FROM webhook_claim(\(settings.perEndpoint), \(settings.lease), \(room));
+                    SELECT \(Claim.columns) FROM webhook_claim(\(settings.perEndpoint), \(settings.lease), \(room));
                     SELECT extract(epoch FROM min(n.next) - now())::float8 AS due
                     FROM webhook_endpoints w CROSS JOIN LATERAL (
                         SELECT CASE
@@ -271,30 +258,33 @@ public final class WebhookDeliverer: Service, Sendable {
                 }
                 // A backlog longer than one pass numbers or schedules (1,000 events): go on.
                 if try results[3].rows.first?.decode(Bool.self, "behind") == true {
-                    watched.withLock { $0[slug]?.again = true }
+                    // Under way (this pass): asks for one more after it.
+                    _ = watched.withLock { $0[slug]?.passes.request() }
                 }
             } catch DatabaseError.closed {
+                watched.withLock { $0[slug]?.passes.abandon() }
                 return
             } catch {
                 logger.warning("webhook pass failed", metadata: ["tenant": "\(slug)", "error": "\(error)"])
             }
             let again = watched.withLock { all -> Bool in
                 guard var entry = all[slug] else { return false }
-                if entry.again {
-                    entry.again = false
-                    all[slug] = entry
-                    return true
-                }
-                entry.looking = false
-                entry.nextLook = .now + wait
+                let again = entry.passes.finish()
+                if !again { entry.nextLook = .now + wait }
                 all[slug] = entry
-                return false
+                return again
             }
             guard again else { return }
         }
     }
 
     struct Claim: Sendable {
+        /// What both claim functions return, as `start` decodes it.
+        static let columns = """
+            delivery_id, endpoint_id, url, message_id, body, attempt, retry_step, lease::text AS lease, \
+            array_to_json(secrets)::text AS secrets
+            """
+
         let id: UUID
         let endpoint: UUID
         let url: String
@@ -326,11 +316,9 @@ public final class WebhookDeliverer: Service, Sendable {
         guard room > 0 else { return }
         do {
             let rows = try await database.withTenant(tenant.scope) { tx in
-                try await tx.query("""
-                    SELECT delivery_id, endpoint_id, url, message_id, body, attempt, retry_step, lease::text AS lease,
-                           array_to_json(secrets)::text AS secrets
-                    FROM webhook_claim_endpoint($1, $2, $3, $4)
-                    """, [endpoint, settings.perEndpoint, settings.lease, room]).rows
+                try await tx.query(
+                    "SELECT \(Claim.columns) FROM webhook_claim_endpoint($1, $2, $3, $4)",
+                    [endpoint, settings.perEndpoint, settings.lease, room]).rows
             }
             try start(rows, tenant: tenant)
         } catch DatabaseError.closed {
