@@ -11,21 +11,24 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_now timestamptz := now();
     v_lease timestamptz := clock_timestamp() + make_interval(secs => p_lease_seconds);
-    v_endpoints webhook_endpoints[];
+    v_ids uuid[];
+    v_id uuid;
     v_endpoint webhook_endpoints;
     v_left integer := p_max;
     v_taken integer;
 BEGIN
-    -- The endpoints with something due that no other claim holds, locked until commit.
+    -- The endpoints with something due that no other claim holds, locked until commit. (Their
+    -- ids: Citus cannot pass rows of a CTE, an anonymous composite type, back from a worker.)
     WITH e AS MATERIALIZED (
-        SELECT w.* FROM webhook_endpoints w
+        SELECT w.id FROM webhook_endpoints w
         WHERE w.enabled AND EXISTS (
             SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= v_now)
         FOR NO KEY UPDATE OF w SKIP LOCKED
     )
-    SELECT array_agg(e) INTO v_endpoints FROM e;
-    FOREACH v_endpoint IN ARRAY coalesce(v_endpoints, '{}') LOOP
+    SELECT array_agg(e.id) INTO v_ids FROM e;
+    FOREACH v_id IN ARRAY coalesce(v_ids, '{}') LOOP
         EXIT WHEN v_left <= 0;
+        SELECT * INTO v_endpoint FROM webhook_endpoints w WHERE w.id = v_id;
         RETURN QUERY SELECT * FROM webhook_lease(v_endpoint, v_left, p_per_endpoint, v_now, v_lease);
         GET DIAGNOSTICS v_taken = ROW_COUNT;
         v_left := v_left - v_taken;
