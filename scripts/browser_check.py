@@ -390,6 +390,7 @@ card.find_element(By.XPATH, ".//button[text()='Request Chat']").click()
 card.find_element(By.CSS_SELECTOR, "textarea").send_keys(f"Co-op on 12 Oak St? {RUN}")
 card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 wait_for(lambda: "Chat requested" in card.text, "Request Chat is sent")
+wait_for(lambda: any("Hana Ito" in c.text and "pending" in c.text for c in css(avery, "#sent .card")), "it is listed among Avery's requests, pending")
 wait_for(lambda: int(text(hana, "#request-count") or "0") == hana_pending + 1, "Hana's pending count goes up live")
 hana.find_element(By.CSS_SELECTOR, ".nav[data-view=requests]").click()
 request = wait_for(lambda: next((c for c in css(hana, "#requests .card") if f"12 Oak St? {RUN}" in c.text), None),
@@ -398,6 +399,10 @@ check("Demo Brokerage" in request.text, "the request names Avery's brokerage")
 request.find_element(By.XPATH, ".//button[text()='Accept']").click()
 wait_for(lambda: f"12 Oak St? {RUN}" in text(hana, ".messages"), "accepting opens the agent-to-agent chat with the message")
 check(not css(hana, "#conversation-kind")[0].get_attribute("hidden"), "the conversation shows the agent-to-agent badge")
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=directory]").click()
+wait_for(lambda: any("Hana Ito" in c.text and "accepted" in c.text and "Open chat" in c.text for c in css(avery, "#sent .card")),
+         "Avery's request shows accepted, with a way to the chat")
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
 wait_for(lambda: any("Hana Ito" in b.text and "Agent" in b.text for b in css(avery, "#sessions [data-session]")),
          "Avery's list gets the new agent-to-agent conversation live")
@@ -422,7 +427,16 @@ wait_for(lambda: f"Sent while you were away {RUN}" in text(hana, ".messages"),
 wait_for(lambda: f"Sent while you were away {RUN}" in text(avery, ".messages"), "so does Avery's")
 
 # ——— keyboard and phone width ———
-box = avery.find_element(By.CSS_SELECTOR, ".composer textarea")
+active_tab = avery.find_element(By.CSS_SELECTOR, "[data-status=active]")
+active_tab.click()
+active_tab.send_keys(Keys.ARROW_RIGHT)
+wait_for(lambda: avery.switch_to.active_element.get_attribute("data-status") == "closed"
+         and any("Sam Lee" in b.text for b in css(avery, "#sessions [data-session]")),
+         "→ on the status tabs selects Closed (Sam Lee's closed conversation)")
+avery.switch_to.active_element.send_keys(Keys.HOME)
+wait_for(lambda: any("Maria" in b.text for b in css(avery, "#sessions [data-session]")), "Home goes back to Active")
+next(b for b in css(avery, "#sessions [data-session]") if "Hana Ito" in b.text).click()
+box = wait_for(lambda: css(avery, ".composer textarea"), "a conversation is open again")[0]
 box.click()
 box.send_keys(Keys.TAB)
 check(avery.switch_to.active_element.text == "Send", "Tab from the message box reaches Send")

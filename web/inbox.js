@@ -122,6 +122,7 @@ function onEvent(frame) {
     case 'request.created':
     case 'request.updated':
       if (frame.data.direction === 'incoming') refreshRequests();
+      else if (state.view === 'directory') refreshSent();
       if (frame.data.status === 'accepted') refreshSessionsSoon();
       return;
   }
@@ -146,7 +147,10 @@ function showView(view) {
   $('search-view').hidden = view !== 'search';
   document.body.classList.remove('reading');
   if (view === 'requests') refreshRequests();
-  if (view === 'directory') $('directory-form').q.focus();
+  if (view === 'directory') {
+    $('directory-form').q.focus();
+    refreshSent();
+  }
 }
 
 for (const button of document.querySelectorAll('.nav')) {
@@ -155,13 +159,37 @@ for (const button of document.querySelectorAll('.nav')) {
 
 // ——— sessions ———
 
-for (const tab of document.querySelectorAll('[data-status]')) {
-  tab.addEventListener('click', () => {
-    state.status = tab.dataset.status;
-    for (const other of document.querySelectorAll('[data-status]')) other.setAttribute('aria-selected', String(other === tab));
-    refreshSessions();
+/**
+ * A tab list (WAI-ARIA tabs): click or Enter selects; ← / → (Home / End) move between the tabs and
+ * select; only the selected tab is in the Tab order.
+ */
+function tabs(selector, select) {
+  const all = [...document.querySelectorAll(selector)];
+  const choose = (tab) => {
+    for (const other of all) {
+      other.setAttribute('aria-selected', String(other === tab));
+      other.tabIndex = other === tab ? 0 : -1;
+    }
+    select(tab);
+  };
+  all.forEach((tab, index) => {
+    tab.tabIndex = tab.getAttribute('aria-selected') === 'true' ? 0 : -1;
+    tab.addEventListener('click', () => choose(tab));
+    tab.addEventListener('keydown', (event) => {
+      const to = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: all.length - 1 }[event.key];
+      if (to === undefined) return;
+      event.preventDefault();
+      const next = all[(to + all.length) % all.length];
+      next.focus();
+      choose(next);
+    });
   });
 }
+
+tabs('[data-status]', (tab) => {
+  state.status = tab.dataset.status;
+  refreshSessions();
+});
 
 let sessionsRequest = 0;
 async function refreshSessions() {
@@ -309,13 +337,10 @@ $('clear-search').addEventListener('click', clearSearch);
 
 // ——— chat requests ———
 
-for (const tab of document.querySelectorAll('[data-request-status]')) {
-  tab.addEventListener('click', () => {
-    state.requestStatus = tab.dataset.requestStatus;
-    for (const other of document.querySelectorAll('[data-request-status]')) other.setAttribute('aria-selected', String(other === tab));
-    refreshRequests();
-  });
-}
+tabs('[data-request-status]', (tab) => {
+  state.requestStatus = tab.dataset.requestStatus;
+  refreshRequests();
+});
 
 async function refreshRequests() {
   try {
@@ -396,6 +421,26 @@ function requestCard(request) {
 
 // ——— directory ———
 
+/** The caller's own Request Chat requests: whom, when, and what became of them. */
+async function refreshSent() {
+  try {
+    const page = await state.api.get('/v1/chat-requests/sent?limit=20');
+    $('sent').replaceChildren(...page.items.map((sent) => {
+      const to = sent.to.MemberFullName || sent.to.MemberKey;
+      return h('li.card', { dataset: { sent: sent.id } },
+        h('div.item-top', {},
+          h('strong', {}, to), h('span.pill', {}, sent.to.brokerage.name), h('span.pill.status', {}, sent.status),
+          h('time.item-time', { datetime: sent.createdAt }, formatTime(sent.createdAt))),
+        sent.message && h('p.request-message', {}, sent.message),
+        sent.sessionId && h('div.actions', {},
+          h('button', { type: 'button', onclick: () => { showView('sessions'); openSession(sent.sessionId); } }, 'Open chat')));
+    }));
+    if (!page.items.length) $('sent').append(h('li.empty', {}, 'None yet: find an agent above and use Request Chat.'));
+  } catch (error) {
+    $('sent').replaceChildren(h('li.error', {}, problemText(error)));
+  }
+}
+
 $('directory-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
@@ -419,6 +464,7 @@ function agentCard(agent) {
     submit: async (message, sentForm) => {
       const sent = await state.api.post('/v1/chat-requests', { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message });
       sentForm.replaceWith(h('p.done', {}, `Chat requested (${sent.status}).`));
+      refreshSent();
     },
   });
   const name = agent.MemberFullName || [agent.MemberFirstName, agent.MemberLastName].filter(Boolean).join(' ') || agent.MemberKey;
