@@ -374,6 +374,14 @@ wait_for(lambda: "closed" in text(visitor, ".conversation-status") and not visit
          "Avery closes the conversation; the widget shows it closed, live")
 avery.find_element(By.CSS_SELECTOR, "[data-action=reopen]").click()
 wait_for(lambda: visitor.find_element(By.CSS_SELECTOR, ".composer textarea").is_enabled(), "reopened: the visitor can write again")
+avery.find_element(By.CSS_SELECTOR, "[data-action=archive]").click()
+wait_for(lambda: text(avery, "#conversation-status") == "archived"
+         and not any(f"Vera Visitor {RUN}" in b.text for b in css(avery, "#sessions [data-session]")),
+         "Archive: the conversation leaves the Active list")
+visitor.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(f"One more question {RUN}", Keys.ENTER)
+wait_for(lambda: text(avery, "#conversation-status") == "active"
+         and any(f"Vera Visitor {RUN}" in b.text for b in css(avery, "#sessions [data-session]")),
+         "the visitor's new message makes it active again, live")
 
 # ——— the directory, across brokerages ———
 hana = browser("hana")

@@ -102,10 +102,39 @@ struct SessionTests {
             // The archiving agent's own message keeps it archived…
             _ = try await pair.send(client, "note to self")
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
-            // …the client's brings it back.
+            // …the client's brings it back, and the agent's apps hear of it live (docs/STREAM.md:
+            // session.updated for "archived → active by a new message").
+            let stream = try await TestStream.connect(port: try #require(client.port), token: pair.agent)
             #expect(try await pair.send(client, as: pair.client, "are you there?").status == .created)
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .active)
+            let updated = try #require(await stream.nextEvent(["session.updated"]))
+            let data = try updated.data(SessionUpdated.self)
+            #expect(data.sessionId == pair.sessionID)
+            #expect(data.status == "active")
+            #expect(data.changedBy == "client-1")
+            #expect(data.members.count == 2)
+            #expect(data.members.allSatisfy { $0.brokerage == nil })
+            #expect(data.lastSeq == 3)
+            await stream.close()
         }
+    }
+
+    struct SessionUpdated: Decodable {
+        struct Member: Decodable {
+            let userId: String
+            let name: String
+            let role: String
+            let lastReadSeq: Int64
+            let brokerage: String?
+        }
+        let sessionId: String
+        let kind: String
+        let agentToAgent: Bool
+        let status: String
+        let members: [Member]
+        let lastSeq: Int64
+        let lastActivityAt: Date
+        let changedBy: String
     }
 
     @Test("clients cannot change status; non-members get 404 exactly like a missing session")

@@ -26,6 +26,8 @@ DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
     v_now timestamptz := now();
     v_status text;
+    v_new_status text;
+    v_session_json jsonb;
     v_last_seq bigint;
     v_peers text[];
     v_members jsonb;
@@ -98,7 +100,7 @@ BEGIN
         status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
         status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
     WHERE s.id = p_session
-    RETURNING s.last_seq INTO v_last_seq;
+    RETURNING s.last_seq, s.status INTO v_last_seq, v_new_status;
 
     INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, html, listing)
     VALUES (p_session, v_last_seq, p_sender, p_client_id, p_text, p_html, p_listing)
@@ -115,6 +117,25 @@ BEGIN
     v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
     INSERT INTO event_outbox (type, session_id, recipients, data)
     VALUES ('message.created', p_session, v_recipients, v_json);
+
+    -- An archived session that this message made active again: every member's apps hear of
+    -- it as of any status change (docs/STREAM.md), the same object SessionStore announces.
+    -- (Built first, then inserted as a value: Citus plans an INSERT … SELECT differently.)
+    IF v_status = 'archived' AND v_new_status = 'active' THEN
+        SELECT jsonb_build_object(
+            'sessionId', p_session, 'kind', s.kind, 'agentToAgent', s.kind = 'agent', 'status', s.status,
+            'members', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                            'userId', m.user_id, 'name', u.display_name, 'role', m.role, 'lastReadSeq', m.last_read_seq,
+                            'brokerage', u.brokerage)) ORDER BY m.joined_at, m.user_id)
+                        FROM session_members m JOIN users u ON u.id = m.user_id WHERE m.session_id = p_session),
+            'lastSeq', s.last_seq,
+            'lastActivityAt', to_char(s.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'changedBy', p_sender)
+        INTO v_session_json
+        FROM sessions s WHERE s.id = p_session;
+        INSERT INTO event_outbox (type, session_id, recipients, data)
+        VALUES ('session.updated', p_session, v_recipients, v_session_json);
+    END IF;
 
     -- Badges: every other member; the sender too if this session had unread messages for them.
     -- Agents of other brokerages ('@…') have their badge in their own brokerage.
