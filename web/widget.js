@@ -92,6 +92,13 @@ $('request-form').addEventListener('submit', async (event) => {
   }
 });
 
+/** The request is over (closed, declined, expired): say so, forget it, offer a new one. */
+function ended(text) {
+  forget();
+  $('waiting-text').textContent = text;
+  $('start-over').hidden = false;
+}
+
 $('start-over').addEventListener('click', () => {
   forget();
   location.reload();
@@ -111,12 +118,7 @@ async function follow(request) {
       me = await api.get('/v1/me');
       break;
     } catch (error) {
-      if (error.status === 401) { // the token expired or the request was closed: start over
-        forget();
-        $('waiting-text').textContent = 'This chat has ended.';
-        $('start-over').hidden = false;
-        return;
-      }
+      if (error.status === 401) return ended('This chat has ended.'); // token expired or request closed
       await new Promise((resolve) => setTimeout(resolve, 3000)); // offline or busy: try again
     }
   }
@@ -163,9 +165,7 @@ async function follow(request) {
     settled = true;
     clearInterval(timer);
     stream.stop();
-    forget();
-    $('waiting-text').textContent = text;
-    $('start-over').hidden = false;
+    ended(text);
   }
 
   conversation.stream = stream;

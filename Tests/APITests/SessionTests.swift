@@ -120,18 +120,11 @@ struct SessionTests {
     }
 
     struct SessionUpdated: Decodable {
-        struct Member: Decodable {
-            let userId: String
-            let name: String
-            let role: String
-            let lastReadSeq: Int64
-            let brokerage: String?
-        }
         let sessionId: String
         let kind: String
         let agentToAgent: Bool
         let status: String
-        let members: [Member]
+        let members: [Session.Member]
         let lastSeq: Int64
         let lastActivityAt: Date
         let changedBy: String

@@ -72,12 +72,13 @@ struct WebAppRoutes {
         if let slug = request.uri.queryParameters["brokerage"].flatMap({ TenantSlug(String($0)) }),
             let tenant = try? await verifier.tenant(slug) {
             // Validated origins (scheme://host[:port], lower case); filtered again for the header.
-            ancestors += tenant.settings.allowedOrigins.filter { origin in
-                origin.unicodeScalars.allSatisfy { CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-:/[]").contains($0) }
-            }
+            ancestors += tenant.settings.allowedOrigins.filter { $0.unicodeScalars.allSatisfy(originScalars.contains) }
         }
         return policy(frameAncestors: ancestors.joined(separator: " "))
     }
+
+    /// What an origin in a CSP source list may contain.
+    static let originScalars = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyz0123456789.-:/[]")
 
     static func serve(_ name: String, _ request: Request, policy: String? = nil) throws -> Response {
         guard let file = files[name] else {
