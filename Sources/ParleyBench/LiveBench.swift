@@ -67,6 +67,38 @@ func fanOutBenchmark(rounds: Int) async throws {
     await database.close()
 }
 
+/// `--latency [R]`: only send→deliver at 200 msgs/s over 20 sessions (issue 15, point 5), R
+/// rounds of: no other streams, 1,000 idle streams of another brokerage, the same again, none.
+/// The idle streams are opened 5 s before their round (their opening is not what is measured)
+/// and closed after it.
+func latencyBenchmark(rounds: Int) async throws {
+    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
+    defer { server.killNow() }
+    let spread = try await makeFixture(try await TestTenant.make(database, prefix: "bench"), port: server.port, sessions: 20)
+    try await throughput(spread, senders: 16, seconds: 3, listeners: 1, label: "warm-up (not a result)")
+    var worst: [Int: [Double]] = [:]
+    for round in 1...rounds {
+        for (run, streams) in [0, 1000, 1000, 0].enumerated() {
+            var idle: IdleStreams?
+            if streams > 0 {
+                let opened = try await IdleStreams(database: database, server: server)
+                try await opened.open(upTo: streams)
+                try await Task.sleep(for: .seconds(5))
+                idle = opened
+            }
+            let figures = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
+            worst[streams, default: []].append(figures.p99)
+            idle?.sockets.close()
+        }
+    }
+    for (streams, p99s) in worst.sorted(by: { $0.key < $1.key }) {
+        print("  send→deliver p99 with \(streams) idle streams, each run: " + p99s.map(format).joined(separator: ", "))
+    }
+    await database.close()
+}
+
 /// `--idle N`: only the server's memory per idle stream (N streams, default 15,000).
 func idleBenchmark(count: Int) async throws {
     let conninfo = try await TestDatabase.shared.makeScratchDatabase()

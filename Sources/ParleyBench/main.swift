@@ -7,6 +7,7 @@
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
+//   … --latency [R]        send→deliver at 200 msgs/s without and with 1,000 idle streams, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //   … --provision [N] [--lanes 1,2,4,8]  N brokerages provisioned at each number of lanes
 //   … --webhooks [R]       send throughput with and without a webhook endpoint (R rounds), delivery
@@ -71,7 +72,8 @@ struct Fixture: Sendable {
 
 /// Sends `count` messages at `rate` per second over `connections` connections, and measures for
 /// each the time from issuing the POST to its `message.created` frame arriving on the reader.
-func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, label: String) async throws {
+@discardableResult
+func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, label: String) async throws -> (p50: Double, p99: Double, postP99: Double) {
     let reader = try await TestStream.connect(port: fixture.port, token: fixture.client)
     _ = await reader.next()
     let started = Shared<[String: UInt64]>([:])
@@ -120,6 +122,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     let sorted = latencies.with { $0 }.sorted()
     let posts = postTimes.with { $0 }.sorted()
     print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan)); the POST alone p50 \(format(percentile(posts, 50))), p99 \(format(percentile(posts, 99)))")
+    return (percentile(sorted, 50), percentile(sorted, 99), percentile(posts, 99))
 }
 
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`;
@@ -273,6 +276,11 @@ if let flag = CommandLine.arguments.firstIndex(of: "--webhooks") {
 if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
     let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
     try await fanOutBenchmark(rounds: max(rounds, 1))
+    exit(0)
+}
+if let flag = CommandLine.arguments.firstIndex(of: "--latency") {
+    let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
+    try await latencyBenchmark(rounds: max(rounds, 1))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--idle") {
