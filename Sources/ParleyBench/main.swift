@@ -136,6 +136,9 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     streams.startDraining()
     let sent = Shared(0)
     let failed = Shared(0)
+    // Keys unique to this run: a later run with the same label must send new messages, not
+    // replay this run's (an idempotent replay answers 200 and would count as a failure).
+    let run = UUID().uuidString.prefix(8)
     let deadline = Stopwatch.now() + UInt64(seconds * 1_000_000_000)
     let begin = Stopwatch.now()
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -154,7 +157,7 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
                                 }
                                 let target = fixture.sessions[(lane + index * senders) % fixture.sessions.count]
                                 let status = try await post(http, "/v1/sessions/\(target.id)/messages", token: target.agentToken,
-                                                            json: #"{"clientMessageId":"\#(label)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
+                                                            json: #"{"clientMessageId":"\#(run)-\#(lane)-\#(index)","text":"throughput \#(index)"}"#)
                                 if status == .created { sent.with { $0 += 1 } } else { failed.with { $0 += 1 } }
                             }
                         }
