@@ -51,22 +51,30 @@ func liveBenchmark(quick: Bool) async throws {
 /// `--fanout [R]`: only the send throughput without and with 50 live sockets of the
 /// recipient, R rounds (default 2) of four 10 s runs, with each round's ratio.
 func fanOutBenchmark(rounds: Int) async throws {
+    try await withWarmServer { _, _, fixture in
+        // Each round is none, fifty, fifty, none: a throughput that drifts during the run (this
+        // machine's, or the database's as it grows) weighs on both sides alike.
+        for round in 1...rounds {
+            var none = 0.0, fifty = 0.0
+            for listeners in [0, 50, 50, 0] {
+                let rate = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets")
+                if listeners == 0 { none += rate } else { fifty += rate }
+            }
+            print(String(format: "  round %d: with 50 live sockets / without = %.2f", round, fifty / none))
+        }
+    }
+}
+
+/// A release `parley serve` in its own process on a scratch database, a brokerage with 20
+/// sessions, and a 3 s warm-up (every pooled connection prepares its statements once).
+func withWarmServer(_ body: (Database, ServerProcess, Fixture) async throws -> Void) async throws {
     let conninfo = try await TestDatabase.shared.makeScratchDatabase()
     let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
     let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
     defer { server.killNow() }
     let fixture = try await makeFixture(try await TestTenant.make(database, prefix: "bench"), port: server.port, sessions: 20)
-    _ = try await throughput(fixture, senders: 16, seconds: 3, listeners: 1, label: "warm-up (not a result)")
-    // Each round is none, fifty, fifty, none: a throughput that drifts during the run (this
-    // machine's, or the database's as it grows) weighs on both sides alike.
-    for round in 1...rounds {
-        var none = 0.0, fifty = 0.0
-        for listeners in [0, 50, 50, 0] {
-            let rate = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets")
-            if listeners == 0 { none += rate } else { fifty += rate }
-        }
-        print(String(format: "  round %d: with 50 live sockets / without = %.2f", round, fifty / none))
-    }
+    try await throughput(fixture, senders: 16, seconds: 3, listeners: 1, label: "warm-up (not a result)")
+    try await body(database, server, fixture)
     await database.close()
 }
 
@@ -75,35 +83,30 @@ func fanOutBenchmark(rounds: Int) async throws {
 /// The idle streams (of a brokerage provisioned before the first round) are opened 2 s before
 /// their round and closed after it.
 func latencyBenchmark(rounds: Int) async throws {
-    let conninfo = try await TestDatabase.shared.makeScratchDatabase()
-    let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
-    let server = try await ServerProcess.start(conninfo: conninfo, environment: serverEnvironment)
-    defer { server.killNow() }
-    let spread = try await makeFixture(try await TestTenant.make(database, prefix: "bench"), port: server.port, sessions: 20)
-    try await throughput(spread, senders: 16, seconds: 3, listeners: 1, label: "warm-up (not a result)")
-    // The idle brokerage and its users' tokens are made once, before any round: provisioning a
-    // brokerage just before a round would measure its aftermath (catalog invalidations,
-    // autovacuum of the new tables), not the open streams.
-    let idle = try await IdleStreams(database: database, server: server)
-    try await Task.sleep(for: .seconds(5))
-    var worst: [Int: [Double]] = [:]
-    for round in 1...rounds {
-        for (run, streams) in [0, 1000, 1000, 0].enumerated() {
-            let sockets = StreamSockets()
-            if streams > 0 {
-                try await sockets.open(port: server.port, tokens: Array(idle.tokens.prefix(streams)))
-                sockets.startDraining()
-                try await Task.sleep(for: .seconds(2))
+    try await withWarmServer { database, server, spread in
+        // The idle brokerage and its users' tokens are made once, before any round: provisioning a
+        // brokerage just before a round would measure its aftermath (catalog invalidations,
+        // autovacuum of the new tables), not the open streams.
+        let idle = try await IdleStreams(database: database, server: server)
+        try await Task.sleep(for: .seconds(5))
+        var worst: [Int: [Double]] = [:]
+        for round in 1...rounds {
+            for (run, streams) in [0, 1000, 1000, 0].enumerated() {
+                let sockets = StreamSockets()
+                if streams > 0 {
+                    try await sockets.open(port: server.port, tokens: Array(idle.tokens.prefix(streams)))
+                    sockets.startDraining()
+                    try await Task.sleep(for: .seconds(2))
+                }
+                let figures = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
+                worst[streams, default: []].append(figures.p99)
+                if streams > 0 { sockets.close() }
             }
-            let figures = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
-            worst[streams, default: []].append(figures.p99)
-            if streams > 0 { sockets.close() }
+        }
+        for (streams, p99s) in worst.sorted(by: { $0.key < $1.key }) {
+            print("  send→deliver p99 with \(streams) idle streams, each run: " + p99s.map(format).joined(separator: ", "))
         }
     }
-    for (streams, p99s) in worst.sorted(by: { $0.key < $1.key }) {
-        print("  send→deliver p99 with \(streams) idle streams, each run: " + p99s.map(format).joined(separator: ", "))
-    }
-    await database.close()
 }
 
 /// `--idle N`: only the server's memory per idle stream (N streams, default 15,000).
