@@ -84,12 +84,11 @@ func withWarmServer(_ body: (Database, ServerProcess, Fixture) async throws -> V
 /// their round and closed after it.
 func latencyBenchmark(rounds: Int) async throws {
     try await withWarmServer { database, server, spread in
-        // The idle brokerage and its users' tokens are made once, before any round: provisioning a
-        // brokerage just before a round would measure its aftermath (catalog invalidations,
-        // autovacuum of the new tables), not the open streams.
+        // Made once, before any round, and left to settle (as in liveBenchmark: a provisioning
+        // just before a round is what that round would measure).
         let idle = try await IdleStreams(database: database, server: server)
         try await Task.sleep(for: .seconds(5))
-        var worst: [Int: [Double]] = [:]
+        var p99sByStreams: [Int: [Double]] = [:]
         for round in 1...rounds {
             for (run, streams) in [0, 1000, 1000, 0].enumerated() {
                 let sockets = StreamSockets()
@@ -98,12 +97,12 @@ func latencyBenchmark(rounds: Int) async throws {
                     sockets.startDraining()
                     try await Task.sleep(for: .seconds(2))
                 }
-                let figures = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
-                worst[streams, default: []].append(figures.p99)
+                let p99 = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
+                p99sByStreams[streams, default: []].append(p99)
                 if streams > 0 { sockets.close() }
             }
         }
-        for (streams, p99s) in worst.sorted(by: { $0.key < $1.key }) {
+        for (streams, p99s) in p99sByStreams.sorted(by: { $0.key < $1.key }) {
             print("  send→deliver p99 with \(streams) idle streams, each run: " + p99s.map(format).joined(separator: ", "))
         }
     }

@@ -72,8 +72,9 @@ struct Fixture: Sendable {
 
 /// Sends `count` messages at `rate` per second over `connections` connections, and measures for
 /// each the time from issuing the POST to its `message.created` frame arriving on the reader.
+/// Prints the figures; returns the send→deliver p99.
 @discardableResult
-func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, label: String) async throws -> (p50: Double, p99: Double, postP99: Double) {
+func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, label: String) async throws -> Double {
     let reader = try await TestStream.connect(port: fixture.port, token: fixture.client)
     _ = await reader.next()
     let started = Shared<[String: UInt64]>([:])
@@ -122,7 +123,7 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
     let sorted = latencies.with { $0 }.sorted()
     let posts = postTimes.with { $0 }.sorted()
     print("  \(label): \(sorted.count)/\(count) delivered, achieved \(String(format: "%.0f", Double(count) / elapsed)) msgs/s; send→deliver p50 \(format(percentile(sorted, 50))), p99 \(format(percentile(sorted, 99))), max \(format(sorted.last ?? .nan)); the POST alone p50 \(format(percentile(posts, 50))), p99 \(format(percentile(posts, 99)))")
-    return (percentile(sorted, 50), percentile(sorted, 99), percentile(posts, 99))
+    return percentile(sorted, 99)
 }
 
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`;
