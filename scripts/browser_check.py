@@ -79,6 +79,12 @@ def check(ok, what):
 
 
 def fail(what):
+    report(what)
+    sys.exit(1)
+
+
+def report(what):
+    """Prints the failure with each browser's screenshot and console, then stops browsers and servers."""
     print(f"FAIL {what}")
     for name, driver in drivers.items():
         try:
@@ -88,7 +94,16 @@ def fail(what):
         except Exception as error:  # noqa: BLE001 - the report must not hide the failure
             print(f"  ({name}: {error})")
     finish()
-    sys.exit(1)
+
+
+def on_uncaught(kind, value, trace):
+    """An exception no check caught (a vanished element, a lost driver) fails the run as a check
+    does: reported, and no browser, server or cluster left running."""
+    sys.__excepthook__(kind, value, trace)
+    report(f"{kind.__name__}: {str(value).splitlines()[0] if str(value) else ''}")
+
+
+sys.excepthook = on_uncaught
 
 
 def finish():
@@ -142,6 +157,18 @@ def api(method, path, bearer, body=None):
 
 def css(driver, selector):
     return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def open_session(driver, name, what):
+    """Clicks the session list's row naming `name`. The list is re-rendered by live events, so a
+    row found a moment ago may be gone by the click: found and clicked again until it works."""
+    def click():
+        row = next((b for b in css(driver, "#sessions [data-session]") if name in b.text), None)
+        if row is None:
+            return False
+        row.click()
+        return True
+    wait_for(click, what)
 
 
 def text(driver, selector):
@@ -207,8 +234,7 @@ pending_before = int(text(avery, "#request-count") or "0")
 shot(avery, "inbox")
 
 # A conversation with history: the listing card, the image preview, ✓ / ✓✓.
-maria = next(b for b in css(avery, "#sessions [data-session]") if "Maria" in b.text)
-maria.click()
+open_session(avery, "Maria", "Avery opens Maria's conversation")
 wait_for(lambda: len(css(avery, ".messages .message")) >= 5, "Maria's conversation shows its history")
 wait_for(lambda: css(avery, ".messages .listing"), "a shared listing shows as a card")
 wait_for(lambda: avery.execute_script(
@@ -362,7 +388,7 @@ check(visitor.execute_script("return document.querySelector('.messages').textCon
 # ——— history paging, and close / reopen seen live by the visitor ———
 total = len(payloads) + 4
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
-next(b for b in css(avery, "#sessions [data-session]") if f"Vera Visitor {RUN}" in b.text).click()
+open_session(avery, f"Vera Visitor {RUN}", "Avery opens Vera's conversation")
 wait_for(lambda: len(css(avery, ".messages .message")) == 30 and css(avery, ".older:not([hidden])"),
          "a long conversation opens with its newest 30 messages and a way to older ones")
 avery.find_element(By.CSS_SELECTOR, ".older").click()
@@ -415,7 +441,7 @@ avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
 wait_for(lambda: any("Hana Ito" in b.text and "Agent" in b.text for b in css(avery, "#sessions [data-session]")),
          "Avery's list gets the new agent-to-agent conversation live")
 hana.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(f"Happy to, Avery {RUN}", Keys.ENTER)
-next(b for b in css(avery, "#sessions [data-session]") if "Hana Ito" in b.text).click()
+open_session(avery, "Hana Ito", "Avery opens the conversation with Hana")
 wait_for(lambda: f"Happy to, Avery {RUN}" in text(avery, ".messages"), "the two brokerages' agents chat")
 
 # ——— the server restarts: pages resume their streams from their cursor ———
@@ -443,7 +469,7 @@ wait_for(lambda: avery.switch_to.active_element.get_attribute("data-status") == 
          "→ on the status tabs selects Closed (Sam Lee's closed conversation)")
 avery.switch_to.active_element.send_keys(Keys.HOME)
 wait_for(lambda: any("Maria" in b.text for b in css(avery, "#sessions [data-session]")), "Home goes back to Active")
-next(b for b in css(avery, "#sessions [data-session]") if "Hana Ito" in b.text).click()
+open_session(avery, "Hana Ito", "Avery opens the conversation with Hana")
 box = wait_for(lambda: css(avery, ".composer textarea"), "a conversation is open again")[0]
 box.click()
 box.send_keys(Keys.TAB)
