@@ -10,17 +10,23 @@
 # Both sides: 10,000 one-to-one sessions among 400 users, a random message body of the kit's
 # (the same 100,000 bodies), one transaction per send, fsync on. Parley's side is the exact
 # transaction the server runs: BEGIN, the tenant scope, send_message(), COMMIT.
+#   PARLEY_BEFORE=/tmp/parley-before Benchmarks/send-vs-minimal.sh   # and the commit before, each round
 source "$(dirname "$0")/common.sh"
 KIT=$(cd "$(dirname "$0")/../../shared/bench/limits" 2>/dev/null && pwd || echo /work/shared/bench/limits)
 
-echo "== a Parley database on the kit's cluster"
-sql -d postgres -c "DROP DATABASE IF EXISTS parley_send" -c "DROP ROLE IF EXISTS parley_t_sendbench" -c "CREATE DATABASE parley_send"
-export DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=parley_send"
-LOG_LEVEL=warning "$PARLEY" migrate > /dev/null
-LOG_LEVEL=warning "$PARLEY" tenant create sendbench --name "Send bench" > /dev/null
-sql -d parley_send -c "CREATE TABLE public.bodies (id int PRIMARY KEY, body text NOT NULL)"
-sql -d chat -c "\\copy (SELECT id, body FROM bench.bodies) TO STDOUT" | sql -d parley_send -c "\\copy public.bodies FROM STDIN"
-sql -d parley_send <<'SQL'
+# PARLEY_BEFORE=path/to/parley (a release build of the commit before a change): a second
+# database provisioned by that binary, run in every round beside the current one, so the change
+# is measured against its own commit in the same hour as well as against the minimal send.
+BEFORE=${PARLEY_BEFORE:-}
+
+provision() {  # database, brokerage, parley binary: 400 users, 10,000 one-to-one sessions
+    local db=$1 slug=$2 bin=$3
+    sql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS parley_t_$slug" -c "CREATE DATABASE $db"
+    DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=$db" LOG_LEVEL=warning "$bin" migrate > /dev/null
+    DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=$db" LOG_LEVEL=warning "$bin" tenant create "$slug" --name "Send bench" > /dev/null
+    sql -d $db -c "CREATE TABLE public.bodies (id int PRIMARY KEY, body text NOT NULL)"
+    sql -d chat -c "\\copy (SELECT id, body FROM bench.bodies) TO STDOUT" | sql -d $db -c "\\copy public.bodies FROM STDIN"
+    sed "s/sendbench/$slug/g" <<'SQL' | sql -d $db
 SET ROLE parley_t_sendbench;
 SET search_path = t_sendbench, public;
 INSERT INTO users (id, role, display_name)
@@ -28,7 +34,7 @@ SELECT 'u' || n, CASE WHEN n < 200 THEN 'agent' ELSE 'client' END, 'User ' || n 
 RESET ROLE;
 CREATE TABLE public.bench_sessions (n int PRIMARY KEY, id uuid NOT NULL, a text NOT NULL, b text NOT NULL);
 INSERT INTO public.bench_sessions
-SELECT n, gen_random_uuid(), 'u' || (n % 400), 'u' || ((n % 400 + 1 + n / 400) % 400) FROM generate_series(0, 9999) AS n;
+SELECT n, md5('session-' || n)::uuid, 'u' || (n % 400), 'u' || ((n % 400 + 1 + n / 400) % 400) FROM generate_series(0, 9999) AS n;
 GRANT SELECT ON public.bench_sessions, public.bodies TO parley_t_sendbench;
 SET ROLE parley_t_sendbench;
 INSERT INTO sessions (id, kind, created_by) SELECT id, 'client', a FROM public.bench_sessions;
@@ -37,6 +43,11 @@ SELECT id, a, 'agent' FROM public.bench_sessions UNION ALL SELECT id, b, 'client
 RESET ROLE;
 ANALYZE;
 SQL
+}
+# Brokerage roles are cluster-wide: the "before" database has a brokerage of its own name.
+echo "== a Parley database on the kit's cluster${BEFORE:+ (and one provisioned by $BEFORE)}"
+provision parley_send sendbench "$PARLEY"
+if [ -n "$BEFORE" ]; then provision parley_before sendbefore "$BEFORE"; fi
 
 cat > "$WORK/parley_send.sql" <<'EOF2'
 \set n random(0, 9999)
@@ -50,28 +61,45 @@ SELECT s.outcome FROM public.bench_sessions b, public.bodies t,
 WHERE b.n = :n AND t.id = :bid;
 COMMIT;
 EOF2
+sed 's/sendbench/sendbefore/g' "$WORK/parley_send.sql" > "$WORK/before_send.sql"
 cp "$KIT/pgbench/send.sql" "$WORK/minimal_send.sql"
 chmod 644 "$WORK"/*.sql
 
 wal() { sql -d postgres -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
-bench() {  # database script → "tps (WAL per transaction: records, full-page images, bytes)"
-    local before after out
+# The cluster's CPU time in clock ticks: every server process, with the backends that exited
+# (reaped by the postmaster). CPU per transaction is steadier than tps on a machine whose
+# other tenants take a varying share of the cores (steal time).
+PM=$(as_pg head -1 "$LIMITS/pgdata/postmaster.pid")
+cpu() {
+    { awk '{print $14 + $15 + $16 + $17}' "/proc/$PM/stat"
+      for c in $(pgrep -P "$PM"); do awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null || true; done; } | awk '{s += $1} END {print s}'
+}
+TICK=$(getconf CLK_TCK)
+bench() {  # database script → "tps (server CPU per transaction; WAL per transaction: records, full-page images, bytes)"
+    local before after out c0 c1
     sql -d postgres -c "CHECKPOINT" > /dev/null
-    before=$(wal)
+    before=$(wal); c0=$(cpu)
     out=$(as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" "$1" 2>/dev/null)
-    after=$(wal)
-    awk -v b="$before" -v a="$after" '
+    sleep 0.5; after=$(wal); c1=$(cpu)
+    awk -v b="$before" -v a="$after" -v c=$((c1 - c0)) -v tick="$TICK" '
         /^number of transactions actually processed/ {n = $NF; sub(/\/.*/, "", n)}
         /^tps/ {tps = int($3)}
         END {split(b, x, " "); split(a, y, " ");
-             printf "%d (WAL/tx: %.1f records, %.2f FPI, %d bytes)", tps, (y[1]-x[1])/n, (y[2]-x[2])/n, (y[3]-x[3])/n}' <<< "$out"
+             printf "%d (CPU %.3f ms/tx; WAL/tx: %.1f records, %.2f FPI, %d bytes)", tps, c * 1000 / tick / n, (y[1]-x[1])/n, (y[2]-x[2])/n, (y[3]-x[3])/n}' <<< "$out"
 }
+ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
+cpu_of() { sed -E 's/.*CPU ([0-9.]+) ms.*/\1/' <<< "$1"; }
 echo "== pgbench, $CLIENTS clients, ${DURATION} s each, alternating"
 for round in $(seq "$ROUNDS"); do
     minimal=$(bench chat "$WORK/minimal_send.sql")
     sql -d parley_send -c "SELECT pg_stat_reset()" > /dev/null
     parley=$(bench parley_send "$WORK/parley_send.sql")
-    echo "round $round: minimal send $minimal tps, Parley's send $parley tps, cost ratio $(awk "BEGIN {printf \"%.2f\", ${minimal%% *} / ${parley%% *}}")×"
+    echo "round $round: minimal send $minimal tps"
+    echo "         Parley's send $parley tps: cost ratio $(ratio "${minimal%% *}" "${parley%% *}")× in tps, $(ratio "$(cpu_of "$parley")" "$(cpu_of "$minimal")")× in CPU"
+    if [ -n "$BEFORE" ]; then
+        before=$(bench parley_before "$WORK/before_send.sql")
+        echo "         before the change $before tps: cost ratio $(ratio "${minimal%% *}" "${before%% *}")× in tps, $(ratio "$(cpu_of "$before")" "$(cpu_of "$minimal")")× in CPU"
+    fi
 done
 
 echo "== where Parley's time goes (last round; track_functions = all)"

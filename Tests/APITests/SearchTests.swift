@@ -87,6 +87,42 @@ struct SearchTests {
         }
     }
 
+    @Test("messages written by SQL, several sessions in one statement, are found like sent ones")
+    func loadedBySQL() async throws {
+        try await TestApp.run { app, client in
+            // The search words are kept by a trigger on every insert, not by the send alone
+            // (decision 0036): a load of two sessions in one statement, words repeated within a
+            // message, across its messages and across the sessions.
+            let (tenant, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "an orchard visit"]]),
+                ("c2", "Client Two", []),
+            ])
+            let (one, two) = (try #require(ids["c1"]), try #require(ids["c2"]))
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("""
+                    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text)
+                    VALUES ($1::uuid, 2, 'agent-1', 'load-1', 'orchard orchard lighthouse'),
+                           ($2::uuid, 1, 'agent-1', 'load-2', 'lighthouse keeper'),
+                           ($2::uuid, 2, 'agent-1', 'load-3', 'keeper of the orchard')
+                    """, [one, two])
+                try await tx.query("UPDATE sessions SET last_seq = 2 WHERE id IN ($1::uuid, $2::uuid)", [one, two])
+            }
+            #expect(Set(try await Self.found(client, agent, "orchard")) == [one, two])
+            #expect(Set(try await Self.found(client, agent, "lighthouse")) == [one, two])
+            #expect(try await Self.found(client, agent, "keeper") == [two])
+            #expect(try await Self.found(client, agent, "visit") == [one])
+            // Each word once per session, however often its messages use it.
+            let orchards = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM session_terms WHERE lexeme = 'orchard'").rows[0].decode(Int.self, "n")
+            }
+            #expect(orchards == 2)
+            // And a send after the load adds only the words the session lacks.
+            #expect(try await client.json(.post, "/v1/sessions/\(two)/messages", token: agent,
+                                          body: ["clientMessageId": "after", "text": "orchard gate"]).status == .created)
+            #expect(Set(try await Self.found(client, agent, "gate")) == [two])
+        }
+    }
+
     @Test("matching sessions come newest activity first, page by page; words must meet in one message")
     func recencyAndPaging() async throws {
         try await TestApp.run { app, client in

@@ -1,32 +1,33 @@
 -- Keeps session_terms (migrations 009 and 015, decisions 0008 and 0021): which words each
--- session's messages use. A statement-level trigger, so every way of inserting messages
--- (send_message, bulk loads) maintains it in one statement; a word the session already uses
--- costs an index probe and writes nothing. Ordered by key, so concurrent sends insert in
--- one order and never deadlock.
+-- session's messages use. A trigger, so every way of inserting messages (send_message,
+-- mirror_message, bulk loads) maintains it; a word the session already uses costs an index
+-- probe and writes nothing.
 --
--- The new rows' words are read into arrays first and inserted from those: on Citus the trigger
--- runs on a worker, where a query that reads the transition table and writes a table of the
--- brokerage is planned by Citus, which cannot see the transition table (decision 0032).
+-- A row trigger with a plain INSERT of the words the session does not use yet (decision 0036):
+-- as a statement trigger it read the new rows from a transition table in two statements, and
+-- `ON CONFLICT DO NOTHING` made every new word a speculative insertion (an index probe, the
+-- heap tuple, the index entry, then a confirmation record: three WAL records a word, ten words
+-- a send). The plain INSERT relies on one writer at a time per session: send_message() and
+-- mirror_message() hold the session's advisory lock to commit before they insert. A writer
+-- that does not (a bulk load, a hand-written INSERT) and meets a concurrent send of the same
+-- session adding the same word fails on the key and can be retried; it never leaves a word
+-- out. (The trigger does not take the lock itself: a load of messages of thousands of sessions
+-- in one transaction would hold thousands of locks.) Words are inserted in key order.
+--
+-- Reading NEW, not a transition table, also keeps Citus from having to plan a query over a
+-- transition table it cannot see (decision 0032).
 CREATE OR REPLACE FUNCTION count_session_terms() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_lexemes text[];
-    v_sessions uuid[];
 BEGIN
-    SELECT array_agg(w.lexeme ORDER BY w.lexeme, w.session_id), array_agg(w.session_id ORDER BY w.lexeme, w.session_id)
-    INTO v_lexemes, v_sessions
-    FROM (SELECT DISTINCT t.lexeme, m.session_id
-          FROM new_messages AS m CROSS JOIN LATERAL unnest(coalesce(m.search, m.search_long)) AS t) AS w;
-    IF v_lexemes IS NOT NULL THEN
-        INSERT INTO session_terms (lexeme, session_id)
-        SELECT w.lexeme, w.session_id FROM unnest(v_lexemes, v_sessions) AS w (lexeme, session_id)
-        ORDER BY w.lexeme, w.session_id
-        ON CONFLICT (lexeme, session_id) DO NOTHING;
-    END IF;
+    INSERT INTO session_terms (lexeme, session_id)
+    SELECT w.lexeme, NEW.session_id
+    FROM unnest(tsvector_to_array(coalesce(NEW.search, NEW.search_long))) AS w (lexeme)
+    WHERE NOT EXISTS (SELECT 1 FROM session_terms st WHERE st.lexeme = w.lexeme AND st.session_id = NEW.session_id)
+    ORDER BY w.lexeme;
     RETURN NULL;
 END;
 $$;
 
-CREATE OR REPLACE TRIGGER messages_count_terms AFTER INSERT ON messages
-    REFERENCING NEW TABLE AS new_messages
-    FOR EACH STATEMENT EXECUTE FUNCTION count_session_terms();
+DROP TRIGGER IF EXISTS messages_count_terms ON messages;
+CREATE TRIGGER messages_count_terms AFTER INSERT ON messages
+    FOR EACH ROW EXECUTE FUNCTION count_session_terms();
