@@ -89,17 +89,17 @@ bench() {  # database script → "tps (server CPU per transaction; WAL per trans
 }
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
 cpu_of() { sed -E 's/.*CPU ([0-9.]+) ms.*/\1/' <<< "$1"; }
+against_minimal() {  # label, bench result → the line with both cost ratios to this round's minimal send
+    echo "         $1 $2 tps: cost ratio $(ratio "${minimal%% *}" "${2%% *}")× in tps, $(ratio "$(cpu_of "$2")" "$(cpu_of "$minimal")")× in CPU"
+}
 echo "== pgbench, $CLIENTS clients, ${DURATION} s each, alternating"
 for round in $(seq "$ROUNDS"); do
     minimal=$(bench chat "$WORK/minimal_send.sql")
     sql -d parley_send -c "SELECT pg_stat_reset()" > /dev/null
     parley=$(bench parley_send "$WORK/parley_send.sql")
     echo "round $round: minimal send $minimal tps"
-    echo "         Parley's send $parley tps: cost ratio $(ratio "${minimal%% *}" "${parley%% *}")× in tps, $(ratio "$(cpu_of "$parley")" "$(cpu_of "$minimal")")× in CPU"
-    if [ -n "$BEFORE" ]; then
-        before=$(bench parley_before "$WORK/before_send.sql")
-        echo "         before the change $before tps: cost ratio $(ratio "${minimal%% *}" "${before%% *}")× in tps, $(ratio "$(cpu_of "$before")" "$(cpu_of "$minimal")")× in CPU"
-    fi
+    against_minimal "Parley's send" "$parley"
+    if [ -n "$BEFORE" ]; then against_minimal "before the change" "$(bench parley_before "$WORK/before_send.sql")"; fi
 done
 
 echo "== where Parley's time goes (last round; track_functions = all)"
