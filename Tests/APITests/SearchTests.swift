@@ -123,6 +123,38 @@ struct SearchTests {
         }
     }
 
+    @Test("a load of thousands of messages in one statement looks each word up by its key, never reading all the words")
+    func bulkLoadProbesByKey() async throws {
+        try await TestApp.run { app, client in
+            // A brokerage's import (and any load by SQL) inserts many messages in one
+            // transaction. The trigger's plan is kept by the backend; planned while the
+            // brokerage's word table was empty, a `NOT EXISTS` turned into a hash of every row
+            // of the table for each message: a load took time growing with its square (20,000
+            // messages: 118 s against 2 s). Its words are looked up by the key, whatever the
+            // table's size when the plan was made (decision 0036).
+            let (tenant, agent, ids) = try await Self.seed(app, client, [("c1", "Client One", [])])
+            let session = try #require(ids["c1"])
+            let scanned = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("""
+                    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text)
+                    SELECT $1::uuid, g, 'agent-1', 'load-' || g, 'word' || (g % 97) || ' other' || (g * 7 % 101) || ' unique' || g
+                    FROM generate_series(1, 2000) g
+                    """, [session])
+                try await tx.query("UPDATE sessions SET last_seq = 2000 WHERE id = $1::uuid", [session])
+                return try await tx.query("""
+                    SELECT coalesce(sum(seq_tup_read), 0)::int8 AS n FROM pg_stat_xact_user_tables
+                    WHERE relid = 'session_terms'::regclass
+                    """).rows[0].decode(Int.self, "n")
+            }
+            #expect(scanned == 0)
+            let words = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM session_terms WHERE session_id = $1::uuid", [session]).rows[0].decode(Int.self, "n")
+            }
+            #expect(words == 97 + 101 + 2000)  // word0…word96, other0…other100, unique1…unique2000
+            #expect(try await Self.found(client, agent, "unique1999") == [session])
+        }
+    }
+
     @Test("matching sessions come newest activity first, page by page; words must meet in one message")
     func recencyAndPaging() async throws {
         try await TestApp.run { app, client in
