@@ -15,7 +15,9 @@ public struct TestAPIClient: Sendable {
     /// The live server's port (for WebSocket and raw-socket clients of the same server).
     public let port: Int?
 
-    static let timeout: Duration = .seconds(60)
+    /// Also the budget of a test's raw-socket request to the same server (RawHTTP): the same
+    /// suite-start load applies to it.
+    public static let timeout: Duration = .seconds(60)
 
     init(port: Int, client: TestClient) {
         self.port = port
