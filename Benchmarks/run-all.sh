@@ -6,7 +6,8 @@
 # 1. builds parley and parley-bench (release);
 # 2. starts the comparison kit's cluster (../shared/bench/limits, setup.sh the first time);
 # 3. Parley's send transaction against the kit's minimal send, pgbench on the same cluster
-#    (send-vs-minimal.sh);
+#    (send-vs-minimal.sh), and the same two counted in CPU instructions per send, which do not
+#    drift with the machine's speed (send-instructions.sh, needs valgrind);
 # 4. sends to an agent with 200 and with 8,000 sessions (send-by-sessions.sh);
 # 5. live delivery against `parley serve` in its own process: send→deliver latency with the
 #    POST alone, throughput with the recipient's sockets 0 / 50, latency with 1,000 and
@@ -36,6 +37,7 @@ fi
 stop_kit() { as_pg "$PGBIN/pg_ctl" -D "$LIMITS/pgdata" stop -m fast > /dev/null 2>&1 || true; }
 
 Benchmarks/send-vs-minimal.sh 2>&1 | tee -a "$LOG"
+if command -v valgrind > /dev/null; then Benchmarks/send-instructions.sh 2>&1 | tee -a "$LOG"; fi
 Benchmarks/send-by-sessions.sh 2>&1 | tee -a "$LOG"
 stop_kit   # the rest runs on parley-bench's own throwaway cluster
 echo "== live delivery (parley-bench)" | tee -a "$LOG"
@@ -49,7 +51,8 @@ fi
 
 echo
 echo "== summary (commit $(git rev-parse --short HEAD); full output in $LOG)"
-grep -E "^round [0-9]+: minimal send" "$LOG" | sed 's/^/send vs minimal: /' || true
+grep -E -A1 "^round [0-9]+: minimal send" "$LOG" | grep -v "^--" | sed 's/^ */send vs minimal: /' || true
+grep -E "^(minimal send|Parley's send transaction).*[0-9]$|× the minimal send" "$LOG" | sed 's/^/instructions per send: /' || true
 grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /' || true
 grep -E "^badge check" "$LOG" || true
 grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//' || true

@@ -18,6 +18,9 @@ KIT=$(cd "$(dirname "$0")/../../shared/bench/limits" 2>/dev/null && pwd || echo 
 # database provisioned by that binary, run in every round beside the current one, so the change
 # is measured against its own commit in the same hour as well as against the minimal send.
 BEFORE=${PARLEY_BEFORE:-}
+# pgbench's protocol: prepared (the default) is how Parley's server runs its statements and how
+# the kit measures the minimal send; PROTOCOL=simple parses and plans every statement each time.
+PROTOCOL=${PROTOCOL:-prepared}
 
 provision() {  # database, brokerage, parley binary: 400 users, 10,000 one-to-one sessions
     local db=$1 slug=$2 bin=$3
@@ -47,6 +50,12 @@ SQL
 # Brokerage roles are cluster-wide: the "before" database has a brokerage of its own name.
 echo "== a Parley database on the kit's cluster${BEFORE:+ (and one provisioned by $BEFORE)}"
 provision parley_send sendbench "$PARLEY"
+# PARLEY_PATCH=file.sql: SQL run in the current side's database after provisioning (as the
+# superuser, the brokerage's schema first on the search path) — to measure a change to a function,
+# a trigger or an index before building it in, against the unpatched PARLEY_BEFORE side.
+if [ -n "${PARLEY_PATCH:-}" ]; then
+    { echo "SET search_path = t_sendbench, public;"; cat "$PARLEY_PATCH"; echo "ANALYZE;"; } | sql -d parley_send
+fi
 if [ -n "$BEFORE" ]; then provision parley_before sendbefore "$BEFORE"; fi
 
 cat > "$WORK/parley_send.sql" <<'EOF2'
@@ -79,7 +88,7 @@ bench() {  # database script → "tps (server CPU per transaction; WAL per trans
     local before after out c0 c1
     sql -d postgres -c "CHECKPOINT" > /dev/null
     before=$(wal); c0=$(cpu)
-    out=$(as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" "$1" 2>/dev/null)
+    out=$(as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -M "$PROTOCOL" -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" "$1" 2>/dev/null)
     sleep 0.5; after=$(wal); c1=$(cpu)
     awk -v b="$before" -v a="$after" -v c=$((c1 - c0)) -v tick="$TICK" '
         /^number of transactions actually processed/ {n = $NF; sub(/\/.*/, "", n)}
@@ -92,15 +101,30 @@ cpu_of() { sed -E 's/.*CPU ([0-9.]+) ms.*/\1/' <<< "$1"; }
 against_minimal() {  # label, bench result → the line with both cost ratios to this round's minimal send
     echo "         $1 $2 tps: cost ratio $(ratio "${minimal%% *}" "${2%% *}")× in tps, $(ratio "$(cpu_of "$2")" "$(cpu_of "$minimal")")× in CPU"
 }
-echo "== pgbench, $CLIENTS clients, ${DURATION} s each, alternating"
+echo "== pgbench -M $PROTOCOL, $CLIENTS clients, ${DURATION} s each; each round runs the sides in another order"
+# This machine's speed drifts within minutes: the sides take turns at going first, and a
+# change is judged by the median of its per-round ratios to the commit before.
+sides=(minimal parley); if [ -n "$BEFORE" ]; then sides+=(before); fi
+changes=()
 for round in $(seq "$ROUNDS"); do
-    minimal=$(bench chat "$WORK/minimal_send.sql")
-    sql -d parley_send -c "SELECT pg_stat_reset()" > /dev/null
-    parley=$(bench parley_send "$WORK/parley_send.sql")
+    for k in $(seq 0 $((${#sides[@]} - 1))); do
+        case ${sides[$(( (k + round - 1) % ${#sides[@]} ))]} in
+            minimal) minimal=$(bench chat "$WORK/minimal_send.sql") ;;
+            parley) parley=$(bench parley_send "$WORK/parley_send.sql") ;;
+            before) before=$(bench parley_before "$WORK/before_send.sql") ;;
+        esac
+    done
     echo "round $round: minimal send $minimal tps"
     against_minimal "Parley's send" "$parley"
-    if [ -n "$BEFORE" ]; then against_minimal "before the change" "$(bench parley_before "$WORK/before_send.sql")"; fi
+    if [ -n "$BEFORE" ]; then
+        against_minimal "before the change" "$before"
+        changes+=("$(ratio "$(cpu_of "$parley")" "$(cpu_of "$before")")")
+        echo "         CPU per send, now/before: ${changes[-1]}"
+    fi
 done
+if [ -n "$BEFORE" ]; then
+    printf '%s\n' "${changes[@]}" | sort -n | awk '{a[NR] = $1} END {printf "median CPU per send, now/before, over %d rounds: %.2f\n", NR, NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+fi
 
 echo "== where Parley's time goes (last round; track_functions = all)"
 sql -d parley_send -c "ALTER DATABASE parley_send SET track_functions = 'all'" > /dev/null
@@ -109,8 +133,10 @@ bench parley_send "$WORK/parley_send.sql" > /dev/null
 sql -d parley_send -F ' | ' -c "
   SELECT funcname, calls, round(total_time::numeric / calls, 3) AS total_ms_per_call, round(self_time::numeric / calls, 3) AS self_ms_per_call
   FROM pg_stat_user_functions ORDER BY total_time DESC LIMIT 12"
-echo "== one send's statements (auto_explain, nested)"
-sql -d parley_send <<'SQL' 2>&1 | grep -E "duration|Query Text|^\s+->|cost=|actual time" | head -80
+# One send with every statement it runs logged (auto_explain, nested): the tenant scope, the
+# call, the function's statements and its triggers' (foreign-key checks included).
+one_send() {  # database, brokerage, client id
+    sql -d "$1" <<SQL 2>&1
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_nested_statements = on;
@@ -119,9 +145,13 @@ SET auto_explain.log_buffers = on;
 SET auto_explain.log_level = notice;
 SET client_min_messages = notice;
 BEGIN;
-SELECT set_config('role', 'parley_t_sendbench', true), set_config('search_path', 't_sendbench, public', true);
+SELECT set_config('role', 'parley_t_$2', true), set_config('search_path', 't_$2, public', true);
 SELECT s.outcome FROM public.bench_sessions b, public.bodies t,
-  LATERAL send_message(b.id, b.a, 'explain-1', t.body, t.body, left(t.body, 140), NULL, NULL) AS s
+  LATERAL send_message(b.id, b.a, '$3', t.body, t.body, left(t.body, 140), NULL, NULL) AS s
 WHERE b.n = 42 AND t.id = 4242;
 COMMIT;
 SQL
+}
+echo "== statements executed by one send: $(one_send parley_send sendbench count-1 | grep -c 'duration:')${BEFORE:+, before the change: $(one_send parley_before sendbefore count-1 | grep -c 'duration:')}"
+echo "== one send's statements (auto_explain, nested)"
+one_send parley_send sendbench explain-1 | grep -E "duration|Query Text|^\s+->|cost=|actual time" | head -80

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Issue 15, point 1, counted instead of timed: the CPU instructions one send costs in the
+# PostgreSQL backend, for Parley's send transaction and the kit's minimal send, on the databases
+# that send-vs-minimal.sh provisioned on the comparison kit's cluster. This machine's speed
+# drifts 2–3× within minutes, which buries a 10 % change in any timing; an instruction count
+# does not drift.
+#
+#   Benchmarks/send-vs-minimal.sh                  # once: provisions parley_send (and parley_before)
+#   Benchmarks/send-instructions.sh                # SENDS=200
+#
+# How: the cluster is stopped, and each side runs in a single-user backend (`postgres --single`)
+# under valgrind's callgrind, twice — with WARM sends and with WARM + SENDS — so start-up, the
+# catalog caches and the first plans cancel out: (Ir of the long run − Ir of the short one) /
+# SENDS. Kernel time (the commit's fsync, sockets) is not counted, nor the waits and lock
+# contention of concurrent clients: this is the work of the statements themselves. The kit's
+# minimal send runs as its three statements (send.sql); where pgbench passes the new seq from
+# the first to the second with \gset, the second reads it back with a subquery (one index probe
+# more than the kit does).
+# The cluster is started again at the end.
+source "$(dirname "$0")/common.sh"
+SENDS=${SENDS:-200}
+WARM=${WARM:-20}
+PGDATA=$LIMITS/pgdata
+command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
+
+# Both sides run as prepared statements, as Parley's server and the kit's pgbench (-M prepared)
+# run them: planned once, not at every send. Parley's side is the server's own statement,
+# `SELECT * FROM send_message($1 … $8)`, with the values it would bind; they are read from the
+# database into $WORK while the cluster still runs (sends[count] = the lines of `count` sends).
+parley_input() {  # database, brokerage, count → a file of that many send transactions
+    local file="$WORK/$1-$3.sql"
+    { echo "PREPARE scope AS SELECT set_config('role', 'parley_t_$2', true), set_config('search_path', 't_$2, public', true)"
+      # Prepared in the brokerage's scope, so its names resolve to the brokerage's schema.
+      echo "BEGIN"; echo "EXECUTE scope"
+      echo "PREPARE send(uuid, text, text, text, text, text, jsonb, uuid[]) AS SELECT * FROM send_message(\$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8)"
+      echo "COMMIT"
+      sql -d "$1" -c "
+        SELECT concat_ws(E'\n', 'BEGIN', 'EXECUTE scope',
+                 format('EXECUTE send(%L, %L, %L || txid_current(), %L, %L, %L, NULL, NULL)',
+                        b.id, CASE WHEN i % 2 = 0 THEN b.a ELSE b.b END, 'instr-' || i || '-', t.body, t.body, left(t.body, 140)),
+                 'COMMIT')
+        FROM generate_series(0, $3 - 1) AS i
+        JOIN public.bench_sessions b ON b.n = (i * 7919) % 10000
+        JOIN public.bodies t ON t.id = 1 + (i * 104729) % 100000
+        ORDER BY i"; } > "$file"
+    chmod 644 "$file"
+    echo "$file"
+}
+minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read back by a subquery)
+    echo "PREPARE bump(int) AS UPDATE tenant_demo.sessions SET last_seq = last_seq + 1, last_message_at = now(), updated_at = now() WHERE id = md5('session-' || \$1)::uuid RETURNING last_seq AS seq"
+    echo "PREPARE post(int, int, int) AS INSERT INTO tenant_demo.messages (session_id, sender_id, seq, body) SELECT md5('session-' || \$1)::uuid, md5('user-' || \$2)::uuid, (SELECT last_seq FROM tenant_demo.sessions WHERE id = md5('session-' || \$1)::uuid), b.body FROM bench.bodies b WHERE b.id = \$3 RETURNING id, created_at"
+    echo "PREPARE unread(int, int) AS UPDATE tenant_demo.participants SET unread_count = unread_count + 1 WHERE session_id = md5('session-' || \$1)::uuid AND user_id = md5('user-' || \$2)::uuid"
+    awk -v first="$1" -v count="$2" 'BEGIN {
+        for (i = first; i < first + count; i++) {
+            n = (i * 7919) % 10000; a = n % 400; b = (a + 1 + int(n / 400)) % 400
+            snd = i % 2 == 0 ? a : b; rcp = i % 2 == 0 ? b : a
+            print "BEGIN"
+            print "EXECUTE bump(" n ")"
+            print "EXECUTE post(" n ", " snd ", " 1 + (i * 104729) % 100000 ")"
+            print "EXECUTE unread(" n ", " rcp ")"
+            print "COMMIT"
+        }}'
+}
+instructions() {  # database, input file, transactions to run from it → instructions of that single-user run
+    local out
+    out=$(mktemp -p "$WORK")
+    # The prepared statements (the lines before the first "BEGIN" that is followed by a send),
+    # then the first $3 transactions.
+    awk -v n="$3" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
+        as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PGBIN/postgres" --single -D "$PGDATA" \
+        -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
+    if grep -q "ERROR" "$out"; then grep -m3 "ERROR" "$out" >&2; return 1; fi
+    sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out"
+}
+per_send() {  # database, input file → instructions per send
+    local short long
+    short=$(instructions "$1" "$2" "$WARM") || exit 1
+    long=$(instructions "$1" "$2" $((WARM + SENDS))) || exit 1
+    echo $(( (long - short) / SENDS ))
+}
+
+# The inputs, while the cluster runs; then the cluster stops for the single-user runs.
+minimal_file=$WORK/minimal.sql
+minimal_sends 0 $((WARM + SENDS + 1)) > "$minimal_file"; chmod 644 "$minimal_file"
+parley_file=$(parley_input parley_send sendbench $((WARM + SENDS + 1)))
+before_file=
+if [ "$(sql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'parley_before'")" = 1 ]; then
+    before_file=$(parley_input parley_before sendbefore $((WARM + SENDS + 1)))
+fi
+chmod 755 "$WORK"
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
+trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; rm -rf "$WORK"' EXIT
+
+echo "== instructions per send (callgrind, single-user backend, $SENDS sends after $WARM)"
+minimal=$(per_send chat "$minimal_file") || exit 1
+echo "minimal send (the kit's send.sql): $minimal"
+parley=$(per_send parley_send "$parley_file") || exit 1
+echo "Parley's send transaction:          $parley ($(awk "BEGIN {printf \"%.2f\", $parley / $minimal}")× the minimal send)"
+if [ -n "$before_file" ]; then
+    before=$(per_send parley_before "$before_file") || exit 1
+    echo "before the change:                  $before ($(awk "BEGIN {printf \"%.2f\", $before / $minimal}")× the minimal send; now/before $(awk "BEGIN {printf \"%.2f\", $parley / $before}"))"
+fi
