@@ -135,6 +135,13 @@ struct FaultTests {
         #expect(try await blocking {
             try ServerProcess.run([bin + "/pg_restore", "-d", cluster.conninfo, dump], logPath: root + "/restore.log")
         } == 0)
+        // Brokerage roles use `public` (the text search configuration, unaccent, pg_trgm) through
+        // the USAGE every database's `public` grants to all. A whole-database restore (the one
+        // docs/DEPLOY.md gives) keeps that grant; here `public` was dropped and re-created by the
+        // restore, which creates it without, so it is given back as the operator would.
+        let grant = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 1), logger: testLogger)
+        try await grant.withConnection { connection in _ = try await connection.simpleQuery("GRANT USAGE ON SCHEMA public TO PUBLIC") }
+        await grant.close()
 
         let server = try await ServerProcess.start(conninfo: cluster.conninfo)
         defer { server.killNow() }
@@ -154,6 +161,13 @@ struct FaultTests {
         }
         #expect(seqs == [6, 7])
         await after.close()
+        // Search works on the restored cluster too, for the messages from before and after.
+        for (word, expected) in [("restore", 1), ("zzzunknownword", 0)] {
+            let found = try await server.withClient { http in
+                try await http.json(.get, "/v1/search?q=\(word)", token: conversation.agent).items(SearchStore.Result.self)
+            }
+            #expect(found.map(\.session.id) == Array(repeating: conversation.sessionID, count: expected), "q=\(word)")
+        }
         await database.close()
     }
 }

@@ -38,6 +38,7 @@ DECLARE
     v_recipients text[];
     v_usable integer;
     v_json jsonb;
+    v_existing uuid;
 BEGIN
     -- First: sends of one session run one after another, so the later one's event has the
     -- larger id and is numbered after the earlier one's (docs/decisions/0012-event-positions.md).
@@ -57,16 +58,23 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT jsonb_object_agg(r.user_id, r.last_read_seq), array_agg(r.user_id)
-    INTO v_members, v_recipients
-    FROM session_members r WHERE r.session_id = p_session;
-    SELECT r.last_read_seq, r.marked_unread INTO v_sender_read, v_sender_marked
-    FROM session_members r WHERE r.session_id = p_session AND r.user_id = p_sender;
-    SELECT * INTO v_sender FROM users u WHERE u.id = p_sender;
+    -- Everything else the send needs, in one statement (one executor start, not four; issue 15):
+    -- every member's read position (read after the lock, so a member added meanwhile is here),
+    -- the sender's own, the fields of the sender that message_json() shows, and the message
+    -- this sender may already have stored under this client id.
+    SELECT a.members, a.recipients, a.sender_read, a.sender_marked, u.id, u.display_name, u.role,
+           (SELECT e.id FROM messages e
+            WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id)
+    INTO v_members, v_recipients, v_sender_read, v_sender_marked, v_sender.id, v_sender.display_name, v_sender.role,
+         v_existing
+    FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients,
+                 max(r.last_read_seq) FILTER (WHERE r.user_id = p_sender) AS sender_read,
+                 bool_or(r.marked_unread) FILTER (WHERE r.user_id = p_sender) AS sender_marked
+          FROM session_members r WHERE r.session_id = p_session) AS a
+    LEFT JOIN users u ON u.id = p_sender;
 
-    SELECT * INTO v_message FROM messages e
-    WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id;
-    IF FOUND THEN
+    IF v_existing IS NOT NULL THEN
+        SELECT * INTO v_message FROM messages e WHERE e.id = v_existing;
         RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
         RETURN;
     END IF;
@@ -115,12 +123,9 @@ BEGIN
     v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
 
     v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
-    INSERT INTO event_outbox (type, session_id, recipients, data)
-    VALUES ('message.created', p_session, v_recipients, v_json);
 
     -- An archived session that this message made active again: every member's apps hear of
     -- it as of any status change (docs/STREAM.md), the same object SessionStore announces.
-    -- (Built first, then inserted as a value: Citus plans an INSERT … SELECT differently.)
     IF v_status = 'archived' AND v_new_status = 'active' THEN
         SELECT jsonb_build_object(
             'sessionId', p_session, 'kind', s.kind, 'agentToAgent', s.kind = 'agent', 'status', s.status,
@@ -133,15 +138,20 @@ BEGIN
             'changedBy', p_sender)
         INTO v_session_json
         FROM sessions s WHERE s.id = p_session;
-        INSERT INTO event_outbox (type, session_id, recipients, data)
-        VALUES ('session.updated', p_session, v_recipients, v_session_json);
     END IF;
 
-    -- Badges: every other member; the sender too if this session had unread messages for them.
-    -- Agents of other brokerages ('@…') have their badge in their own brokerage.
-    PERFORM announce_badges(ARRAY(
-        SELECT r FROM unnest(v_recipients) AS r
-        WHERE (r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked) AND r NOT LIKE '@%'));
+    -- The send's events in one statement, in this order (the outbox numbers them by id): the
+    -- message; the session made active again, if it was; a badge.updated for every other member,
+    -- and for the sender too if this session had unread messages for them — the rows
+    -- announce_badges() writes, written here so a send is one insert, not three. Agents of
+    -- other brokerages ('@…') have their badge in their own brokerage.
+    INSERT INTO event_outbox (type, session_id, recipients, data)
+    SELECT 'message.created', p_session, v_recipients, v_json
+    UNION ALL
+    SELECT 'session.updated', p_session, v_recipients, v_session_json WHERE v_session_json IS NOT NULL
+    UNION ALL
+    SELECT 'badge.updated', NULL, ARRAY[r], '{}'::jsonb FROM unnest(v_recipients) AS r
+    WHERE (r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked) AND r NOT LIKE '@%';
 
     IF p_shared THEN
         PERFORM set_config('parley.mirror', jsonb_build_object(
@@ -150,6 +160,8 @@ BEGIN
             'createdAt', v_message.created_at::text, 'attachments', cardinality(p_attachments))::text, true);
     END IF;
 
-    RETURN QUERY SELECT 'created'::text, v_json, v_members, NULL::jsonb;
+    -- The result row from the variables (RETURN NEXT), not a query: one executor start less.
+    outcome := 'created'; message := v_json; members := v_members; peers := NULL;
+    RETURN NEXT;
 END;
 $$;

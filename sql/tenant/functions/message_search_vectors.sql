@@ -1,0 +1,42 @@
+-- A message's text vectors (`search`, `search_long`, migration 006) are set by this BEFORE
+-- trigger; they were generated columns until decision 0037.
+--
+-- PostgreSQL 15 reads a stored generated column's expression back from its catalog text
+-- (stringToNode), plans and compiles it at the start of every statement that inserts a row:
+-- ~390,000 instructions per send for these two expressions, whatever the text: about 15 % of a
+-- whole send's work (Benchmarks/send-instructions.sh). A PL/pgSQL trigger keeps its compiled
+-- expressions for the backend's life, so a send pays for the vectors themselves.
+--
+-- The values are the same: the same expressions, evaluated for every row inserted, and again
+-- when its text or listing changes; a value written directly is replaced.
+CREATE OR REPLACE FUNCTION message_search_vectors() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_listing text := coalesce(NEW.listing ->> 'address', '') || ' ' || coalesce(NEW.listing ->> 'ListingId', '');
+    v_vector tsvector;
+BEGIN
+    -- As the generated columns had it: messages of up to 500 bytes of searchable text carry
+    -- their vector in `search` (which the (session_id, seq) index includes; a btree entry must
+    -- stay under ~2.7 kB), longer ones in `search_long`.
+    v_vector := setweight(to_tsvector('public.parley_search', NEW.text), 'A')
+             || setweight(to_tsvector('public.parley_search', v_listing), 'B');
+    IF octet_length(NEW.text) + octet_length(v_listing) - 1 <= 500 THEN
+        NEW.search := v_vector;
+        NEW.search_long := NULL;
+    ELSE
+        NEW.search := NULL;
+        NEW.search_long := v_vector;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+-- The columns lose their expressions here, not in a migration: function files are applied
+-- after the migrations, in one transaction, so the expressions are dropped in the transaction
+-- that installs the trigger and no message is written in between without its vectors.
+-- `DROP EXPRESSION` keeps the stored vectors and rewrites nothing; once dropped, IF EXISTS
+-- makes it a no-op when this file is applied again.
+ALTER TABLE messages ALTER COLUMN search DROP EXPRESSION IF EXISTS, ALTER COLUMN search_long DROP EXPRESSION IF EXISTS;
+
+CREATE OR REPLACE TRIGGER messages_search_vectors BEFORE INSERT OR UPDATE OF text, listing, search, search_long ON messages
+    FOR EACH ROW EXECUTE FUNCTION message_search_vectors();
