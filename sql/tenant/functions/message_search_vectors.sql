@@ -36,7 +36,15 @@ $$;
 -- that installs the trigger and no message is written in between without its vectors.
 -- `DROP EXPRESSION` keeps the stored vectors and rewrites nothing; once dropped, IF EXISTS
 -- makes it a no-op when this file is applied again.
-ALTER TABLE messages ALTER COLUMN search DROP EXPRESSION IF EXISTS, ALTER COLUMN search_long DROP EXPRESSION IF EXISTS;
-
-CREATE OR REPLACE TRIGGER messages_search_vectors BEFORE INSERT OR UPDATE OF text, listing, search, search_long ON messages
-    FOR EACH ROW EXECUTE FUNCTION message_search_vectors();
+--
+-- Not on Citus (decision 0032), which refuses `ALTER TABLE … DROP EXPRESSION` on a distributed
+-- table: there the columns stay generated and this trigger is not installed.
+DO $$
+BEGIN
+    IF current_setting('citus.version', true) IS NULL THEN
+        ALTER TABLE messages ALTER COLUMN search DROP EXPRESSION IF EXISTS, ALTER COLUMN search_long DROP EXPRESSION IF EXISTS;
+        CREATE OR REPLACE TRIGGER messages_search_vectors BEFORE INSERT OR UPDATE OF text, listing, search, search_long ON messages
+            FOR EACH ROW EXECUTE FUNCTION message_search_vectors();
+    END IF;
+END
+$$;
