@@ -52,11 +52,13 @@ func liveBenchmark(quick: Bool) async throws {
 /// recipient, R rounds (default 2) of four 10 s runs, with each round's ratio.
 func fanOutBenchmark(rounds: Int) async throws {
     try await withWarmServer { _, _, fixture in
-        // Each round is none, fifty, fifty, none: a throughput that drifts during the run (this
-        // machine's, or the database's as it grows) weighs on both sides alike.
+        // Each round is none, fifty, fifty, none — or, every other round, fifty, none, none,
+        // fifty: a throughput that drifts during the run (this machine's, or the database's as
+        // it grows) weighs on both sides alike, and so does a first run of a round that is slower
+        // than the rest (it was the none side's in 4 of 5 rounds with the order fixed).
         for round in 1...rounds {
             var none = 0.0, fifty = 0.0
-            for listeners in [0, 50, 50, 0] {
+            for listeners in round % 2 == 1 ? [0, 50, 50, 0] : [50, 0, 0, 50] {
                 let rate = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets")
                 if listeners == 0 { none += rate } else { fifty += rate }
             }
