@@ -54,8 +54,8 @@ func fanOutBenchmark(rounds: Int) async throws {
     try await withWarmServer { _, _, fixture in
         // Each round is none, fifty, fifty, none — or, every other round, fifty, none, none,
         // fifty: a throughput that drifts during the run (this machine's, or the database's as
-        // it grows) weighs on both sides alike, and so does a first run of a round that is slower
-        // than the rest (it was the none side's in 4 of 5 rounds with the order fixed).
+        // it grows) weighs on both sides alike, and so does a round's first run being slower
+        // than the rest (with the order fixed, that none run was the slowest in 3 of 5 rounds).
         for round in 1...rounds {
             var none = 0.0, fifty = 0.0
             for listeners in round % 2 == 1 ? [0, 50, 50, 0] : [50, 0, 0, 50] {
