@@ -26,7 +26,8 @@ command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgr
 # Both sides run as prepared statements, as Parley's server and the kit's pgbench (-M prepared)
 # run them: planned once, not at every send. Parley's side is the server's own statement,
 # `SELECT * FROM send_message($1 … $8)`, with the values it would bind; they are read from the
-# database into $WORK while the cluster still runs (sends[count] = the lines of `count` sends).
+# database into a file in $WORK while the cluster still runs. Each run starts again from the
+# first send; the client ids carry the transaction id, so a send is never a retry of one before.
 parley_input() {  # database, brokerage, count → a file of that many send transactions
     local file="$WORK/$1-$3.sql"
     { echo "PREPARE scope AS SELECT set_config('role', 'parley_t_$2', true), set_config('search_path', 't_$2, public', true)"
@@ -64,8 +65,9 @@ minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read bac
 instructions() {  # database, input file, transactions to run from it → instructions of that single-user run
     local out
     out=$(mktemp -p "$WORK")
-    # The prepared statements (the lines before the first "BEGIN" that is followed by a send),
-    # then the first $3 transactions.
+    # Every PREPARE, then the first $3 send transactions (Parley's input opens with one more
+    # transaction, the one its statements are prepared in; the long and the short run both
+    # count it, so it cancels out).
     awk -v n="$3" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
         as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PGBIN/postgres" --single -D "$PGDATA" \
         -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
