@@ -127,6 +127,38 @@ struct SessionStoreTests {
         #expect(try await conversation.send("hello again", as: conversation.client).created)
     }
 
+    @Test("the session list pages through every session exactly once, newest activity first, for a caller with many sessions and one with a single one")
+    func listsManyAndFew() async throws {
+        let conversation = try await Conversation.start()
+        defer { Task { await conversation.fixture.close() } }
+        let store = conversation.store, agent = conversation.agent
+        // Past SessionStore.manySessions: this caller's list is planned for them, the client's
+        // comes from the prepared statement.
+        var ids = [conversation.session.id]
+        for index in 2...130 {
+            let (session, _) = try await store.create(agent, with: .newClient(userID: "client-\(index)", name: "Client \(index)", email: nil, phone: nil))
+            ids.append(session.id)
+        }
+        let closed = Set(ids.suffix(5))
+        for id in closed { _ = try await store.transition(agent, id: id, .close) }
+        for _ in 0..<7 {  // past the executions after which PostgreSQL may keep a generic plan
+            var seen: [Session] = []
+            var after: String?
+            repeat {
+                let page = try await store.list(agent, status: .active, kind: nil, after: after, limit: 50)
+                seen += page.items
+                after = page.next
+            } while after != nil
+            #expect(seen.count == 125)
+            #expect(Set(seen.map(\.id)) == Set(ids).subtracting(closed))
+            #expect(zip(seen, seen.dropFirst()).allSatisfy { ($0.lastActivityAt, $0.id) >= ($1.lastActivityAt, $1.id) })
+            #expect(Set(try await store.list(agent, status: .closed, kind: nil, after: nil, limit: 50).items.map(\.id)) == closed)
+            let own = try await store.list(conversation.client, status: .active, kind: nil, after: nil, limit: 50).items
+            #expect(own.map(\.id) == [conversation.session.id])
+            #expect(own.first?.title == "Avery Agent")
+        }
+    }
+
     @Test("non-members and callers of another tenant get session_not_found, exactly like a missing session")
     func notFoundForStrangers() async throws {
         let conversation = try await Conversation.start()

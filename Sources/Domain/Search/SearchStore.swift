@@ -246,10 +246,16 @@ public struct SearchStore: Sendable {
     ) async throws -> ([UUID: Session], [UUID: [Snippet]], [UUID: Int64]) {
         guard !ids.isEmpty else { return ([:], [:], [:]) }
         let idArray = SQLArray.uuids(ids)
+        // The caller's membership is probed per session (OFFSET 0 keeps the subquery from being
+        // flattened): the prepared statement's generic plan estimates a user's memberships at
+        // the table's average, 2, and hashed all of the caller's instead — 2,000 rows read, 2.8 ms
+        // for a page of 20 sessions at 1,000,000 messages, 0.8 ms probed.
         var statements: [Statement] = [("""
             \(SessionStore.select)
-            FROM unnest($2::uuid[]) AS page(id) JOIN sessions s ON s.id = page.id
-            JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
+            FROM unnest($2::uuid[]) AS page(id)
+            CROSS JOIN LATERAL (SELECT me.last_read_seq, me.marked_unread FROM session_members me
+                                WHERE me.session_id = page.id AND me.user_id = $1 OFFSET 0) me
+            JOIN sessions s ON s.id = page.id
             """, [caller.userID, idArray])]
         if let tsquery {
             statements.append(("""

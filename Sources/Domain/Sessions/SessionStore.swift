@@ -120,12 +120,27 @@ public struct SessionStore: Sendable {
         }
     }
 
+    /// From this many sessions on, a caller's list is planned for them (`list`).
+    static let manySessions: Int64 = 100
+
     /// The caller's sessions in one status, newest activity first, keyset-paginated.
     public func list(_ caller: Caller, status: Session.Status, kind: Session.Kind?, after: String?, limit: Int) async throws -> (items: [Session], next: String?) {
         let position = try Keyset.decode(after)
         let micros = try position?.integerKey()
-        let rows = try await database.withTenant(caller.tenant.scope) { tx in
-            try await tx.query("""
+        // Which plan is fast depends on how many sessions the caller has, and a prepared
+        // statement's generic plan guesses every user has the table's average (2): for an agent
+        // with 2,000 of a brokerage's 20,000 sessions it sorted all 2,000 for a page of 50
+        // (postgres CPU 12 ms a request). So the caller's sessions are counted up to
+        // `Self.manySessions` with BEGIN (no extra round trip): a caller with fewer gets the
+        // prepared statement (its generic plan, membership first, is right for them and costs
+        // no planning); one with more gets it planned for their values (it walks the activity
+        // index and probes membership: 3–5 ms with the planning).
+        let count = PipelinedStatement(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM session_members WHERE user_id = $1 LIMIT \(Self.manySessions)) mine",
+            [caller.userID], prepared: true)
+        let rows = try await database.withTenant(caller.tenant.scope, opening: [count]) { opened, tx in
+            let many = (try opened[0].rows.first?.decode(Int64.self, "n") ?? 0) >= Self.manySessions
+            let sql = """
                 \(Self.select)
                 FROM session_members me JOIN sessions s ON s.id = me.session_id
                 WHERE me.user_id = $1 AND s.status = $2 AND ($3::text IS NULL OR s.kind = $3)
@@ -133,7 +148,9 @@ public struct SessionStore: Sendable {
                        OR (s.last_activity_at, s.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
                 ORDER BY s.last_activity_at DESC, s.id DESC
                 LIMIT $6
-                """, [caller.userID, status.rawValue, kind?.rawValue, micros, position?.id, limit + 1]).rows
+                """
+            let params: [any SQLEncodable] = [caller.userID, status.rawValue, kind?.rawValue, micros, position?.id, limit + 1]
+            return many ? try await tx.queryUnprepared(sql, params).rows : try await tx.query(sql, params).rows
         }
         let sessions = try rows.prefix(limit).map { try Self.session($0, member: caller.userID) }
         var next: String?
