@@ -81,3 +81,53 @@ public struct PQRow: Sendable {
         return position
     }
 }
+
+extension PQRow {
+    /// Decodes an array column (binary results) into its elements in storage order (a
+    /// two-dimensional array row after row), each decoded as `T` — an Optional `T` where the
+    /// array may hold NULLs. A NULL array is empty.
+    public func decodeArray<T: PQDecodable>(_ type: T.Type = T.self, _ name: String) throws -> [T] {
+        let position = try position(of: name)
+        guard let bytes = cells[position] else { return [] }
+        let column = index.columns[position]
+        func invalid(_ why: String) -> PQError {
+            PQError(.decoding, message: "cannot decode column \(name) (type \(column.typeOID), \(column.format)) as [\(T.self)]: \(why)")
+        }
+        guard column.format == .binary else { throw invalid("arrays are read from binary results only") }
+        // Header: dimensions, flags, element type; per dimension its length and lower bound;
+        // then each element as a length (-1 for NULL) and its bytes (the binary array format).
+        var offset = 0
+        func int32() throws -> Int32 {
+            guard offset + 4 <= bytes.count else { throw invalid("truncated") }
+            defer { offset += 4 }
+            return Int32(bitPattern: UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3]))
+        }
+        let dimensions = try int32()
+        _ = try int32()
+        let element = PQColumn(name: name + "[]", typeOID: UInt32(bitPattern: try int32()), format: .binary)
+        guard (0...6).contains(dimensions) else { throw invalid("\(dimensions) dimensions") }
+        if dimensions == 0 { return [] }
+        var count = 1
+        for _ in 0..<dimensions {
+            let length = try int32()
+            _ = try int32()
+            // Each element takes at least its 4-byte length.
+            guard length >= 0, count * Int(length) <= bytes.count / 4 else { throw invalid("bad length \(length)") }
+            count *= Int(length)
+        }
+        var values: [T] = []
+        values.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            let length = try int32()
+            if length < 0 {
+                values.append(try T.decode(nil, column: element))
+                continue
+            }
+            guard offset + Int(length) <= bytes.count else { throw invalid("truncated") }
+            values.append(try T.decode(Array(bytes[offset..<offset + Int(length)]), column: element))
+            offset += Int(length)
+        }
+        guard offset == bytes.count else { throw invalid("trailing bytes") }
+        return values
+    }
+}

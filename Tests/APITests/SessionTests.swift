@@ -49,6 +49,11 @@ struct SessionTests {
             // The client sees it too, with the agent as title.
             let asClient = try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.client)
             #expect(try asClient.decode(Session.self).title == "Avery Agent")
+            // The list writes its sessions by hand (JSONWriter): the same bytes the encoder
+            // wrote for the session alone, and `nextCursor` present as null.
+            let list = try await client.json(.get, "/v1/sessions", token: pair.client)
+            #expect(list.headers[.contentType] == "application/json; charset=utf-8")
+            #expect(list.text == #"{"items":["# + asClient.text + #"],"nextCursor":null}"#)
         }
     }
 

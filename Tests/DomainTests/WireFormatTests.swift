@@ -31,4 +31,40 @@ struct WireFormatTests {
         #expect(Base64URL.decode("not base64!") == nil)
         #expect(Base64URL.decode("A") == nil)
     }
+
+    /// Strings that need escaping, or that an escaper might touch and must not.
+    static let awkward: [String] = [
+        "", "plain", "Maria \"Mia\" López", "back\\slash/and/slashes", "emoji 🏠 and ZWJ 👩‍👩‍👧", "e\u{301} combining",
+        "line\u{2028}separator\u{2029}", "del \u{7F}", String((0..<32).map { Character(UnicodeScalar(UInt8($0))) }), "<mark>&amp;</mark>",
+    ]
+
+    @Test("sessions and search results written by hand are byte for byte what the JSON encoder writes")
+    func writtenLikeEncoded() throws {
+        let date = Date(timeIntervalSince1970: 1_796_000_000.123)
+        var sessions: [Session] = []
+        for (index, text) in Self.awkward.enumerated() {
+            let member = Session.Member(userId: "u-\(text)", name: text, role: "client", lastReadSeq: Int64(index), brokerage: index % 2 == 0 ? nil : text)
+            sessions.append(Session(
+                id: "id-\(index)", kind: index % 2 == 0 ? .client : .agent, agentToAgent: index % 2 == 1, status: .archived,
+                members: index == 0 ? [] : [member, member], title: text, contactId: index % 3 == 0 ? nil : text,
+                lastMessage: index % 2 == 0 ? nil : Session.LastMessage(seq: Int64.max, preview: text, senderId: text, createdAt: date),
+                lastSeq: Int64(index) * 1_000_000_007, lastReadSeq: -1, unreadCount: 0, lastActivityAt: date, createdAt: Date(timeIntervalSince1970: 0)))
+        }
+        let results = sessions.enumerated().map { index, session in
+            SearchStore.Result(
+                session: session, matchedBy: index % 2 == 0 ? ["participant", "content"] : [], matchCount: Int64(index),
+                snippets: Self.awkward.map { SearchStore.Snippet(messageId: $0, seq: 7, html: $0, createdAt: date) })
+        }
+        let encoder = ParleyJSON.encoder()
+        for session in sessions {
+            var json = JSONWriter()
+            session.write(to: &json)
+            #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: try encoder.encode(session), as: UTF8.self))
+        }
+        for result in results {
+            var json = JSONWriter()
+            result.write(to: &json)
+            #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: try encoder.encode(result), as: UTF8.self))
+        }
+    }
 }

@@ -72,6 +72,27 @@ struct BindingTests {
         #expect(hex == bytes)
     }
 
+    @Test("arrays decode element by element in storage order: NULL elements, two dimensions, empty and NULL arrays")
+    func arrays() async throws {
+        let elements = Self.hostile.indices.map { "$\($0 + 1)::text" }.joined(separator: ", ")
+        let sql = """
+            SELECT ARRAY[\(elements)] AS texts, ARRAY[1, -2, 9000000000]::int8[] AS numbers,
+                   ARRAY[ARRAY['a', NULL], ARRAY['c', 'd']] AS grid, '{}'::text[] AS empty, NULL::text[] AS missing
+            """
+        let params = Self.hostile.map { PQValue.text($0) }
+        let (row, text) = try await withRawConnection { connection in
+            (try connection.execParams(sql, params).rows[0], try connection.execParams(sql, params, resultFormat: .text).rows[0])
+        }
+        #expect(try row.decodeArray(String.self, "texts") == Self.hostile)
+        #expect(try row.decodeArray(Int64.self, "numbers") == [1, -2, 9_000_000_000])
+        #expect(try row.decodeArray(String?.self, "grid") == ["a", nil, "c", "d"])
+        #expect(try row.decodeArray(String.self, "empty").isEmpty)
+        #expect(try row.decodeArray(String.self, "missing").isEmpty)
+        // A NULL element needs an Optional; text results are refused, not misread.
+        #expect(throws: PQError.self) { try row.decodeArray(String.self, "grid") }
+        #expect(throws: PQError.self) { try text.decodeArray(String.self, "texts") }
+    }
+
     @Test("built-in types decode in binary and text format")
     func types() async throws {
         let id = UUID()
@@ -99,3 +120,4 @@ struct BindingTests {
         }
     }
 }
+

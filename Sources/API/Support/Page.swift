@@ -1,8 +1,10 @@
 import Domain
+import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// A page of a list: `items` plus the cursor for the next page (`null` at the end).
-struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+struct Page<Item: Encodable & Sendable>: ResponseGenerator, Encodable, Sendable {
     let items: [Item]
     let nextCursor: String?
 
@@ -13,6 +15,28 @@ struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(items, forKey: .items)
         try container.encode(nextCursor, forKey: .nextCursor)
+    }
+
+    /// Items that write their own JSON (sessions, search results) are written so; others go
+    /// through the context's encoder. The bytes are the same either way (WireFormatTests).
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        guard let writable = items as? [any JSONWritable] else {
+            return try context.responseEncoder.encode(self, from: request, context: context)
+        }
+        var json = JSONWriter(capacity: 256 + 1024 * writable.count)
+        write(writable, to: &json)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentLength] = String(json.bytes.count)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+    }
+
+    func write(_ items: [any JSONWritable], to json: inout JSONWriter) {
+        json.object { json in
+            json.key("items")
+            json.array(items) { json, item in item.write(to: &json) }
+            if let nextCursor { json.field("nextCursor", nextCursor) } else { json.null("nextCursor") }
+        }
     }
 }
 

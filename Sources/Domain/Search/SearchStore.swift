@@ -312,3 +312,26 @@ public struct SearchStore: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+/// The same JSON as the encoder writes (keys in sorted order), for pages of results (`JSONWritable`).
+extension SearchStore.Result: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("matchCount", matchCount)
+            json.field("matchedBy", matchedBy)
+            json.field("session", session)
+            json.field("snippets", snippets)
+        }
+    }
+}
+
+extension SearchStore.Snippet: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("createdAt", createdAt)
+            json.field("html", html)
+            json.field("messageId", messageId)
+            json.field("seq", seq)
+        }
+    }
+}

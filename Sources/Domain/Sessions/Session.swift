@@ -46,3 +46,47 @@ public struct Session: Codable, Sendable, Hashable {
     public let lastActivityAt: Date
     public let createdAt: Date
 }
+
+/// The same JSON as the encoder writes (keys in sorted order), for lists of sessions (`JSONWritable`).
+extension Session: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("agentToAgent", agentToAgent)
+            json.field("contactId", contactId)
+            json.field("createdAt", createdAt)
+            json.field("id", id)
+            json.field("kind", kind.rawValue)
+            json.field("lastActivityAt", lastActivityAt)
+            json.field("lastMessage", lastMessage)
+            json.field("lastReadSeq", lastReadSeq)
+            json.field("lastSeq", lastSeq)
+            json.field("members", members)
+            json.field("status", status.rawValue)
+            json.field("title", title)
+            json.field("unreadCount", unreadCount)
+        }
+    }
+}
+
+extension Session.Member: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("brokerage", brokerage)
+            json.field("lastReadSeq", lastReadSeq)
+            json.field("name", name)
+            json.field("role", role)
+            json.field("userId", userId)
+        }
+    }
+}
+
+extension Session.LastMessage: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("createdAt", createdAt)
+            json.field("preview", preview)
+            json.field("senderId", senderId)
+            json.field("seq", seq)
+        }
+    }
+}
