@@ -142,6 +142,7 @@ struct DateFormatTests {
     @Test("dates are ISO 8601 UTC with milliseconds", arguments: [
         (0.0, "1970-01-01T00:00:00.000Z"), (1_764_077_156.034, "2025-11-25T13:25:56.034Z"),
         (951_782_400.5, "2000-02-29T00:00:00.500Z"), (-1.25, "1969-12-31T23:59:58.750Z"),
+        (-30_610_224_000, "1000-01-01T00:00:00.000Z"), (253_402_300_799.999, "9999-12-31T23:59:59.999Z"), (253_402_300_800, "10000-01-01T00:00:00.000Z"),
     ])
     func format(seconds: Double, expected: String) {
         #expect(ParleyJSON.format(Date(timeIntervalSince1970: seconds)) == expected)
