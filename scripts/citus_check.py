@@ -277,6 +277,10 @@ def flows(args):
         status, found = api.call("GET", f"/v1/search?q={word}", agent)
         check(status == 200 and any(r["session"]["id"] == sid for r in found.get("items", [])),
               f"search finds the session by a word of its messages ({status})")
+        for who, token in (("agent", agent), ("client", client)):
+            status, listed = api.call("GET", "/v1/sessions?limit=100", token)
+            check(status == 200 and any(s["id"] == sid and s["members"] for s in listed.get("items", [])),
+                  f"the {who}'s session list holds the session, with its members ({status})")
         data = b"a floor plan, plain text, for the check\n" * 50
         raw, headers = multipart("plan.txt", data, "text/plain")
         status, up = api.call("POST", f"/v1/sessions/{sid}/attachments", agent, raw=raw, headers=headers)
