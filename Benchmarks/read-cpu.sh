@@ -25,9 +25,12 @@ for round in $(seq 1 "$rounds"); do
     order=(OLD NEW)
     [ $((round % 2)) -eq 0 ] && order=(NEW OLD)
     for side in "${order[@]}"; do
+        # Another server on the port would answer /ready and be measured in this one's place.
+        if curl -s -o /dev/null "http://127.0.0.1:$port/health"; then echo "port $port is taken" >&2; exit 1; fi
         DATABASE_URL=$DATABASE_URL "${!side}" serve --host 127.0.0.1 --port "$port" > /dev/null 2>&1 &
         pid=$!
         for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/ready" > /dev/null && break; sleep 0.2; done
+        kill -0 "$pid" 2> /dev/null || { echo "$side did not start" >&2; exit 1; }
         echo "round $round, $side (${!side}):"
         python3 "$here/read-cpu.py" "$port" "$pid" "$PGDATA" "$token" "$n" "${paths[@]}"
         kill "$pid"
