@@ -232,9 +232,11 @@ public struct SessionStore: Sendable {
     /// decoding each session's members from JSON took a quarter of the server's CPU for a list
     /// of 50 sessions.
     static func members(_ row: Row) throws -> [Session.Member] {
+        // Per member, in `select`'s order: user id, name, role, read position, brokerage.
+        let width = 5
         let cells = try row.decodeArray(String?.self, "members")
-        guard cells.count.isMultiple(of: 5) else { throw DatabaseError.undecodable("members: \(cells.count) cells") }
-        return try stride(from: 0, to: cells.count, by: 5).map { at in
+        guard cells.count.isMultiple(of: width) else { throw DatabaseError.undecodable("members: \(cells.count) cells") }
+        return try stride(from: 0, to: cells.count, by: width).map { at in
             guard let userId = cells[at], let name = cells[at + 1], let role = cells[at + 2], let read = cells[at + 3].flatMap({ Int64($0) })
             else { throw DatabaseError.undecodable("members: a member without id, name, role or read position") }
             return Session.Member(userId: userId, name: name, role: role, lastReadSeq: read, brokerage: cells[at + 4])
@@ -250,7 +252,7 @@ public struct SessionStore: Sendable {
     }
 
     static func session(_ row: Row, member: String) throws -> Session {
-        let members = try members(row)
+        let members = try Self.members(row)
         let lastSeq = try row.decode(Int64.self, "last_seq")
         let lastRead = try row.decode(Int64.self, "last_read_seq")
         let markedUnread = try row.decode(Bool.self, "marked_unread")
