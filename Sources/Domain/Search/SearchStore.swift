@@ -49,18 +49,21 @@ public struct SearchStore: Sendable {
         // matches. 2: the participant matches, if a name did. 3: the content matches, if the
         // participants did not fill the window. 4: the page's sessions and snippets. 5: COMMIT.
         let names = Self.namesStatement(caller, query, status: status, kind: kind, window: window)
-        // The words' lookup plans the same whatever the words: prepared, and so is the check
-        // for a matching name (an index probe, the same plan for any name). The participant
+        // The words' lookup plans the same whatever the words: prepared (one prepared statement
+        // per shape of query: how many words and phrases, a prefix or not). The participant
         // statement is planned for its values each time (its generic plan is 20–40 ms, decision
         // 0038), so it runs only when some name matches: most searches are for words no name
-        // holds, and planning it was ~1.5–2 ms of each.
-        // (One prepared statement per shape of query: how many words and phrases, a prefix or not.)
+        // holds, and planning it was ~1.5–2 ms of each. The check for a matching name is planned
+        // for its value too (~0.3 ms): its generic plan, at PostgreSQL's default
+        // random_page_cost, reads every user of the brokerage when no name matches (an EXISTS
+        // expects an early hit; 100 ms at 20,000 users), and even on the name index it unaccents
+        // the name once per row read.
         let lookup = Self.termsStatement(query)
         var opening = [PipelinedStatement(lookup.sql, lookup.params, prepared: true)]
         if names != nil {
             opening.append(PipelinedStatement("""
                 SELECT EXISTS (SELECT 1 FROM users u WHERE u.id <> $1 AND \(Self.nameMatches("$2"))) AS any
-                """, [caller.userID, query.nameText], prepared: true))
+                """, [caller.userID, query.nameText], prepared: false))
         }
         return try await database.withTenant(caller.tenant.scope, opening: opening) { opened, tx in
             let terms = try Self.terms(opened[0])
