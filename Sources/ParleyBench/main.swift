@@ -176,7 +176,8 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)"
           + (failures > 0 ? "; \(failures) requests failed or timed out" : ""))
     if listeners > 0 {
-        print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners)))
+        print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners))
+              + (streams.closedByServer > 0 ? "; \(streams.closedByServer) of \(listeners) sockets closed by the server during the run (close codes \(streams.serverCloseCodes.sorted { $0.key < $1.key }))" : ""))
     }
     streams.close()
     return Double(total) / elapsed

@@ -12,6 +12,8 @@ public final class StreamSockets: Sendable {
     private let sockets = Mutex<[Int32]>([])
     private let running = Atomic<Bool>(false)
     private let received = Atomic<Int>(0)
+    private let ended = Atomic<Int>(0)
+    private let closeCodes = Mutex<[Int: Int]>([:])
 
     public init() {}
 
@@ -19,6 +21,13 @@ public final class StreamSockets: Sendable {
 
     /// Bytes the draining thread has read so far.
     public var bytesReceived: Int { received.load(ordering: .relaxed) }
+
+    /// Streams the server closed while they were drained (a slow consumer's close among them):
+    /// they received nothing after that, so a figure measured over them is not over all.
+    public var closedByServer: Int { ended.load(ordering: .relaxed) }
+
+    /// The close codes of the server's close frames, and how many streams got each.
+    public var serverCloseCodes: [Int: Int] { closeCodes.withLock { $0 } }
 
     /// Opens a stream for each token (on `parallelism` threads); throws if any is refused.
     public func open(port: Int, tokens: [String], parallelism: Int = 4) async throws {
@@ -59,7 +68,10 @@ public final class StreamSockets: Sendable {
                 for index in polls.indices where polls[index].revents != 0 {
                     let n = recv(polls[index].fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
                     guard n > 0 else {
-                        if n == 0 { polls[index].events = 0 }
+                        if n == 0 {
+                            polls[index].events = 0
+                            ended.add(1, ordering: .relaxed)
+                        }
                         continue
                     }
                     received.add(n, ordering: .relaxed)
@@ -67,6 +79,10 @@ public final class StreamSockets: Sendable {
                     var consumed = 0
                     while let (opcode, payload, used) = RawWebSocket.frame(partial[index], at: consumed) {
                         consumed += used
+                        if opcode == 0x8 {
+                            let code = payload.count >= 2 ? Int(payload[payload.startIndex]) << 8 | Int(payload[payload.startIndex + 1]) : 1005
+                            closeCodes.withLock { $0[code, default: 0] += 1 }
+                        }
                         guard opcode == 0x9 else { continue }
                         let pong = RawWebSocket.clientFrame(opcode: 0xA, payload)
                         _ = pong.withUnsafeBytes { Glibc.send(polls[index].fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
