@@ -131,8 +131,10 @@ public final class ServerProcess: Sendable {
         _ = await exited(within: .seconds(10))
     }
 
-    /// SIGTERM (a graceful shutdown), then SIGKILL if it has not exited within 10 s.
+    /// SIGTERM (a graceful shutdown), then SIGKILL if it has not exited within 10 s. The
+    /// server's log file goes with it (read `log` before, for a failure's message).
     public func stop() async {
+        defer { unlink(logPath) }
         kill(pid, SIGTERM)
         if await exited(within: .seconds(10)) { return }
         await killHard()
