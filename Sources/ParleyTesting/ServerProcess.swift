@@ -140,9 +140,11 @@ public final class ServerProcess: Sendable {
         await killHard()
     }
 
-    /// For `defer`: SIGKILL without waiting (the zombie is reaped when the test process ends).
+    /// For `defer`: SIGKILL without waiting (the zombie is reaped when the test process ends),
+    /// and the log file removed.
     public func killNow() {
         kill(pid, SIGKILL)
+        unlink(logPath)
     }
 
     /// Polls for the exit (never `waitpid` without WNOHANG: this runs on the cooperative pool,
