@@ -135,6 +135,11 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     let streams = StreamSockets()
     try await streams.open(port: fixture.port, tokens: Array(repeating: fixture.client, count: listeners))
     streams.startDraining()
+    if listeners > 0 {
+        // Before any send of this run: each stream should have had its hello and nothing else.
+        try await Task.sleep(for: .milliseconds(500))
+        print("    before the first send, each socket had received \(streams.bytesReceived / listeners) bytes")
+    }
     let sent = Shared(0)
     let failed = Shared(0)
     // Keys unique to this run: a later run with the same label must send new messages, not

@@ -54,6 +54,34 @@ struct LiveDeliveryTests {
         }
     }
 
+    @Test("a stream opened without a cursor gets nothing that was committed before it opened, even while delivery is behind")
+    func newStreamStartsNow() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let port = try Self.port(client)
+            let first = try await TestStream.connect(port: port, token: pair.client)
+            _ = await first.next()
+            let testDatabase = try await withRawConnection { try $0.exec("SELECT current_database() AS d").rows[0].decode(String.self, "d") }
+            // Delivery falls behind: the brokerage's event clock is held, so nothing sent now is
+            // numbered (or offered to any stream) until it is let go.
+            let clock = try await HeldTransaction(database: testDatabase, """
+                BEGIN; SET LOCAL search_path TO \(pair.tenant.scope.schema.quoted);
+                SELECT position FROM event_clock FOR UPDATE
+                """)
+            for index in 1...3 { #expect(try await pair.send(client, "before the stream \(index)").status == .created) }
+            await first.close()
+            let opening = Task { try await TestStream.connect(port: port, token: pair.client) }
+            try await Task.sleep(for: .milliseconds(300))
+            await clock.release()
+            let second = try await opening.value
+            #expect(await second.next()?.type == "hello")
+            #expect(try await pair.send(client, "after the stream opened").status == .created)
+            let event = try #require(await second.nextEvent(["message.created"], timeout: .seconds(15)))
+            #expect(try event.data(Message.self).seq == 4, "a message sent before the stream opened was delivered on it")
+            await second.close()
+        }
+    }
+
     @Test("hello.cursor is a valid resume point for the client even when the newest event was someone else's")
     func helloCursorResumes() async throws {
         try await TestApp.run { app, client in

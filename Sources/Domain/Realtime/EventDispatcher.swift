@@ -100,9 +100,13 @@ public final class EventDispatcher: Service, Sendable {
             // A drain that found no subscribers may have dropped the state meanwhile.
             if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
             let highWater = tenants[slug]?.cursor ?? head
+            // Without a cursor the stream starts at what was committed when it opened, not at
+            // what this process had read by then: while delivery is behind (a burst of sends
+            // with nobody connected), the events in between were offered to a new stream, which
+            // a backlog of 1,000 for one user closed at once as a slow consumer.
             let subscription = Subscription(
-                tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? highWater, replaying: after != nil,
-                sink: sink)
+                tenant: caller.tenant, userID: caller.userID, capacity: outboxCapacity, floor: after ?? max(highWater, head),
+                replaying: after != nil, sink: sink)
             tenants[slug]?.add(subscription)
             return (subscription, highWater)
         }
@@ -268,6 +272,8 @@ public final class EventDispatcher: Service, Sendable {
     }
 
     static let pageSize = 500
+    /// Events numbered per sequence_events() call when a stream opens.
+    static let numberingRun = 10_000
 
     static let eventColumns = "pos, type, session_id, array_to_json(recipients)::text AS recipients, data::text AS data"
 
@@ -329,17 +335,26 @@ public final class EventDispatcher: Service, Sendable {
     }
 
     /// The tenant's state, created on first use with the cursor at the current head.
+    /// The last position committed now (numbering what is committed but not numbered yet, in
+    /// runs of `numberingRun`: after a burst with no stream open there can be more); the
+    /// brokerage's state starts there if there is none.
     private func ensureTenant(_ tenant: Tenant) async throws -> Int64 {
         let slug = tenant.slug.rawValue
-        if let cursor = state.withLock({ $0[slug]?.cursor }) { return cursor }
-        let head = try await database.withTenant(tenant.scope) { tx in
-            try await tx.query("SELECT sequence_events() AS head").first.map { try $0.decode(Int64.self, "head") } ?? 0
+        var head: Int64 = 0
+        for _ in 0..<100 {
+            let (before, after) = try await database.withTenant(tenant.scope) { tx in
+                guard let row = try await tx.query(
+                    "SELECT (SELECT position FROM event_clock) AS before, sequence_events(\(Self.numberingRun)) AS head").first
+                else { throw DatabaseError.undecodable("event_clock has no row") }
+                return (try row.decode(Int64.self, "before"), try row.decode(Int64.self, "head"))
+            }
+            head = after
+            if after - before < Int64(Self.numberingRun) { break }
         }
-        return state.withLock { tenants in
-            if let existing = tenants[slug] { return existing.cursor }
-            tenants[slug] = TenantState(tenant: tenant, cursor: head)
-            return head
+        state.withLock { tenants in
+            if tenants[slug] == nil { tenants[slug] = TenantState(tenant: tenant, cursor: head) }
         }
+        return head
     }
 
     static func event(_ row: Row) throws -> StoredEvent {
