@@ -112,6 +112,12 @@ public enum RawWebSocket {
 
     /// One unmasked server frame at `start` of `bytes`: opcode, payload, bytes used.
     static func frame(_ bytes: [UInt8], at start: Int) -> (UInt8, [UInt8], Int)? {
+        header(bytes, at: start).map { ($0.opcode, Array(bytes[$0.payload]), $0.length) }
+    }
+
+    /// A whole server frame at `start`, read in place: its opcode, where its payload is, and
+    /// its length in all; nil while incomplete (server frames are not masked).
+    static func header(_ bytes: [UInt8], at start: Int) -> (opcode: UInt8, payload: Range<Int>, length: Int)? {
         let available = bytes.count - start
         guard available >= 2 else { return nil }
         var length = Int(bytes[start + 1] & 0x7f)
@@ -126,7 +132,7 @@ public enum RawWebSocket {
             offset = 10
         }
         guard available >= offset + length else { return nil }
-        return (bytes[start] & 0x0f, Array(bytes[(start + offset)..<(start + offset + length)]), offset + length)
+        return (bytes[start] & 0x0f, (start + offset)..<(start + offset + length), offset + length)
     }
 
     static func find(_ bytes: [UInt8], _ needle: [UInt8]) -> Int? {

@@ -89,7 +89,7 @@ public final class StreamSockets: Sendable {
                 received.add(n, ordering: .relaxed)
                 partial[index] += buffer[0..<n]
                 var consumed = 0
-                while let (opcode, payload, used) = Self.header(partial[index], at: consumed) {
+                while let (opcode, payload, used) = RawWebSocket.header(partial[index], at: consumed) {
                     consumed += used
                     if opcode == 0x8 {
                         let code = payload.count >= 2 ? Int(partial[index][payload.lowerBound]) << 8 | Int(partial[index][payload.lowerBound + 1]) : 1005
@@ -102,27 +102,6 @@ public final class StreamSockets: Sendable {
                 partial[index].removeFirst(consumed)
             }
         }
-    }
-
-    /// A whole server frame at `start`: its opcode, where its payload is, and its length in all;
-    /// nil while incomplete (server frames are not masked).
-    private static func header(_ bytes: [UInt8], at start: Int) -> (UInt8, Range<Int>, Int)? {
-        let available = bytes.count - start
-        guard available >= 2 else { return nil }
-        var length = Int(bytes[start + 1] & 0x7f)
-        var offset = 2
-        if length == 126 {
-            guard available >= 4 else { return nil }
-            length = Int(bytes[start + 2]) << 8 | Int(bytes[start + 3])
-            offset = 4
-        } else if length == 127 {
-            guard available >= 10 else { return nil }
-            length = 0
-            for index in (start + 2)..<(start + 10) { length = length << 8 | Int(bytes[index]) }
-            offset = 10
-        }
-        guard available >= offset + length else { return nil }
-        return (bytes[start] & 0x0f, (start + offset)..<(start + offset + length), offset + length)
     }
 
     /// Stops draining and closes every socket.
