@@ -92,12 +92,13 @@ public final class EventDispatcher: Service, Sendable {
     /// stream continues from (for `hello`).
     public func subscribe(_ caller: Caller, after: Int64?, sink: any StreamSink) async throws -> (Subscription, cursor: Int64) {
         let slug = caller.tenant.slug.rawValue
-        let head = try await ensureTenant(caller.tenant)
+        let head = try await committedHead(caller.tenant)
         // Registering and reading the high-water mark happen together: every event after it
         // is offered to the subscription live (held until the replay is done).
         let (subscription, highWater) = try state.withLock { tenants throws(StreamLimitReached) -> (Subscription, Int64) in
             try Self.checkLimits(limits, tenants, caller)
-            // A drain that found no subscribers may have dropped the state meanwhile.
+            // The brokerage's state starts at the head on first use (a drain that found no
+            // subscribers may also have dropped it meanwhile).
             if tenants[slug] == nil { tenants[slug] = TenantState(tenant: caller.tenant, cursor: head) }
             let highWater = tenants[slug]?.cursor ?? head
             // Without a cursor the stream starts at what was committed when it opened, not at
@@ -334,11 +335,9 @@ public final class EventDispatcher: Service, Sendable {
             : "events after that cursor are no longer kept; fetch current state over REST, then keep streaming from here"
     }
 
-    /// The last position committed now (numbering what is committed but not numbered yet, in
-    /// runs of `numberingRun`: after a burst with no stream open there can be more); the
-    /// brokerage's state starts there if there is none.
-    private func ensureTenant(_ tenant: Tenant) async throws -> Int64 {
-        let slug = tenant.slug.rawValue
+    /// The last position committed now: numbers what is committed but not numbered yet, in
+    /// runs of `numberingRun` (after a burst with no stream open there can be more).
+    private func committedHead(_ tenant: Tenant) async throws -> Int64 {
         var head: Int64 = 0
         for _ in 0..<100 {
             // One round trip, statements of the kind the dispatcher's read sends (which Citus
@@ -354,9 +353,6 @@ public final class EventDispatcher: Service, Sendable {
             let after = try second.decode(Int64.self, "head")
             head = after
             if after - before < Int64(Self.numberingRun) { break }
-        }
-        state.withLock { tenants in
-            if tenants[slug] == nil { tenants[slug] = TenantState(tenant: tenant, cursor: head) }
         }
         return head
     }

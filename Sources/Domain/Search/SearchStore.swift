@@ -54,7 +54,7 @@ public struct SearchStore: Sendable {
         // statement is planned for its values each time (its generic plan is 20–40 ms, decision
         // 0038), so it runs only when some name matches: most searches are for words no name
         // holds, and planning it was ~1.5–2 ms of each. The check for a matching name is planned
-        // for its value too (~0.3 ms): its generic plan, at PostgreSQL's default
+        // for its value too (~0.4–0.5 ms a call, planning included): its generic plan, at PostgreSQL's default
         // random_page_cost, reads every user of the brokerage when no name matches (an EXISTS
         // expects an early hit; 100 ms at 20,000 users), and even on the name index it unaccents
         // the name once per row read.
