@@ -134,7 +134,13 @@ let package = Package(
         // PQ, Database and Domain tests build without API and Hummingbird.
         .testTarget(name: "PQTests", dependencies: ["PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "PQ", "DatabaseTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "DomainTests", dependencies: ["Domain", "Database", "DatabaseTesting", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DomainTests",
+            dependencies: [
+                "Domain", "Database", "DatabaseTesting", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "APITests",
             dependencies: [

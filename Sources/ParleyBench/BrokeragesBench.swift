@@ -47,7 +47,7 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         let spreadFixture = Fixture(port: server.port, tenant: brokerages[0].tenant, agent: brokerages[0].agent,
                                     client: brokerages[0].client, sessions: sessions)
         let before = try await server.poolAcquisitions() ?? 0
-        let rate = try await throughput(spreadFixture, senders: 16, seconds: seconds, listeners: 0, label: label)
+        let rate = try await throughput(spreadFixture, senders: 16, seconds: seconds, listeners: 0, label: label).rate
         let after = try await server.poolAcquisitions() ?? 0
         print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * seconds, 1)))
         return rate

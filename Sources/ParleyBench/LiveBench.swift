@@ -51,19 +51,34 @@ func liveBenchmark(quick: Bool) async throws {
 /// `--fanout [R]`: only the send throughput without and with 50 live sockets of the
 /// recipient, R rounds (default 2) of four 10 s runs, with each round's ratio.
 func fanOutBenchmark(rounds: Int) async throws {
-    try await withWarmServer { _, _, fixture in
+    try await withWarmServer { _, server, fixture in
         // Each round is none, fifty, fifty, none — or, every other round, fifty, none, none,
         // fifty: a throughput that drifts during the run (this machine's, or the database's as
         // it grows) weighs on both sides alike, and so does a round's first run being slower
         // than the rest (with the order fixed, that none run was the slowest in 3 of 5 rounds).
+        // The CPU time per message, with sockets less without, divided by 50, is what one
+        // socket costs per message — the server, the clients reading it, PostgreSQL: figures the
+        // throughput's drift hides.
+        var ratios: [Double] = [], perSocket: [CPUPerMessage] = []
         for round in 1...rounds {
-            var none = 0.0, fifty = 0.0
+            var none = 0.0, fifty = 0.0, cpuNone = CPUPerMessage(), cpuFifty = CPUPerMessage()
             for listeners in round % 2 == 1 ? [0, 50, 50, 0] : [50, 0, 0, 50] {
-                let rate = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets")
-                if listeners == 0 { none += rate } else { fifty += rate }
+                let (rate, cpu) = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets", server: server)
+                if listeners == 0 {
+                    (none, cpuNone) = (none + rate, cpuNone + (cpu ?? CPUPerMessage()))
+                } else {
+                    (fifty, cpuFifty) = (fifty + rate, cpuFifty + (cpu ?? CPUPerMessage()))
+                }
             }
-            print(String(format: "  round %d: with 50 live sockets / without = %.2f", round, fifty / none))
+            ratios.append(fifty / none)
+            let socket = (cpuFifty - cpuNone) / (2 * 50 / 1e6)  // two runs of each, 50 sockets, in µs
+            perSocket.append(socket)
+            print(String(format: "  round %d: with 50 live sockets / without = %.2f; CPU per socket per message: server %.1f µs, clients %.1f µs, PostgreSQL %.1f µs",
+                         round, fifty / none, socket.server, socket.clients, socket.postgres))
         }
+        print("  with 50 live sockets / without, each round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ")
+              + String(format: " (mean %.2f); the server's CPU per socket per message: ", ratios.reduce(0, +) / Double(ratios.count))
+              + perSocket.map { String(format: "%.1f µs", $0.server) }.joined(separator: ", "))
     }
 }
 

@@ -77,14 +77,14 @@ func webhookBenchmark(rounds: Int, quick: Bool) async throws {
                 if hookedRun {
                     let before = await receiver.received("bench").count
                     let start = Date()
-                    with += try await throughput(hooked, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), with an endpoint")
+                    with += try await throughput(hooked, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), with an endpoint").rate
                     let sent = Date()
                     let (total, last) = await drain(receiver)
                     let during = (await receiver.received("bench")).filter { $0.at <= sent }.count - before
                     print(String(format: "    webhooks: %.0f deliveries/s while sending; all %d delivered %.2f s after the last send",
                                  Double(during) / sent.timeIntervalSince(start), total - before, last.timeIntervalSince(sent)))
                 } else {
-                    none += try await throughput(plain, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), no endpoint")
+                    none += try await throughput(plain, senders: 8, seconds: seconds, listeners: 0, label: "round \(round).\(index + 1), no endpoint").rate
                 }
             }
             print(String(format: "  round %d: send throughput with an endpoint / without: %.2f", round, with / none))

@@ -127,9 +127,10 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
 }
 
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`;
-/// messages per second.
+/// messages per second, and (given the server's process) the CPU time per message of the
+/// server, of this process (the clients) and of PostgreSQL's processes.
 @discardableResult
-func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String) async throws -> Double {
+func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String, server: ServerProcess? = nil) async throws -> (rate: Double, cpu: CPUPerMessage?) {
     // The recipient's live sockets, drained by one thread that discards what arrives (the
     // cheapest client: the server's fan-out is what is measured).
     let streams = StreamSockets()
@@ -147,6 +148,7 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     let run = UUID().uuidString.prefix(8)
     let deadline = Stopwatch.now() + UInt64(seconds * 1_000_000_000)
     let begin = Stopwatch.now()
+    let cpuBefore = server.flatMap(CPUPerMessage.now)
     try await withThrowingTaskGroup(of: Void.self) { group in
         for lane in 0..<senders {
             group.addTask {
@@ -178,14 +180,40 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     let elapsed = Double(Stopwatch.now() - begin) / 1_000_000_000
     let total = sent.with { $0 }
     let failures = failed.with { $0 }
+    var cpu: CPUPerMessage?
+    if let before = cpuBefore, let after = server.flatMap(CPUPerMessage.now) { cpu = (after - before) / Double(max(total, 1)) }
     print("  \(label): \(total) messages in \(String(format: "%.1f", elapsed)) s = \(String(format: "%.0f", Double(total) / elapsed)) msgs/s (\(senders) senders, \(listeners) live sockets)"
+          + (cpu.map { String(format: "; CPU per message: server %.0f µs, clients %.0f µs, PostgreSQL %.0f µs", $0.server * 1e6, $0.clients * 1e6, $0.postgres * 1e6) } ?? "")
           + (failures > 0 ? "; \(failures) requests failed or timed out" : ""))
     if listeners > 0 {
         print(String(format: "    each socket received %.0f bytes per message sent", Double(streams.bytesReceived) / Double(max(total, 1)) / Double(listeners))
               + (streams.closedByServer > 0 ? "; \(streams.closedByServer) of \(listeners) sockets closed by the server during the run (close codes \(streams.serverCloseCodes.sorted { $0.key < $1.key }))" : ""))
     }
     streams.close()
-    return Double(total) / elapsed
+    return (Double(total) / elapsed, cpu)
+}
+
+/// CPU seconds used by the server, this process and PostgreSQL: a reading, or a difference
+/// of two divided by the messages sent between them.
+struct CPUPerMessage {
+    var server = 0.0, clients = 0.0, postgres = 0.0
+
+    static func now(_ server: ServerProcess) -> CPUPerMessage? {
+        guard let serverCPU = server.cpuSeconds, let own = ServerProcess.cpuSeconds(pid: getpid()) else { return nil }
+        return CPUPerMessage(server: serverCPU, clients: own, postgres: ServerProcess.cpuSeconds(ofProcessesNamed: "postgres"))
+    }
+
+    static func - (a: CPUPerMessage, b: CPUPerMessage) -> CPUPerMessage {
+        CPUPerMessage(server: a.server - b.server, clients: a.clients - b.clients, postgres: a.postgres - b.postgres)
+    }
+
+    static func + (a: CPUPerMessage, b: CPUPerMessage) -> CPUPerMessage {
+        CPUPerMessage(server: a.server + b.server, clients: a.clients + b.clients, postgres: a.postgres + b.postgres)
+    }
+
+    static func / (a: CPUPerMessage, b: Double) -> CPUPerMessage {
+        CPUPerMessage(server: a.server / b, clients: a.clients / b, postgres: a.postgres / b)
+    }
 }
 
 /// One client and `sessions` agents, each with a session with the client: the client's socket

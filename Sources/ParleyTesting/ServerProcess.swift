@@ -103,13 +103,26 @@ public final class ServerProcess: Sendable {
     }
 
     /// CPU time the process has used (user + system), in seconds, or nil when it cannot be read.
-    public var cpuSeconds: Double? {
+    public var cpuSeconds: Double? { Self.cpuSeconds(pid: pid) }
+
+    /// CPU time process `pid` has used (user + system), in seconds, or nil when it cannot be read.
+    public static func cpuSeconds(pid: pid_t) -> Double? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
         // Fields after "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// CPU time used so far by the live processes named `name` (all PostgreSQL backends of this
+    /// machine, say), in seconds. A process that exits takes its share with it.
+    public static func cpuSeconds(ofProcessesNamed name: String) -> Double {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { pid_t($0) } ?? []
+        return pids.reduce(0) { total, pid in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            return comm == name ? total + (cpuSeconds(pid: pid) ?? 0) : total
+        }
     }
 
     /// Runs `body` with an HTTP/1.1 client on its own connection to this server.

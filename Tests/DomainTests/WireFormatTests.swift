@@ -1,6 +1,8 @@
 @testable import Domain
 import Foundation
 import NIOCore
+import NIOEmbedded
+import NIOWebSocket
 import Testing
 
 @Suite("Wire formats built once")
@@ -14,6 +16,26 @@ struct WireFormatTests {
         #expect((object["data"] as? [String: Any])?["text"] as? String == #"hi "there""#)
         let noSession = StoredEvent(position: 7, type: "badge.updated", sessionID: nil, recipients: ["a"], data: "{}")
         #expect(String(buffer: noSession.frame) == #"{"type":"event","id":"7","event":"badge.updated","data":{}}"#)
+    }
+
+    @Test("an event's WebSocket frame, encoded once for every socket, is what NIO's decoder reads back, in each length form",
+          arguments: [(20, UInt8(79)), (300, 126), (70_000, 127)])
+    func eventWireFrame(size: Int, lengthByte: UInt8) throws {
+        // `data` is a JSON string of `size` bytes ("é" is two).
+        let data = "\"" + String(repeating: "é", count: (size - 2) / 2) + "\""
+        let event = StoredEvent(position: 9, type: "message.created", sessionID: nil, recipients: ["a"], data: data)
+        let text = String(buffer: event.frame)
+        #expect(text == #"{"type":"event","id":"9","event":"message.created","data":"# + data + "}")
+        // 7-bit length (the frame's text is 79 bytes), 16-bit (126) or 64-bit (127).
+        #expect(event.wire.getInteger(at: 1, as: UInt8.self) == lengthByte)
+
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 20)))
+        try channel.writeInbound(event.wire)
+        let frame = try #require(try channel.readInbound(as: WebSocketFrame.self))
+        #expect(frame.fin && frame.opcode == .text && frame.maskKey == nil)
+        #expect(String(buffer: frame.unmaskedData) == text)
+        #expect(try channel.readInbound(as: WebSocketFrame.self) == nil)
+        _ = try channel.finish()
     }
 
     @Test("base64url round-trips every length and matches the standard alphabet with - and _, unpadded")

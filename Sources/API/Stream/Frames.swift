@@ -16,8 +16,8 @@ enum Frames {
         object(["type": "error", "code": code, "message": message])
     }
 
-    /// The frame as written to the socket: an event's bytes as built once for every socket
-    /// (`StoredEvent.frame`, shared, not copied), anything else encoded here.
+    /// A frame for NIO's encoder. An event's frame normally skips the encoder: its bytes are
+    /// encoded once for every socket (`StoredEvent.wire`, written by `StreamHandler.flushBatch`).
     static func outbound(_ frame: StreamFrame) -> WebSocketFrame {
         switch frame {
         case .event(let event):

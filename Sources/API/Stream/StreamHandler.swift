@@ -42,10 +42,13 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var subscription: Subscription?
     private var caller: Caller?
     private var context: ChannelHandlerContext?
+    /// The frame encoder's context: an event's frame, already encoded (`StoredEvent.wire`), is
+    /// written from there, past the encoder, so that no socket encodes it again.
+    private var encoded: ChannelHandlerContext?
     /// Items from the outbox that came before `hello` was written.
     private var early: [LoopOutbox.Item] = []
     /// Frames taken from the outbox in this hop, written at `flushBatch`.
-    private var batch: [WebSocketFrame] = []
+    private var batch: [StreamFrame] = []
     /// An opening or a `typing` check runs: reading is paused and messages wait here.
     private var busy = false
     private var waiting: [String?] = []
@@ -74,6 +77,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        encoded = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         switch after {
         case .failure(let refusal):
             refuse(refusal)
@@ -92,6 +96,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         ended()
         self.context = nil
+        encoded = nil
     }
 
     /// Verifies the token and subscribes in a short task; the stream is live when `opened` runs.
@@ -151,7 +156,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .open:
             switch item {
             case .frame(let frame, _):
-                batch.append(Frames.outbound(frame))
+                batch.append(frame)
                 return batch.count == 1
             case .end(let termination, let subscription):
                 flushBatch()
@@ -172,9 +177,16 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let count = batch.count
-        for frame in batch.dropLast() { context.write(wrapOutboundOut(frame), promise: nil) }
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(batch[count - 1]), promise: written)
+        for (index, frame) in batch.enumerated() {
+            let promise = index == count - 1 ? written : nil
+            if case .event(let event) = frame, let encoded {
+                encoded.write(NIOAny(event.wire), promise: promise)
+            } else {
+                context.write(wrapOutboundOut(Frames.outbound(frame)), promise: promise)
+            }
+        }
+        context.flush()
         written.futureResult.whenSuccess { subscription.didWrite(count: count) }
         batch.removeAll(keepingCapacity: batch.capacity <= 16)
     }

@@ -4,15 +4,22 @@ import NIOCore
 /// An event as stored and as delivered. `position` is its place in the brokerage's delivery
 /// order and the client's resume cursor (the frame's `id`).
 ///
-/// `frame` is the event's whole WebSocket text (docs/STREAM.md), built once when the event is
-/// read: every socket it goes to is handed the same bytes (a `ByteBuffer` is shared, not
-/// copied), so fan-out costs no encoding per socket (docs/decisions/0020-stream-fan-out.md).
+/// `wire` is the event's whole WebSocket text frame — header and JSON text (docs/STREAM.md) —
+/// built once when the event is read: every socket it goes to is handed the same bytes (a
+/// `ByteBuffer` is shared, not copied), so fan-out costs no encoding per socket, not even of
+/// the frame header (docs/decisions/0020-stream-fan-out.md, 0040). `frame` is its text: a
+/// view of the same storage.
 public struct StoredEvent: Sendable, Hashable {
     public let position: Int64
     public let type: String
     public let sessionID: String?
     public let recipients: [String]
-    public let frame: ByteBuffer
+    public let wire: ByteBuffer
+
+    /// The frame's JSON text (`wire` without its header).
+    public var frame: ByteBuffer {
+        wire.getSlice(at: wire.readerIndex + Self.headerLength(wire), length: wire.readableBytes - Self.headerLength(wire)) ?? ByteBuffer()
+    }
 
     /// `data` is the event's JSON payload as stored; it is spliced into the frame as is.
     public init(position: Int64, type: String, sessionID: String?, recipients: [String], data: String) {
@@ -23,7 +30,35 @@ public struct StoredEvent: Sendable, Hashable {
         var text = #"{"type":"event","id":"\#(position)","event":"\#(type)""#
         if let sessionID { text += #","sessionId":"\#(sessionID)""# }
         text += #","data":\#(data)}"#
-        self.frame = ByteBuffer(string: text)
+        self.wire = Self.textFrame(text)
+    }
+
+    /// A server's WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, no mask) holding `text`.
+    public static func textFrame(_ text: String) -> ByteBuffer {
+        let length = text.utf8.count
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(length + 10)
+        buffer.writeInteger(UInt8(0x81))
+        if length < 126 {
+            buffer.writeInteger(UInt8(length))
+        } else if length <= Int(UInt16.max) {
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(length))
+        } else {
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(length))
+        }
+        buffer.writeString(text)
+        return buffer
+    }
+
+    /// The header's length in a frame `textFrame` built: 2, 4 or 10 bytes, by its length byte.
+    private static func headerLength(_ wire: ByteBuffer) -> Int {
+        switch wire.getInteger(at: wire.readerIndex + 1, as: UInt8.self) {
+        case 126: 4
+        case 127: 10
+        default: 2
+        }
     }
 }
 
