@@ -42,10 +42,6 @@ func bootstrapLogging(level: String?) -> Logger {
     let level = (level ?? Env.get("LOG_LEVEL")).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
     // Before any Database exists: metrics created earlier would stay no-ops for ever.
     ParleyMetrics.bootstrap()
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
-        return handler
-    }
+    LoggingSystem.bootstrap { label in LazyMetadataLogHandler(label: label, level: level) }
     return Logger(label: "parley")
 }

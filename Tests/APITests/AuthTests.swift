@@ -1,6 +1,7 @@
 import API
 import Domain
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import JWTKit
 import ParleyTesting
@@ -53,6 +54,35 @@ struct AuthTests {
                 #expect(response.headers[.contentType] == "application/problem+json", "\(label)")
                 #expect(response.code == code, "\(label)")
                 #expect(response.headers[.wwwAuthenticate] == "Bearer", "\(label)")
+            }
+        }
+    }
+
+    @Test("the Authorization header: the scheme in any case, spaces and tabs around the token; other schemes and forms are 401")
+    func authorizationForms() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let token = try await tenant.token(sub: "agent-7", role: .agent, name: "Ava Agent")
+            for header in ["Bearer \(token)", "bearer \(token)", "BEARER \(token)", "Bearer   \(token)", "Bearer \(token) \t "] {
+                var headers = HTTPFields()
+                headers[.authorization] = header
+                let response = try await client.send(.get, "/v1/me", headers: headers)
+                #expect(response.status == .ok, "\(header.prefix(12))…")
+            }
+            for header in ["Basic \(token)", "Bearer", "Bearer    ", "Bearer\t\(token)", "Bearer_\(token)", "Bearerx \(token)", "\(token)"] {
+                var headers = HTTPFields()
+                headers[.authorization] = header
+                let response = try await client.send(.get, "/v1/me", headers: headers)
+                #expect(response.status == .unauthorized, "\(header.prefix(12))…")
+                #expect(response.code == "missing_token", "\(header.prefix(12))…")
+            }
+            // A token whose payload is not what unverifiedTenant expects: a JSON array, a tid of
+            // another type, three dots.
+            for bad in ["\(Base64URL.encode(Array("{}".utf8))).\(Base64URL.encode(Array("[1]".utf8))).x",
+                        "\(Base64URL.encode(Array("{}".utf8))).\(Base64URL.encode(Array(#"{"tid":7}"#.utf8))).x", token + ".x"] {
+                let response = try await client.send(.get, "/v1/me", token: bad)
+                #expect(response.status == .unauthorized)
+                #expect(response.code == "invalid_token")
             }
         }
     }

@@ -271,14 +271,25 @@ public actor TokenVerifier {
         }
     }
 
-    /// Reads `tid` from the payload without verifying, only to choose whose keys to verify with.
+    /// Reads `tid` from the payload without verifying, only to choose whose keys to verify with
+    /// (the verified claims must then name the same tenant). Read as bytes, with the decoder of
+    /// the one field: it runs on every request, and splitting the token as a `String` and
+    /// `JSONSerialization` cost ~27 µs a call against ~9.
     static func unverifiedTenant(_ token: String) -> String? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].utf8.count < 8192, let payload = Base64URL.decode(String(parts[1])),
-            let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any]
+        let bytes = Array(token.utf8)
+        let dot = UInt8(ascii: ".")
+        guard let first = bytes.firstIndex(of: dot), let second = bytes[(first + 1)...].firstIndex(of: dot),
+            !bytes[(second + 1)...].contains(dot), second - first - 1 < 8192,
+            let payload = Base64URL.decode(bytes: Array(bytes[(first + 1)..<second]))
         else { return nil }
-        return object["tid"] as? String
+        return (try? hintDecoder.decode(TenantHint.self, from: Data(payload)))?.tid
     }
+
+    private struct TenantHint: Decodable {
+        let tid: String?
+    }
+
+    private static let hintDecoder = JSONDecoder()
 
     static func isValidText(_ text: String, max: Int) -> Bool {
         !text.isEmpty && text.count <= max && !text.unicodeScalars.contains { $0.value < 0x20 }

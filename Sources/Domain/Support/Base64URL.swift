@@ -18,7 +18,11 @@ public enum Base64URL {
     }
 
     public static func decode(_ text: String) -> [UInt8]? {
-        var base64 = Array(text.utf8)
+        decode(bytes: Array(text.utf8))
+    }
+
+    public static func decode(bytes: [UInt8]) -> [UInt8]? {
+        var base64 = bytes
         for index in base64.indices {
             switch base64[index] {
             case UInt8(ascii: "-"): base64[index] = UInt8(ascii: "+")
