@@ -89,4 +89,38 @@ struct WireFormatTests {
             #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: try encoder.encode(result), as: UTF8.self))
         }
     }
+
+    @Test("messages written by hand (history pages, a send's answer) are byte for byte what the JSON encoder writes")
+    func messagesWrittenLikeEncoded() throws {
+        let encoder = ParleyJSON.encoder()
+        let prices: [Double?] = [nil, 450_000, 450_000.5, 0.1, 100_000_000_000, 1e-7]
+        var checked = 0
+        for (index, text) in Self.awkward.enumerated() {
+            // As message_json() stores it; the listing and attachments vary with the index.
+            var object: [String: Any] = [
+                "id": "m-\(index)", "sessionId": "s-\(text)", "seq": index * 1_000_000_007, "text": text, "html": text,
+                "sender": ["userId": "agent-\(text)", "name": text, "role": "agent"], "clientMessageId": "key-\(text)",
+                "createdAt": "2026-12-03T18:0\(index % 10):00.12\(index % 10)Z",
+                "attachments": (0..<(index % 3)).map { number in
+                    ["id": "a-\(number)", "fileName": text, "mediaType": "image/png", "size": number * 1000, "sha256": "ab\(number)",
+                     "url": "/v1/attachments/a-\(number)"].merging(number == 1 ? ["width": 640, "height": 480] : [:]) { $1 }
+                },
+            ]
+            if let price = prices[index % prices.count] {
+                object["listing"] = ["ListingKey": text, "address": "1 \(text) St", "listPrice": price, "url": "https://example.com/\(index)"]
+            } else if index % 4 == 0 {
+                object["listing"] = ["ListingId": "L-\(index)"]
+            }
+            let stored = try ParleyJSON.sharedDecoder.decode(Message.self, from: try JSONSerialization.data(withJSONObject: object))
+            // The sender's view (✓ or ✓✓, readers), another member's, and the stored one.
+            let members: [String: Int64] = ["agent-\(text)": 0, "client-1": Int64(index % 2 == 0 ? Int64.max : 0)]
+            for message in [stored, stored.viewed(by: "agent-\(text)", members: members), stored.viewed(by: "client-1", members: members)] {
+                var json = JSONWriter()
+                message.write(to: &json)
+                #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: try encoder.encode(message), as: UTF8.self))
+                checked += 1
+            }
+        }
+        #expect(checked == Self.awkward.count * 3)
+    }
 }

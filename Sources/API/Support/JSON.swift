@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 extension ParleyRequestContext {
     public var requestDecoder: JSONDecoder { ParleyJSON.decoder() }
@@ -17,7 +18,9 @@ extension Request {
     }
 }
 
-/// Any encodable domain value as a JSON response body (encoded as the value itself).
+/// Any encodable domain value as a JSON response body (encoded as the value itself). A value
+/// that writes its own JSON (a message, a session) is written so; the bytes are the same
+/// (WireFormatTests).
 struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable, Sendable {
     let value: Value
 
@@ -25,6 +28,25 @@ struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable, Sendable {
 
     func encode(to encoder: any Encoder) throws {
         try value.encode(to: encoder)
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        guard let writable = value as? any JSONWritable else {
+            return try context.responseEncoder.encode(self, from: request, context: context)
+        }
+        var json = JSONWriter(capacity: 1024)
+        writable.write(to: &json)
+        return Response.json(json.bytes)
+    }
+}
+
+extension Response {
+    /// 200 with JSON written by `JSONWriter` (the headers the encoder's responses have).
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentLength] = String(bytes.count)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -25,10 +25,7 @@ struct Page<Item: Encodable & Sendable>: ResponseGenerator, Encodable, Sendable 
         }
         var json = JSONWriter(capacity: 256 + 1024 * writable.count)
         write(writable, to: &json)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.contentLength] = String(json.bytes.count)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return Response.json(json.bytes)
     }
 
     func write(_ items: [any JSONWritable], to json: inout JSONWriter) {

@@ -26,3 +26,19 @@ public struct Attachment: Codable, Sendable, Hashable {
         self.url = "/v1/attachments/\(id)"
     }
 }
+
+/// The same JSON as the encoder writes (keys in sorted order), inside a message (`JSONWritable`).
+extension Attachment: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("fileName", fileName)
+            json.field("height", height)
+            json.field("id", id)
+            json.field("mediaType", mediaType)
+            json.field("sha256", sha256)
+            json.field("size", size)
+            json.field("url", url)
+            json.field("width", width)
+        }
+    }
+}

@@ -77,3 +77,33 @@ public struct Message: Codable, Sendable, Hashable {
         return viewed
     }
 }
+
+/// The same JSON as the encoder writes (keys in sorted order): history pages and a send's answer.
+extension Message: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("attachments", attachments)
+            json.field("clientMessageId", clientMessageId)
+            json.field("createdAt", createdAt)
+            json.field("delivery", delivery?.rawValue)
+            json.field("html", html)
+            json.field("id", id)
+            json.encoded("listing", listing)
+            if let readBy { json.field("readBy", readBy) }
+            json.field("sender", sender)
+            json.field("seq", seq)
+            json.field("sessionId", sessionId)
+            json.field("text", text)
+        }
+    }
+}
+
+extension Message.Sender: JSONWritable {
+    public func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("name", name)
+            json.field("role", role)
+            json.field("userId", userId)
+        }
+    }
+}

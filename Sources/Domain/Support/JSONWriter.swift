@@ -73,6 +73,21 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// Left out when nil.
+    public mutating func field(_ key: StaticString, _ value: Int?) {
+        guard let value else { return }
+        self.key(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A value the JSON encoder writes (`ParleyJSON.encoder()`), copied in: for the rare members
+    /// whose numbers only the encoder formats exactly (a listing's price). Left out when nil.
+    public mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) {
+        guard let value, let data = try? ParleyJSON.sharedEncoder.encode(value) else { return }
+        self.key(key)
+        bytes.append(contentsOf: data)
+    }
+
     public mutating func field(_ key: StaticString, _ value: Bool) {
         self.key(key)
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

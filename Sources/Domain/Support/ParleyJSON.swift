@@ -13,6 +13,10 @@ public enum ParleyJSON {
         return encoder
     }
 
+    /// One encoder for `JSONWriter.encoded` (JSONEncoder is Sendable; `encode` only reads the
+    /// configuration set here).
+    public static let sharedEncoder = encoder()
+
     /// One decoder for the hot paths (a send decodes the stored message): JSONDecoder is
     /// Sendable and its `decode` only reads the configuration set here.
     public static let sharedDecoder = decoder()
