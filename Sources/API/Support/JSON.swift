@@ -42,11 +42,11 @@ struct JSONBody<Value: Encodable & Sendable>: ResponseEncodable, Sendable {
 
 extension Response {
     /// 200 with JSON written by `JSONWriter` (the headers the encoder's responses have).
-    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    static func json(_ bytes: [UInt8]) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(bytes.count)
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -81,11 +81,17 @@ public struct JSONWriter: Sendable {
     }
 
     /// A value the JSON encoder writes (`ParleyJSON.encoder()`), copied in: for the rare members
-    /// whose numbers only the encoder formats exactly (a listing's price). Left out when nil.
+    /// whose numbers only the encoder formats exactly (a listing's price). Left out when nil;
+    /// `null` if the encoder fails (it fails only on a number JSON cannot hold, NaN or infinity,
+    /// which nothing read from jsonb is).
     public mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) {
-        guard let value, let data = try? ParleyJSON.sharedEncoder.encode(value) else { return }
+        guard let value else { return }
         self.key(key)
-        bytes.append(contentsOf: data)
+        if let data = try? ParleyJSON.sharedEncoder.encode(value) {
+            bytes.append(contentsOf: data)
+        } else {
+            bytes.append(contentsOf: "null".utf8)
+        }
     }
 
     public mutating func field(_ key: StaticString, _ value: Bool) {
