@@ -18,7 +18,8 @@ public struct StoredEvent: Sendable, Hashable {
 
     /// The frame's JSON text (`wire` without its header).
     public var frame: ByteBuffer {
-        wire.getSlice(at: wire.readerIndex + Self.headerLength(wire), length: wire.readableBytes - Self.headerLength(wire)) ?? ByteBuffer()
+        let header = Self.headerLength(wire)
+        return wire.getSlice(at: wire.readerIndex + header, length: wire.readableBytes - header) ?? ByteBuffer()
     }
 
     /// `data` is the event's JSON payload as stored; it is spliced into the frame as is.

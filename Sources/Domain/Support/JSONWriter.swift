@@ -76,8 +76,7 @@ public struct JSONWriter: Sendable {
     /// Left out when nil.
     public mutating func field(_ key: StaticString, _ value: Int?) {
         guard let value else { return }
-        self.key(key)
-        bytes.append(contentsOf: String(value).utf8)
+        field(key, Int64(value))
     }
 
     /// A value the JSON encoder writes (`ParleyJSON.encoder()`), copied in: for the rare members
