@@ -183,6 +183,44 @@ struct SearchTests {
         }
     }
 
+    @Test("words most sessions hold are left to the message check, with the same sessions found")
+    func commonWords() async throws {
+        try await TestApp.run { app, client in
+            // Six sessions, each holding `garden` and `pool`; they meet in one message in two of
+            // them, in phrase order in one. `fence` is in one session of six: not common.
+            let (tenant, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "a garden pool out back"]]),
+                ("c2", "Client Two", [["text": "the pool and the garden"]]),
+                ("c3", "Client Three", [["text": "the garden"], ["text": "a pool"], ["text": "fence by the garden"]]),
+                ("c4", "Client Four", [["text": "garden"], ["text": "pool"]]),
+                ("c5", "Client Five", [["text": "pool"], ["text": "garden"]]),
+                ("c6", "Client Six", [["text": "garden party"], ["text": "pool party"]]),
+            ])
+            let (c1, c2, c3) = (try #require(ids["c1"]), try #require(ids["c2"]), try #require(ids["c3"]))
+            // What autovacuum's analyze would record: each word's share of the sessions.
+            try await app.database.withConnection { connection in
+                _ = try await connection.simpleQuery(
+                    "ANALYZE \(tenant.scope.schema.quoted).session_terms, \(tenant.scope.schema.quoted).sessions")
+            }
+            let terms = try await app.database.withTenant(tenant.scope) { tx in
+                try await SearchStore.terms(tx, SearchQuery("garden pool fence"))
+            }
+            #expect(terms.common == ["garden", "pool"])
+            #expect(try await Self.found(client, agent, "garden pool") == [c2, c1])
+            #expect(try await Self.found(client, agent, "\"garden pool\"") == [c1])
+            #expect(try await Self.found(client, agent, "\"pool garden\"") == [])
+            #expect(try await Self.found(client, agent, "fence garden") == [c3])
+            #expect(try await Self.found(client, agent, "\"fence garden\"") == [])
+            #expect(try await Self.found(client, agent, "garden pool part") == [])
+            #expect(try await Self.found(client, agent, "party") == [try #require(ids["c6"])])
+            // A word the statistics have not seen yet is probed as before.
+            let unseen = try await app.database.withTenant(tenant.scope) { tx in
+                try await SearchStore.terms(tx, SearchQuery("garden orchard"))
+            }
+            #expect(unseen.common == ["garden"])
+        }
+    }
+
     @Test("participant names by prefix and small typos come first")
     func names() async throws {
         try await TestApp.run { app, client in

@@ -169,6 +169,11 @@ public struct SearchStore: Sendable {
         guard !required.isEmpty || (query.prefix != nil && !terms.prefix.isEmpty), let tsquery = terms.tsquery else { return nil }
         let termsDecide = query.phrases.isEmpty
             && ((required.count == 1 && query.prefix == nil) || (required.isEmpty && prefixProbed))
+        // When the message check decides, a word most sessions hold is left to it: its probe
+        // would reject almost no session, and PostgreSQL places it before the membership probe,
+        // once per session of the brokerage walked rather than per session of the caller
+        // (and each such semi-join costs ~0.5–1 ms of planning). Decision 0041.
+        if !termsDecide { required.removeAll { terms.common.contains($0) } }
         // The session holds each word (an index probe each), then, if that does not decide,
         // one of its messages matches the whole query.
         var conditions = required.prefix(4).map {
@@ -213,7 +218,11 @@ public struct SearchStore: Sendable {
         /// The whole query as a tsquery (its text form), made once here and bound as
         /// `$n::tsquery` by the statements after; nil for a query of no words.
         public var tsquery: String?
+        /// The words' and phrases' lexemes that PostgreSQL's statistics of `session_terms` put in
+        /// at least `commonShare` of the brokerage's sessions (none without statistics).
+        public var common: Set<String> = []
         public static let maxExpansion = 64
+        public static let commonShare = 0.2
     }
 
     /// One round trip: the lexemes of the query's words, phrases and prefix, the stored
@@ -226,6 +235,7 @@ public struct SearchStore: Sendable {
 
     static func termsStatement(_ query: SearchQuery) -> Statement {
         let tsquery = tsquery(query, firstParameter: 3)
+        let commonNeeded = !query.phrases.isEmpty || query.words.count + (query.prefix == nil ? 0 : 1) > 1
         return ("""
             SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true) AS threshold,
                    (SELECT coalesce(jsonb_agg(tsvector_to_array(to_tsvector(\(config), t.w)) ORDER BY t.i), '[]')
@@ -241,9 +251,23 @@ public struct SearchStore: Sendable {
                                 WHERE st.lexeme > found.lexeme AND st.lexeme < p.lx[1] || chr(1114111)), found.n + 1
                         FROM found, p WHERE found.lexeme IS NOT NULL AND found.n <= \(Terms.maxExpansion))
                     SELECT to_jsonb(coalesce(array_agg(lexeme), '{}')) FROM found WHERE lexeme IS NOT NULL)::text AS expansion,
-                   \(tsquery?.sql ?? "NULL")::text AS tsquery
+                   \(tsquery?.sql ?? "NULL")::text AS tsquery,
+                   \(commonNeeded ? common : "'[]'")::text AS common
             """, [SQLArray.text(query.words + query.phrases), query.prefix] + (tsquery?.params ?? []))
     }
+
+    /// Which of the query's lexemes are common (`Terms.common`): only a query whose message check
+    /// decides needs it (more than one word, or a phrase).
+    static let common = """
+                   (SELECT coalesce(jsonb_agg(f.lexeme), '[]')
+                    FROM pg_stats p, unnest(p.most_common_vals::text::text[], p.most_common_freqs) AS f(lexeme, share)
+                    WHERE p.schemaname = current_schema() AND p.tablename = 'session_terms' AND p.attname = 'lexeme'
+                      AND f.lexeme IN (SELECT x FROM unnest($1::text[]) AS t(w), unnest(tsvector_to_array(to_tsvector(\(config), t.w))) AS x)
+                      AND f.share * (SELECT c.reltuples FROM pg_class c WHERE c.relname = 'session_terms' AND c.relnamespace = current_schema()::regnamespace)
+                          >= \(Terms.commonShare) * (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_class c
+                                                      WHERE c.relname = 'sessions' AND c.relnamespace = current_schema()::regnamespace)
+                   )
+            """
 
     static func terms(_ result: QueryResult) throws -> Terms {
         guard let first = result.rows.first else { return Terms() }
@@ -251,7 +275,8 @@ public struct SearchStore: Sendable {
             lexemes: try first.decodeJSON([[String]].self, "lexemes"),
             prefix: try first.decodeJSON([String].self, "prefix"),
             expansion: try first.decodeJSON([String].self, "expansion"),
-            tsquery: try first.decode(String?.self, "tsquery"))
+            tsquery: try first.decode(String?.self, "tsquery"),
+            common: Set(try first.decodeJSON([String].self, "common")))
     }
 
     /// The sessions as the caller sees them, each one's exact number of matching messages, and
