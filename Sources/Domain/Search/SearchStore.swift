@@ -222,7 +222,7 @@ public struct SearchStore: Sendable {
         /// at least `commonShare` of the brokerage's sessions (none without statistics).
         public var common: Set<String> = []
         public static let maxExpansion = 64
-        public static let commonShare = 0.2
+        public static let commonShare = 0.5
     }
 
     /// One round trip: the lexemes of the query's words, phrases and prefix, the stored
