@@ -260,13 +260,14 @@ public struct SearchStore: Sendable {
     /// decides needs it (more than one word, or a phrase).
     static let common = """
                    (SELECT coalesce(jsonb_agg(f.lexeme), '[]')
-                    FROM pg_stats p, unnest(p.most_common_vals::text::text[], p.most_common_freqs) AS f(lexeme, share)
+                    FROM pg_stats p, unnest(p.most_common_vals::text::text[], p.most_common_freqs) AS f(lexeme, share),
+                         (SELECT sum(c.reltuples) FILTER (WHERE c.relname = 'session_terms') AS terms,
+                                 sum(c.reltuples) FILTER (WHERE c.relname = 'sessions') AS sessions
+                          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = current_schema() AND c.relname IN ('session_terms', 'sessions')) AS size
                     WHERE p.schemaname = current_schema() AND p.tablename = 'session_terms' AND p.attname = 'lexeme'
                       AND f.lexeme IN (SELECT x FROM unnest($1::text[]) AS t(w), unnest(tsvector_to_array(to_tsvector(\(config), t.w))) AS x)
-                      AND f.share * (SELECT c.reltuples FROM pg_class c WHERE c.relname = 'session_terms' AND c.relnamespace = current_schema()::regnamespace)
-                          >= \(Terms.commonShare) * (SELECT nullif(greatest(c.reltuples, 0), 0) FROM pg_class c
-                                                      WHERE c.relname = 'sessions' AND c.relnamespace = current_schema()::regnamespace)
-                   )
+                      AND size.sessions > 0 AND f.share * size.terms >= \(Terms.commonShare) * size.sessions)
             """
 
     static func terms(_ result: QueryResult) throws -> Terms {
