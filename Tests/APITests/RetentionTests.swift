@@ -11,6 +11,37 @@ import Testing
 /// Message retention (issue 17, point 3).
 @Suite("Retention: old messages, their files, search terms and events")
 struct RetentionTests {
+    @Test("the maintenance pass numbers a backlog of any size for a brokerage nobody streams")
+    func numbersWholeBacklog() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            #expect(try await pair.send(client, "before the backlog").status == .created)
+            // 25,000 events committed with no stream open: more than one run of the sequencer.
+            try await app.database.withTenant(pair.tenant.scope) { tx in
+                _ = try await tx.query("""
+                    INSERT INTO event_outbox (type, session_id, recipients, data)
+                    SELECT 'session.updated', $1::uuid, ARRAY['agent-1'], jsonb_build_object('n', g) FROM generate_series(1, 25000) g
+                    """, [pair.sessionID])
+            }
+            _ = try await EventLog.trim(app.database, pair.tenant.tenant)
+            let (outbox, events, positions) = try await app.database.withTenant(pair.tenant.scope) { tx in
+                let row = try await tx.query("""
+                    SELECT (SELECT count(*) FROM event_outbox) AS outbox, (SELECT count(*) FROM events) AS events,
+                           (SELECT max(pos) - min(pos) + 1 FROM events) AS positions
+                    """).rows[0]
+                return (try row.decode(Int64.self, "outbox"), try row.decode(Int64.self, "events"), try row.decode(Int64.self, "positions"))
+            }
+            #expect(outbox == 0)
+            #expect(events >= 25_000)
+            #expect(positions == events, "positions stay gap-free")
+            // Caught up: the next pass finds nothing more, and says where the brokerage is.
+            let head = try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("SELECT max(pos) AS head FROM events").rows[0].decode(Int64.self, "head")
+            }
+            #expect(try await EventLog.catchUp(app.database, pair.tenant.tenant) == head)
+        }
+    }
+
     @Test("with messageRetentionDays set, older messages go with their attachments' bytes, search terms and events; newer ones and other brokerages stay")
     func retention() async throws {
         try await TestApp.run { app, client in

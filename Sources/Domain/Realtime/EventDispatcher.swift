@@ -338,23 +338,7 @@ public final class EventDispatcher: Service, Sendable {
     /// The last position committed now: numbers what is committed but not numbered yet, in
     /// runs of `numberingRun` (after a burst with no stream open there can be more).
     private func committedHead(_ tenant: Tenant) async throws -> Int64 {
-        var head: Int64 = 0
-        for _ in 0..<100 {
-            // One round trip, statements of the kind the dispatcher's read sends (which Citus
-            // runs as they are, decision 0032).
-            let results = try await database.tenantBatch(tenant.scope, """
-                SELECT position AS before FROM event_clock;
-                SELECT sequence_events(\(Self.numberingRun)) AS head
-                """)
-            guard results.count == 2, let first = results[0].rows.first, let second = results[1].rows.first else {
-                throw DatabaseError.undecodable("unexpected batch result")
-            }
-            let before = try first.decode(Int64.self, "before")
-            let after = try second.decode(Int64.self, "head")
-            head = after
-            if after - before < Int64(Self.numberingRun) { break }
-        }
-        return head
+        try await EventLog.catchUp(database, tenant, run: Self.numberingRun)
     }
 
     static func event(_ row: Row) throws -> StoredEvent {
