@@ -63,13 +63,15 @@ minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read bac
         }}'
 }
 instructions() {  # database, input file, transactions to run from it → instructions of that single-user run
-    local out
+    local out profile=/dev/null
     out=$(mktemp -p "$WORK")
+    # PROFILE=dir keeps each run's callgrind profile there (callgrind_annotate --inclusive=yes).
+    if [ -n "${PROFILE:-}" ]; then mkdir -p "$PROFILE"; chmod 777 "$PROFILE"; profile=$PROFILE/$1-$3.callgrind; fi
     # Every PREPARE, then the first $3 send transactions (Parley's input opens with one more
     # transaction, the one its statements are prepared in; the long and the short run both
     # count it, so it cancels out).
     awk -v n="$3" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
-        as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PGBIN/postgres" --single -D "$PGDATA" \
+        as_pg valgrind --tool=callgrind --callgrind-out-file="$profile" "$PGBIN/postgres" --single -D "$PGDATA" \
         -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
     if grep -q "ERROR" "$out"; then grep -m3 "ERROR" "$out" >&2; return 1; fi
     sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out"

@@ -79,7 +79,7 @@ public final class Database: Service, Sendable {
             await pool.release(connection, discard: false)
             return result
         } catch {
-            await pool.release(connection, discard: Self.isConnectionFailure(error))
+            await pool.release(connection, discard: Self.isConnectionFailure(error) || Self.isStalePlan(error))
             throw error
         }
     }
@@ -121,7 +121,7 @@ public final class Database: Service, Sendable {
     /// (`BEGIN; SET LOCAL ROLE; SET LOCAL search_path; <statements>; COMMIT`) and returns the
     /// statements' results. For hot read paths whose values are safe literals (numbers).
     public func tenantBatch(_ scope: TenantScope, _ statements: String) async throws -> [QueryResult] {
-        try await withConnection(tenant: scope) { connection in
+        try await againIfStale { try await withConnection(tenant: scope) { connection in
             do {
                 let results = try await connection.simpleQueryAll(scope.beginSQL + "; " + statements + "; COMMIT")
                 // BEGIN, SET ROLE, SET search_path … COMMIT
@@ -130,7 +130,7 @@ public final class Database: Service, Sendable {
                 await connection.rollbackIfOpen()
                 throw error
             }
-        }
+        } }
     }
 
     /// One statement in its own tenant-scoped transaction, in ONE round trip: BEGIN, the scope
@@ -144,7 +144,7 @@ public final class Database: Service, Sendable {
     /// the statements, COMMIT, pipelined); their results in order. A statement may move the
     /// transaction into another scope (`TenantScope.enter…`, decision 0028).
     public func tenantPipelined(_ scope: TenantScope, _ statements: [PipelinedStatement]) async throws -> [QueryResult] {
-        try await withConnection(tenant: scope) { connection in
+        try await againIfStale { try await withConnection(tenant: scope) { connection in
             do {
                 let opening = scope.pipelinedBegin
                 let results = try await connection.pipeline(opening + statements + [PipelinedStatement("COMMIT", [], prepared: false)])
@@ -156,6 +156,21 @@ public final class Database: Service, Sendable {
             } catch {
                 await connection.rollbackIfOpen()
                 throw error
+            }
+        } }
+    }
+
+    /// A whole transaction, run again (at most three tries) while it fails on a stale prepared
+    /// statement (its connection was dropped, see `isStalePlan`): it was rolled back, so nothing
+    /// happened twice.
+    private func againIfStale<T: Sendable>(_ run: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await run()
+            } catch where Self.isStalePlan(error) && attempt < 3 {
+                continue
             }
         }
     }
@@ -185,7 +200,7 @@ public final class Database: Service, Sendable {
             } catch {
                 let broken = Self.isConnectionFailure(error)
                 await pool.release(connection, discard: true)
-                if broken && attempt < 3 { continue }
+                if (broken || Self.isStalePlan(error)) && attempt < 3 { continue }
                 throw broken ? DatabaseError.unavailable("lost the database connection") : error
             }
             let transaction = Transaction(connection: connection)
@@ -196,7 +211,12 @@ public final class Database: Service, Sendable {
                 return result
             } catch {
                 await connection.rollbackIfOpen()
-                await pool.release(connection, discard: Self.isConnectionFailure(error))
+                // A statement this connection prepared before a migration changed a column's
+                // type: run again on another connection (at most three tries: each connection
+                // that served before the migration fails once, and is dropped).
+                let stale = Self.isStalePlan(error)
+                await pool.release(connection, discard: stale || Self.isConnectionFailure(error))
+                if stale && attempt < 3 { continue }
                 throw error
             }
         }
@@ -222,6 +242,16 @@ public final class Database: Service, Sendable {
     static func isConnectionFailure(_ error: any Error) -> Bool {
         if case .unavailable = error as? DatabaseError { return true }
         return false
+    }
+
+    /// PostgreSQL refuses to run a prepared statement whose result columns changed type since it
+    /// was prepared (a migration made a column a domain, decision 0042): "cached plan must not
+    /// change result type", SQLSTATE 0A000. The transaction is rolled back, and the connection,
+    /// whose prepared statements are all suspect, is dropped; the transaction runs again on
+    /// another (decision 0042).
+    static func isStalePlan(_ error: any Error) -> Bool {
+        guard case .failed(let server) = error as? DatabaseError else { return false }
+        return server.sqlState == "0A000" && server.message.contains("cached plan must not change result type")
     }
 }
 

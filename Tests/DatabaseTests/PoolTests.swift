@@ -168,4 +168,60 @@ struct PoolTests {
         }
         #expect(try count.decode(Int64.self, "n") >= 3)
     }
+
+    @Test("a column that becomes a domain under statements the pool prepared: transactions and pipelined ones still answer, on fresh connections")
+    func preparedBeforeTypeChange() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
+        defer { Task { await database.close() } }
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let schema = try #require(SQLName("t_stale\(suffix)")), role = try #require(SQLName("parley_t_stale\(suffix)"))
+        let scope = TenantScope(schema: schema, role: role)
+        try await database.withTransaction { tx in
+            try await tx.simpleQuery("""
+                CREATE ROLE \(role.quoted) NOLOGIN;
+                GRANT \(role.quoted) TO CURRENT_USER;
+                CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
+                """)
+        }
+        try await database.withTenant(scope) { tx in
+            try await tx.simpleQuery("CREATE TABLE items (id int PRIMARY KEY, status text); INSERT INTO items VALUES (1, 'active')")
+        }
+        let read = "SELECT status FROM items WHERE id = $1"
+        func pipelined() async throws -> String {
+            try await database.tenantPipelined(scope, [PipelinedStatement(read, [1], prepared: true)])[0].rows[0].decode(String.self, "status")
+        }
+        // Both connections prepare the statement, in both ways (two transactions at once).
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    try await database.withTenant(scope) { tx in
+                        _ = try await tx.query(read, [1])
+                        _ = try await tx.query("SELECT pg_sleep(0.2)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for _ in 0..<4 { #expect(try await pipelined() == "active") }
+        // What migration 023 does to a column: it becomes a domain, so the statement's result
+        // type changes, and PostgreSQL refuses to run the statement prepared before.
+        try await database.withTenant(scope) { tx in
+            try await tx.simpleQuery("""
+                CREATE DOMAIN item_status AS text CHECK (VALUE IN ('active', 'closed'));
+                ALTER TABLE items ALTER COLUMN status TYPE item_status
+                """)
+        }
+        #expect(try await pipelined() == "active")
+        let status = try await database.withTenant(scope) { tx in try await tx.query(read, [1]).rows[0].decode(String.self, "status") }
+        #expect(status == "active")
+        for _ in 0..<4 { #expect(try await pipelined() == "active") }
+        // The domain's check holds.
+        await #expect(throws: (any Error).self) {
+            try await database.withTenant(scope) { tx in _ = try await tx.query("UPDATE items SET status = $1", ["bogus"]) }
+        }
+        try await database.withTransaction { tx in
+            try await tx.simpleQuery("DROP SCHEMA \(schema.quoted) CASCADE; DROP ROLE \(role.quoted)")
+        }
+    }
 }

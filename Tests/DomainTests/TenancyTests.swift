@@ -167,6 +167,56 @@ struct TenancyTests {
             }
         }
     }
+
+    @Test("the columns a send writes check their values as shared domains: a bad value written by SQL is refused with 23514 and the check's name")
+    func sendColumnsChecked() async throws {
+        // Decision 0042: the checks moved from the tables to domains, planned once per backend.
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let tenant = try await TenantFixture.make(database)
+        let types = try await database.withTransaction { tx in
+            try await tx.query("""
+                SELECT c.relname || '.' || a.attname AS col, n.nspname || '.' || t.typname AS type
+                FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+                JOIN pg_namespace n ON n.oid = t.typnamespace
+                WHERE c.relnamespace = $1::regnamespace AND c.relkind = 'r' AND t.typtype = 'd' AND a.attnum > 0 AND NOT a.attisdropped
+                """, [tenant.scope.schema.rawValue]).rows.reduce(into: [String: String]()) {
+                $0[try $1.decode(String.self, "col")] = try $1.decode(String.self, "type")
+            }
+        }
+        #expect(types == [
+            "sessions.kind": "public.parley_session_kind", "sessions.status": "public.parley_session_status",
+            "session_members.role": "public.parley_member_role", "session_members.last_read_seq": "public.parley_read_seq",
+            "messages.seq": "public.parley_message_seq", "messages.client_message_id": "public.parley_client_message_id",
+            "messages.text": "public.parley_message_text", "messages.listing": "public.parley_listing",
+            "event_outbox.type": "public.parley_event_type", "event_outbox.recipients": "public.parley_event_recipients",
+        ])
+        let session = "'00000000-0000-4000-8000-000000000001'"
+        let refused: [(sql: String, constraint: String)] = [
+            ("INSERT INTO sessions (id, kind, created_by) VALUES (\(session), 'group', 'a')", "sessions_kind_check"),
+            ("INSERT INTO sessions (id, kind, status, created_by) VALUES (\(session), 'client', 'deleted', 'a')", "sessions_status_check"),
+            ("INSERT INTO session_members (session_id, user_id, role) VALUES (\(session), 'a', 'owner')", "session_members_role_check"),
+            ("INSERT INTO session_members (session_id, user_id, role, last_read_seq) VALUES (\(session), 'a', 'agent', -1)",
+             "session_members_last_read_seq_check"),
+            ("INSERT INTO messages (session_id, seq, sender_id, client_message_id, text) VALUES (\(session), 0, 'a', 'c', 'hi')", "messages_seq_check"),
+            ("INSERT INTO messages (session_id, seq, sender_id, client_message_id, text) VALUES (\(session), 1, 'a', '', 'hi')",
+             "messages_client_message_id_check"),
+            ("INSERT INTO messages (session_id, seq, sender_id, client_message_id, text) VALUES (\(session), 1, 'a', 'c', repeat('x', 10001))",
+             "messages_text_check"),
+            ("INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, listing) VALUES (\(session), 1, 'a', 'c', 'hi', '[1]')",
+             "messages_listing_check"),
+            ("INSERT INTO event_outbox (type, recipients, data) VALUES ('Message Created', '{a}', '{}')", "event_outbox_type_check"),
+            ("INSERT INTO event_outbox (type, recipients, data) VALUES ('message.created', '{}', '{}')", "event_outbox_recipients_check"),
+        ]
+        for (sql, constraint) in refused {
+            await #expect(Comment(rawValue: sql)) {
+                try await database.withTenant(tenant.scope) { tx in try await tx.simpleQuery(sql) }
+            } throws: { error in
+                guard case .invalid(let server) = error as? DatabaseError else { return false }
+                return server.sqlState == "23514" && server.constraint == constraint
+            }
+        }
+    }
 }
 
 @Suite("Tenancy: pipelined tenant statements")

@@ -39,10 +39,21 @@ $$;
 --
 -- Not on Citus (decision 0032), which refuses `ALTER TABLE … DROP EXPRESSION` on a distributed
 -- table: there the columns stay generated and this trigger is not installed.
+--
+-- With the expressions gone, `text` and `listing` take the domains of decision 0042 in place of
+-- their table checks, if migration 023 could not change them yet (it found the expressions
+-- there): the trigger, which names both columns, is dropped and created again around the change.
 DO $$
 BEGIN
     IF current_setting('citus.version', true) IS NULL THEN
         ALTER TABLE messages ALTER COLUMN search DROP EXPRESSION IF EXISTS, ALTER COLUMN search_long DROP EXPRESSION IF EXISTS;
+        IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = 'messages'::regclass AND a.attname = 'text')
+           <> 'public.parley_message_text'::regtype THEN
+            DROP TRIGGER IF EXISTS messages_search_vectors ON messages;
+            ALTER TABLE messages
+                DROP CONSTRAINT messages_text_check, ALTER COLUMN text TYPE public.parley_message_text,
+                DROP CONSTRAINT messages_listing_check, ALTER COLUMN listing TYPE public.parley_listing;
+        END IF;
         CREATE OR REPLACE TRIGGER messages_search_vectors BEFORE INSERT OR UPDATE OF text, listing, search, search_long ON messages
             FOR EACH ROW EXECUTE FUNCTION message_search_vectors();
     END IF;
