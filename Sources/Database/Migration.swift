@@ -1,3 +1,5 @@
+import Foundation
+
 /// One forward-only migration: `sql/<set>/NNN_name.sql` (tables, indexes, data changes).
 public struct Migration: Sendable, Hashable {
     public let version: Int
@@ -6,6 +8,23 @@ public struct Migration: Sendable, Hashable {
 
     /// FNV-1a of the SQL, recorded when applied so an edited, already-applied file is noticed.
     public var checksum: String { FNV1a.hex(sql) }
+
+    /// Tables the migration rewrites, named on a line `-- parley:vacuum-after a, b`: once it is
+    /// applied to an existing schema they are vacuumed and analyzed (outside its transaction).
+    /// A rewritten table has no visibility map, so index-only scans read the heap again, and a
+    /// column whose type changed has lost its statistics; autovacuum counts neither.
+    public var vacuumAfter: [SQLName] {
+        let marker = "-- parley:vacuum-after "
+        return sql.split(separator: "\n").filter { $0.hasPrefix(marker) }.flatMap { line in
+            line.dropFirst(marker.count).split(separator: ",").map { name in
+                // A name that is not a plain identifier is a build mistake: fail loudly at start-up.
+                guard let table = SQLName(name.trimmingCharacters(in: .whitespaces)) else {
+                    preconditionFailure("migration \(version): \(name) is not a table name")
+                }
+                return table
+            }
+        }
+    }
 }
 
 /// One repeatable file: `sql/<set>/functions/name.sql`, a function (or a trigger function and

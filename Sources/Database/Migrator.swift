@@ -79,7 +79,23 @@ public struct Migrator: Sendable {
                 try await Self.pinFunctionPaths(in: tx, scope: scope)
             }
         }
+        try await vacuumRewritten(scope, after: applied)
         return applied
+    }
+
+    /// VACUUM (ANALYZE) of the tables the migrations just applied rewrote (`vacuumAfter`), as the
+    /// pool's login, which may act as the brokerage's role. A failure is logged, not thrown: the
+    /// migration is done, and autovacuum gets to the tables in time.
+    private func vacuumRewritten(_ scope: TenantScope, after applied: [Int]) async throws {
+        let tables = Set(Migrations.tenant.filter { applied.contains($0.version) }.flatMap(\.vacuumAfter))
+        guard !tables.isEmpty else { return }
+        let list = tables.map { "\(scope.schema.quoted).\($0.quoted)" }.sorted().joined(separator: ", ")
+        do {
+            try await database.withConnection { connection in _ = try await connection.simpleQuery("VACUUM (ANALYZE) \(list)") }
+            logger.info("vacuumed rewritten tables", metadata: ["schema": "\(scope.schema)", "tables": "\(tables.count)"])
+        } catch {
+            logger.warning("vacuum after migration failed", metadata: ["schema": "\(scope.schema)", "error": "\(error)"])
+        }
     }
 
     /// What a tenant schema's ledgers record (empty where a ledger does not exist yet).

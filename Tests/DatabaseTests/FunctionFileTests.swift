@@ -99,4 +99,30 @@ struct FunctionFileTests {
             #expect(checksum == Migrations.tenant.first { $0.version == version }?.checksum)
         }
     }
+
+    @Test("tables a migration rewrites are vacuumed and analyzed after it is applied to a schema")
+    func vacuumAfterRewrite() async throws {
+        // Migration 023 rewrites four tables (decision 0042): without a vacuum their index-only
+        // scans read the heap again, and the retyped columns have no statistics.
+        let rewritten = try #require(Migrations.tenant.first { $0.version == 23 }).vacuumAfter.map(\.rawValue)
+        #expect(rewritten == ["sessions", "session_members", "messages", "event_outbox"])
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let scope = try await Self.schema(database)
+        var counts: [String: Int64] = [:]
+        for _ in 0..<50 {
+            counts = try await database.withTransaction { tx in
+                try await tx.query("""
+                    SELECT relname, vacuum_count + autovacuum_count AS vacuums, analyze_count + autoanalyze_count AS analyzes
+                    FROM pg_stat_user_tables WHERE schemaname = $1
+                    """, [scope.schema.rawValue]).rows.reduce(into: [String: Int64]()) {
+                    $0[try $1.decode(String.self, "relname")] = min(try $1.decode(Int64.self, "vacuums"), try $1.decode(Int64.self, "analyzes"))
+                }
+            }
+            if rewritten.allSatisfy({ (counts[$0] ?? 0) > 0 }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for table in rewritten { #expect((counts[table] ?? 0) > 0, "\(table) was not vacuumed and analyzed") }
+        #expect((counts["users"] ?? 0) == 0)
+    }
 }

@@ -16,7 +16,9 @@
 --
 -- A column that changes to a constrained domain is rewritten with its indexes (as the table
 -- checks had held, every value passes): 8.4 s for a brokerage of 1,000,000 messages (decision
--- 0042). A send costs ~8 % fewer instructions.
+-- 0042). A send costs ~8 % fewer instructions. The rewritten tables have no visibility map and
+-- their changed columns no statistics: `parley migrate` vacuums and analyzes them next.
+-- parley:vacuum-after sessions, session_members, messages, event_outbox
 --
 -- Triggers on these tables and the reporting views, which PostgreSQL will not let a column
 -- they name change type under, are dropped first: the triggers are created again at the end
