@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Search latency of two running servers on the same database, paired in one run.
 
-    Benchmarks/search-latency.py NEW_PORT OLD_PORT TOKEN_FILE [ROUNDS] [N]
+    Benchmarks/search-latency.py NEW_PORT OLD_PORT TOKEN_FILE[:OLD_TOKEN_FILE] [ROUNDS] [N]
 
 Each round asks each server (the order alternates) N times per query kind of the search bench
 (`parley-bench --search`'s brokerage, agent-1's token) over one keep-alive connection, and prints
-p50/p95 per kind and server. Start both servers with `parley serve --port …` on one DATABASE_URL.
+p50/p95 per kind and server. Start both servers with `parley serve --port …` on one DATABASE_URL,
+or, when the two builds need different schemas, each on its own database holding a search bench
+brokerage, with a token file for each (NEW:OLD).
 """
 import http.client
 import sys
 import time
 
-new_port, old_port, token = int(sys.argv[1]), int(sys.argv[2]), open(sys.argv[3]).read().strip()
+new_port, old_port = int(sys.argv[1]), int(sys.argv[2])
+token_files = sys.argv[3].split(":")
+tokens = {port: open(token_files[min(i, len(token_files) - 1)]).read().strip() for i, port in enumerate((new_port, old_port))}
 rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 4
 n = int(sys.argv[5]) if len(sys.argv) > 5 else 15
 queries = ["zanzibar", "house", "apart", "mar", "house%20garden", "%22house%20garden%22", "harbor"]
@@ -23,7 +27,7 @@ for round_ in range(rounds):
         for q in queries:
             for _ in range(n):
                 start = time.perf_counter()
-                connection.request("GET", "/v1/search?q=" + q, headers={"Authorization": "Bearer " + token})
+                connection.request("GET", "/v1/search?q=" + q, headers={"Authorization": "Bearer " + tokens[port]})
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:
