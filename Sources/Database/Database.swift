@@ -251,7 +251,8 @@ public final class Database: Service, Sendable {
     /// another (decision 0042).
     static func isStalePlan(_ error: any Error) -> Bool {
         guard case .failed(let server) = error as? DatabaseError else { return false }
-        return server.sqlState == "0A000" && server.message.contains("cached plan must not change result type")
+        // Told by the routine that raises it, which no lc_messages translates (as PgJDBC does).
+        return server.sqlState == "0A000" && server.routine == "RevalidateCachedQuery"
     }
 }
 

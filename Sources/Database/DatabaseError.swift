@@ -36,6 +36,8 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
         public let constraint: String?
         public let message: String
         public let detail: String?
+        /// The server function that raised it (`PQError.routine`).
+        public var routine: String? = nil
 
         public var description: String {
             "sqlstate \(sqlState ?? "-")" + (constraint.map { ", constraint \($0)" } ?? "")
@@ -55,7 +57,9 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
 
     /// Sorts a libpq error into the cases above.
     public init(_ error: PQError) {
-        let server = ServerError(sqlState: error.sqlState?.rawValue, constraint: error.constraint, message: error.message, detail: error.detail)
+        let server = ServerError(
+            sqlState: error.sqlState?.rawValue, constraint: error.constraint, message: error.message, detail: error.detail,
+            routine: error.routine)
         switch error.kind {
         case .connectionFailed, .connectionLost:
             self = .unavailable(error.kind == .connectionLost ? "lost the database connection" : "cannot connect to the database")

@@ -182,7 +182,7 @@ extension Connection {
         let kind: PQError.Kind = lost || (sqlState?.isConnectionException ?? false) ? .connectionLost : .server
         return PQError(
             kind, sqlState: sqlState, message: message,
-            detail: field("D"), hint: field("H"), constraint: field("n"))
+            detail: field("D"), hint: field("H"), constraint: field("n"), routine: field("R"))
     }
 
     /// Copies every field out of C memory (the caller clears the result right after).

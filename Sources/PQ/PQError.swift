@@ -23,10 +23,13 @@ public struct PQError: Error, Sendable, CustomStringConvertible, CustomDebugStri
     public let detail: String?
     public let hint: String?
     public let constraint: String?
+    /// The server's source function that raised the error (`PG_DIAG_SOURCE_FUNCTION`): the same
+    /// in every `lc_messages`, unlike the message.
+    public let routine: String?
 
     public init(
         _ kind: Kind, sqlState: SQLState? = nil, message: String,
-        detail: String? = nil, hint: String? = nil, constraint: String? = nil
+        detail: String? = nil, hint: String? = nil, constraint: String? = nil, routine: String? = nil
     ) {
         self.kind = kind
         self.sqlState = sqlState
@@ -34,6 +37,7 @@ public struct PQError: Error, Sendable, CustomStringConvertible, CustomDebugStri
         self.detail = detail
         self.hint = hint
         self.constraint = constraint
+        self.routine = routine
     }
 
     public var description: String {
