@@ -162,7 +162,7 @@ public final class Database: Service, Sendable {
 
     /// A whole transaction, run again (at most three tries) while it fails on a stale prepared
     /// statement (its connection was dropped, see `isStalePlan`): it was rolled back, so nothing
-    /// happened twice.
+    /// happened twice. Each connection that served before the migration fails once.
     private func againIfStale<T: Sendable>(_ run: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
@@ -188,36 +188,35 @@ public final class Database: Service, Sendable {
         tenant: TenantScope?, begin: (DatabaseConnection) async throws -> [QueryResult],
         _ body: ([QueryResult], Transaction) async throws -> T
     ) async throws -> T {
-        // A pooled connection may have died while idle (server restart, terminated backend);
-        // that shows on BEGIN, before anything happened, so retrying on another is safe.
-        var attempt = 0
-        while true {
-            attempt += 1
-            let connection = try await pool.acquire(tenant: tenant?.schema.rawValue)
-            let opened: [QueryResult]
-            do {
-                opened = try await begin(connection)
-            } catch {
-                let broken = Self.isConnectionFailure(error)
-                await pool.release(connection, discard: true)
-                if (broken || Self.isStalePlan(error)) && attempt < 3 { continue }
-                throw broken ? DatabaseError.unavailable("lost the database connection") : error
-            }
-            let transaction = Transaction(connection: connection)
-            do {
-                let result = try await body(opened, transaction)
-                try await connection.simpleQuery("COMMIT")
-                await pool.release(connection, discard: false)
-                return result
-            } catch {
-                await connection.rollbackIfOpen()
-                // A statement this connection prepared before a migration changed a column's
-                // type: run again on another connection (at most three tries: each connection
-                // that served before the migration fails once, and is dropped).
-                let stale = Self.isStalePlan(error)
-                await pool.release(connection, discard: stale || Self.isConnectionFailure(error))
-                if stale && attempt < 3 { continue }
-                throw error
+        // A statement this connection prepared before a migration changed a column's type: the
+        // whole transaction runs again on another connection (see `againIfStale`).
+        try await againIfStale {
+            // A pooled connection may have died while idle (server restart, terminated backend);
+            // that shows on BEGIN, before anything happened, so retrying on another is safe.
+            var attempt = 0
+            while true {
+                attempt += 1
+                let connection = try await pool.acquire(tenant: tenant?.schema.rawValue)
+                let opened: [QueryResult]
+                do {
+                    opened = try await begin(connection)
+                } catch {
+                    let broken = Self.isConnectionFailure(error)
+                    await pool.release(connection, discard: true)
+                    if broken && attempt < 3 { continue }
+                    throw broken ? DatabaseError.unavailable("lost the database connection") : error
+                }
+                let transaction = Transaction(connection: connection)
+                do {
+                    let result = try await body(opened, transaction)
+                    try await connection.simpleQuery("COMMIT")
+                    await pool.release(connection, discard: false)
+                    return result
+                } catch {
+                    await connection.rollbackIfOpen()
+                    await pool.release(connection, discard: Self.isConnectionFailure(error) || Self.isStalePlan(error))
+                    throw error
+                }
             }
         }
     }

@@ -37,7 +37,7 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
         public let message: String
         public let detail: String?
         /// The server function that raised it (`PQError.routine`).
-        public var routine: String? = nil
+        public let routine: String?
 
         public var description: String {
             "sqlstate \(sqlState ?? "-")" + (constraint.map { ", constraint \($0)" } ?? "")

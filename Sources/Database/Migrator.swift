@@ -79,14 +79,14 @@ public struct Migrator: Sendable {
                 try await Self.pinFunctionPaths(in: tx, scope: scope)
             }
         }
-        try await vacuumRewritten(scope, after: applied)
+        await vacuumRewritten(scope, after: applied)
         return applied
     }
 
     /// VACUUM (ANALYZE) of the tables the migrations just applied rewrote (`vacuumAfter`), as the
     /// pool's login, which may act as the brokerage's role. A failure is logged, not thrown: the
     /// migration is done, and autovacuum gets to the tables in time.
-    private func vacuumRewritten(_ scope: TenantScope, after applied: [Int]) async throws {
+    private func vacuumRewritten(_ scope: TenantScope, after applied: [Int]) async {
         let tables = Set(Migrations.tenant.filter { applied.contains($0.version) }.flatMap(\.vacuumAfter))
         guard !tables.isEmpty else { return }
         let list = tables.map { "\(scope.schema.quoted).\($0.quoted)" }.sorted().joined(separator: ", ")
