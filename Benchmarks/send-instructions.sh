@@ -7,6 +7,7 @@
 #
 #   Benchmarks/send-vs-minimal.sh                  # once: provisions parley_send (and parley_before)
 #   Benchmarks/send-instructions.sh                # SENDS=200
+#   PATCH=change.sql Benchmarks/send-instructions.sh   # a change to the SQL, in two same-state copies
 #
 # How: the cluster is stopped, and each side runs in a single-user backend (`postgres --single`)
 # under valgrind's callgrind, twice — with WARM sends and with WARM + SENDS — so start-up, the
@@ -83,6 +84,18 @@ per_send() {  # database, input file → instructions per send
     echo $(( (long - short) / SENDS ))
 }
 
+# PATCH=file.sql: a change measured in two databases in the same state. Both are copies of
+# parley_send (CREATE DATABASE … TEMPLATE: the same rows, the same dead tuples, the same words
+# already known), and the file is run in one of them (as the superuser, the brokerage's schema
+# first on the search path); the same send transactions then run in each. Counts of databases
+# in different states differ by ±2 % (every run commits its sends), more than such changes.
+if [ -n "${PATCH:-}" ]; then
+    for db in parley_ab_plain parley_ab_patched; do
+        sql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE parley_send"
+    done
+    { echo "SET search_path = t_sendbench, public;"; cat "$PATCH"; } | sql -d parley_ab_patched > /dev/null
+fi
+
 # The inputs, while the cluster runs; then the cluster stops for the single-user runs.
 minimal_file=$WORK/minimal.sql
 minimal_sends 0 $((WARM + SENDS + 1)) > "$minimal_file"; chmod 644 "$minimal_file"
@@ -96,6 +109,13 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
 trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; rm -rf "$WORK"' EXIT
 
 echo "== instructions per send (callgrind, single-user backend, $SENDS sends after $WARM)"
+if [ -n "${PATCH:-}" ]; then
+    plain=$(per_send parley_ab_plain "$parley_file") || exit 1
+    patched=$(per_send parley_ab_patched "$parley_file") || exit 1
+    echo "copy of parley_send:          $plain"
+    echo "the same copy with $PATCH: $patched (patched/plain $(awk "BEGIN {printf \"%.3f\", $patched / $plain}"))"
+    exit 0
+fi
 minimal=$(per_send chat "$minimal_file") || exit 1
 echo "minimal send (the kit's send.sql): $minimal"
 parley=$(per_send parley_send "$parley_file") || exit 1

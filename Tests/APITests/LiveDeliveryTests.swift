@@ -165,8 +165,9 @@ struct LiveDeliveryTests {
                 }
                 group.addTask {
                     try await client.withOwnConnection { http in
-                        for _ in 1...3 {
-                            _ = try await http.json(.post, "/v1/sessions/\(sessions[0].id)/read", token: clientToken, body: [:])
+                        for index in 1...3 {
+                            let read = try await http.json(.post, "/v1/sessions/\(sessions[0].id)/read", token: clientToken, body: ["upTo": index * 2])
+                            #expect(read.status == .ok)
                         }
                     }
                 }
@@ -180,6 +181,41 @@ struct LiveDeliveryTests {
             #expect(last == truth)
             #expect(truth.unreadMessages > 0)
             await stream.close()
+        }
+    }
+
+    @Test("a send announces the badge of each member it changed once, the sender's too when they had unread messages; a read announces the reader's once")
+    func badgeAnnouncedOnce() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let clientStream = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            let agentStream = try await TestStream.connect(port: try Self.port(client), token: pair.agent)
+            _ = await clientStream.next()
+            _ = await agentStream.next()
+            /// The badges a stream receives until nothing more comes for a while.
+            func badges(_ stream: TestStream) async throws -> [Badge] {
+                var seen: [Badge] = []
+                while let event = await stream.nextEvent(["badge.updated"], timeout: .seconds(2)) {
+                    seen.append(try event.data(Badge.self))
+                }
+                return seen
+            }
+            // The agent writes twice: the client has 2 unread, announced once per send.
+            #expect(try await pair.send(client, "one").status == .created)
+            #expect(try await pair.send(client, "two").status == .created)
+            #expect(try await badges(clientStream).map(\.unreadMessages) == [1, 2])
+            #expect(try await badges(agentStream).isEmpty)
+            // The client replies: the agent has 1 unread, and the client's own 2 are read.
+            #expect(try await pair.send(client, as: pair.client, "three").status == .created)
+            #expect(try await badges(agentStream).map(\.unreadMessages) == [1])
+            #expect(try await badges(clientStream).map(\.unreadMessages) == [0])
+            // A read announces the reader's badge once (its own announcement and the difference
+            // it folds are one event).
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/read", token: pair.agent, body: ["upTo": 3]).status == .ok)
+            #expect(try await badges(agentStream).map(\.unreadMessages) == [0])
+            #expect(try await badges(clientStream).isEmpty)
+            await clientStream.close()
+            await agentStream.close()
         }
     }
 

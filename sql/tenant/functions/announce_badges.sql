@@ -1,6 +1,7 @@
 -- A badge.updated event for each user (docs/STREAM.md). Called by the stores
--- (BadgeStore.announce) and mirror_message(); send_message() writes the same rows in the one
--- insert that also writes its message.created event (issue 15: a send is one insert, not three).
+-- (BadgeStore.announce) and mirror_message(). send_message() writes none: sequence_events()
+-- announces every user whose badge differences it folds (decision 0043), and skips a user this
+-- function already announced in the same batch.
 --
 -- The counts are not taken here: sequence_events() fills them in when it numbers the event,
 -- in its own snapshot, after this transaction committed (docs/decisions/0012-event-positions.md).

@@ -16,9 +16,12 @@ BEGIN
 END;
 $$;
 
+-- No `WHEN (OLD.last_seq IS DISTINCT FROM NEW.last_seq …)`: PostgreSQL 15 reads a trigger's
+-- WHEN back from its catalog text, plans and compiles it at every statement that updates the
+-- table (~38,000 instructions per send, 1.8 %; decision 0043), while an update that moves neither
+-- column costs the function one statement that finds every difference 0 and writes nothing.
 CREATE OR REPLACE TRIGGER sessions_badge AFTER UPDATE OF last_seq, status ON sessions
-    FOR EACH ROW WHEN (OLD.last_seq IS DISTINCT FROM NEW.last_seq OR OLD.status IS DISTINCT FROM NEW.status)
-    EXECUTE FUNCTION badge_session_changed();
+    FOR EACH ROW EXECUTE FUNCTION badge_session_changed();
 
 -- Whenever these triggers are (re)installed — the first time, or after a change to this file —
 -- the counts are taken afresh, with session and membership writes held off until this

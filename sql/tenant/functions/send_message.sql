@@ -31,8 +31,6 @@ DECLARE
     v_last_seq bigint;
     v_peers text[];
     v_members jsonb;
-    v_sender_read bigint;
-    v_sender_marked boolean;
     v_message messages%ROWTYPE;
     v_sender users%ROWTYPE;
     v_recipients text[];
@@ -40,9 +38,18 @@ DECLARE
     v_json jsonb;
     v_existing uuid;
 BEGIN
-    -- First: sends of one session run one after another, so the later one's event has the
-    -- larger id and is numbered after the earlier one's (docs/decisions/0012-event-positions.md).
-    PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
+    -- Sends of one session run one after another, so the later one's event has the larger id
+    -- and is numbered after the earlier one's (docs/decisions/0012-event-positions.md): the
+    -- session row's lock below does that. A send that writes every copy of a shared session
+    -- (p_shared) takes the session's advisory lock first, as mirror_message() and receipts of
+    -- shared sessions do: its key is the same in every brokerage, so two such writers of one
+    -- session queue here before either holds a row of a copy and they cannot deadlock over two
+    -- copies' rows. A send without p_shared holds only this brokerage's row and waits for nothing
+    -- after it (a session found shared returns 'shared' with nothing written), so it needs no
+    -- advisory lock: one statement less per send (docs/decisions/0043-send-statements.md).
+    IF p_shared THEN
+        PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
+    END IF;
 
     SELECT s.status, s.last_seq, s.peers INTO v_status, v_last_seq, v_peers
     FROM sessions s JOIN session_members m ON m.session_id = s.id AND m.user_id = p_sender
@@ -60,16 +67,14 @@ BEGIN
 
     -- Everything else the send needs, in one statement (one executor start, not four; issue 15):
     -- every member's read position (read after the lock, so a member added meanwhile is here),
-    -- the sender's own, the fields of the sender that message_json() shows, and the message
+    -- the fields of the sender that message_json() shows, and the message
     -- this sender may already have stored under this client id.
-    SELECT a.members, a.recipients, a.sender_read, a.sender_marked, u.id, u.display_name, u.role,
+    SELECT a.members, a.recipients, u.id, u.display_name, u.role,
            (SELECT e.id FROM messages e
             WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id)
-    INTO v_members, v_recipients, v_sender_read, v_sender_marked, v_sender.id, v_sender.display_name, v_sender.role,
+    INTO v_members, v_recipients, v_sender.id, v_sender.display_name, v_sender.role,
          v_existing
-    FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients,
-                 max(r.last_read_seq) FILTER (WHERE r.user_id = p_sender) AS sender_read,
-                 bool_or(r.marked_unread) FILTER (WHERE r.user_id = p_sender) AS sender_marked
+    FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients
           FROM session_members r WHERE r.session_id = p_session) AS a
     LEFT JOIN users u ON u.id = p_sender;
 
@@ -141,17 +146,13 @@ BEGIN
     END IF;
 
     -- The send's events in one statement, in this order (the outbox numbers them by id): the
-    -- message; the session made active again, if it was; a badge.updated for every other member,
-    -- and for the sender too if this session had unread messages for them — the rows
-    -- announce_badges() writes, written here so a send is one insert, not three. Agents of
-    -- other brokerages ('@…') have their badge in their own brokerage.
+    -- message, and the session made active again, if it was. The members whose badge the send
+    -- changed get their badge.updated from sequence_events(), which folds the badge differences
+    -- the triggers wrote and announces each user it folded for (decision 0043).
     INSERT INTO event_outbox (type, session_id, recipients, data)
     SELECT 'message.created', p_session, v_recipients, v_json
     UNION ALL
-    SELECT 'session.updated', p_session, v_recipients, v_session_json WHERE v_session_json IS NOT NULL
-    UNION ALL
-    SELECT 'badge.updated', NULL, ARRAY[r], '{}'::jsonb FROM unnest(v_recipients) AS r
-    WHERE (r <> p_sender OR v_sender_read < v_last_seq - 1 OR v_sender_marked) AND r NOT LIKE '@%';
+    SELECT 'session.updated', p_session, v_recipients, v_session_json WHERE v_session_json IS NOT NULL;
 
     IF p_shared THEN
         PERFORM set_config('parley.mirror', jsonb_build_object(

@@ -13,11 +13,16 @@
 -- before), in this statement's snapshot (taken after the lock): it sees every change committed
 -- before it, and a change committed later announces a badge that a later run numbers and
 -- counts. So the last badge a user receives is exact.
+--
+-- The differences folded here also say whose badge changed: each such user gets a badge.updated
+-- in this run, after the batch's events, unless the batch has one for them already (decision
+-- 0043). A send writes no badge.updated of its own: its triggers' differences announce it.
 CREATE OR REPLACE FUNCTION sequence_events(p_limit integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_last bigint;
     v_count bigint;
+    v_changed text[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM event_outbox) THEN
         RETURN (SELECT position FROM event_clock);
@@ -25,10 +30,15 @@ BEGIN
     SELECT position INTO STRICT v_last FROM event_clock FOR UPDATE;
     -- Fold the badge differences committed so far into the kept counts (migration 014): one
     -- folder at a time, under the clock; a count read meanwhile adds what is not folded yet.
-    WITH folded AS (DELETE FROM badge_deltas RETURNING user_id, delta)
-    INSERT INTO badge_counts AS b (user_id, unread)
-    SELECT user_id, sum(delta) FROM folded GROUP BY user_id
-    ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread;
+    -- The users whose count moved are kept for their badge.updated. Agents of other brokerages
+    -- ('@…') have their badge in their own brokerage.
+    WITH folded AS (DELETE FROM badge_deltas RETURNING user_id, delta),
+    summed AS MATERIALIZED (SELECT user_id, sum(delta) AS delta FROM folded GROUP BY user_id),
+    kept AS (
+        INSERT INTO badge_counts AS b (user_id, unread)
+        SELECT user_id, delta FROM summed
+        ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread)
+    SELECT array_agg(user_id) INTO v_changed FROM summed WHERE delta <> 0 AND user_id NOT LIKE '@%';
     IF current_setting('citus.version', true) IS NULL THEN
         -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
         WITH todo AS MATERIALIZED (
@@ -39,8 +49,17 @@ BEGIN
             DELETE FROM event_outbox
             WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
             RETURNING id, type, session_id, recipients, data, created_at
+        ), announced AS (
+            -- Users whose folded differences changed their count and that the batch does not
+            -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
+            SELECT u AS user_id FROM unnest(v_changed) AS u
+            EXCEPT
+            SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
         ), numbered AS MATERIALIZED (
-            SELECT *, row_number() OVER (ORDER BY id) AS n FROM todo
+            SELECT *, row_number() OVER (ORDER BY id NULLS LAST, recipients[1]) AS n
+            FROM (SELECT id, type, session_id, recipients, data, created_at FROM todo
+                  UNION ALL
+                  SELECT NULL, 'badge.updated', NULL, ARRAY[user_id], '{}'::jsonb, now() FROM announced) AS e
         ), counted AS (
             -- Counted once per user of the batch, into one object looked up per event: a backlog
             -- of 10,000 events is one pass, not a join the planner may make quadratic.
@@ -66,8 +85,17 @@ BEGIN
             DELETE FROM event_outbox
             WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
             RETURNING id, type, session_id, recipients, data, created_at
+        ), announced AS (
+            -- Users whose folded differences changed their count and that the batch does not
+            -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
+            SELECT u AS user_id FROM unnest(v_changed) AS u
+            EXCEPT
+            SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
         ), numbered AS MATERIALIZED (
-            SELECT *, row_number() OVER (ORDER BY id) AS n FROM todo
+            SELECT *, row_number() OVER (ORDER BY id NULLS LAST, recipients[1]) AS n
+            FROM (SELECT id, type, session_id, recipients, data, created_at FROM todo
+                  UNION ALL
+                  SELECT NULL, 'badge.updated', NULL, ARRAY[user_id], '{}'::jsonb, now() FROM announced) AS e
         ), counted AS (
             -- Counted once per user of the batch, into one object looked up per event: a backlog
             -- of 10,000 events is one pass, not a join the planner may make quadratic.
