@@ -138,6 +138,9 @@ struct AgentRequestTests {
             #expect(try atAna.data(Message.self).id == beaMessage.id)
             #expect(try atAna.data(Message.self).seq == 2)
             #expect(try atAna.data(Message.self).sender.userId == "@\(world.beta.slug):bea")
+            // Ana's badge is announced live from her copy, after the message, with the count GET /v1/badge gives.
+            let anaBadge = try await Self.event(anaStream, ["badge.updated"])
+            #expect(try anaBadge.data(Badge.self).unreadMessages == 1)
             #expect(try await client.json(.get, "/v1/badge", token: world.ana).decode(Badge.self).unreadMessages == 1)
             let retried = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
                                                 body: ["clientMessageId": "b1", "text": "Happy to help, Ana"])

@@ -1,5 +1,5 @@
 -- A badge.updated event for each user (docs/STREAM.md). Called by the stores
--- (BadgeStore.announce) and mirror_message(). send_message() writes none: sequence_events()
+-- (BadgeStore.announce). send_message() and mirror_message() write none: sequence_events()
 -- announces every user whose badge differences it folds (decision 0043), and skips a user this
 -- function already announced in the same batch.
 --

@@ -62,10 +62,10 @@ BEGIN
 
     SELECT * INTO v_sender FROM users u WHERE u.id = p_sender;
     SELECT array_agg(r.user_id) INTO v_recipients FROM session_members r WHERE r.session_id = p_session;
+    -- No badge.updated rows: the badge differences this copy's triggers wrote are announced by
+    -- sequence_events(), as for send_message() (decision 0043).
     INSERT INTO event_outbox (type, session_id, recipients, data)
     VALUES ('message.created', p_session, v_recipients, message_json(v_message, v_sender));
-
-    PERFORM announce_badges(ARRAY(SELECT r FROM unnest(v_recipients) AS r WHERE r <> p_sender AND r NOT LIKE '@%'));
 END;
 $$;
 
