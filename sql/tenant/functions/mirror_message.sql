@@ -12,11 +12,13 @@
 -- `p_attachments`: the message's attachments as rows of the sender's copy (id, file_name,
 -- media_type, size, sha256, width, height, position, created_at); their bytes are copied by
 -- the caller into this copy's blob store in the same transaction.
+--
+-- Generic plans from the first call, as send_message() (decision 0044).
 CREATE OR REPLACE FUNCTION mirror_message(
     p_id uuid, p_session uuid, p_seq bigint, p_sender text, p_client_id text, p_text text, p_html text,
     p_preview text, p_listing jsonb, p_created_at timestamptz, p_attachments jsonb
 ) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).

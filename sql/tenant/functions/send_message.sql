@@ -13,6 +13,11 @@
 -- `message` is message_json() — the same object the message.created event carries;
 -- `members` maps each member to their read position after the send.
 --
+-- SET plan_cache_mode = force_generic_plan: each statement in here (and in the triggers its
+-- writes fire) is planned once per backend and brokerage, not five times with the values of the
+-- call before PostgreSQL settles on the generic plan; every statement looks rows up by key, so
+-- the generic plan is the plan (decision 0044).
+--
 -- The result row changed shape once (it had one column per field): drop the old one first.
 DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, uuid[]);
 DROP FUNCTION IF EXISTS send_message(uuid, text, text, text, text, text, jsonb, uuid[], boolean);
@@ -20,7 +25,7 @@ CREATE FUNCTION send_message(
     p_session uuid, p_sender text, p_client_id text, p_text text, p_html text, p_preview text, p_listing jsonb,
     p_attachments uuid[], p_shared boolean DEFAULT false
 ) RETURNS TABLE (outcome text, message jsonb, members jsonb, peers jsonb)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).

@@ -17,8 +17,10 @@
 -- The differences folded here also say whose badge changed: each such user gets a badge.updated
 -- in this run, after the batch's events, unless the batch has one for them already (decision
 -- 0043). A send writes no badge.updated of its own: its triggers' differences announce it.
+--
+-- Generic plans from the first call, as send_message() (decision 0044).
 CREATE OR REPLACE FUNCTION sequence_events(p_limit integer DEFAULT 10000) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_last bigint;
     v_count bigint;
