@@ -16,7 +16,7 @@ import PQ
 ///   schema name, and a connection suits it when it has served it already or sits in one of
 ///   its first two slots. A transaction takes an idle connection that suits it, else opens one
 ///   in its best free slot, else waits; a released connection goes to the longest waiter it
-///   suits. After `affinityPatience` a waiter takes any connection. A backend thus compiles
+///   suits. After `configuration.affinityPatience` (200 ms) a waiter takes any connection. A backend thus compiles
 ///   and caches the functions and plans of a share of the brokerages, not of all of them, and
 ///   a connection that has served `maxTenantsPerConnection` brokerages is closed when it comes
 ///   back (its backend's memory grows ~1 MiB per brokerage it served).
@@ -76,10 +76,6 @@ actor ConnectionPool {
     private var nextWaiterID: UInt64 = 0
     private var isClosed = false
     private var members: [ObjectIdentifier: Member] = [:]
-    /// How long a brokerage's transaction waits for a connection that suits it (one that has
-    /// served the brokerage, or one of its first two choices) before it takes any: a backend
-    /// new to a brokerage spends ~10 ms compiling its functions (decision 0026).
-    static let affinityPatience: Duration = .milliseconds(10)
 
     private let inUseGauge: Gauge
     private let waitingGauge: Gauge
@@ -261,7 +257,7 @@ actor ConnectionPool {
         let id = nextWaiterID
         let timeoutDuration = configuration.acquireTimeout
         return try await withCheckedThrowingContinuation { continuation in
-            let patience = affinity == nil ? Duration.zero : min(Self.affinityPatience, timeoutDuration)
+            let patience = affinity == nil ? Duration.zero : min(configuration.affinityPatience, timeoutDuration)
             let timeout = Task { [weak self] in
                 if patience > .zero {
                     do { try await Task.sleep(for: patience) } catch { return }

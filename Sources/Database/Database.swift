@@ -25,10 +25,15 @@ public final class Database: Service, Sendable {
         /// back: its backend holds the compiled functions and plans of each brokerage it
         /// served, ~1 MiB apiece (decision 0026).
         public var maxTenantsPerConnection: Int
+        /// How long a brokerage's transaction waits for a connection that suits it (one that
+        /// has served the brokerage, or one of its first two choices) before it takes any
+        /// (decision 0026).
+        public var affinityPatience: Duration
 
         public init(
             conninfo: String, maxConnections: Int = 10, acquireTimeout: Duration = .seconds(5), applicationName: String = "parley",
-            statementTimeout: Duration? = .seconds(30), lockTimeout: Duration? = .seconds(10), maxTenantsPerConnection: Int = 500
+            statementTimeout: Duration? = .seconds(30), lockTimeout: Duration? = .seconds(10), maxTenantsPerConnection: Int = 500,
+            affinityPatience: Duration = .milliseconds(200)
         ) {
             self.conninfo = conninfo
             self.maxConnections = maxConnections
@@ -37,6 +42,7 @@ public final class Database: Service, Sendable {
             self.statementTimeout = statementTimeout
             self.lockTimeout = lockTimeout
             self.maxTenantsPerConnection = max(maxTenantsPerConnection, 1)
+            self.affinityPatience = max(affinityPatience, .zero)
         }
 
         /// The session settings each new connection gets.

@@ -37,12 +37,13 @@ struct DatabaseTarget {
         let statementTimeout = Env.get("PARLEY_DB_STATEMENT_TIMEOUT_MS").flatMap(Int.init) ?? 30_000
         let lockTimeout = Env.get("PARLEY_DB_LOCK_TIMEOUT_MS").flatMap(Int.init) ?? 10_000
         let tenantsPerConnection = Env.get("PARLEY_DB_MAX_TENANTS_PER_CONNECTION").flatMap(Int.init) ?? 500
+        let patience = Env.get("PARLEY_DB_AFFINITY_PATIENCE_MS").flatMap(Int.init) ?? 200
         return Database(
             configuration: .init(
                 conninfo: conninfo, maxConnections: max(size, 1), acquireTimeout: .milliseconds(timeout),
                 statementTimeout: statementTimeout > 0 ? .milliseconds(statementTimeout) : nil,
                 lockTimeout: lockTimeout > 0 ? .milliseconds(lockTimeout) : nil,
-                maxTenantsPerConnection: max(tenantsPerConnection, 1)),
+                maxTenantsPerConnection: max(tenantsPerConnection, 1), affinityPatience: .milliseconds(max(patience, 0))),
             logger: logger)
     }
 }
