@@ -8,6 +8,11 @@ import ParleyTesting
 /// times it; gives each an agent–client session; then sends over the first 50 brokerages and
 /// over all N, alternately, against `parley serve` in its own process, and prints the ratio.
 /// Also prints what the brokerages cost the database (size, relations).
+///
+/// Each side is warmed up first (`--warm-up`, 30 s): a backend's first send in a brokerage
+/// compiles its functions and plans its statements (~10 ms of CPU; decision 0044), once per
+/// connection that serves the brokerage — ~2,000 such first sends over 1,000 brokerages
+/// (decision 0026), ~20 s of CPU. The warm-up's own rate is printed too.
 func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSeconds: Double) async throws {
     let conninfo = try await TestDatabase.shared.makeScratchDatabase()
     let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 4, applicationName: "parley-bench"), logger: testLogger)

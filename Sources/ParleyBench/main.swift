@@ -285,7 +285,7 @@ if let flag = CommandLine.arguments.firstIndex(of: "--brokerages") {
         CommandLine.arguments.firstIndex(of: option).flatMap { CommandLine.arguments.dropFirst($0 + 1).first }.flatMap(Double.init) ?? otherwise
     }
     try await brokeragesBenchmark(count: max(count, 50), quick: quick,
-                                  roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 10))
+                                  roundSeconds: seconds("--round-seconds", quick ? 3 : 10), warmUpSeconds: seconds("--warm-up", quick ? 3 : 30))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--provision") {
