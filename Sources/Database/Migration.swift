@@ -54,6 +54,14 @@ public enum Migrations {
     public static let tenantChecksum: String = FNV1a.hex(
         (tenant.map { "m\($0.version):\($0.checksum)" } + tenantFunctions.map { "f\($0.name):\($0.checksum)" }
             + reporting.map { "r\($0.name):\($0.checksum)" }).joined(separator: ","))
+    /// `sql/baseline/tenant.sql`: what a new brokerage's schema is after every migration and
+    /// function file, as `pg_dump` writes it (docs/decisions/0045-tenant-baseline.md).
+    /// nil when the file is missing or was generated from other sources than this build's
+    /// (its first line names `tenantChecksum`): provisioning then replays the files.
+    public static let tenantBaseline: String? = {
+        guard let file = EmbeddedSQL.files.first(where: { $0.path == "baseline/tenant.sql" }) else { return nil }
+        return file.contents.hasPrefix(TenantBaseline.header + tenantChecksum + "\n") ? file.contents : nil
+    }()
     /// `sql/reporting/*.sql`, in name order: the reporting views of every tenant schema
     /// (docs/REPORTING.md), applied all together whenever one of them changed.
     public static let reporting: [FunctionFile] = EmbeddedSQL.files

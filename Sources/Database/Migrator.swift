@@ -123,11 +123,15 @@ public struct Migrator: Sendable {
 
     /// Applies every tenant migration inside the caller's transaction, which must already be
     /// scoped to the tenant (provisioning: schema, role and tables appear together or not at all).
-    public static func applyTenantMigrations(in tx: Transaction, scope: TenantScope, logger: Logger) async throws {
+    ///
+    /// A new schema is created from the baseline (`sql/baseline/tenant.sql`, decision 0045) when
+    /// this build has one for its own files and the database is not Citus; `baseline: false`
+    /// replays the files instead (the baseline's test compares the two).
+    public static func applyTenantMigrations(in tx: Transaction, scope: TenantScope, baseline: Bool = true, logger: Logger) async throws {
         try await lock(tx, schema: scope.schema.rawValue)
         try await createTenantLedger(tx)
         if try await tx.queryUnprepared("SELECT 1 FROM schema_migrations LIMIT 1").isEmpty {
-            try await provisionFresh(in: tx, scope: scope, logger: logger)
+            try await provisionFresh(in: tx, scope: scope, baseline: baseline, logger: logger)
             try await pinFunctionPaths(in: tx, scope: scope)
             return
         }
@@ -142,10 +146,22 @@ public struct Migrator: Sendable {
     /// A new, empty schema (provisioning): every migration, function file and reporting view,
     /// with their ledger rows, sent as one multi-statement query — one round trip instead of
     /// two or three per file. The ledgers end up exactly as the file-by-file path leaves them.
-    private static func provisionFresh(in tx: Transaction, scope: TenantScope, logger: Logger) async throws {
+    ///
+    /// From the baseline, one script creates what the migrations and function files would, the
+    /// same ledger rows follow, and the reporting views are created from their files as always
+    /// (a view read back from `pg_dump` is not always printed the same way again).
+    private static func provisionFresh(in tx: Transaction, scope: TenantScope, baseline useBaseline: Bool, logger: Logger) async throws {
+        let baseline = useBaseline ? Migrations.tenantBaseline : nil
+        var fromBaseline = false
+        if baseline != nil { fromBaseline = try await !onCitus(tx) }
         var script: [String] = []
+        if fromBaseline, let baseline {
+            script.append("SET LOCAL check_function_bodies = off")
+            script.append(TenantBaseline.script(baseline, scope: scope))
+            script.append("SET LOCAL check_function_bodies TO DEFAULT")
+        }
         for migration in Migrations.tenant {
-            script.append(migration.sql)
+            if !fromBaseline { script.append(migration.sql) }
             script.append("INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(literal(migration.name)), \(literal(migration.checksum)))")
         }
         script.append("""
@@ -155,7 +171,7 @@ public struct Migrator: Sendable {
             """)
         script.append("SET LOCAL check_function_bodies = off")
         for file in Migrations.tenantFunctions {
-            script.append(file.sql)
+            if !fromBaseline { script.append(file.sql) }
             script.append("INSERT INTO schema_functions (name, checksum) VALUES (\(literal(file.name)), \(literal(file.checksum)))")
         }
         script.append("SET LOCAL check_function_bodies TO DEFAULT")
@@ -171,7 +187,9 @@ public struct Migrator: Sendable {
         }
         // Each file ends its last statement itself; a separator more is an empty statement.
         try await runScript(script.joined(separator: "\n;\n"), in: tx)
-        logger.info("provisioned schema", metadata: ["schema": "\(scope.schema)", "migrations": "\(Migrations.tenant.count)"])
+        logger.info("provisioned schema", metadata: [
+            "schema": "\(scope.schema)", "migrations": "\(Migrations.tenant.count)", "from": "\(fromBaseline ? "baseline" : "files")",
+        ])
     }
 
     static var reportingChecksum: String {
