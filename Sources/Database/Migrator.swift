@@ -147,9 +147,9 @@ public struct Migrator: Sendable {
     /// with their ledger rows, sent as one multi-statement query — one round trip instead of
     /// two or three per file. The ledgers end up exactly as the file-by-file path leaves them.
     ///
-    /// From the baseline, one script creates what the migrations and function files would, the
-    /// same ledger rows follow, and the reporting views are created from their files as always
-    /// (a view read back from `pg_dump` is not always printed the same way again).
+    /// From the baseline, one script creates the tables, indexes, constraints and seed rows the
+    /// migrations would; the function files (functions and triggers) and the reporting views
+    /// follow from their own files as always, with the same ledger rows.
     private static func provisionFresh(in tx: Transaction, scope: TenantScope, baseline useBaseline: Bool, logger: Logger) async throws {
         let baseline = useBaseline ? Migrations.tenantBaseline : nil
         var fromBaseline = false
@@ -171,7 +171,7 @@ public struct Migrator: Sendable {
             """)
         script.append("SET LOCAL check_function_bodies = off")
         for file in Migrations.tenantFunctions {
-            if !fromBaseline { script.append(file.sql) }
+            script.append(file.sql)
             script.append("INSERT INTO schema_functions (name, checksum) VALUES (\(literal(file.name)), \(literal(file.checksum)))")
         }
         script.append("SET LOCAL check_function_bodies TO DEFAULT")

@@ -1,9 +1,11 @@
 import Foundation
 
 /// A new brokerage's schema as one script (docs/decisions/0045-tenant-baseline.md): the
-/// `pg_dump` of a schema provisioned by replaying every migration and function file (the
-/// reporting views left out: they are created from their files), with the schema's and role's
-/// names replaced by placeholders. Creating a brokerage from
+/// `pg_dump` of a schema provisioned by replaying every migration and function file, with the
+/// schema's and role's names replaced by placeholders. Functions and triggers are left out
+/// (the function files create them, so each has one home), and so are the reporting views
+/// (created from their files): what remains is tables, indexes, constraints, sequences and
+/// seed rows — what the migrations build, without their history. Creating a brokerage from
 /// it skips what the replay does and undoes (column rewrites, dropped and recreated triggers,
 /// functions created twice): ~0.55 of the CPU.
 ///
@@ -20,8 +22,20 @@ public enum TenantBaseline {
     /// psql meta-commands, ownership and the schema's own creation left out (provisioning runs
     /// in the brokerage's transaction, as its role, in a schema that exists); names replaced.
     public static func text(fromDump dump: String, schema: String, role: String) -> String {
-        var lines: [String] = []
+        // pg_dump introduces each object with "--", "-- Name: …; Type: T; …", "--".
+        var kept: [Substring] = []
+        var skipping = false
         for line in dump.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("-- Name: ") {
+                skipping = line.contains("; Type: FUNCTION;") || line.contains("; Type: TRIGGER;")
+                if kept.last == "--" { kept.removeLast() }
+                if skipping { continue }
+                kept.append("--")
+            }
+            if !skipping { kept.append(line) }
+        }
+        var lines: [String] = []
+        for line in kept {
             if line.hasPrefix("SET ") || line.hasPrefix("SELECT pg_catalog.set_config(") || line.hasPrefix("\\")
                 || line.hasPrefix("-- Dumped ") || line.hasPrefix("CREATE SCHEMA ") || line.hasSuffix(" OWNER TO \(role);") {
                 continue
