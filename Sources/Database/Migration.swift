@@ -54,8 +54,9 @@ public enum Migrations {
     public static let tenantChecksum: String = FNV1a.hex(
         (tenant.map { "m\($0.version):\($0.checksum)" } + tenantFunctions.map { "f\($0.name):\($0.checksum)" }
             + reporting.map { "r\($0.name):\($0.checksum)" }).joined(separator: ","))
-    /// `sql/baseline/tenant.sql`: what a new brokerage's schema is after every migration and
-    /// function file, as `pg_dump` writes it (docs/decisions/0045-tenant-baseline.md).
+    /// `sql/baseline/tenant.sql`: the tables, indexes, constraints, sequences and seed rows of a
+    /// brokerage made by replaying every migration and function file, as `pg_dump` writes them
+    /// (its functions and triggers are left to the function files; decision 0045).
     /// nil when the file is missing or was generated from other sources than this build's
     /// (its first line names `tenantChecksum`): provisioning then replays the files.
     public static let tenantBaseline: String? = {
