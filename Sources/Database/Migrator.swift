@@ -155,11 +155,7 @@ public struct Migrator: Sendable {
         var fromBaseline = false
         if baseline != nil { fromBaseline = try await !onCitus(tx) }
         var script: [String] = []
-        if fromBaseline, let baseline {
-            script.append("SET LOCAL check_function_bodies = off")
-            script.append(TenantBaseline.script(baseline, scope: scope))
-            script.append("SET LOCAL check_function_bodies TO DEFAULT")
-        }
+        if fromBaseline, let baseline { script.append(TenantBaseline.script(baseline, scope: scope)) }
         for migration in Migrations.tenant {
             if !fromBaseline { script.append(migration.sql) }
             script.append("INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(literal(migration.name)), \(literal(migration.checksum)))")
