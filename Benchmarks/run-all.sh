@@ -7,7 +7,8 @@
 # 2. starts the comparison kit's cluster (../shared/bench/limits, setup.sh the first time);
 # 3. Parley's send transaction against the kit's minimal send, pgbench on the same cluster
 #    (send-vs-minimal.sh), and the same two counted in CPU instructions per send, which do not
-#    drift with the machine's speed (send-instructions.sh, needs valgrind);
+#    drift with the machine's speed (send-instructions.sh, needs valgrind); sends through the
+#    API (`parley serve`, 16 HTTP connections) against the minimal send (api-send-vs-minimal.sh);
 # 4. sends to an agent with 200 and with 8,000 sessions (send-by-sessions.sh);
 # 5. live delivery against `parley serve` in its own process: send→deliver latency with the
 #    POST alone, throughput with the recipient's sockets 0 / 50, latency with 1,000 and
@@ -38,6 +39,7 @@ stop_kit() { as_pg "$PGBIN/pg_ctl" -D "$LIMITS/pgdata" stop -m fast > /dev/null 
 
 Benchmarks/send-vs-minimal.sh 2>&1 | tee -a "$LOG"
 if command -v valgrind > /dev/null; then Benchmarks/send-instructions.sh 2>&1 | tee -a "$LOG"; fi
+Benchmarks/api-send-vs-minimal.sh 2>&1 | tee -a "$LOG"
 Benchmarks/send-by-sessions.sh 2>&1 | tee -a "$LOG"
 stop_kit   # the rest runs on parley-bench's own throwaway cluster
 echo "== live delivery (parley-bench)" | tee -a "$LOG"
@@ -53,6 +55,7 @@ echo
 echo "== summary (commit $(git rev-parse --short HEAD); full output in $LOG)"
 grep -E -A1 "^round [0-9]+: minimal send" "$LOG" | grep -v "^--" | sed 's/^ */send vs minimal: /' || true
 grep -E "^(minimal send|Parley's send transaction).*[0-9]$|× the minimal send" "$LOG" | sed 's/^/instructions per send: /' || true
+grep -E "^  round [0-9]+: API send [0-9]+ msgs/s /" "$LOG" | sed 's/^ */API send vs minimal: /' || true
 grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /' || true
 grep -E "^badge check" "$LOG" || true
 grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//' || true

@@ -7,6 +7,8 @@
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
 //   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
+//   … --api-send [R] --minimal CMD  sends through the API against the kit's minimal send (CMD, its
+//                          pgbench run), R rounds; run by Benchmarks/api-send-vs-minimal.sh
 //   … --latency [R]        send→deliver at 200 msgs/s without and with 1,000 idle streams, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //   … --provision [N] [--lanes 1,2,4,8]  N brokerages provisioned at each number of lanes
@@ -222,17 +224,21 @@ func makeFixture(_ app: TestApp, port: Int, sessions count: Int = 1) async throw
     try await makeFixture(try await TestTenant.make(app.database, prefix: "bench"), port: port, sessions: count)
 }
 
-/// The same, in a brokerage that already exists (on a server in another process).
-func makeFixture(_ tenant: TestTenant, port: Int, sessions count: Int) async throws -> Fixture {
+/// The same, in a brokerage that already exists (on a server in another process). With
+/// `clientPerSession`, session k is agent k's with client k instead (the fixture's `client` is
+/// still client 1).
+func makeFixture(_ tenant: TestTenant, port: Int, sessions count: Int, clientPerSession: Bool = false) async throws -> Fixture {
     let client = try await tenant.token(sub: "client-1", role: .client, name: "Bench Client", ttl: .seconds(3600))
     var sessions: [(id: String, agentToken: String)] = []
     for index in 1...count {
         let agent = try await tenant.token(sub: "agent-\(index)", role: .agent, name: "Bench Agent \(index)", ttl: .seconds(3600))
+        let other = clientPerSession ? index : 1
         let id = try await TestClient.withClient(host: "127.0.0.1", port: port) { http -> String in
             var headers = HTTPFields()
             headers[.authorization] = "Bearer \(agent)"
             headers[.contentType] = "application/json"
-            let response = try await http.post("/v1/sessions", headers: headers, body: ByteBuffer(string: #"{"client":{"userId":"client-1","name":"Bench Client"}}"#))
+            let body = #"{"client":{"userId":"client-\#(other)","name":"Bench Client"}}"#
+            let response = try await http.post("/v1/sessions", headers: headers, body: ByteBuffer(string: body))
             let object = try JSONSerialization.jsonObject(with: Data(buffer: response.body ?? ByteBuffer())) as? [String: Any]
             guard let id = object?["id"] as? String else { throw EmbeddedCluster.Failure(description: "could not create the session") }
             return id
@@ -309,6 +315,16 @@ if let flag = CommandLine.arguments.firstIndex(of: "--directory") {
 if let flag = CommandLine.arguments.firstIndex(of: "--webhooks") {
     let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
     try await webhookBenchmark(rounds: rounds, quick: quick)
+    exit(0)
+}
+if let flag = CommandLine.arguments.firstIndex(of: "--api-send") {
+    let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
+    guard let minimal = CommandLine.arguments.firstIndex(of: "--minimal").flatMap({ CommandLine.arguments.dropFirst($0 + 1).first }) else {
+        print("--api-send needs --minimal CMD, the kit's pgbench run (Benchmarks/api-send-vs-minimal.sh passes it)")
+        exit(2)
+    }
+    let seconds = CommandLine.arguments.firstIndex(of: "--round-seconds").flatMap { CommandLine.arguments.dropFirst($0 + 1).first }.flatMap(Double.init) ?? 15
+    try await apiSendBenchmark(rounds: max(rounds, 1), seconds: seconds, minimal: minimal)
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
