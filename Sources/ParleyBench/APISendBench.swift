@@ -15,7 +15,11 @@ import Glibc
 /// - The API side: `parley serve` in its own process, 16 keep-alive connections posting
 ///   `POST /v1/sessions/{id}/messages` back to back, spread over 400 one-to-one sessions (agent
 ///   k with client k) so that, as in the kit's 10,000 sessions among 400 users, concurrent sends
-///   rarely meet on one session.
+///   rarely meet on one session. The connections are wrk's (two threads, a Lua script that
+///   gives every request its session, token and client id), as in the issue's first figure,
+///   when `wrk` is installed: it costs the two shared cores ~10× less per request than this
+///   process's HTTP client, as pgbench costs the minimal side little. Without wrk, this
+///   process's client sends, and its CPU is printed.
 /// - The minimal side: `CMD`, the kit's pgbench run (16 clients), whose `tps = …` line is read.
 ///
 /// Both sides' PostgreSQL CPU per send is printed too: the cluster's processes, the backends
@@ -35,7 +39,13 @@ func apiSendBenchmark(rounds: Int, seconds: Double, minimal: String) async throw
     let pairs = 400
     print("\(pairs) one-to-one sessions (agent k with client k), made over HTTP:")
     let fixture = try await makeFixture(tenant, port: server.port, sessions: pairs, clientPerSession: true)
-    try await throughput(fixture, senders: 16, seconds: 10, listeners: 0, label: "warm-up (not a result)")
+    let wrk = WrkLoad(fixture: fixture)
+    print("the API side's client: " + (wrk.map { "wrk (\($0.executable))" } ?? "this process's HTTP client (install wrk for a lighter one)"))
+    func apiSend(seconds: Double, label: String) async throws -> Double {
+        if let wrk { return try await wrk.run(seconds: seconds, label: label) }
+        return try await throughput(fixture, senders: 16, seconds: seconds, listeners: 0, label: label, server: server).rate
+    }
+    _ = try await apiSend(seconds: 10, label: "warm-up (not a result)")
 
     print(String(format: "send through the API (16 connections) against the kit's minimal send (pgbench, 16 clients), %.0f s each:", seconds))
     var ratios: [Double] = []
@@ -44,8 +54,10 @@ func apiSendBenchmark(rounds: Int, seconds: Double, minimal: String) async throw
         for apiTurn in round % 2 == 1 ? [true, false] : [false, true] {
             let before = cluster.seconds()
             if apiTurn {
-                let rate = try await throughput(fixture, senders: 16, seconds: seconds, listeners: 0, label: "round \(round): API send", server: server).rate
+                let serverBefore = server.cpuSeconds ?? 0
+                let rate = try await apiSend(seconds: seconds, label: "round \(round): API send")
                 (api, apiCPU) = (rate, (cluster.seconds() - before) / max(rate * seconds, 1))
+                print(String(format: "    the server's CPU per message: %.0f µs", ((server.cpuSeconds ?? 0) - serverBefore) / max(rate * seconds, 1) * 1e6))
             } else {
                 let (tps, transactions) = try await runMinimal(minimal)
                 (kit, kitCPU) = (tps, (cluster.seconds() - before) / Double(max(transactions, 1)))
@@ -57,7 +69,79 @@ func apiSendBenchmark(rounds: Int, seconds: Double, minimal: String) async throw
                      round, api, kit, api / kit, apiCPU * 1000, kitCPU * 1000, apiCPU / kitCPU))
     }
     print("  API send / minimal send, each round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+    if let wrk { try? FileManager.default.removeItem(atPath: wrk.script) }
     await database.close()
+}
+
+/// The API side's load from wrk: 2 threads, 16 connections, a Lua script with every session's
+/// path and token; each request gets the next session and a client id unique to the run.
+struct WrkLoad {
+    let executable: String
+    let script: String
+    let port: Int
+
+    init?(fixture: Fixture) {
+        guard let executable = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            return nil
+        }
+        let targets = fixture.sessions.map { #"{"/v1/sessions/\#($0.id)/messages", "Bearer \#($0.agentToken)"}"# }
+        let lua = """
+            -- parley-bench --api-send: every request to the next session, with its agent's token
+            -- and a client id unique to the run (wrk's arguments after --: the run's id).
+            local targets = {
+            \(targets.joined(separator: ",\n"))
+            }
+            local threads = 0
+            function setup(thread)
+                threads = threads + 1
+                thread:set("lane", threads)
+            end
+            local run, count = "", 0
+            function init(args)
+                run = args[1] or "run"
+            end
+            function request()
+                count = count + 1
+                local target = targets[(count * 2 + lane) % #targets + 1]
+                local body = '{"clientMessageId":"' .. run .. '-' .. lane .. '-' .. count .. '","text":"throughput ' .. count .. '"}'
+                return wrk.format("POST", target[1], {["Authorization"] = target[2], ["Content-Type"] = "application/json"}, body)
+            end
+            """
+        let path = NSTemporaryDirectory() + "parley-bench-wrk-\(getpid()).lua"
+        guard (try? lua.write(toFile: path, atomically: true, encoding: .utf8)) != nil else { return nil }
+        (self.executable, script, port) = (executable, path, fixture.port)
+    }
+
+    /// One run; prints wrk's figures and returns the messages created per second (wrk's
+    /// requests less its non-2xx answers and socket errors).
+    func run(seconds: Double, label: String) async throws -> Double {
+        let log = NSTemporaryDirectory() + "parley-bench-wrk-\(getpid()).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let arguments = [executable, "-t", "2", "-c", "16", "-d", "\(Int(seconds))s", "--latency", "-s", script,
+                         "http://127.0.0.1:\(port)/", "--", UUID().uuidString.prefix(8).lowercased()]
+        let status = try await NIOThreadPool.singleton.runIfActive { try ServerProcess.run(arguments, logPath: log) }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        func number(after prefix: String, in line: Substring) -> Double? {
+            line.range(of: prefix).flatMap { Double(line[$0.upperBound...].prefix { $0.isNumber || $0 == "." }) }
+        }
+        let lines = output.split(separator: "\n")
+        // "  12345 requests in 15.00s, 6.78MB read"; "  Non-2xx or 3xx responses: 12";
+        // "  Socket errors: connect 0, read 0, write 0, timeout 3"
+        guard status == 0, let summary = lines.first(where: { $0.contains(" requests in ") }),
+              let requests = summary.split(separator: " ").first.flatMap({ Double($0) }),
+              let elapsed = number(after: " requests in ", in: summary)
+        else { throw EmbeddedCluster.Failure(description: "wrk failed (status \(status)):\n\(output)") }
+        let refused = lines.first { $0.contains("Non-2xx or 3xx responses:") }.flatMap { number(after: "responses: ", in: $0) } ?? 0
+        let errors = lines.first { $0.contains("Socket errors:") }.map { line in
+            ["connect ", "read ", "write ", "timeout "].compactMap { number(after: $0, in: line) }.reduce(0, +)
+        } ?? 0
+        let rate = (requests - refused) / max(elapsed, 0.001)
+        let p99 = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("99%") }.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        print(String(format: "  %@: %.0f messages in %.1f s = %.0f msgs/s (wrk, 16 connections)", label, requests - refused, elapsed, rate)
+              + (refused + errors > 0 ? String(format: "; %.0f answers not 2xx, %.0f socket errors", refused, errors) : "")
+              + (p99.isEmpty ? "" : "; latency \(p99)"))
+        return rate
+    }
 }
 
 /// Runs the minimal send's pgbench (`/bin/sh -c command`) and reads its tps and transactions.
