@@ -52,9 +52,12 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         let spreadFixture = Fixture(port: server.port, tenant: brokerages[0].tenant, agent: brokerages[0].agent,
                                     client: brokerages[0].client, sessions: sessions)
         let before = try await server.poolAcquisitions() ?? 0
+        let passesBefore = try await server.metric("parley_maintenance_passes_total") ?? 0
         let rate = try await throughput(spreadFixture, senders: 16, seconds: seconds, listeners: 0, label: label).rate
         let after = try await server.poolAcquisitions() ?? 0
-        print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * seconds, 1)))
+        let passes = (try await server.metric("parley_maintenance_passes_total") ?? 0) - passesBefore
+        print(String(format: "    server transactions per message: %.2f", Double(after - before) / max(rate * seconds, 1))
+              + (passes > 0 ? "; \(passes) maintenance pass\(passes == 1 ? "" : "es") ended during the run" : ""))
         return rate
     }
     let few = Array(fixtures.prefix(50))
@@ -65,6 +68,18 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         let a = try await spread(over: few, label: "round \(round): over 50 brokerages")
         let b = try await spread(over: fixtures, label: "round \(round): over \(fixtures.count) brokerages")
         print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
+    }
+    if CommandLine.arguments.contains("--maintenance") {
+        // The server's maintenance visits every brokerage each pass: wait for one to end.
+        let waitStart = Stopwatch.now()
+        while (try await server.metric("parley_maintenance_passes_total") ?? 0) < 2, Stopwatch.now() - waitStart < 600_000_000_000 {
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+    if let passes = try await server.metric("parley_maintenance_passes_total"), passes > 0,
+       let milliseconds = try await server.metric("parley_maintenance_pass_milliseconds_total") {
+        print(String(format: "server's maintenance passes over the %d brokerages: %d, %.1f s each on average (every PARLEY_MAINTENANCE_INTERVAL, 60 s)",
+                     fixtures.count, passes, Double(milliseconds) / Double(passes) / 1000))
     }
     if let retired = try await server.metric("parley_db_pool_retired_total") {
         print("server's pool: \(retired) connections closed for having served PARLEY_DB_MAX_TENANTS_PER_CONNECTION brokerages")

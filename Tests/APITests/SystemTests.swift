@@ -75,6 +75,17 @@ struct SystemTests {
         }
     }
 
+    @Test("/metrics counts the maintenance passes and the time they took")
+    func maintenanceMetrics() async throws {
+        try await TestApp.run { app, client in
+            await app.dependencies.maintenance.runOnce()
+            let lines = try await client.send(.get, "/metrics").text.split(separator: "\n")
+            let passes = lines.first { $0.hasPrefix("parley_maintenance_passes_total ") }
+            #expect(passes.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true)
+            #expect(lines.contains { $0.hasPrefix("parley_maintenance_pass_milliseconds_total ") })
+        }
+    }
+
     @Test("/openapi.yaml is served and documents every route the server has")
     func openAPI() async throws {
         try await TestApp.run { _, client in

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Periodic per-tenant housekeeping (removing unused uploads, expiring chat requests). Runs in
@@ -21,6 +22,10 @@ public final class Maintenance: Service, Sendable {
     let logger: Logger
     let jobs: [Job]
     let interval: Duration
+    /// Passes run, and the time they took in all: a pass visits every brokerage, so its length
+    /// grows with their number (an operator compares it with the interval).
+    private let passes = Counter(label: "parley_maintenance_passes_total")
+    private let passMilliseconds = Counter(label: "parley_maintenance_pass_milliseconds_total")
 
     public init(tenants: TenantStore, logger: Logger, jobs: [Job], interval: Duration = .seconds(60)) {
         self.tenants = tenants
@@ -43,11 +48,21 @@ public final class Maintenance: Service, Sendable {
 
     /// One pass over every tenant and job (also what tests call).
     public func runOnce() async {
+        let start = ContinuousClock.now
         var after: String?
+        var visited = 0
+        defer {
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Int64(elapsed.components.seconds) * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+            passes.increment()
+            passMilliseconds.increment(by: milliseconds)
+            logger.info("maintenance pass", metadata: ["brokerages": "\(visited)", "ms": "\(milliseconds)"])
+        }
         repeat {
             guard let page = try? await tenants.list(after: after, limit: 100) else { return }
             // A brokerage whose schema lacks a migration is left alone until it has it.
             for tenant in page where tenant.isServable {
+                visited += 1
                 for job in jobs {
                     if Task.isShuttingDownGracefully { return }
                     do {
