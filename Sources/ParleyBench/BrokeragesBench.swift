@@ -69,6 +69,26 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         let b = try await spread(over: fixtures, label: "round \(round): over \(fixtures.count) brokerages")
         print(String(format: "  round %d: %d / 50 brokerages = %.2f (target ≥ 0.80)", round, fixtures.count, b / a))
     }
+    if CommandLine.arguments.contains("--vacuum-wave") {
+        // What autovacuum does when the 50 busy brokerages cross its thresholds together: each of
+        // their tables vacuumed and analyzed, one after another, while sends go to all N.
+        let busy = Array(fixtures.prefix(50))
+        let calm = try await spread(over: fixtures, label: "over \(fixtures.count) brokerages, nothing else")
+        let vacuumStart = Stopwatch.now()
+        async let wave: Void = {
+            for fixture in busy {
+                let schema = fixture.tenant.scope.schema.quoted
+                let tables = ["messages", "sessions", "session_members", "session_terms", "event_outbox", "badge_deltas"]
+                try await database.withConnection { connection in
+                    _ = try await connection.simpleQuery("VACUUM (ANALYZE) " + tables.map { "\(schema).\($0)" }.joined(separator: ", "))
+                }
+            }
+        }()
+        let waved = try await spread(over: fixtures, label: "over \(fixtures.count) brokerages while the first 50 are vacuumed and analyzed")
+        try await wave
+        print(String(format: "  the vacuum wave took %.1f s; sends during it / without = %.2f",
+                     Double(Stopwatch.now() - vacuumStart) / 1e9, waved / calm))
+    }
     if CommandLine.arguments.contains("--maintenance") {
         // The server's maintenance visits every brokerage each pass: wait for one to end.
         let waitStart = Stopwatch.now()
