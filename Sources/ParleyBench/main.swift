@@ -11,7 +11,8 @@
 //                          pgbench run), R rounds; run by Benchmarks/api-send-vs-minimal.sh
 //   … --latency [R]        send→deliver at 200 msgs/s without and with 1,000 idle streams, R rounds
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
-//                          (--maintenance: then waits for the server's second maintenance pass, prints their mean length)
+//                          (--maintenance: then waits for the server's second maintenance pass, prints their mean length;
+//                          --vacuum-wave: then sends over all N while the 50 busy brokerages' tables are vacuumed)
 //   … --provision [N] [--lanes 1,2,4,8]  N brokerages provisioned at each number of lanes
 //   … --webhooks [R]       send throughput with and without a webhook endpoint (R rounds), delivery
 //                          rate and lag, send→webhook latency beside send→stream
