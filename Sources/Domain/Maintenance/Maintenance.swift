@@ -51,13 +51,6 @@ public final class Maintenance: Service, Sendable {
         let start = ContinuousClock.now
         var after: String?
         var visited = 0
-        defer {
-            let elapsed = ContinuousClock.now - start
-            let milliseconds = Int64(elapsed.components.seconds) * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            passes.increment()
-            passMilliseconds.increment(by: milliseconds)
-            logger.info("maintenance pass", metadata: ["brokerages": "\(visited)", "ms": "\(milliseconds)"])
-        }
         repeat {
             guard let page = try? await tenants.list(after: after, limit: 100) else { return }
             // A brokerage whose schema lacks a migration is left alone until it has it.
@@ -76,5 +69,12 @@ public final class Maintenance: Service, Sendable {
             }
             after = page.count == 100 ? page.last?.slug.rawValue : nil
         } while after != nil
+        // Only a pass that visited every brokerage is counted (one cut short by a shutdown or an
+        // unreachable database would make the mean look shorter than a pass is).
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Int64(elapsed.components.seconds) * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        passes.increment()
+        passMilliseconds.increment(by: milliseconds)
+        logger.info("maintenance pass", metadata: ["brokerages": "\(visited)", "ms": "\(milliseconds)"])
     }
 }
