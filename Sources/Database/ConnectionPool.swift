@@ -13,8 +13,8 @@ import PQ
 ///   FIFO order.
 /// - A brokerage's transactions go to connections that suit it (decision 0026): each
 ///   connection has a slot number, a brokerage ranks the slots by rendezvous hashing of its
-///   schema name, and a connection suits it when it has served it already or sits in one of
-///   its first two slots. A transaction takes an idle connection that suits it, else opens one
+///   schema name, and a connection suits it when it has served it already or sits in its
+///   first slot (`configuration.preferredSlots`). A transaction takes an idle connection that suits it, else opens one
 ///   in its best free slot, else waits; a released connection goes to the longest waiter it
 ///   suits. After `configuration.affinityPatience` (200 ms by default) a waiter takes any
 ///   connection. A backend thus compiles and caches the functions and plans of a share of the
@@ -136,7 +136,7 @@ actor ConnectionPool {
     }
 
     /// The idle connection `affinity` should take: one that has served the brokerage, else its
-    /// highest-ranked one (only among its first two choices when `suitingOnly`); the most
+    /// highest-ranked one (only among its preferred slots when `suitingOnly`); the most
     /// recently used one without affinity. nil: none.
     private func idleIndex(for affinity: Affinity?, suitingOnly: Bool) -> Int? {
         guard !idle.isEmpty else { return nil }
@@ -155,7 +155,7 @@ actor ConnectionPool {
     private func suits(_ connection: DatabaseConnection, _ affinity: Affinity?) -> Bool {
         guard let affinity else { return true }
         guard let member = members[ObjectIdentifier(connection)] else { return true }
-        return member.tenants.contains(affinity.key) || affinity.ranks(member.slot, amongFirst: 2, of: configuration.maxConnections)
+        return member.tenants.contains(affinity.key) || affinity.ranks(member.slot, amongFirst: configuration.preferredSlots, of: configuration.maxConnections)
     }
 
     /// Gives a connection back. `discard` (or a connection that is broken or still inside a

@@ -38,12 +38,14 @@ struct DatabaseTarget {
         let lockTimeout = Env.get("PARLEY_DB_LOCK_TIMEOUT_MS").flatMap(Int.init) ?? 10_000
         let tenantsPerConnection = Env.get("PARLEY_DB_MAX_TENANTS_PER_CONNECTION").flatMap(Int.init) ?? 500
         let patience = Env.get("PARLEY_DB_AFFINITY_PATIENCE_MS").flatMap(Int.init) ?? 200
+        let preferred = Env.get("PARLEY_DB_PREFERRED_CONNECTIONS").flatMap(Int.init) ?? 1
         return Database(
             configuration: .init(
                 conninfo: conninfo, maxConnections: max(size, 1), acquireTimeout: .milliseconds(timeout),
                 statementTimeout: statementTimeout > 0 ? .milliseconds(statementTimeout) : nil,
                 lockTimeout: lockTimeout > 0 ? .milliseconds(lockTimeout) : nil,
-                maxTenantsPerConnection: max(tenantsPerConnection, 1), affinityPatience: .milliseconds(max(patience, 0))),
+                maxTenantsPerConnection: max(tenantsPerConnection, 1), affinityPatience: .milliseconds(max(patience, 0)),
+                preferredSlots: max(preferred, 1)),
             logger: logger)
     }
 }

@@ -3,13 +3,13 @@ import DatabaseTesting
 import Testing
 
 /// Decision 0026: a brokerage's transactions go to connections that suit it (served it
-/// already, or one of its first two slots), waiting up to the patience for one before taking
+/// already, or its preferred slot), waiting up to the patience for one before taking
 /// any. Real connections to the test server; the pool's own slots and rankings.
 @Suite("Database: pool affinity")
 struct PoolAffinityTests {
     /// Three connections opened without a brokerage (slots 0, 1, 2, in that order), all leased;
-    /// a brokerage's transaction waits; the one slot outside its first two choices comes back
-    /// first, and one of its choices 300 ms later. Returns the connection the transaction got,
+    /// a brokerage's transaction waits; a slot it does not prefer comes back first, and its
+    /// preferred slot 300 ms later. Returns the connection the transaction got,
     /// and which of the two that was.
     private static func contest(patience: Duration) async throws -> (gotSuited: Bool, gotOther: Bool) {
         let database = Database(
@@ -20,8 +20,9 @@ struct PoolAffinityTests {
         for _ in 0..<3 { leased.append(try await pool.acquire()) }
         let brokerage = "t_affinity_test"
         let affinity = ConnectionPool.Affinity(brokerage)
-        let other = try #require((0..<3).first { !affinity.ranks($0, amongFirst: 2, of: 3) })
-        let suited = try #require((0..<3).first { affinity.ranks($0, amongFirst: 2, of: 3) })
+        let preferred = database.configuration.preferredSlots
+        let other = try #require((0..<3).first { !affinity.ranks($0, amongFirst: preferred, of: 3) })
+        let suited = try #require((0..<3).first { affinity.ranks($0, amongFirst: preferred, of: 3) })
 
         let waiter = Task { try await pool.acquire(tenant: brokerage) }
         try await Task.sleep(for: .milliseconds(50))
