@@ -8,8 +8,9 @@ import Testing
 @Suite("Database: pool affinity")
 struct PoolAffinityTests {
     /// Three connections opened without a brokerage (slots 0, 1, 2, in that order), all leased;
-    /// a brokerage's transaction waits; a slot it does not prefer comes back first, and its
-    /// preferred slot 300 ms later. Returns the connection the transaction got,
+    /// a brokerage's transaction waits; the slot it ranks just after its preferred ones comes
+    /// back first (its second choice, by default: one that suited it when a brokerage preferred
+    /// two), and its preferred slot 300 ms later. Returns the connection the transaction got,
     /// and which of the two that was.
     private static func contest(patience: Duration) async throws -> (gotSuited: Bool, gotOther: Bool) {
         let database = Database(
@@ -21,7 +22,9 @@ struct PoolAffinityTests {
         let brokerage = "t_affinity_test"
         let affinity = ConnectionPool.Affinity(brokerage)
         let preferred = database.configuration.preferredSlots
-        let other = try #require((0..<3).first { !affinity.ranks($0, amongFirst: preferred, of: 3) })
+        let other = try #require((0..<3).first {
+            affinity.ranks($0, amongFirst: preferred + 1, of: 3) && !affinity.ranks($0, amongFirst: preferred, of: 3)
+        })
         let suited = try #require((0..<3).first { affinity.ranks($0, amongFirst: preferred, of: 3) })
 
         let waiter = Task { try await pool.acquire(tenant: brokerage) }
