@@ -15,12 +15,13 @@ import PQ
 ///   connection has a slot number, a brokerage ranks the slots by rendezvous hashing of its
 ///   schema name, and a connection suits it when it has served it already or sits in one of
 ///   its first `configuration.preferredSlots` slots (one by default). A transaction takes an
-///   idle connection that suits it, else opens one in its best free slot, else waits; a released connection goes to the longest waiter it
-///   suits. After `configuration.affinityPatience` (200 ms by default) a waiter takes any
-///   connection. A backend thus compiles and caches the functions and plans of a share of the
-///   brokerages, not of all of them, and a connection that has served
-///   `maxTenantsPerConnection` brokerages is closed when it comes back (its backend's memory
-///   grows ~1 MiB per brokerage it served).
+///   idle connection that suits it, else opens one in its best free slot, else waits; a
+///   released connection goes to the longest waiter it suits. After
+///   `configuration.affinityPatience` (200 ms by default) a waiter takes any connection. A
+///   backend thus compiles and caches the functions and plans of a share of the brokerages,
+///   not of all of them, and a connection that has served `maxTenantsPerConnection`
+///   brokerages is closed when it comes back (its backend's memory grows ~1 MiB per brokerage
+///   it served).
 actor ConnectionPool {
     private struct Waiter {
         let id: UInt64

@@ -237,20 +237,33 @@ public final class EmbeddedCluster: Sendable {
     /// The folder with `initdb` and `pg_ctl`: `PARLEY_PG_BIN`, then PATH, then the newest
     /// /usr/lib/postgresql/<version>/bin (Debian keeps them off PATH).
     public static func findServerBinaries() throws -> String {
-        let manager = FileManager.default
-        func hasBoth(_ folder: String) -> Bool {
-            manager.isExecutableFile(atPath: folder + "/initdb") && manager.isExecutableFile(atPath: folder + "/pg_ctl")
+        guard let folder = candidateFolders().first(where: { holds($0, ["initdb", "pg_ctl"]) }) else {
+            throw Failure(description: "PostgreSQL server programs (initdb, pg_ctl) were not found: install them with `apt-get install postgresql` (or set PARLEY_PG_BIN to their folder), or set DATABASE_URL to use a running PostgreSQL server.")
         }
-        if let configured = ProcessInfo.processInfo.environment["PARLEY_PG_BIN"], hasBoth(configured) { return configured }
-        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) where hasBoth(folder) {
-            return folder
+        return folder
+    }
+
+    /// The path of PostgreSQL's program `name` (`pg_dump`, say), looked for where
+    /// `findServerBinaries` looks: the first of those folders that holds it.
+    public static func findProgram(_ name: String) throws -> String {
+        guard let folder = candidateFolders().first(where: { holds($0, [name]) }) else {
+            throw Failure(description: "PostgreSQL's \(name) was not found: install it with `apt-get install postgresql` (or set PARLEY_PG_BIN to its folder).")
         }
-        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
+        return folder + "/" + name
+    }
+
+    /// `PARLEY_PG_BIN`, the folders of PATH, then /usr/lib/postgresql/<version>/bin, newest first.
+    private static func candidateFolders() -> [String] {
+        let environment = ProcessInfo.processInfo.environment
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .compactMap { Int($0) }.sorted(by: >)
-        for version in versions where hasBoth("/usr/lib/postgresql/\(version)/bin") {
-            return "/usr/lib/postgresql/\(version)/bin"
-        }
-        throw Failure(description: "PostgreSQL server programs (initdb, pg_ctl) were not found: install them with `apt-get install postgresql` (or set PARLEY_PG_BIN to their folder), or set DATABASE_URL to use a running PostgreSQL server.")
+        return [environment["PARLEY_PG_BIN"]].compactMap { $0 }
+            + (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            + versions.map { "/usr/lib/postgresql/\($0)/bin" }
+    }
+
+    private static func holds(_ folder: String, _ programs: [String]) -> Bool {
+        programs.allSatisfy { FileManager.default.isExecutableFile(atPath: folder + "/" + $0) }
     }
 
     static func othersCanTraverse(_ path: String) -> Bool {

@@ -115,12 +115,9 @@ struct WrkLoad {
     /// One run; prints wrk's figures and returns the messages created per second (wrk's
     /// requests less its non-2xx answers and socket errors).
     func run(seconds: Double, label: String) async throws -> Double {
-        let log = NSTemporaryDirectory() + "parley-bench-wrk-\(getpid()).log"
-        defer { try? FileManager.default.removeItem(atPath: log) }
         let arguments = [executable, "-t", "2", "-c", "16", "-d", "\(Int(seconds))s", "--latency", "-s", script,
                          "http://127.0.0.1:\(port)/", "--", UUID().uuidString.prefix(8).lowercased()]
-        let status = try await NIOThreadPool.singleton.runIfActive { try ServerProcess.run(arguments, logPath: log) }
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let (status, output) = try await runLogged(arguments)
         func number(after prefix: String, in line: Substring) -> Double? {
             line.range(of: prefix).flatMap { Double(line[$0.upperBound...].prefix { $0.isNumber || $0 == "." }) }
         }
@@ -146,10 +143,7 @@ struct WrkLoad {
 
 /// Runs the minimal send's pgbench (`/bin/sh -c command`) and reads its tps and transactions.
 private func runMinimal(_ command: String) async throws -> (tps: Double, transactions: Int) {
-    let log = NSTemporaryDirectory() + "parley-bench-minimal-\(getpid()).log"
-    defer { try? FileManager.default.removeItem(atPath: log) }
-    let status = try await NIOThreadPool.singleton.runIfActive { try ServerProcess.run(["/bin/sh", "-c", command], logPath: log) }
-    let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    let (status, output) = try await runLogged(["/bin/sh", "-c", command])
     // "tps = 2512.345678 (without initial connection time)"; "number of transactions actually processed: 37686"
     let lines = output.split(separator: "\n")
     let tps = lines.first { $0.hasPrefix("tps = ") }.flatMap { Double($0.dropFirst(6).prefix { $0 != " " }) }
@@ -159,6 +153,14 @@ private func runMinimal(_ command: String) async throws -> (tps: Double, transac
         throw EmbeddedCluster.Failure(description: "the minimal send's command failed (status \(status)):\n\(output)")
     }
     return (tps, transactions)
+}
+
+/// Runs a command to completion off the cooperative pool; its exit status and what it printed.
+private func runLogged(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let log = NSTemporaryDirectory() + "parley-bench-\(getpid())-\(UUID().uuidString.prefix(8)).log"
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    let status = try await NIOThreadPool.singleton.runIfActive { try ServerProcess.run(arguments, logPath: log) }
+    return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
 }
 
 /// CPU time of a PostgreSQL cluster on this machine: its postmaster, the postmaster's live

@@ -9,14 +9,6 @@ import Testing
 /// dumped with `pg_dump` and compared. `PARLEY_WRITE_BASELINE=1` writes the file from the replay.
 @Suite("Database: the tenant baseline")
 struct TenantBaselineTests {
-    /// pg_dump beside the server programs, else the newest /usr/lib/postgresql/<version>/bin's.
-    static func pgDump() throws -> String {
-        let manager = FileManager.default
-        let versions = ((try? manager.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap { Int($0) }.sorted(by: >)
-        let candidates = [try EmbeddedCluster.findServerBinaries()] + versions.map { "/usr/lib/postgresql/\($0)/bin" }
-        return try #require(candidates.map { $0 + "/pg_dump" }.first { manager.isExecutableFile(atPath: $0) }, "pg_dump not found")
-    }
-
     @Test("a brokerage created from the baseline dumps exactly as one created by replaying every file, and the committed baseline is this build's")
     func baselineIsTheReplay() async throws {
         let conninfo = try await TestDatabase.shared.conninfo()
@@ -43,7 +35,7 @@ struct TenantBaselineTests {
             let log = file + ".log"
             defer { try? FileManager.default.removeItem(atPath: file); try? FileManager.default.removeItem(atPath: log) }
             let status = try Spawn.run([
-                try Self.pgDump(), "--dbname=" + conninfo, "--schema=" + schema, "--inserts",
+                try EmbeddedCluster.findProgram("pg_dump"), "--dbname=" + conninfo, "--schema=" + schema, "--inserts",
                 "--exclude-table=\(schema).schema_migrations", "--exclude-table=\(schema).schema_functions",
                 "--exclude-table=\(schema).schema_reporting", "--exclude-table=\(schema).report_*", "--file=" + file,
             ], logPath: log)
