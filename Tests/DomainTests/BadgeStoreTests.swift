@@ -41,6 +41,44 @@ struct BadgeStoreTests {
 
 @Suite("Domain: badge counts kept as they change")
 struct BadgeCountTests {
+    @Test("a membership added to or removed from a session with messages, by SQL, moves its user's badge by what it contributes")
+    func membershipsAddedAndRemoved() async throws {
+        let fixture = try await TenantFixture.make()
+        defer { Task { await fixture.close() } }
+        let sessions = SessionStore(database: fixture.database)
+        let badges = BadgeStore(database: fixture.database)
+        let agent = fixture.caller("agent-1")
+        let (session, _) = try await sessions.create(agent, with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
+        for message in 0..<3 {
+            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(message)", text: "hi"))
+        }
+        // A second agent joins having read the first message: two unread; then marked unread
+        // with nothing unread counts one; then leaves: none.
+        let colleague = fixture.caller("agent-2")
+        let statements = [
+            ("INSERT INTO users (id, role, display_name) VALUES ('agent-2', 'agent', 'Agent Two')", 0),
+            ("INSERT INTO session_members (session_id, user_id, role, last_read_seq) VALUES ($1, 'agent-2', 'agent', 1)", 2),
+            ("UPDATE session_members SET last_read_seq = 3, marked_unread = true WHERE session_id = $1 AND user_id = 'agent-2'", 1),
+            ("DELETE FROM session_members WHERE session_id = $1 AND user_id = 'agent-2'", 0),
+        ]
+        for (statement, expected) in statements {
+            try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+                _ = try await tx.query(statement, statement.contains("$1") ? [UUID(uuidString: session.id)] : [])
+            }
+            #expect(try await badges.badge(colleague).unreadMessages == expected, "after \(statement)")
+        }
+        #expect(try await badges.badge(agent).unreadMessages == 3)
+        // The differences folded into the kept rows agree with them.
+        let off = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("SELECT sequence_events() AS p")
+            return try await tx.query("""
+                SELECT count(*) AS off FROM users u
+                WHERE coalesce((SELECT unread FROM badge_counts b WHERE b.user_id = u.id), 0) <> unread_messages(u.id)
+                """).rows[0].decode(Int64.self, "off")
+        }
+        #expect(off == 0)
+    }
+
     @Test("after a concurrent storm of sends, receipts, marks and status changes, every kept count equals a recount")
     func keptCountsAreExact() async throws {
         let fixture = try await TenantFixture.make()

@@ -1,4 +1,4 @@
--- parley-baseline-of: 191d4b062af42868
+-- parley-baseline-of: 2063d45357d5fad0
 --
 -- PostgreSQL database dump
 --

@@ -13,19 +13,19 @@ CREATE OR REPLACE FUNCTION message_search_vectors() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     v_listing text := coalesce(NEW.listing ->> 'address', '') || ' ' || coalesce(NEW.listing ->> 'ListingId', '');
-    v_vector tsvector;
 BEGIN
     -- As the generated columns had it: messages of up to 500 bytes of searchable text carry
     -- their vector in `search` (which the (session_id, seq) index includes; a btree entry must
-    -- stay under ~2.7 kB), longer ones in `search_long`.
-    v_vector := setweight(to_tsvector('public.parley_search', NEW.text), 'A')
-             || setweight(to_tsvector('public.parley_search', v_listing), 'B');
+    -- stay under ~2.7 kB), longer ones in `search_long`. The vector goes into `search` first and
+    -- moves for a long message only: a short one runs four statements, each a plan that every
+    -- backend keeps per brokerage (decision 0046).
+    NEW.search := setweight(to_tsvector('public.parley_search', NEW.text), 'A')
+               || setweight(to_tsvector('public.parley_search', v_listing), 'B');
     IF octet_length(NEW.text) + octet_length(v_listing) - 1 <= 500 THEN
-        NEW.search := v_vector;
         NEW.search_long := NULL;
     ELSE
+        NEW.search_long := NEW.search;
         NEW.search := NULL;
-        NEW.search_long := v_vector;
     END IF;
     RETURN NEW;
 END;

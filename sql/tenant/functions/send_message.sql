@@ -40,7 +40,6 @@ DECLARE
     v_sender users%ROWTYPE;
     v_recipients text[];
     v_usable integer;
-    v_json jsonb;
     v_existing uuid;
 BEGIN
     -- Sends of one session run one after another, so the later one's event has the larger id
@@ -130,9 +129,11 @@ BEGIN
         WHERE a.id = x.id;
     END IF;
 
-    v_members := v_members || jsonb_build_object(p_sender, v_last_seq);
-
-    v_json := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
+    -- The result is built in the output columns themselves (`members`, `message`; `peers` stays
+    -- NULL): each assignment is one more statement that every backend plans and keeps per
+    -- brokerage (decision 0046).
+    members := v_members || jsonb_build_object(p_sender, v_last_seq);
+    message := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
 
     -- An archived session that this message made active again: every member's apps hear of
     -- it as of any status change (docs/STREAM.md), the same object SessionStore announces.
@@ -155,7 +156,7 @@ BEGIN
     -- changed get their badge.updated from sequence_events(), which folds the badge differences
     -- the triggers wrote and announces each user it folded for (decision 0043).
     INSERT INTO event_outbox (type, session_id, recipients, data)
-    SELECT 'message.created', p_session, v_recipients, v_json
+    SELECT 'message.created', p_session, v_recipients, message
     UNION ALL
     SELECT 'session.updated', p_session, v_recipients, v_session_json WHERE v_session_json IS NOT NULL;
 
@@ -166,8 +167,8 @@ BEGIN
             'createdAt', v_message.created_at::text, 'attachments', cardinality(p_attachments))::text, true);
     END IF;
 
-    -- The result row from the variables (RETURN NEXT), not a query: one executor start less.
-    outcome := 'created'; message := v_json; members := v_members; peers := NULL;
+    -- The result row from the output columns (RETURN NEXT), not a query: one executor start less.
+    outcome := 'created';
     RETURN NEXT;
 END;
 $$;
