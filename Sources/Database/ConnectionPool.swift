@@ -82,6 +82,7 @@ actor ConnectionPool {
     private let inUseGauge: Gauge
     private let waitingGauge: Gauge
     private let openGauge: Gauge
+    private let servedGauge: Gauge
     private let timeoutCounter: Counter
     private let acquisitionCounter: Counter
     private let retiredCounter: Counter
@@ -93,6 +94,7 @@ actor ConnectionPool {
         self.inUseGauge = Gauge(label: "parley_db_pool_in_use")
         self.waitingGauge = Gauge(label: "parley_db_pool_waiting")
         self.openGauge = Gauge(label: "parley_db_pool_open")
+        self.servedGauge = Gauge(label: "parley_db_pool_brokerages_served")
         self.timeoutCounter = Counter(label: "parley_db_pool_timeouts_total")
         self.acquisitionCounter = Counter(label: "parley_db_pool_acquisitions_total")
         self.retiredCounter = Counter(label: "parley_db_pool_retired_total")
@@ -298,5 +300,8 @@ actor ConnectionPool {
         inUseGauge.record(leased)
         waitingGauge.record(waiters.count)
         openGauge.record(openCount)
+        // Brokerages served, summed over the open connections: a brokerage on two counts twice.
+        // Each backend keeps the plans of every brokerage it served (decisions 0025, 0046).
+        servedGauge.record(members.values.reduce(0) { $0 + $1.tenants.count })
     }
 }

@@ -40,6 +40,8 @@ func apiSendBenchmark(rounds: Int, seconds: Double, minimal: String) async throw
     print("\(pairs) one-to-one sessions (agent k with client k), made over HTTP:")
     let fixture = try await makeFixture(tenant, port: server.port, sessions: pairs, clientPerSession: true)
     let wrk = WrkLoad(fixture: fixture)
+    // The script holds the sessions' tokens: removed however the bench ends.
+    defer { if let wrk { try? FileManager.default.removeItem(atPath: wrk.script) } }
     print("the API side's client: " + (wrk.map { "wrk (\($0.executable))" } ?? "this process's HTTP client (install wrk for a lighter one)"))
     func apiSend(seconds: Double, label: String) async throws -> Double {
         if let wrk { return try await wrk.run(seconds: seconds, label: label) }
@@ -69,7 +71,6 @@ func apiSendBenchmark(rounds: Int, seconds: Double, minimal: String) async throw
                      round, api, kit, api / kit, apiCPU * 1000, kitCPU * 1000, apiCPU / kitCPU))
     }
     print("  API send / minimal send, each round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", "))
-    if let wrk { try? FileManager.default.removeItem(atPath: wrk.script) }
     await database.close()
 }
 

@@ -72,6 +72,7 @@ struct SystemTests {
             #expect(text.contains("http_route=\"/health\""))
             #expect(text.contains("parley_db_pool_in_use"))
             #expect(text.contains("parley_db_pool_waiting"))
+            #expect(text.contains("parley_db_pool_brokerages_served"))
         }
     }
 
