@@ -72,7 +72,9 @@ if [ -n "${FUNCTIONS:-}" ]; then
         { echo "SET ROLE parley_t_i$t; SET search_path = t_i$t, public;"; cat "$FUNCTIONS"; } | sql -d "$BASE_DB" > /dev/null 2>&1
     done
 fi
-trap 'sql -d postgres -c "DROP DATABASE IF EXISTS $RUN_DB" -c "DROP DATABASE IF EXISTS $BASE_DB"; rm -rf "$WORK"' EXIT
+# The runs below stop the cluster: whatever ends the script, it is started again first.
+trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status > /dev/null || as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null
+      sql -d postgres -c "DROP DATABASE IF EXISTS $RUN_DB" -c "DROP DATABASE IF EXISTS $BASE_DB"; rm -rf "$WORK"' EXIT
 
 sends() {  # first, last brokerage → a send transaction in each (send_message(), then sequence_events()), a statement per line
     sql -d "$DB" -c "
@@ -116,5 +118,6 @@ echo "VACUUM (ANALYZE) of 6 tables in each of $WAVE of them, then a send in each
 awk -v r="$reading" -v r0="${warm_reading:-0}" -v a="$warm" -v b="$calm" -v c="$waved" -v d="$waved_sends" -v n="$WAVE" -v p="$plans" 'BEGIN {
     printf "  reading its invalidations (every backend pays this): %.2f M, %.0f per plan the backend holds\n", (r - r0) / n / 1e6, (r - r0) / n / p
     printf "  its next send there: %.2f M, against %.2f M without the wave (plans made again, relations opened again)\n", (d - c) / n / 1e6, (b - a) / n / 1e6 }'
+sql -d postgres -c "DROP DATABASE $RUN_DB" -c "DROP DATABASE $BASE_DB"
 [ -n "${KEEP:-}" ] || { sql -d postgres -c "DROP DATABASE $DB"
     for role in $(sql -d postgres -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'parley\\_t\\_i%'"); do sql -d postgres -c "DROP ROLE \"$role\""; done; }

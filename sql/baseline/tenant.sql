@@ -1,4 +1,4 @@
--- parley-baseline-of: 2063d45357d5fad0
+-- parley-baseline-of: 98ecd79e0b1f25cd
 --
 -- PostgreSQL database dump
 --

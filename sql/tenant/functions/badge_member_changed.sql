@@ -9,7 +9,7 @@ DECLARE
 BEGIN
     -- One query for the difference (NEW is NULL for a DELETE, OLD for an INSERT; a session
     -- that is gone leaves v_delta NULL): three statements in all, so three cached plans per
-    -- backend and brokerage where nine were (decision 0046).
+    -- backend and brokerage where ten were (decision 0046).
     SELECT coalesce(unread_contribution(s.status, s.last_seq, NEW.last_read_seq, NEW.marked_unread), 0)
          - coalesce(unread_contribution(s.status, s.last_seq, OLD.last_read_seq, OLD.marked_unread), 0)
     INTO v_delta
