@@ -24,6 +24,9 @@
 #   KEEP=1 FUNCTIONS=f.sql Benchmarks/invalidation-cost.sh   # f.sql run in every brokerage first
 #
 # FUNCTIONS compares versions of the function files in one database (a copy made for the run).
+# Compare figures of one database only: how many invalidations a wave sends depends on its
+# history (a table analyzed for the first time changes more of the catalog than one analyzed
+# before).
 source "$(dirname "$0")/common.sh"
 N=${N:-100}
 WAVE=${WAVE:-50}

@@ -1,4 +1,4 @@
--- parley-baseline-of: 98ecd79e0b1f25cd
+-- parley-baseline-of: 7f425912cdcd1225
 --
 -- PostgreSQL database dump
 --

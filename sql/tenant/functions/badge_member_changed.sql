@@ -17,7 +17,9 @@ BEGIN
     IF v_delta <> 0 THEN
         INSERT INTO badge_deltas (user_id, delta) VALUES (coalesce(NEW.user_id, OLD.user_id), v_delta);
     END IF;
-    RETURN NULL;
+    -- An AFTER trigger's result is ignored. `RETURN NEW` names a variable; `RETURN NULL` would
+    -- be an expression, one more plan per backend and brokerage (decision 0046).
+    RETURN NEW;
 END;
 $$;
 

@@ -12,7 +12,9 @@ BEGIN
     CROSS JOIN LATERAL (SELECT unread_contribution(NEW.status, NEW.last_seq, m.last_read_seq, m.marked_unread)
                              - unread_contribution(OLD.status, OLD.last_seq, m.last_read_seq, m.marked_unread) AS delta) AS d
     WHERE m.session_id = NEW.id AND d.delta <> 0;
-    RETURN NULL;
+    -- An AFTER trigger's result is ignored. `RETURN NEW` names a variable; `RETURN NULL` would
+    -- be an expression, one more plan per backend and brokerage (decision 0046).
+    RETURN NEW;
 END;
 $$;
 

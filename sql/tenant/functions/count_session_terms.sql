@@ -23,7 +23,9 @@ BEGIN
     FROM unnest(tsvector_to_array(coalesce(NEW.search, NEW.search_long))) AS w (lexeme)
     ORDER BY w.lexeme
     ON CONFLICT DO NOTHING;
-    RETURN NULL;
+    -- An AFTER trigger's result is ignored. `RETURN NEW` names a variable; `RETURN NULL` would
+    -- be an expression, one more plan per backend and brokerage (decision 0046).
+    RETURN NEW;
 END;
 $$;
 
