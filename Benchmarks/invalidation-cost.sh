@@ -36,14 +36,7 @@ command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgr
 
 if [ -z "$(sql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ] || [ -z "${KEEP:-}" ]; then
     echo "== $DB: $N brokerages (parley tenant create, 2 at a time)"
-    sql -d postgres -c "DROP DATABASE IF EXISTS $DB"
-    for role in $(sql -d postgres -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'parley\\_t\\_i%'"); do
-        sql -d postgres -c "DROP ROLE \"$role\""
-    done
-    sql -d postgres -c "CREATE DATABASE $DB"
-    export DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=$DB"
-    LOG_LEVEL=warning "$PARLEY" migrate > /dev/null
-    seq -f "i%04g" 1 "$N" | xargs -P 2 -I{} env LOG_LEVEL=warning "$PARLEY" tenant create {} --name "Brokerage {}" > /dev/null
+    fresh_brokerages "$DB" i "$N"
     sql -d "$DB" <<SQL
 CREATE TABLE public.brokerages (t int PRIMARY KEY, role text NOT NULL, path text NOT NULL, schema text NOT NULL, session uuid NOT NULL);
 INSERT INTO public.brokerages

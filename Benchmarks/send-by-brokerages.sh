@@ -71,16 +71,7 @@ COMMIT;
 EOF2
 
 echo "== parley_spread: $N Parley brokerages (parley tenant create, 2 at a time)"
-sql -d postgres -c "DROP DATABASE IF EXISTS parley_spread"
-for role in $(sql -d postgres -c "SELECT rolname FROM pg_roles WHERE rolname LIKE 'parley\\_t\\_b%'"); do
-    sql -d postgres -c "DROP ROLE \"$role\""
-done
-sql -d postgres -c "CREATE DATABASE parley_spread"
-export DATABASE_URL="host=$HOST port=$PORT user=postgres dbname=parley_spread"
-LOG_LEVEL=warning "$PARLEY" migrate > /dev/null
-start=$(date +%s.%N)
-seq -f "b%04g" 1 "$N" | xargs -P 2 -I{} env LOG_LEVEL=warning "$PARLEY" tenant create {} --name "Brokerage {}" > /dev/null
-echo "   $N brokerages in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $start}") s (a process per brokerage)"
+fresh_brokerages parley_spread b "$N"
 sql -d parley_spread -c "CREATE TABLE public.bodies (id int PRIMARY KEY, body text NOT NULL)"
 sql -d chat -c "\\copy (SELECT id, body FROM bench.bodies) TO STDOUT" | sql -d parley_spread -c "\\copy public.bodies FROM STDIN"
 sql -d parley_spread <<SQL
