@@ -1,4 +1,4 @@
--- parley-baseline-of: 7f425912cdcd1225
+-- parley-baseline-of: 2d4c5a995e538e16
 --
 -- PostgreSQL database dump
 --

@@ -29,7 +29,7 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
-    v_now timestamptz := now();
+    v_now timestamptz;
     v_status text;
     v_new_status text;
     v_session_json jsonb;
@@ -59,37 +59,42 @@ BEGIN
     FROM sessions s JOIN session_members m ON m.session_id = s.id AND m.user_id = p_sender
     WHERE s.id = p_session
     FOR UPDATE OF s;
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb, NULL::jsonb;
-        RETURN;
-    END IF;
-
-    IF cardinality(v_peers) > 0 AND NOT p_shared THEN
-        RETURN QUERY SELECT 'shared'::text, NULL::jsonb, NULL::jsonb, to_jsonb(v_peers);
+    -- A send passes one condition here and one after the next statement, each ending in two
+    -- outcomes: every condition a send evaluates is a plan that each backend keeps per brokerage
+    -- (decision 0046), while a branch's own statements are planned only if it ever runs.
+    -- No session for this sender (`status` is never NULL in a row), or a shared session that
+    -- this send may not write alone:
+    IF v_status IS NULL OR (cardinality(v_peers) > 0 AND NOT p_shared) THEN
+        IF v_status IS NULL THEN
+            RETURN QUERY SELECT 'not_found'::text, NULL::jsonb, NULL::jsonb, NULL::jsonb;
+        ELSE
+            RETURN QUERY SELECT 'shared'::text, NULL::jsonb, NULL::jsonb, to_jsonb(v_peers);
+        END IF;
         RETURN;
     END IF;
 
     -- Everything else the send needs, in one statement (one executor start, not four; issue 15):
     -- every member's read position (read after the lock, so a member added meanwhile is here),
-    -- the fields of the sender that message_json() shows, and the message
-    -- this sender may already have stored under this client id.
+    -- the fields of the sender that message_json() shows, the message this sender may already
+    -- have stored under this client id, and the time.
     SELECT a.members, a.recipients, u.id, u.display_name, u.role,
            (SELECT e.id FROM messages e
-            WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id)
+            WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id),
+           now()
     INTO v_members, v_recipients, v_sender.id, v_sender.display_name, v_sender.role,
-         v_existing
+         v_existing, v_now
     FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients
           FROM session_members r WHERE r.session_id = p_session) AS a
     LEFT JOIN users u ON u.id = p_sender;
 
-    IF v_existing IS NOT NULL THEN
-        SELECT * INTO v_message FROM messages e WHERE e.id = v_existing;
-        RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
-        RETURN;
-    END IF;
-
-    IF v_status = 'closed' THEN
-        RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members, NULL::jsonb;
+    -- A retry of a stored message, or a closed session:
+    IF v_existing IS NOT NULL OR v_status = 'closed' THEN
+        IF v_existing IS NOT NULL THEN
+            SELECT * INTO v_message FROM messages e WHERE e.id = v_existing;
+            RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
+        ELSE
+            RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members, NULL::jsonb;
+        END IF;
         RETURN;
     END IF;
 
