@@ -79,6 +79,36 @@ struct BadgeCountTests {
         #expect(off == 0)
     }
 
+    @Test("a session deleted by SQL takes its unread messages out of its members' badges")
+    func sessionDeleted() async throws {
+        let fixture = try await TenantFixture.make()
+        defer { Task { await fixture.close() } }
+        let sessions = SessionStore(database: fixture.database)
+        let badges = BadgeStore(database: fixture.database)
+        let agent = fixture.caller("agent-1")
+        var ids: [String] = []
+        for client in ["c1", "c2"] {
+            let (session, _) = try await sessions.create(agent, with: .newClient(userID: client, name: client, email: nil, phone: nil))
+            ids.append(session.id)
+            for message in 0..<2 {
+                _ = try await sessions.send(fixture.caller(client, .client), sessionID: session.id, .init(clientMessageId: "m\(message)", text: "hi"))
+            }
+        }
+        #expect(try await badges.badge(agent).unreadMessages == 4)
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("DELETE FROM sessions WHERE id = $1", [UUID(uuidString: ids[0])])
+        }
+        #expect(try await badges.badge(agent).unreadMessages == 2)
+        let off = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("SELECT sequence_events() AS p")
+            return try await tx.query("""
+                SELECT count(*) AS off FROM users u
+                WHERE coalesce((SELECT unread FROM badge_counts b WHERE b.user_id = u.id), 0) <> unread_messages(u.id)
+                """).rows[0].decode(Int64.self, "off")
+        }
+        #expect(off == 0)
+    }
+
     @Test("after a concurrent storm of sends, receipts, marks and status changes, every kept count equals a recount")
     func keptCountsAreExact() async throws {
         let fixture = try await TenantFixture.make()

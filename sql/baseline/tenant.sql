@@ -1,4 +1,4 @@
--- parley-baseline-of: 2d4c5a995e538e16
+-- parley-baseline-of: c973cbdb6163b04e
 --
 -- PostgreSQL database dump
 --
