@@ -1,4 +1,4 @@
--- parley-baseline-of: c973cbdb6163b04e
+-- parley-baseline-of: bae4b1be1741c8a9
 --
 -- PostgreSQL database dump
 --

@@ -3,6 +3,11 @@
 -- snapshot in this statement): a receipt on this session locks the session row first
 -- (SessionStore+Receipts), so no membership of it can change between this update and its
 -- commit.
+--
+-- A deleted session (no product path deletes one, SQL may) takes its members' contributions with
+-- it: the same function, before the delete, where NEW is NULL and so contributes 0. It runs
+-- before the row goes, while the memberships are still there: the foreign key's cascade removes
+-- them afterwards, and badge_member_changed() then finds no session and writes nothing.
 CREATE OR REPLACE FUNCTION badge_session_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -11,10 +16,11 @@ BEGIN
     FROM session_members m
     CROSS JOIN LATERAL (SELECT unread_contribution(NEW.status, NEW.last_seq, m.last_read_seq, m.marked_unread)
                              - unread_contribution(OLD.status, OLD.last_seq, m.last_read_seq, m.marked_unread) AS delta) AS d
-    WHERE m.session_id = NEW.id AND d.delta <> 0;
-    -- An AFTER trigger's result is ignored. `RETURN NEW` names a variable; `RETURN NULL` would
-    -- be an expression, one more plan per backend and brokerage (decision 0046).
-    RETURN NEW;
+    WHERE m.session_id = OLD.id AND d.delta <> 0;
+    -- The delete goes on with OLD; after an update the result is ignored. `RETURN OLD` names a
+    -- variable; `RETURN NULL` would be an expression, one more plan per backend and brokerage
+    -- (decision 0046).
+    RETURN OLD;
 END;
 $$;
 
@@ -24,6 +30,10 @@ $$;
 -- column costs the function one statement that finds every difference 0 and writes nothing.
 CREATE OR REPLACE TRIGGER sessions_badge AFTER UPDATE OF last_seq, status ON sessions
     FOR EACH ROW EXECUTE FUNCTION badge_session_changed();
+CREATE OR REPLACE TRIGGER sessions_badge_delete BEFORE DELETE ON sessions
+    FOR EACH ROW EXECUTE FUNCTION badge_session_changed();
+-- The delete had a function of its own for a while (175b3f7).
+DROP FUNCTION IF EXISTS badge_session_deleted();
 
 -- Whenever these triggers are (re)installed — the first time, or after a change to this file —
 -- the counts are taken afresh, with session and membership writes held off until this
