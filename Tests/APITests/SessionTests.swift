@@ -110,6 +110,9 @@ struct SessionTests {
             // …the client's brings it back, and the agent's apps hear of it live (docs/STREAM.md:
             // session.updated for "archived → active by a new message").
             let stream = try await TestStream.connect(port: try #require(client.port), token: pair.agent)
+            // The stream is live from hello.cursor (docs/STREAM.md); a send committed before the
+            // server read that position is not on it, so wait for hello before sending.
+            #expect(await stream.next()?.type == "hello")
             #expect(try await pair.send(client, as: pair.client, "are you there?").status == .created)
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .active)
             let updated = try #require(await stream.nextEvent(["session.updated"]))
