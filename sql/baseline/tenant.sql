@@ -1,4 +1,4 @@
--- parley-baseline-of: bae4b1be1741c8a9
+-- parley-baseline-of: b336b6617e0b4de7
 --
 -- PostgreSQL database dump
 --

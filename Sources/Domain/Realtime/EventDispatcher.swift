@@ -297,7 +297,7 @@ public final class EventDispatcher: Service, Sendable {
     /// database's cursor) gets `resync_required`, and the stream continues live.
     private func replay(_ subscription: Subscription, after: Int64, upTo highWater: Int64) async throws {
         let bounds = try await database.withTenant(subscription.tenant.scope) { tx in
-            try await tx.query("SELECT (SELECT position FROM event_clock) AS head, (SELECT min(pos) FROM events) AS oldest").first.map {
+            try await tx.query("SELECT (SELECT position FROM event_clock WHERE singleton) AS head, (SELECT min(pos) FROM events) AS oldest").first.map {
                 (head: try $0.decode(Int64.self, "head"), oldest: try $0.decode(Int64?.self, "oldest"))
             }
         }

@@ -62,7 +62,7 @@ public enum EventLog {
             // One round trip, statements of the kind the dispatcher's read sends (which Citus
             // runs as they are, decision 0032).
             let results = try await database.tenantBatch(tenant.scope, """
-                SELECT position FROM event_clock;
+                SELECT position FROM event_clock WHERE singleton;
                 SELECT sequence_events(\(run)) AS last
                 """)
             guard results.count == 2,

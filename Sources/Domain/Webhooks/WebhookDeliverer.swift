@@ -244,7 +244,7 @@ public final class WebhookDeliverer: Service, Sendable {
                         END AS next
                     ) AS n
                     WHERE w.enabled;
-                    SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock))
+                    SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock WHERE singleton))
                         OR EXISTS (SELECT 1 FROM event_outbox) AS behind
                     """)
                 guard results.count == 4 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }

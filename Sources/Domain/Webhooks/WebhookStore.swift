@@ -90,7 +90,7 @@ public struct WebhookStore: Sendable {
                     code: "webhook_endpoint_limit", message: "a brokerage has at most \(Self.maxEndpoints) webhook endpoints")
             }
             // Read first, not as a subquery of the INSERT (which Citus refuses; decision 0032).
-            let head = try await tx.query("SELECT position FROM event_clock").first?.decode(Int64.self, "position") ?? 0
+            let head = try await tx.query("SELECT position FROM event_clock WHERE singleton").first?.decode(Int64.self, "position") ?? 0
             let id = try await tx.query("""
                 INSERT INTO webhook_endpoints (url, event_types, description, enabled, secret, scan_position)
                 VALUES ($1, $2::text[], $3, $4, $5, $6)

@@ -14,7 +14,7 @@ DECLARE
     v_count integer;
     v_total integer := 0;
 BEGIN
-    v_head := (SELECT position FROM event_clock);
+    v_head := (SELECT position FROM event_clock WHERE singleton);
     FOR v_endpoint IN
         SELECT id, enabled, event_types, scan_position FROM webhook_endpoints
         WHERE scan_position < v_head
