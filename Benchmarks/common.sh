@@ -32,3 +32,33 @@ fresh_brokerages() {  # database, prefix, count
         xargs -P 2 -I{} env LOG_LEVEL=warning "$PARLEY" tenant create {} --name "Brokerage {}" > /dev/null
     echo "   $3 brokerages in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $start}") s (a process per brokerage)"
 }
+
+# Counted instead of timed (send-instructions.sh, send-by-sessions.sh): the CPU instructions of
+# sends run in a single-user backend (`postgres --single`, the cluster stopped) under valgrind's
+# callgrind, twice — WARM sends and WARM + SENDS — so start-up, the catalog caches and the first
+# plans cancel out: (Ir of the long run − Ir of the short one) / SENDS. An input file holds its
+# PREPAREs, then one transaction that prepares in the brokerage's scope, then the sends, each
+# TX_PER_SEND transactions (BEGIN … COMMIT on lines of their own).
+SENDS=${SENDS:-200}
+WARM=${WARM:-20}
+TX_PER_SEND=${TX_PER_SEND:-1}
+PGDATA=$LIMITS/pgdata
+instructions() {  # database, input file, sends to run from it → instructions of that single-user run
+    local out profile=/dev/null
+    out=$(mktemp -p "$WORK")
+    # PROFILE=dir keeps each run's callgrind profile there (callgrind_annotate --inclusive=yes).
+    if [ -n "${PROFILE:-}" ]; then mkdir -p "$PROFILE"; chmod 777 "$PROFILE"; profile=$PROFILE/$1-$3.callgrind; fi
+    # Every PREPARE, then the first $3 sends (an input that opens with the transaction its
+    # statements are prepared in counts it in the long and the short run alike: it cancels out).
+    awk -v n="$(($3 * TX_PER_SEND))" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
+        as_pg valgrind --tool=callgrind --callgrind-out-file="$profile" "$PGBIN/postgres" --single -D "$PGDATA" \
+        -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
+    if grep -q "ERROR" "$out"; then grep -m3 "ERROR" "$out" >&2; return 1; fi
+    sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out"
+}
+per_send() {  # database, input file → instructions per send
+    local short long
+    short=$(instructions "$1" "$2" "$WARM") || exit 1
+    long=$(instructions "$1" "$2" $((WARM + SENDS))) || exit 1
+    echo $(( (long - short) / SENDS ))
+}

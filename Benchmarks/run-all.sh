@@ -9,7 +9,8 @@
 #    (send-vs-minimal.sh), and the same two counted in CPU instructions per send, which do not
 #    drift with the machine's speed (send-instructions.sh, needs valgrind); sends through the
 #    API (`parley serve`, 16 HTTP connections) against the minimal send (api-send-vs-minimal.sh);
-# 4. sends to an agent with 200 and with 8,000 sessions (send-by-sessions.sh);
+# 4. sends to an agent with 200 and with 8,000 sessions, timed and counted in instructions
+#    (send-by-sessions.sh);
 # 5. live delivery against `parley serve` in its own process: send→deliver latency with the
 #    POST alone, throughput with the recipient's sockets 0 / 50, latency with 1,000 and
 #    15,000 idle streams open, server memory per idle stream (parley-bench);
@@ -57,6 +58,7 @@ grep -E -A1 "^round [0-9]+: minimal send" "$LOG" | grep -v "^--" | sed 's/^ */se
 grep -E "^(minimal send|Parley's send transaction).*[0-9]$|× the minimal send" "$LOG" | sed 's/^/instructions per send: /' || true
 grep -E "^  round [0-9]+: API send [0-9]+ msgs/s /" "$LOG" | sed 's/^ */API send vs minimal: /' || true
 grep -E "^round [0-9]+: 200 sessions" "$LOG" | sed 's/^/sessions per recipient: /' || true
+grep -E "^instructions per send and its numbering" "$LOG" | sed 's/^/sessions per recipient: /' || true
 grep -E "^badge check" "$LOG" || true
 grep -E "200 msgs/s over 20 sessions|live sockets:|per idle stream|idle streams open and nothing else" "$LOG" | sed 's/^ *//' || true
 grep -E "brokerages in|brokerages = " "$LOG" | sed 's/^ */brokerages: /' || true

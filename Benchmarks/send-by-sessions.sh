@@ -3,7 +3,8 @@
 # on the comparison kit's cluster, each with one agent: 200 sessions in one, 8,000 in the
 # other; clients send to the agent in random sessions. Each pgbench transaction is what one
 # send costs the database: the send transaction, then the numbering the dispatcher runs
-# after it (sequence_events(), which fills in the agent's badge counts).
+# after it (sequence_events(), which fills in the agent's badge counts). Then the same sends
+# counted in CPU instructions, in each brokerage (needs valgrind; the cluster stops meanwhile).
 #
 #   export LIMITS=/tmp/limits BENCH_NICE=0; ../shared/bench/limits/setup.sh
 #   Benchmarks/send-by-sessions.sh            # CLIENTS=16 DURATION=15 ROUNDS=2
@@ -59,3 +60,32 @@ for n in 200 8000; do
              'recount', (SELECT sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
                          FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE m.user_id = 'agent' AND s.status = 'active')")"
 done
+
+# The same sends counted instead of timed (see common.sh): one send to the agent and its
+# numbering (two transactions), in a single-user backend, in each brokerage. Timed rounds scatter
+# with the machine's drift (±15 % between runs minutes apart); an instruction count does not,
+# and a count that grew with the agent's sessions would show here as a ratio above 1.
+command -v valgrind > /dev/null || { echo "instructions per send: needs valgrind (apt-get install valgrind)"; exit 0; }
+TX_PER_SEND=2
+for n in 200 8000; do
+    { echo "PREPARE scope AS SELECT set_config('role', 'parley_t_s$n', true), set_config('search_path', 't_s$n, public', true)"
+      echo "BEGIN"; echo "EXECUTE scope"
+      echo "PREPARE send(uuid, text, text, text, text, text, jsonb, uuid[]) AS SELECT outcome FROM send_message(\$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8)"
+      echo "PREPARE fold AS SELECT sequence_events()"
+      echo "COMMIT"
+      sql -d parley_fanin -c "
+        SELECT concat_ws(E'\n', 'BEGIN', 'EXECUTE scope',
+                 format('EXECUTE send(%L, %L, %L || txid_current(), %L, %L, %L, NULL, NULL)',
+                        b.id, 'c' || b.i, 'instr-' || k || '-', 'is the loft on harbor way still available',
+                        'is the loft on harbor way still available', 'is the loft'),
+                 'COMMIT', 'BEGIN', 'EXECUTE scope', 'EXECUTE fold', 'COMMIT')
+        FROM generate_series(0, $((WARM + SENDS)) - 1) AS k
+        JOIN t_s$n.bench_sessions b ON b.i = 1 + (k * 7919) % $n
+        ORDER BY k"; } > "$WORK/count$n.sql"
+done
+chmod 644 "$WORK"/count*.sql
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
+trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; rm -rf "$WORK"' EXIT
+few=$(per_send parley_fanin "$WORK/count200.sql") || exit 1
+many=$(per_send parley_fanin "$WORK/count8000.sql") || exit 1
+echo "instructions per send and its numbering (callgrind, $SENDS sends after $WARM): 200 sessions $few, 8,000 sessions $many, 8,000/200 = $(awk "BEGIN {printf \"%.3f\", $many / $few}")"

@@ -19,9 +19,6 @@
 # more than the kit does).
 # The cluster is started again at the end.
 source "$(dirname "$0")/common.sh"
-SENDS=${SENDS:-200}
-WARM=${WARM:-20}
-PGDATA=$LIMITS/pgdata
 command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
 
 # Both sides run as prepared statements, as Parley's server and the kit's pgbench (-M prepared)
@@ -63,27 +60,6 @@ minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read bac
             print "COMMIT"
         }}'
 }
-instructions() {  # database, input file, transactions to run from it → instructions of that single-user run
-    local out profile=/dev/null
-    out=$(mktemp -p "$WORK")
-    # PROFILE=dir keeps each run's callgrind profile there (callgrind_annotate --inclusive=yes).
-    if [ -n "${PROFILE:-}" ]; then mkdir -p "$PROFILE"; chmod 777 "$PROFILE"; profile=$PROFILE/$1-$3.callgrind; fi
-    # Every PREPARE, then the first $3 send transactions (Parley's input opens with one more
-    # transaction, the one its statements are prepared in; the long and the short run both
-    # count it, so it cancels out).
-    awk -v n="$3" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
-        as_pg valgrind --tool=callgrind --callgrind-out-file="$profile" "$PGBIN/postgres" --single -D "$PGDATA" \
-        -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
-    if grep -q "ERROR" "$out"; then grep -m3 "ERROR" "$out" >&2; return 1; fi
-    sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out"
-}
-per_send() {  # database, input file → instructions per send
-    local short long
-    short=$(instructions "$1" "$2" "$WARM") || exit 1
-    long=$(instructions "$1" "$2" $((WARM + SENDS))) || exit 1
-    echo $(( (long - short) / SENDS ))
-}
-
 # PATCH=file.sql: a change measured in two databases in the same state. Both are copies of
 # parley_send (CREATE DATABASE … TEMPLATE: the same rows, the same dead tuples, the same words
 # already known), and the file is run in one of them (as the superuser, the brokerage's schema
