@@ -12,8 +12,8 @@
 # With FUNCTIONS, each round runs the other files first, then the current ones (sql/tenant/
 # functions/), each applied to the brokerage's schema before its run; the current files are
 # applied again at the end.
-source "$(dirname "$0")/common.sh"
 DURATION=${DURATION:-60}
+source "$(dirname "$0")/common.sh"
 here=$(pwd)
 cat > "$WORK/send.sql" <<'SQL'
 \set i random(1, 200)
@@ -30,7 +30,7 @@ SELECT sequence_events();
 COMMIT;
 SQL
 chmod 644 "$WORK/send.sql"
-apply() { { echo "SET search_path = t_s200, public;"; cat "$@"; } | sql -d parley_fanin > /dev/null; }
+apply() { { echo "SET search_path = t_s200, public;"; cat "$@"; } | sql -1 -d parley_fanin > /dev/null; }
 current=("$here"/sql/tenant/functions/*.sql)
 run() {  # label, function files
     local label=$1; shift
