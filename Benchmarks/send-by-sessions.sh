@@ -84,6 +84,8 @@ for n in 200 8000; do
         ORDER BY k"; } > "$WORK/count$n.sql"
 done
 chmod 644 "$WORK"/count*.sql
+# Counted as after an autovacuum visit (send-instructions.sh says why).
+sql -d parley_fanin -c "VACUUM"
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
 trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; rm -rf "$WORK"' EXIT
 few=$(per_send parley_fanin "$WORK/count200.sql") || exit 1
