@@ -20,8 +20,12 @@ public struct TestApp: Sendable {
     /// apps of one test playing two server processes): every test shares one database, and on
     /// shared channels each of the dozens of apps running at once would hear every other
     /// test's wake-ups, which under the full suite delayed some by seconds.
+    ///
+    /// `conninfo` puts the app on another database (`TestDatabase.makeScratchDatabase()`): for
+    /// a test whose answer depends on every brokerage of its database, as /ready's does, which
+    /// other tests' brokerages in the middle of being broken or imported would change.
     public static func run<T: Sendable>(
-        maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
+        conninfo: String? = nil, maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10), operatorKey: String = "test-operator-key",
         outboxCapacity: Int = 1000, streamCredentialCheck: Duration = .seconds(30),
         listenerConninfo: (@Sendable (String) -> String)? = nil, channelPrefix: String = TestApp.newChannelPrefix(),
         webhookDelivery: WebhookDeliverer.Settings = WebhookDeliverer.Settings(enabled: false),
@@ -31,8 +35,9 @@ public struct TestApp: Sendable {
         // Before the first pool: metrics made earlier would stay no-ops, and the metrics tests
         // read the pool gauges from /metrics.
         ParleyMetrics.bootstrap()
-        let database = try await TestDatabase.shared.makeDatabase(maxConnections: maxConnections, acquireTimeout: acquireTimeout)
-        let conninfo = try await TestDatabase.shared.conninfo()
+        let conninfo = if let conninfo { conninfo } else { try await TestDatabase.shared.conninfo() }
+        let database = Database(
+            configuration: .init(conninfo: conninfo, maxConnections: maxConnections, acquireTimeout: acquireTimeout), logger: testLogger)
         let dependencies = AppDependencies(
             database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity,
             channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"),

@@ -12,14 +12,15 @@ struct NumberingScanTests {
     /// such a scan, and the numbering's generic plans keep what they were first given.
     @Test("numbering sends in a new brokerage scans none of the clock, the queues and the kept counts whole")
     func noWholeTableScans() async throws {
-        let fixture = try await TenantFixture.make()
+        // One connection, so every round runs on the same backend and its plans.
+        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
         defer { Task { await fixture.close() } }
         let sessions = SessionStore(database: fixture.database)
         let agent = fixture.caller("agent-1")
         let client = fixture.caller("c1", .client)
         let (session, _) = try await sessions.create(agent, with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         // Seven rounds: past the five custom plans PostgreSQL makes before it settles on a
-        // generic one, on one connection (the fixture's pool hands out one at a time here).
+        // generic one.
         for round in 0..<7 {
             let sender = round % 2 == 0 ? client : agent
             _ = try await sessions.send(sender, sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
