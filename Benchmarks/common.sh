@@ -62,3 +62,23 @@ per_send() {  # database, input file → instructions per send
     long=$(instructions "$1" "$2" $((WARM + SENDS))) || exit 1
     echo $(( (long - short) / SENDS ))
 }
+
+# The pgbench script of send-by-sessions.sh's brokerage s<n> (one agent, n sessions, one client
+# in each): a client sends to the agent in a random session, then the dispatcher's numbering
+# runs (sequence_events(), which folds the agent's badge differences).
+send_and_number_script() {  # n
+    cat <<EOF
+\\set i random(1, $1)
+\\set c random(1, 2000000000)
+BEGIN;
+SELECT set_config('role', 'parley_t_s$1', true), set_config('search_path', 't_s$1, public', true);
+SELECT s.outcome FROM bench_sessions b, LATERAL send_message(b.id, 'c' || :i, :client_id || '-' || :c,
+  'is the loft on harbor way still available', 'is the loft on harbor way still available', 'is the loft', NULL, NULL) AS s
+WHERE b.i = :i;
+COMMIT;
+BEGIN;
+SELECT set_config('role', 'parley_t_s$1', true), set_config('search_path', 't_s$1, public', true);
+SELECT sequence_events();
+COMMIT;
+EOF
+}

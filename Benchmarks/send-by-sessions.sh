@@ -29,20 +29,7 @@ SELECT id, 'agent', 'agent', 1 FROM bench_sessions UNION ALL SELECT id, 'c' || i
 RESET ROLE;
 ANALYZE;
 SQL
-    cat > "$WORK/send$n.sql" <<EOF2
-\\set i random(1, $n)
-\\set c random(1, 2000000000)
-BEGIN;
-SELECT set_config('role', 'parley_t_s$n', true), set_config('search_path', 't_s$n, public', true);
-SELECT s.outcome FROM bench_sessions b, LATERAL send_message(b.id, 'c' || :i, :client_id || '-' || :c,
-  'is the loft on harbor way still available', 'is the loft on harbor way still available', 'is the loft', NULL, NULL) AS s
-WHERE b.i = :i;
-COMMIT;
-BEGIN;
-SELECT set_config('role', 'parley_t_s$n', true), set_config('search_path', 't_s$n, public', true);
-SELECT sequence_events();
-COMMIT;
-EOF2
+    send_and_number_script "$n" > "$WORK/send$n.sql"
 done
 chmod 644 "$WORK"/*.sql
 bench() { as_pg "$PGBIN/pgbench" -h "$HOST" -p "$PORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$DURATION" -f "$1" parley_fanin 2>/dev/null | awk '/^tps/ {print int($3)}'; }

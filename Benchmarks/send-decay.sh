@@ -15,20 +15,7 @@
 DURATION=${DURATION:-60}
 source "$(dirname "$0")/common.sh"
 here=$(pwd)
-cat > "$WORK/send.sql" <<'SQL'
-\set i random(1, 200)
-\set c random(1, 2000000000)
-BEGIN;
-SELECT set_config('role', 'parley_t_s200', true), set_config('search_path', 't_s200, public', true);
-SELECT s.outcome FROM bench_sessions b, LATERAL send_message(b.id, 'c' || :i, :client_id || '-' || :c,
-  'is the loft on harbor way still available', 'is the loft on harbor way still available', 'is the loft', NULL, NULL) AS s
-WHERE b.i = :i;
-COMMIT;
-BEGIN;
-SELECT set_config('role', 'parley_t_s200', true), set_config('search_path', 't_s200, public', true);
-SELECT sequence_events();
-COMMIT;
-SQL
+send_and_number_script 200 > "$WORK/send.sql"
 chmod 644 "$WORK/send.sql"
 apply() { { echo "SET search_path = t_s200, public;"; cat "$@"; } | sql -1 -d parley_fanin > /dev/null; }
 current=("$here"/sql/tenant/functions/*.sql)
