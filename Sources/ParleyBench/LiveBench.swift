@@ -49,35 +49,36 @@ func liveBenchmark(quick: Bool) async throws {
 }
 
 /// `--fanout [R]`: only the send throughput without and with 50 live sockets of the
-/// recipient, R rounds (default 2) of four 10 s runs, with each round's ratio.
+/// recipient, R rounds (default 2) of six 10 s runs, with each round's ratio. A run with one
+/// socket splits the cost: what live delivery costs at all (without a stream nothing numbers or
+/// reads the brokerage's events until the maintenance pass; with one, every batch is numbered
+/// and read) and what each further socket adds.
 func fanOutBenchmark(rounds: Int) async throws {
     try await withWarmServer { _, server, fixture in
-        // Each round is none, fifty, fifty, none — or, every other round, fifty, none, none,
-        // fifty: a throughput that drifts during the run (this machine's, or the database's as
-        // it grows) weighs on both sides alike, and so does a round's first run being slower
+        // Each round is none, one, fifty, fifty, one, none — or, every other round, the
+        // reverse: a throughput that drifts during the run (this machine's, or the database's as
+        // it grows) weighs on every side alike, and so does a round's first run being slower
         // than the rest (with the order fixed, that none run was the slowest in 3 of 5 rounds).
-        // The CPU time per message, with sockets less without, divided by 50, is what one
-        // socket costs per message — the server, the clients reading it, PostgreSQL: figures the
-        // throughput's drift hides.
+        // The CPU time per message, with fifty sockets less with one, divided by 49, is what one
+        // more socket costs per message — the server, the clients reading it, PostgreSQL:
+        // figures the throughput's drift hides.
         var ratios: [Double] = [], perSocket: [CPUPerMessage] = []
         for round in 1...rounds {
-            var none = 0.0, fifty = 0.0, cpuNone = CPUPerMessage(), cpuFifty = CPUPerMessage()
-            for listeners in round % 2 == 1 ? [0, 50, 50, 0] : [50, 0, 0, 50] {
+            var rates: [Int: Double] = [:], cpus: [Int: CPUPerMessage] = [:]
+            for listeners in round % 2 == 1 ? [0, 1, 50, 50, 1, 0] : [50, 1, 0, 0, 1, 50] {
                 let (rate, cpu) = try await throughput(fixture, senders: 8, seconds: 10, listeners: listeners, label: "round \(round): 20 sessions, \(listeners) live sockets", server: server)
-                if listeners == 0 {
-                    (none, cpuNone) = (none + rate, cpuNone + (cpu ?? CPUPerMessage()))
-                } else {
-                    (fifty, cpuFifty) = (fifty + rate, cpuFifty + (cpu ?? CPUPerMessage()))
-                }
+                rates[listeners, default: 0] += rate
+                cpus[listeners] = (cpus[listeners] ?? CPUPerMessage()) + (cpu ?? CPUPerMessage())
             }
+            let (none, one, fifty) = (rates[0] ?? 0, rates[1] ?? 0, rates[50] ?? 0)
             ratios.append(fifty / none)
-            let socket = (cpuFifty - cpuNone) / (2 * 50 / 1e6)  // two runs of each, 50 sockets, in µs
+            let socket = ((cpus[50] ?? CPUPerMessage()) - (cpus[1] ?? CPUPerMessage())) / (2 * 49 / 1e6)  // two runs of each, 49 sockets more, in µs
             perSocket.append(socket)
-            print(String(format: "  round %d: with 50 live sockets / without = %.2f; CPU per socket per message: server %.1f µs, clients %.1f µs, PostgreSQL %.1f µs",
-                         round, fifty / none, socket.server, socket.clients, socket.postgres))
+            print(String(format: "  round %d: with 50 live sockets / without = %.2f (with one / without %.2f, with 50 / with one %.2f); CPU per further socket per message: server %.1f µs, clients %.1f µs, PostgreSQL %.1f µs",
+                         round, fifty / none, one / none, fifty / one, socket.server, socket.clients, socket.postgres))
         }
         print("  with 50 live sockets / without, each round: " + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ")
-              + String(format: " (mean %.2f); the server's CPU per socket per message: ", ratios.reduce(0, +) / Double(ratios.count))
+              + String(format: " (mean %.2f); the server's CPU per further socket per message: ", ratios.reduce(0, +) / Double(ratios.count))
               + perSocket.map { String(format: "%.1f µs", $0.server) }.joined(separator: ", "))
     }
 }

@@ -6,7 +6,7 @@
 //   … --formatter  message text → HTML for hostile 10,000-character texts (no database)
 //   … --unauthenticated  a flood that cannot be authenticated, against a parley serve process
 //   … --idle N [--hold S]  server memory and CPU of N idle streams
-//   … --fanout [R]         send throughput without and with 50 live sockets, R rounds
+//   … --fanout [R]         send throughput without, with one and with 50 live sockets, R rounds
 //   … --api-send [R] --minimal CMD  sends through the API against the kit's minimal send (CMD, its
 //                          pgbench run), R rounds; run by Benchmarks/api-send-vs-minimal.sh
 //   … --latency [R]        send→deliver at 200 msgs/s without and with 1,000 idle streams, R rounds
