@@ -43,6 +43,10 @@ SENDS=${SENDS:-200}
 WARM=${WARM:-20}
 TX_PER_SEND=${TX_PER_SEND:-1}
 PGDATA=$LIMITS/pgdata
+# The kit's cluster stops for the single-user runs and starts again after them (kit_start
+# does nothing if it runs already, so an EXIT trap may call it whatever stopped the script).
+kit_stop() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null; }
+kit_start() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status > /dev/null || as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; }
 instructions() {  # database, input file, sends to run from it → instructions of that single-user run
     local out profile=/dev/null
     out=$(mktemp -p "$WORK")

@@ -31,7 +31,6 @@ source "$(dirname "$0")/common.sh"
 N=${N:-100}
 WAVE=${WAVE:-50}
 DB=${DB:-parley_invalidation}
-PGDATA=$LIMITS/pgdata
 command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
 
 if [ -z "$(sql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ] || [ -z "${KEEP:-}" ]; then
@@ -69,7 +68,7 @@ if [ -n "${FUNCTIONS:-}" ]; then
     done
 fi
 # The runs below stop the cluster: whatever ends the script, it is started again first.
-trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status > /dev/null || as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null
+trap 'kit_start
       sql -d postgres -c "DROP DATABASE IF EXISTS $RUN_DB" -c "DROP DATABASE IF EXISTS $BASE_DB"; rm -rf "$WORK"' EXIT
 
 sends() {  # first, last brokerage → a send transaction in each (send_message(), then sequence_events()), a statement per line
@@ -96,10 +95,10 @@ single() {  # input file → "instructions of the run, of them reading invalidat
     local out log profile
     out=$(mktemp -p "$WORK"); log=$(mktemp -p "$WORK"); profile=$(mktemp -p "$WORK"); chmod 666 "$profile"
     sql -d postgres -c "DROP DATABASE IF EXISTS $RUN_DB" -c "CREATE DATABASE $RUN_DB TEMPLATE $BASE_DB"
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
+    kit_stop
     as_pg valgrind --tool=callgrind --callgrind-out-file="$profile" "$PGBIN/postgres" --single -D "$PGDATA" \
         -c shared_buffers=256MB -c autovacuum=off "$RUN_DB" < "$1" > "$out" 2> "$log" || true
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null
+    kit_start
     if grep -q "ERROR" "$out" "$log"; then grep -m3 "ERROR" "$out" "$log" >&2; return 1; fi
     echo "$(sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$log")" \
          "$(callgrind_annotate --inclusive=yes "$profile" 2> /dev/null | awk '/[: ]LocalExecuteInvalidationMessage / {gsub(",", "", $1); found = $1} END {print found + 0}')" \

@@ -73,8 +73,8 @@ done
 chmod 644 "$WORK"/count*.sql
 # Counted as after an autovacuum visit (send-instructions.sh says why).
 sql -d parley_fanin -c "VACUUM"
-as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
-trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null; rm -rf "$WORK"' EXIT
+kit_stop
+trap 'kit_start; rm -rf "$WORK"' EXIT
 few=$(per_send parley_fanin "$WORK/count200.sql") || exit 1
 many=$(per_send parley_fanin "$WORK/count8000.sql") || exit 1
 echo "instructions per send and its numbering (callgrind, $SENDS sends after $WARM): 200 sessions $few, 8,000 sessions $many, 8,000/200 = $(awk "BEGIN {printf \"%.3f\", $many / $few}")"

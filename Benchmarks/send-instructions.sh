@@ -89,10 +89,10 @@ if [ "$(sql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'pa
     before_file=$(parley_input parley_before sendbefore $((WARM + SENDS + 1)))
 fi
 chmod 755 "$WORK"
-as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop > /dev/null
+kit_stop
 # The copies of PATCH go with the run: they hold objects of the brokerage's role, which
 # send-vs-minimal.sh drops and creates again when it provisions.
-trap 'as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$LIMITS/postgres.log" -w start > /dev/null
+trap 'kit_start
       if [ -n "${PATCH:-}" ]; then sql -d postgres -c "DROP DATABASE IF EXISTS parley_ab_plain" -c "DROP DATABASE IF EXISTS parley_ab_patched"; fi
       rm -rf "$WORK"' EXIT
 

@@ -25,12 +25,13 @@ public actor TestDatabase {
         return try await task.value
     }
 
-    /// A pool on the test database. (Its pool metrics go to whatever metrics system is
-    /// bootstrapped at this moment: app tests bootstrap Prometheus first, see `TestApp.run`.)
-    public func makeDatabase(maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) async throws -> Database {
-        Database(
-            configuration: .init(conninfo: try await conninfo(), maxConnections: maxConnections, acquireTimeout: acquireTimeout),
-            logger: testLogger)
+    /// A pool on the test database, or on `conninfo` (a `makeScratchDatabase()`). (Its pool
+    /// metrics go to whatever metrics system is bootstrapped at this moment: app tests bootstrap
+    /// Prometheus first, see `TestApp.run`.)
+    public func makeDatabase(conninfo: String? = nil, maxConnections: Int = 4, acquireTimeout: Duration = .seconds(10)) async throws -> Database {
+        let conninfo = if let conninfo { conninfo } else { try await self.conninfo() }
+        return Database(
+            configuration: .init(conninfo: conninfo, maxConnections: maxConnections, acquireTimeout: acquireTimeout), logger: testLogger)
     }
 
     /// A new, empty database on the same server, with the control schema migrated: for tests

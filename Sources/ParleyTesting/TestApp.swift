@@ -36,8 +36,7 @@ public struct TestApp: Sendable {
         // read the pool gauges from /metrics.
         ParleyMetrics.bootstrap()
         let conninfo = if let conninfo { conninfo } else { try await TestDatabase.shared.conninfo() }
-        let database = Database(
-            configuration: .init(conninfo: conninfo, maxConnections: maxConnections, acquireTimeout: acquireTimeout), logger: testLogger)
+        let database = try await TestDatabase.shared.makeDatabase(conninfo: conninfo, maxConnections: maxConnections, acquireTimeout: acquireTimeout)
         let dependencies = AppDependencies(
             database: database, conninfo: listenerConninfo?(conninfo) ?? conninfo, logger: testLogger, outboxCapacity: outboxCapacity,
             channels: LiveChannels(events: channelPrefix, typing: channelPrefix + "_typing"),

@@ -87,8 +87,7 @@ struct TenancyTests {
         // A database of its own: a server that another test starts in the shared database
         // migrates every brokerage there at start-up, and while this test's broken brokerage is
         // in it, that server's /ready reports it (SystemTests.ready failed in CI so).
-        let database = Database(
-            configuration: .init(conninfo: try await TestDatabase.shared.makeScratchDatabase(), maxConnections: 4), logger: testLogger)
+        let database = try await TestDatabase.shared.makeDatabase(conninfo: try await TestDatabase.shared.makeScratchDatabase())
         defer { Task { await database.close() } }
         let healthy = try await TenantFixture.make(database)
         let broken = try await TenantFixture.make(database)
