@@ -1,4 +1,4 @@
--- parley-baseline-of: b336b6617e0b4de7
+-- parley-baseline-of: 970c5e0fbeffdc10
 --
 -- PostgreSQL database dump
 --

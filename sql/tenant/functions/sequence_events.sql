@@ -9,8 +9,8 @@
 -- inserts from writers, so the DELETE here never waits for one). Cheap when there is nothing
 -- to do: a look at the outbox, no lock, no write.
 --
--- badge.updated events get their counts here (unread_messages(): kept counts, folded just
--- before), in this statement's snapshot (taken after the lock): it sees every change committed
+-- badge.updated events get their counts here (what unread_messages() and pending_requests()
+-- count: kept counts, folded just before), in this statement's snapshot (taken after the lock): it sees every change committed
 -- before it, and a change committed later announces a badge that a later run numbers and
 -- counts. So the last badge a user receives is exact.
 --
@@ -54,83 +54,51 @@ BEGIN
         SELECT user_id, delta FROM summed
         ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread)
     SELECT array_agg(user_id) INTO v_changed FROM summed WHERE delta <> 0 AND user_id NOT LIKE '@%';
-    IF current_setting('citus.version', true) IS NULL THEN
-        -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
-        WITH todo AS MATERIALIZED (
-            -- The first p_limit rows, as a range up to the last of them: the bound is computed
-            -- once. `id IN (… LIMIT p_limit)` was planned as a semi join that re-ran the LIMIT
-            -- for every row (the outbox is never analyzed, so it looks empty): quadratic, 11 s
-            -- for a backlog of 8,000 under a send load.
-            DELETE FROM event_outbox
-            WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
-            RETURNING id, type, session_id, recipients, data, created_at
-        ), announced AS (
-            -- Users whose folded differences changed their count and that the batch does not
-            -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
-            SELECT u AS user_id FROM unnest(v_changed) AS u
-            EXCEPT
-            SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
-        ), numbered AS MATERIALIZED (
-            SELECT *, row_number() OVER (ORDER BY id NULLS LAST, recipients[1]) AS n
-            FROM (SELECT id, type, session_id, recipients, data, created_at FROM todo
-                  UNION ALL
-                  SELECT NULL, 'badge.updated', NULL, ARRAY[user_id], '{}'::jsonb, now() FROM announced) AS e
-        ), counted AS (
-            -- Counted once per user of the batch, into one object looked up per event: a backlog
-            -- of 10,000 events is one pass, not a join the planner may make quadratic.
-            SELECT jsonb_object_agg(u.id, jsonb_build_object(
-                       'unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)) AS by_user
-            FROM (SELECT DISTINCT recipients[1] AS id FROM numbered WHERE type = 'badge.updated') AS u
-            CROSS JOIN LATERAL (SELECT unread_messages(u.id) AS unread, pending_requests(u.id) AS pending) AS b
-        )
-        INSERT INTO events (pos, type, session_id, recipients, data, created_at)
-        SELECT v_last + n, type, session_id, recipients,
-               CASE WHEN type = 'badge.updated'
-                    THEN coalesce((SELECT by_user FROM counted) -> recipients[1], data)
-                    ELSE data END,
-               created_at
-        FROM numbered ORDER BY n;
-    ELSE
-        -- On Citus (decision 0032) this statement runs on the worker, where it may not call
-        -- functions that query tables: unread_messages() and pending_requests(), written out.
-        -- The same statement otherwise: sharing it would take dynamic SQL, planned on every
-        -- call of the delivery path; written out on PostgreSQL too, it broke the suite.
-        WITH todo AS MATERIALIZED (
-            -- The first p_limit rows as a range, as above.
-            DELETE FROM event_outbox
-            WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
-            RETURNING id, type, session_id, recipients, data, created_at
-        ), announced AS (
-            -- Users whose folded differences changed their count and that the batch does not
-            -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
-            SELECT u AS user_id FROM unnest(v_changed) AS u
-            EXCEPT
-            SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
-        ), numbered AS MATERIALIZED (
-            SELECT *, row_number() OVER (ORDER BY id NULLS LAST, recipients[1]) AS n
-            FROM (SELECT id, type, session_id, recipients, data, created_at FROM todo
-                  UNION ALL
-                  SELECT NULL, 'badge.updated', NULL, ARRAY[user_id], '{}'::jsonb, now() FROM announced) AS e
-        ), counted AS (
-            -- Counted once per user of the batch, into one object looked up per event: a backlog
-            -- of 10,000 events is one pass, not a join the planner may make quadratic.
-            SELECT jsonb_object_agg(u.id, jsonb_build_object(
-                       'unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)) AS by_user
-            FROM (SELECT DISTINCT recipients[1] AS id FROM numbered WHERE type = 'badge.updated') AS u
-            CROSS JOIN LATERAL (
-                SELECT coalesce((SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0)
-                     + coalesce((SELECT sum(d.delta) FROM badge_deltas d WHERE d.user_id = u.id), 0)::bigint AS unread,
-                       (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
-            ) AS b
-        )
-        INSERT INTO events (pos, type, session_id, recipients, data, created_at)
-        SELECT v_last + n, type, session_id, recipients,
-               CASE WHEN type = 'badge.updated'
-                    THEN coalesce((SELECT by_user FROM counted) -> recipients[1], data)
-                    ELSE data END,
-               created_at
-        FROM numbered ORDER BY n;
-    END IF;
+    -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
+    WITH todo AS MATERIALIZED (
+        -- The first p_limit rows, as a range up to the last of them: the bound is computed
+        -- once. `id IN (… LIMIT p_limit)` was planned as a semi join that re-ran the LIMIT
+        -- for every row (the outbox is never analyzed, so it looks empty): quadratic, 11 s
+        -- for a backlog of 8,000 under a send load.
+        DELETE FROM event_outbox
+        WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
+        RETURNING id, type, session_id, recipients, data, created_at
+    ), announced AS (
+        -- Users whose folded differences changed their count and that the batch does not
+        -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
+        SELECT u AS user_id FROM unnest(v_changed) AS u
+        EXCEPT
+        SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
+    ), numbered AS MATERIALIZED (
+        SELECT *, row_number() OVER (ORDER BY id NULLS LAST, recipients[1]) AS n
+        FROM (SELECT id, type, session_id, recipients, data, created_at FROM todo
+              UNION ALL
+              SELECT NULL, 'badge.updated', NULL, ARRAY[user_id], '{}'::jsonb, now() FROM announced) AS e
+    ), counted AS (
+        -- Counted once per user of the batch, into one object looked up per event: a backlog
+        -- of 10,000 events is one pass, not a join the planner may make quadratic.
+        SELECT jsonb_object_agg(u.id, jsonb_build_object(
+                   'unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)) AS by_user
+        FROM (SELECT DISTINCT recipients[1] AS id FROM numbered WHERE type = 'badge.updated') AS u
+        -- The two counts are unread_messages() and pending_requests() written out: on Citus
+        -- (decision 0032) this statement runs on the worker, where it may not call functions that
+        -- query tables, and here each call was a function call of its own with its settings set and
+        -- restored. OFFSET 0 keeps the subquery from being pulled up into the query above, where
+        -- each count would be evaluated twice, for `unreadMessages` and again for `total` (decision
+        -- 0048). Read through their indexes, as the function's settings above require.
+        CROSS JOIN LATERAL (
+            SELECT coalesce((SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0)
+                 + coalesce((SELECT sum(d.delta) FROM badge_deltas d WHERE d.user_id = u.id), 0)::bigint AS unread,
+                   (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
+            OFFSET 0) AS b
+    )
+    INSERT INTO events (pos, type, session_id, recipients, data, created_at)
+    SELECT v_last + n, type, session_id, recipients,
+           CASE WHEN type = 'badge.updated'
+                THEN coalesce((SELECT by_user FROM counted) -> recipients[1], data)
+                ELSE data END,
+           created_at
+    FROM numbered ORDER BY n;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     UPDATE event_clock SET position = v_last + v_count WHERE singleton;
     RETURN v_last + v_count;
