@@ -1,4 +1,4 @@
--- parley-baseline-of: 970c5e0fbeffdc10
+-- parley-baseline-of: 7d0b2b3e81afeb8e
 --
 -- PostgreSQL database dump
 --

@@ -10,7 +10,8 @@
 -- Both lookups go through their index, never a whole-table or bitmap scan: the kept row is
 -- updated at every fold and the differences are deleted at every fold, so both tables carry
 -- dead versions until autovacuum comes by, which a plain index scan marks and then skips
--- (decision 0047; sequence_events() calls this while it numbers).
+-- (decision 0047). sequence_events() counts the same, written out (decision 0048): a change
+-- to what this counts is made there too.
 CREATE OR REPLACE FUNCTION unread_messages(p_user text) RETURNS bigint
 LANGUAGE plpgsql STABLE SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$
 BEGIN
