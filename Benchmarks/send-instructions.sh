@@ -8,6 +8,7 @@
 #   Benchmarks/send-vs-minimal.sh                  # once: provisions parley_send (and parley_before)
 #   Benchmarks/send-instructions.sh                # SENDS=200
 #   PATCH=change.sql Benchmarks/send-instructions.sh   # a change to the SQL, in two same-state copies
+#   NUMBER_EVERY=8 Benchmarks/send-instructions.sh     # Parley's side only: 8 sends, then their numbering
 #
 # How: the cluster is stopped, and each side runs in a single-user backend (`postgres --single`)
 # under valgrind's callgrind, twice — with WARM sends and with WARM + SENDS — so start-up, the
@@ -26,19 +27,24 @@ command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgr
 # `SELECT * FROM send_message($1 … $8)`, with the values it would bind; they are read from the
 # database into a file in $WORK while the cluster still runs. Each run starts again from the
 # first send; the client ids carry the transaction id, so a send is never a retry of one before.
-parley_input() {  # database, brokerage, count → a file of that many send transactions
-    local file="$WORK/$1-$3.sql"
+# With NUMBER_EVERY=k, a unit is k sends, then one transaction of the dispatcher's numbering
+# (`sequence_events()`), and the count is of units.
+NUMBER_EVERY=${NUMBER_EVERY:-}
+parley_input() {  # database, brokerage, count → a file of that many send transactions (or units)
+    local file="$WORK/$1-$3.sql" every=${NUMBER_EVERY:-1}
     { echo "PREPARE scope AS SELECT set_config('role', 'parley_t_$2', true), set_config('search_path', 't_$2, public', true)"
       # Prepared in the brokerage's scope, so its names resolve to the brokerage's schema.
       echo "BEGIN"; echo "EXECUTE scope"
       echo "PREPARE send(uuid, text, text, text, text, text, jsonb, uuid[]) AS SELECT * FROM send_message(\$1, \$2, \$3, \$4, \$5, \$6, \$7, \$8)"
+      echo "PREPARE numbering AS SELECT sequence_events()"
       echo "COMMIT"
       sql -d "$1" -c "
         SELECT concat_ws(E'\n', 'BEGIN', 'EXECUTE scope',
                  format('EXECUTE send(%L, %L, %L || txid_current(), %L, %L, %L, NULL, NULL)',
                         b.id, CASE WHEN i % 2 = 0 THEN b.a ELSE b.b END, 'instr-' || i || '-', t.body, t.body, left(t.body, 140)),
-                 'COMMIT')
-        FROM generate_series(0, $3 - 1) AS i
+                 'COMMIT',
+                 CASE WHEN '$NUMBER_EVERY' <> '' AND i % $every = $every - 1 THEN E'BEGIN\nEXECUTE scope\nEXECUTE numbering\nCOMMIT' END)
+        FROM generate_series(0, $3 * $every - 1) AS i
         JOIN public.bench_sessions b ON b.n = (i * 7919) % 10000
         JOIN public.bodies t ON t.id = 1 + (i * 104729) % 100000
         ORDER BY i"; } > "$file"
@@ -66,6 +72,14 @@ minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read bac
 # 3,519,943 instructions, and 735,388 once autovacuum had been by (Parley's 2,093,869 and
 # 1,851,890). VACUUM first, so that both sides are counted as they are after a visit.
 sql -d chat -c "VACUUM tenant_demo.sessions, tenant_demo.participants, tenant_demo.messages"
+# Numbering: the sends of every count before this one are still in the outbox (nothing numbers
+# them in a single-user run), and a first numbering would take 10,000 of them. Numbered first.
+if [ -n "$NUMBER_EVERY" ]; then
+    while [ "$(sql -d parley_send -c "SELECT count(*) > 0 FROM t_sendbench.event_outbox")" = t ]; do
+        sql -d parley_send -c "SET ROLE parley_t_sendbench" -c "SET search_path = t_sendbench, public" \
+            -c "SELECT sequence_events(100000)" > /dev/null
+    done
+fi
 sql -d parley_send -c "VACUUM"
 
 # PATCH=file.sql: a change measured in two databases in the same state. Both are copies of
@@ -85,7 +99,7 @@ minimal_file=$WORK/minimal.sql
 minimal_sends 0 $((WARM + SENDS + 1)) > "$minimal_file"; chmod 644 "$minimal_file"
 parley_file=$(parley_input parley_send sendbench $((WARM + SENDS + 1)))
 before_file=
-if [ "$(sql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'parley_before'")" = 1 ]; then
+if [ -z "$NUMBER_EVERY" ] && [ "$(sql -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = 'parley_before'")" = 1 ]; then
     before_file=$(parley_input parley_before sendbefore $((WARM + SENDS + 1)))
 fi
 chmod 755 "$WORK"
@@ -96,12 +110,18 @@ trap 'kit_start
       if [ -n "${PATCH:-}" ]; then sql -d postgres -c "DROP DATABASE IF EXISTS parley_ab_plain" -c "DROP DATABASE IF EXISTS parley_ab_patched"; fi
       rm -rf "$WORK"' EXIT
 
-echo "== instructions per send (callgrind, single-user backend, $SENDS sends after $WARM)"
+what="send"
+if [ -n "$NUMBER_EVERY" ]; then TX_PER_SEND=$((NUMBER_EVERY + 1)); what="$NUMBER_EVERY sends and their numbering"; fi
+echo "== instructions per $what (callgrind, single-user backend, $SENDS after $WARM)"
 if [ -n "${PATCH:-}" ]; then
     plain=$(per_send parley_ab_plain "$parley_file") || exit 1
     patched=$(per_send parley_ab_patched "$parley_file") || exit 1
     echo "copy of parley_send:          $plain"
     echo "the same copy with $PATCH: $patched (patched/plain $(awk "BEGIN {printf \"%.3f\", $patched / $plain}"))"
+    exit 0
+fi
+if [ -n "$NUMBER_EVERY" ]; then
+    echo "Parley, $what: $(per_send parley_send "$parley_file")"
     exit 0
 fi
 minimal=$(per_send chat "$minimal_file") || exit 1
