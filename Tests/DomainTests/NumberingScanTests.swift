@@ -59,6 +59,42 @@ struct NumberingScanTests {
         }
     }
 
+    /// Numbering deletes the oldest events of the outbox, whose ids only grow, so its index keeps
+    /// the entries of every row numbered since autovacuum last came by at its low end (under a
+    /// send load, tens of thousands a minute), and nothing is inserted there to clean them up. A
+    /// scan from the start of the index steps over all of them. The numbering did that three
+    /// times a run (the look at the outbox, the bound of the batch, the delete); it does it once
+    /// and starts the others at the oldest event (decision 0049).
+    @Test("a numbering steps over the outbox's entries of numbered events once, not at every scan")
+    func outboxLowEndWalkedOnce() async throws {
+        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        defer { Task { await fixture.close() } }
+        let sessions = SessionStore(database: fixture.database)
+        let (session, _) = try await sessions.create(fixture.caller("agent-1"), with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
+        // 20,000 events numbered, their rows deleted and not vacuumed (autovacuum kept away).
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("ALTER TABLE event_outbox SET (autovacuum_enabled = false)")
+            _ = try await tx.query("INSERT INTO event_outbox (type, recipients, data) SELECT 'badge.updated', ARRAY['c1'], '{}' FROM generate_series(1, 20000)")
+        }
+        _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT sequence_events(100000) AS p") }
+        let pages = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("SELECT pg_relation_size('event_outbox_pkey') / current_setting('block_size')::int AS n").rows[0].decode(Int64.self, "n")
+        }
+        #expect(pages > 20)
+        for round in 0..<3 {
+            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
+            let fetched = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+                let blocks = "SELECT pg_stat_get_xact_blocks_fetched('event_outbox_pkey'::regclass) AS n"
+                let before = try await tx.query(blocks).rows[0].decode(Int64.self, "n")
+                let numbered = try await tx.query("SELECT sequence_events() AS p").rows[0].decode(Int64.self, "p")
+                #expect(numbered > 20000)
+                return try await tx.query(blocks).rows[0].decode(Int64.self, "n") - before
+            }
+            // One walk of the index's pages, and a few more to descend to the oldest event.
+            #expect(fetched < pages + pages / 2, "round \(round): \(fetched) index blocks read for an index of \(pages)")
+        }
+    }
+
     /// The brokerage's tables that `body` scanned whole, with how often: the difference of the
     /// backend's counts before and after it, in one transaction. (PostgreSQL 15's "xact" counts
     /// also hold earlier transactions' until the backend reports them, at most once a second

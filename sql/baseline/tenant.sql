@@ -1,4 +1,4 @@
--- parley-baseline-of: 7d0b2b3e81afeb8e
+-- parley-baseline-of: fda7f0fbdb0dc803
 --
 -- PostgreSQL database dump
 --

@@ -37,8 +37,17 @@ DECLARE
     v_last bigint;
     v_count bigint;
     v_changed text[];
+    v_first bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM event_outbox) THEN
+    -- The oldest event waiting, and every scan of the outbox below starts there (decision 0049).
+    -- The outbox's index keeps the entries of the rows numbered since autovacuum last came by,
+    -- all at its low end (ids only grow, and nothing is inserted there to clean those pages):
+    -- a scan from the start steps over each of them. This one does, once; the others go
+    -- straight to v_first. An event that commits after this read with a smaller id (its writer
+    -- took the id earlier) is left to the next run, as an event committed after the DELETE's
+    -- snapshot is: its writer wakes the dispatcher after it commits, so a run follows.
+    SELECT min(id) INTO v_first FROM event_outbox;
+    IF v_first IS NULL THEN
         RETURN (SELECT position FROM event_clock WHERE singleton);
     END IF;
     SELECT position INTO STRICT v_last FROM event_clock WHERE singleton FOR UPDATE;
@@ -61,7 +70,8 @@ BEGIN
         -- for every row (the outbox is never analyzed, so it looks empty): quadratic, 11 s
         -- for a backlog of 8,000 under a send load.
         DELETE FROM event_outbox
-        WHERE id <= (SELECT max(id) FROM (SELECT id FROM event_outbox ORDER BY id LIMIT p_limit) AS head)
+        WHERE id >= v_first
+          AND id <= (SELECT max(id) FROM (SELECT id FROM event_outbox WHERE id >= v_first ORDER BY id LIMIT p_limit) AS head)
         RETURNING id, type, session_id, recipients, data, created_at
     ), announced AS (
         -- Users whose folded differences changed their count and that the batch does not
