@@ -1,4 +1,4 @@
--- parley-baseline-of: fda7f0fbdb0dc803
+-- parley-baseline-of: 4a6afb8b30ee5955
 --
 -- PostgreSQL database dump
 --

@@ -10,9 +10,10 @@
 -- to do: a look at the outbox, no lock, no write.
 --
 -- badge.updated events get their counts here (what unread_messages() and pending_requests()
--- count: kept counts, folded just before), in this statement's snapshot (taken after the lock): it sees every change committed
--- before it, and a change committed later announces a badge that a later run numbers and
--- counts. So the last badge a user receives is exact.
+-- count: the kept counts, folded by the same statement), in that statement's snapshot (taken
+-- after the lock): it sees every change committed before it, and a change committed later
+-- announces a badge that a later run numbers and counts. So the last badge a user receives is
+-- exact.
 --
 -- The differences folded here also say whose badge changed: each such user gets a badge.updated
 -- in this run, after the batch's events, unless the batch has one for them already (decision
@@ -36,7 +37,6 @@ SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$
 DECLARE
     v_last bigint;
     v_count bigint;
-    v_changed text[];
     v_first bigint;
 BEGIN
     -- The oldest event waiting, and every scan of the outbox below starts there (decision 0049).
@@ -51,20 +51,25 @@ BEGIN
         RETURN (SELECT position FROM event_clock WHERE singleton);
     END IF;
     SELECT position INTO STRICT v_last FROM event_clock WHERE singleton FOR UPDATE;
-    -- Fold the badge differences committed so far into the kept counts (migration 014): one
-    -- folder at a time, under the clock; a count read meanwhile adds what is not folded yet.
-    -- The users whose count moved are kept for their badge.updated. Agents of other brokerages
-    -- ('@…') have their badge in their own brokerage. `user_id IS NOT NULL` is every row (the
-    -- column is NOT NULL); it is what lets the index on user_id serve the delete.
+    -- One statement from here, so one snapshot, taken after the lock: it sees what the previous
+    -- lock holder numbered and folded. It folds the badge differences committed so far into the
+    -- kept counts (migration 014; one folder at a time, under the clock; a count read meanwhile
+    -- adds what is not folded yet) and numbers the events committed so far. A writer's
+    -- differences and its events commit together, so a difference this statement does not see
+    -- belongs to events it does not number either, and the run that numbers them folds it: the
+    -- counts below need no look at the differences left (decision 0050). Agents of other
+    -- brokerages ('@…') have their badge in their own brokerage. `user_id IS NOT NULL` is every
+    -- row (the column is NOT NULL); it is what lets the index on user_id serve the delete.
     WITH folded AS (DELETE FROM badge_deltas WHERE user_id IS NOT NULL RETURNING user_id, delta),
     summed AS MATERIALIZED (SELECT user_id, sum(delta) AS delta FROM folded GROUP BY user_id),
     kept AS (
+        -- The new counts of the users folded now (the statement's own snapshot still has the
+        -- old ones).
         INSERT INTO badge_counts AS b (user_id, unread)
         SELECT user_id, delta FROM summed
-        ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread)
-    SELECT array_agg(user_id) INTO v_changed FROM summed WHERE delta <> 0 AND user_id NOT LIKE '@%';
-    -- A new statement, so a new snapshot: it sees what the previous lock holder numbered.
-    WITH todo AS MATERIALIZED (
+        ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread
+        RETURNING b.user_id, b.unread
+    ), todo AS MATERIALIZED (
         -- The first p_limit rows, as a range up to the last of them: the bound is computed
         -- once. `id IN (… LIMIT p_limit)` was planned as a semi join that re-ran the LIMIT
         -- for every row (the outbox is never analyzed, so it looks empty): quadratic, 11 s
@@ -76,7 +81,7 @@ BEGIN
     ), announced AS (
         -- Users whose folded differences changed their count and that the batch does not
         -- announce already (EXCEPT: a hash or a sort, never a probe of the batch per user).
-        SELECT u AS user_id FROM unnest(v_changed) AS u
+        SELECT user_id FROM summed WHERE delta <> 0 AND user_id NOT LIKE '@%'
         EXCEPT
         SELECT recipients[1] FROM todo WHERE type = 'badge.updated'
     ), numbered AS MATERIALIZED (
@@ -90,15 +95,17 @@ BEGIN
         SELECT jsonb_object_agg(u.id, jsonb_build_object(
                    'unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)) AS by_user
         FROM (SELECT DISTINCT recipients[1] AS id FROM numbered WHERE type = 'badge.updated') AS u
-        -- The two counts are unread_messages() and pending_requests() written out: on Citus
-        -- (decision 0032) this statement runs on the worker, where it may not call functions that
-        -- query tables, and here each call was a function call of its own with its settings set and
-        -- restored. OFFSET 0 keeps the subquery from being pulled up into the query above, where
-        -- each count would be evaluated twice, for `unreadMessages` and again for `total` (decision
-        -- 0048). Read through their indexes, as the function's settings above require.
+        LEFT JOIN kept ON kept.user_id = u.id
+        -- The two counts are what unread_messages() and pending_requests() count, written out:
+        -- on Citus (decision 0032) this statement runs on the worker, where it may not call
+        -- functions that query tables, and here each call was a function call of its own with
+        -- its settings set and restored. The unread count is the one just folded, or the kept one
+        -- of a user not folded now; the differences left are no one's yet (above). OFFSET 0 keeps
+        -- the subquery from being pulled up into the query above, where each count would be
+        -- evaluated twice, for `unreadMessages` and again for `total` (decision 0048). Read
+        -- through their indexes, as the function's settings above require.
         CROSS JOIN LATERAL (
-            SELECT coalesce((SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0)
-                 + coalesce((SELECT sum(d.delta) FROM badge_deltas d WHERE d.user_id = u.id), 0)::bigint AS unread,
+            SELECT coalesce(kept.unread, (SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0) AS unread,
                    (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
             OFFSET 0) AS b
     )
