@@ -13,13 +13,10 @@ struct NumberingScanTests {
     /// such a scan, and the numbering's generic plans keep what they were first given.
     @Test("numbering sends in a new brokerage scans none of the clock, the queues and the kept counts whole")
     func noWholeTableScans() async throws {
-        // One connection, so every round runs on the same backend and its plans.
-        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        let (fixture, sessions, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
-        let sessions = SessionStore(database: fixture.database)
         let agent = fixture.caller("agent-1")
         let client = fixture.caller("c1", .client)
-        let (session, _) = try await sessions.create(agent, with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         // Seven rounds: past the five custom plans PostgreSQL makes before it settles on a
         // generic one.
         for round in 0..<7 {
@@ -41,10 +38,8 @@ struct NumberingScanTests {
     /// may be a whole-table scan, which would stay while the tables grow.
     @Test("a send in a new brokerage, its triggers included, scans no table whole")
     func sendScansNoTableWhole() async throws {
-        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        let (fixture, _, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
-        let sessions = SessionStore(database: fixture.database)
-        let (session, _) = try await sessions.create(fixture.caller("agent-1"), with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         for round in 0..<7 {
             let scanned = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
                 try await Self.wholeTableScans(tx) {
@@ -67,31 +62,18 @@ struct NumberingScanTests {
     /// and starts the others at the oldest event (decision 0049).
     @Test("a numbering steps over the outbox's entries of numbered events once, not at every scan")
     func outboxLowEndWalkedOnce() async throws {
-        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        let (fixture, sessions, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
-        let sessions = SessionStore(database: fixture.database)
-        let (session, _) = try await sessions.create(fixture.caller("agent-1"), with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         // 20,000 events numbered, their rows deleted and not vacuumed (autovacuum kept away).
         try await fixture.database.withTenant(fixture.tenant.scope) { tx in
             _ = try await tx.query("ALTER TABLE event_outbox SET (autovacuum_enabled = false)")
             _ = try await tx.query("INSERT INTO event_outbox (type, recipients, data) SELECT 'badge.updated', ARRAY['c1'], '{}' FROM generate_series(1, 20000)")
         }
         _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT sequence_events(100000) AS p") }
-        let pages = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            try await tx.query("SELECT pg_relation_size('event_outbox_pkey') / current_setting('block_size')::int AS n").rows[0].decode(Int64.self, "n")
+        let (pages, fetched) = try await Self.indexBlocksPerNumbering(fixture, "event_outbox_pkey") { round in
+            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
         }
         #expect(pages > 20)
-        var fetched: [Int64] = []
-        for round in 0..<3 {
-            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
-            fetched.append(try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-                let blocks = "SELECT pg_stat_get_xact_blocks_fetched('event_outbox_pkey'::regclass) AS n"
-                let before = try await tx.query(blocks).rows[0].decode(Int64.self, "n")
-                let numbered = try await tx.query("SELECT sequence_events() AS p").rows[0].decode(Int64.self, "p")
-                #expect(numbered > 20000)
-                return try await tx.query(blocks).rows[0].decode(Int64.self, "n") - before
-            })
-        }
         // Three walks a round were at least 9 × the pages in three rounds. One walk a round is
         // 3 ×, and at most one more: the walk that first meets an entry of a row no snapshot
         // still sees marks it dead, and may read its page again for that (once per entry).
@@ -106,11 +88,8 @@ struct NumberingScanTests {
     /// 0050).
     @Test("a numbering steps over a busy recipient's folded badge differences once")
     func badgeDifferencesWalkedOnce() async throws {
-        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        let (fixture, sessions, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
-        let sessions = SessionStore(database: fixture.database)
-        let agent = fixture.caller("agent-1")
-        let (session, _) = try await sessions.create(agent, with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         // 20,000 differences of the client's, folded (with an event, so that a numbering runs),
         // their rows deleted and not vacuumed.
         try await fixture.database.withTenant(fixture.tenant.scope) { tx in
@@ -119,20 +98,10 @@ struct NumberingScanTests {
             _ = try await tx.query("INSERT INTO event_outbox (type, recipients, data) VALUES ('badge.updated', ARRAY['c1'], '{}')")
         }
         _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT sequence_events() AS p") }
-        let pages = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            try await tx.query("SELECT pg_relation_size('badge_deltas_user') / current_setting('block_size')::int AS n").rows[0].decode(Int64.self, "n")
+        let (pages, fetched) = try await Self.indexBlocksPerNumbering(fixture, "badge_deltas_user") { round in
+            _ = try await sessions.send(fixture.caller("agent-1"), sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
         }
         #expect(pages > 10)  // duplicates of one key share posting lists: ~18 pages
-        var fetched: [Int64] = []
-        for round in 0..<3 {
-            _ = try await sessions.send(agent, sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
-            fetched.append(try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-                let blocks = "SELECT pg_stat_get_xact_blocks_fetched('badge_deltas_user'::regclass) AS n"
-                let before = try await tx.query(blocks).rows[0].decode(Int64.self, "n")
-                _ = try await tx.query("SELECT sequence_events() AS p")
-                return try await tx.query(blocks).rows[0].decode(Int64.self, "n") - before
-            })
-        }
         // Two walks a round were at least 6 × the pages in three rounds; one is 3 ×, and at most
         // one more for marking the entries dead (as above).
         #expect(fetched.reduce(0, +) < 5 * pages, "index blocks read per round: \(fetched), for an index of \(pages)")
@@ -145,6 +114,37 @@ struct NumberingScanTests {
                 """).rows[0].decode(Int64.self, "n")
         }
         #expect(announced == 3)
+    }
+
+    /// A new brokerage on a pool of one connection (so every round runs on the same backend and
+    /// its plans), with agent-1's session with client c1.
+    static func clientSession() async throws -> (TenantFixture, SessionStore, Session) {
+        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        let sessions = SessionStore(database: fixture.database)
+        let (session, _) = try await sessions.create(fixture.caller("agent-1"), with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
+        return (fixture, sessions, session)
+    }
+
+    /// Three rounds of `send`, then a numbering in a transaction of its own: the index's size in
+    /// pages, and the blocks of it each numbering read (counted before and after it, in its
+    /// transaction).
+    static func indexBlocksPerNumbering(
+        _ fixture: TenantFixture, _ index: String, send: (Int) async throws -> Void
+    ) async throws -> (pages: Int64, fetched: [Int64]) {
+        let pages = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int AS n", [index]).rows[0].decode(Int64.self, "n")
+        }
+        var fetched: [Int64] = []
+        for round in 0..<3 {
+            try await send(round)
+            fetched.append(try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+                let blocks = "SELECT pg_stat_get_xact_blocks_fetched($1::regclass) AS n"
+                let before = try await tx.query(blocks, [index]).rows[0].decode(Int64.self, "n")
+                _ = try await tx.query("SELECT sequence_events() AS p")
+                return try await tx.query(blocks, [index]).rows[0].decode(Int64.self, "n") - before
+            })
+        }
+        return (pages, fetched)
     }
 
     /// The brokerage's tables that `body` scanned whole, with how often: the difference of the
