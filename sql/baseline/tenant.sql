@@ -1,4 +1,4 @@
--- parley-baseline-of: 4a6afb8b30ee5955
+-- parley-baseline-of: 9f016c1fd1dd51f9
 --
 -- PostgreSQL database dump
 --

@@ -69,6 +69,11 @@ BEGIN
         SELECT user_id, delta FROM summed
         ON CONFLICT (user_id) DO UPDATE SET unread = b.unread + EXCLUDED.unread
         RETURNING b.user_id, b.unread
+    ), kept_by_user AS (
+        -- One object, looked up per user below: a join of the batch's users to `kept` could be
+        -- planned as a nested loop over the two (the generic plan is made while the outbox looks
+        -- empty), quadratic for a backlog: 3,000 users took 0.6 s.
+        SELECT jsonb_object_agg(user_id, unread) AS unread FROM kept
     ), todo AS MATERIALIZED (
         -- The first p_limit rows, as a range up to the last of them: the bound is computed
         -- once. `id IN (… LIMIT p_limit)` was planned as a semi join that re-ran the LIMIT
@@ -95,7 +100,6 @@ BEGIN
         SELECT jsonb_object_agg(u.id, jsonb_build_object(
                    'unreadMessages', b.unread, 'pendingRequests', b.pending, 'total', b.unread + b.pending)) AS by_user
         FROM (SELECT DISTINCT recipients[1] AS id FROM numbered WHERE type = 'badge.updated') AS u
-        LEFT JOIN kept ON kept.user_id = u.id
         -- The two counts are what unread_messages() and pending_requests() count, written out:
         -- on Citus (decision 0032) this statement runs on the worker, where it may not call
         -- functions that query tables, and here each call was a function call of its own with
@@ -105,7 +109,8 @@ BEGIN
         -- evaluated twice, for `unreadMessages` and again for `total` (decision 0048). Read
         -- through their indexes, as the function's settings above require.
         CROSS JOIN LATERAL (
-            SELECT coalesce(kept.unread, (SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0) AS unread,
+            SELECT coalesce(((SELECT k.unread FROM kept_by_user k) ->> u.id)::bigint,
+                            (SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0) AS unread,
                    (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
             OFFSET 0) AS b
     )
