@@ -67,6 +67,20 @@ per_send() {  # database, input file → instructions per send
     echo $(( (long - short) / SENDS ))
 }
 
+# The comparison brokerage of send-vs-minimal.sh (`sendbench`) in a database of the kit's cluster
+# (parley_send or a copy of it):
+sendbench_sql() {  # database, file.sql → runs the file as the superuser, the brokerage's schema first
+    { echo "SET search_path = t_sendbench, public;"; cat "$2"; } | sql -d "$1" > /dev/null
+}
+sendbench_number_all() {  # database → numbers the events in its outbox (single-user counts leave
+                          # theirs there: nothing numbers them in a single-user run)
+    for _ in $(seq 1 100); do
+        [ "$(sql -d "$1" -c "SELECT count(*) > 0 FROM t_sendbench.event_outbox")" = t ] || return 0
+        sql -d "$1" -c "SET ROLE parley_t_sendbench" -c "SET search_path = t_sendbench, public" \
+            -c "SELECT sequence_events(100000)" > /dev/null
+    done
+}
+
 # The pgbench script of send-by-sessions.sh's brokerage s<n> (one agent, n sessions, one client
 # in each): a client sends to the agent in a random session, then the dispatcher's numbering
 # runs (sequence_events(), which folds the agent's badge differences).

@@ -18,13 +18,9 @@ sql -d postgres -c "DROP DATABASE IF EXISTS parley_backlog" -c "CREATE DATABASE 
 # This checkout's numbering (or FUNCTION=file.sql, another version of it), whatever parley_send was
 # provisioned with.
 FUNCTION=${FUNCTION:-$(dirname "$0")/../sql/tenant/functions/sequence_events.sql}
-{ echo "SET search_path = t_sendbench, public;"; cat "$FUNCTION"; } | sql -d parley_backlog > /dev/null
+sendbench_sql parley_backlog "$FUNCTION"
 # The backlog that earlier counts left in the outbox, numbered first.
-for _ in $(seq 1 100); do
-    [ "$(sql -d parley_backlog -c "SELECT count(*) > 0 FROM t_sendbench.event_outbox")" = t ] || break
-    sql -d parley_backlog -c "SET ROLE parley_t_sendbench" -c "SET search_path = t_sendbench, public" \
-        -c "SELECT sequence_events(100000)" > /dev/null
-done
+sendbench_number_all parley_backlog
 sql -d parley_backlog -c "VACUUM"
 backlog_input() {  # users per unit → a file of units (only PREPARE, BEGIN, EXECUTE and COMMIT
                    # lines: common.sh cuts the file after a number of units at those)

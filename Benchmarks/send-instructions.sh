@@ -83,13 +83,7 @@ minimal_sends() {  # first, count → the kit's send.sql (its \gset seq read bac
 sql -d chat -c "VACUUM tenant_demo.sessions, tenant_demo.participants, tenant_demo.messages"
 # Numbering: the sends of every count before this one are still in the outbox (nothing numbers
 # them in a single-user run), and a first numbering would take 10,000 of them. Numbered first.
-if [ -n "$NUMBER_EVERY" ]; then
-    for _ in $(seq 1 100); do
-        [ "$(sql -d parley_send -c "SELECT count(*) > 0 FROM t_sendbench.event_outbox")" = t ] || break
-        sql -d parley_send -c "SET ROLE parley_t_sendbench" -c "SET search_path = t_sendbench, public" \
-            -c "SELECT sequence_events(100000)" > /dev/null
-    done
-fi
+if [ -n "$NUMBER_EVERY" ]; then sendbench_number_all parley_send; fi
 sql -d parley_send -c "VACUUM"
 
 # PATCH=file.sql: a change measured in two databases in the same state. Both are copies of
@@ -101,7 +95,7 @@ if [ -n "${PATCH:-}" ]; then
     for db in parley_ab_plain parley_ab_patched; do
         sql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE parley_send"
     done
-    { echo "SET search_path = t_sendbench, public;"; cat "$PATCH"; } | sql -d parley_ab_patched > /dev/null
+    sendbench_sql parley_ab_patched "$PATCH"
 fi
 
 # The inputs, while the cluster runs; then the cluster stops for the single-user runs.
