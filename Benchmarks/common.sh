@@ -54,7 +54,12 @@ instructions() {  # database, input file, sends to run from it → instructions 
     if [ -n "${PROFILE:-}" ]; then mkdir -p "$PROFILE"; chmod 777 "$PROFILE"; profile=$PROFILE/$1-$3.callgrind; fi
     # Every PREPARE, then the first $3 sends (an input that opens with the transaction its
     # statements are prepared in counts it in the long and the short run alike: it cancels out).
+    # Each run commits its sends, so the next must not repeat their client ids: an input writes
+    # @RUN@ in each, and every run puts a tag of its own there. A literal, as the server binds a
+    # value: an expression (`'…' || txid_current()`) cost every EXECUTE the planning and the
+    # inlining of `||`'s SQL function, ~50,000 instructions a send that no server pays.
     awk -v n="$(($3 * TX_PER_SEND))" '/^BEGIN$/ {t++} t <= n + 1 || !/^(BEGIN|EXECUTE|COMMIT)/' "$2" |
+        sed "s/@RUN@/$3-$(date +%s%N)/g" |
         as_pg valgrind --tool=callgrind --callgrind-out-file="$profile" "$PGBIN/postgres" --single -D "$PGDATA" \
         -c shared_buffers=256MB -c autovacuum=off "$1" > /dev/null 2> "$out"
     if grep -q "ERROR" "$out"; then grep -m3 "ERROR" "$out" >&2; return 1; fi

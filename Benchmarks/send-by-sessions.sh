@@ -62,8 +62,8 @@ for n in 200 8000; do
       echo "COMMIT"
       sql -d parley_fanin -c "
         SELECT concat_ws(E'\n', 'BEGIN', 'EXECUTE scope',
-                 format('EXECUTE send(%L, %L, %L || txid_current(), %L, %L, %L, NULL, NULL)',
-                        b.id, 'c' || b.i, 'instr-' || k || '-', 'is the loft on harbor way still available',
+                 format('EXECUTE send(%L, %L, %L, %L, %L, %L, NULL, NULL)',
+                        b.id, 'c' || b.i, 'instr-' || k || '-@RUN@', 'is the loft on harbor way still available',
                         'is the loft on harbor way still available', 'is the loft'),
                  'COMMIT', 'BEGIN', 'EXECUTE scope', 'EXECUTE fold', 'COMMIT')
         FROM generate_series(0, $((WARM + SENDS)) - 1) AS k

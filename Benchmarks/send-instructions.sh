@@ -27,7 +27,8 @@ command -v valgrind > /dev/null || { echo "needs valgrind (apt-get install valgr
 # run them: planned once, not at every send. Parley's side is the server's own statement,
 # `SELECT * FROM send_message($1 … $8)`, with the values it would bind; they are read from the
 # database into a file in $WORK while the cluster still runs. Each run starts again from the
-# first send; the client ids carry the transaction id, so a send is never a retry of one before.
+# first send and puts a tag of its own in the client ids (@RUN@, common.sh), so a send is never
+# a retry of one before.
 # With NUMBER_EVERY=k, a unit is k sends, then one transaction of the dispatcher's numbering
 # (`sequence_events()`), and the count is of units.
 NUMBER_EVERY=${NUMBER_EVERY:-}
@@ -49,8 +50,8 @@ parley_input() {  # database, brokerage, count → a file of that many send tran
       echo "COMMIT"
       sql -d "$1" -c "
         SELECT concat_ws(E'\n', 'BEGIN', 'EXECUTE scope',
-                 format('EXECUTE send(%L, %L, %L || txid_current(), %L, %L, %L, NULL, NULL)',
-                        b.id, CASE WHEN i % 2 = 0 THEN b.a ELSE b.b END, 'instr-' || i || '-', t.body, t.body, left(t.body, 140)),
+                 format('EXECUTE send(%L, %L, %L, %L, %L, %L, NULL, NULL)',
+                        b.id, CASE WHEN i % 2 = 0 THEN b.a ELSE b.b END, 'instr-' || i || '-@RUN@', t.body, t.body, left(t.body, 140)),
                  'COMMIT',
                  CASE WHEN '$NUMBER_EVERY' <> '' AND i % $every = $every - 1 THEN E'BEGIN\nEXECUTE scope\nEXECUTE numbering\nCOMMIT' END)
         FROM generate_series(0, $3 * $every - 1) AS i
