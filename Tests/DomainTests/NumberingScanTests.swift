@@ -54,6 +54,56 @@ struct NumberingScanTests {
         }
     }
 
+    /// A send looks for an earlier message of its sender under the same client id (a retry).
+    /// Planned at a new brokerage's first send, with every table empty, the lookup walked the
+    /// session's history index (`session_id, seq`) and filtered sender and client id: the same
+    /// estimated cost as the key, and the backend kept that plan (decision 0044) until an
+    /// ANALYZE of the messages replaced it. Until then every send read every message of its
+    /// session, more at each send. The send now finds a retry by the key itself, through the
+    /// insert's conflict (decision 0052).
+    @Test("a send planned in a new brokerage does not read its session's history")
+    func sendReadsNoHistory() async throws {
+        let (fixture, _, session) = try await Self.clientSession()
+        defer { Task { await fixture.close() } }
+        let sessionID = try #require(UUID(uuidString: session.id))
+        func send(_ key: String) async throws -> (outcome: String, fetched: Int64) {
+            try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+                // Rows fetched through the messages' indexes (PostgreSQL counts them on each index).
+                let fetched = """
+                    SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid))::int8 AS n FROM pg_index
+                    WHERE indrelid = 'messages'::regclass
+                    """
+                let before = try await tx.query(fetched).rows[0].decode(Int64.self, "n")
+                let outcome = try await tx.query(
+                    "SELECT outcome FROM send_message($1, 'c1', $2, 'is the loft still available', 'x', 'x', NULL, NULL)",
+                    [sessionID, key]).rows[0].decode(String.self, "outcome")
+                return (outcome, try await tx.query(fetched).rows[0].decode(Int64.self, "n") - before)
+            }
+        }
+        // Autovacuum's ANALYZE would replace the plans; it is kept away before the first send
+        // (the ALTER itself makes the backend plan again).
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("ALTER TABLE messages SET (autovacuum_enabled = false)")
+        }
+        // Seven sends, past the custom plans: the lookup is planned on an empty table.
+        for round in 0..<7 { #expect(try await send("first-\(round)").outcome == "created") }
+        // The session's history grows by 2,000 messages.
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("""
+                WITH s AS (UPDATE sessions SET last_seq = last_seq + 2000 WHERE id = $1 RETURNING last_seq)
+                INSERT INTO messages (session_id, seq, sender_id, client_message_id, text)
+                SELECT $1, s.last_seq - 2000 + i, 'agent-1', 'bulk-' || i, 'message ' || i FROM s, generate_series(1, 2000) AS i
+                """, [sessionID])
+        }
+        let created = try await send("after")
+        #expect(created.outcome == "created")
+        #expect(created.fetched < 10, "messages fetched by one send: \(created.fetched)")
+        // A retry still finds the message it retries, and writes nothing.
+        let retry = try await send("after")
+        #expect(retry.outcome == "existing")
+        #expect(retry.fetched < 10, "messages fetched by a retry: \(retry.fetched)")
+    }
+
     /// Numbering deletes the oldest events of the outbox, whose ids only grow, so its index keeps
     /// the entries of every row numbered since autovacuum last came by at its low end (under a
     /// send load, tens of thousands a minute), and nothing is inserted there to clean them up. A

@@ -1,4 +1,4 @@
--- parley-baseline-of: 9f016c1fd1dd51f9
+-- parley-baseline-of: afc83b59b2bd57ca
 --
 -- PostgreSQL database dump
 --

@@ -40,7 +40,7 @@ DECLARE
     v_sender users%ROWTYPE;
     v_recipients text[];
     v_usable integer;
-    v_existing uuid;
+    v_refused text;
 BEGIN
     -- Sends of one session run one after another, so the later one's event has the larger id
     -- and is numbered after the earlier one's (docs/decisions/0012-event-positions.md): the
@@ -75,30 +75,19 @@ BEGIN
 
     -- Everything else the send needs, in one statement (one executor start, not four; issue 15):
     -- every member's read position (read after the lock, so a member added meanwhile is here),
-    -- the fields of the sender that message_json() shows, the message this sender may already
-    -- have stored under this client id, and the time.
-    SELECT a.members, a.recipients, u.id, u.display_name, u.role,
-           (SELECT e.id FROM messages e
-            WHERE e.session_id = p_session AND e.sender_id = p_sender AND e.client_message_id = p_client_id),
-           now()
-    INTO v_members, v_recipients, v_sender.id, v_sender.display_name, v_sender.role,
-         v_existing, v_now
+    -- the fields of the sender that message_json() shows, and the time.
+    SELECT a.members, a.recipients, u.id, u.display_name, u.role, now()
+    INTO v_members, v_recipients, v_sender.id, v_sender.display_name, v_sender.role, v_now
     FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients
           FROM session_members r WHERE r.session_id = p_session) AS a
     LEFT JOIN users u ON u.id = p_sender;
 
-    -- A retry of a stored message, or a closed session:
-    IF v_existing IS NOT NULL OR v_status = 'closed' THEN
-        IF v_existing IS NOT NULL THEN
-            SELECT * INTO v_message FROM messages e WHERE e.id = v_existing;
-            RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
-        ELSE
-            RETURN QUERY SELECT 'closed'::text, NULL::jsonb, v_members, NULL::jsonb;
-        END IF;
-        RETURN;
-    END IF;
-
-    IF cardinality(p_attachments) > 0 THEN
+    -- A closed session takes no message, and an upload that is not a ready, unused file of this
+    -- sender in this session is refused (its rows stay locked to the end of the transaction):
+    -- nothing is written, unless the send is a retry of a message stored before (below).
+    IF v_status = 'closed' THEN
+        v_refused := 'closed';
+    ELSIF cardinality(p_attachments) > 0 THEN
         SELECT count(*) INTO v_usable FROM (
             SELECT 1 FROM attachments a
             WHERE a.id = ANY (p_attachments) AND a.session_id = p_session AND a.uploader_id = p_sender
@@ -106,9 +95,38 @@ BEGIN
             FOR UPDATE OF a) AS usable;
         IF v_usable <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) OR
            cardinality(p_attachments) <> (SELECT count(DISTINCT x) FROM unnest(p_attachments) AS x) THEN
-            RETURN QUERY SELECT 'attachments_unavailable'::text, NULL::jsonb, v_members, NULL::jsonb;
-            RETURN;
+            v_refused := 'attachments_unavailable';
         END IF;
+    END IF;
+
+    -- The message first, before anything else is written (none, if the send was refused): a
+    -- retry of one this sender stored under the same client id conflicts on that key, and then
+    -- nothing is written. The key finds it, whatever the plan: a lookup planned in a new
+    -- brokerage, on empty tables, walked the session's whole history instead, and the backend
+    -- kept that plan (decision 0052).
+    IF v_refused IS NULL THEN
+        INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, html, listing)
+        VALUES (p_session, v_last_seq + 1, p_sender, p_client_id, p_text, p_html, p_listing)
+        ON CONFLICT (session_id, sender_id, client_message_id) DO NOTHING
+        RETURNING * INTO v_message;
+    END IF;
+    IF v_message.id IS NULL THEN
+        -- Refused, or a retry: the stored message, if there is one, is the answer. Rare, so this
+        -- lookup is planned at each call (EXECUTE), for the tables as they are then: a plan kept
+        -- from a young brokerage's first retry could walk the session's history as above.
+        EXECUTE 'SELECT * FROM messages e WHERE e.session_id = $1 AND e.sender_id = $2 AND e.client_message_id = $3'
+            INTO v_message USING p_session, p_sender, p_client_id;
+        IF v_message.id IS NOT NULL THEN
+            RETURN QUERY SELECT 'existing'::text, message_json(v_message, v_sender), v_members, NULL::jsonb;
+        ELSIF v_refused IS NOT NULL THEN
+            RETURN QUERY SELECT v_refused, NULL::jsonb, v_members, NULL::jsonb;
+        ELSE
+            -- The conflicting message was there for the insert and is gone for the lookup: a
+            -- deletion in between (retention). The caller runs the send again.
+            RAISE EXCEPTION 'message % of session % changed during the send', p_client_id, p_session
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+        RETURN;
     END IF;
 
     -- The sender has read their own message: their read position moves to the new seq first,
@@ -123,10 +141,6 @@ BEGIN
         status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
     WHERE s.id = p_session
     RETURNING s.last_seq, s.status INTO v_last_seq, v_new_status;
-
-    INSERT INTO messages (session_id, seq, sender_id, client_message_id, text, html, listing)
-    VALUES (p_session, v_last_seq, p_sender, p_client_id, p_text, p_html, p_listing)
-    RETURNING * INTO v_message;
 
     IF cardinality(p_attachments) > 0 THEN
         UPDATE attachments a SET message_id = v_message.id, position = x.ord
