@@ -104,6 +104,57 @@ struct NumberingScanTests {
         #expect(retry.fetched < 10, "messages fetched by a retry: \(retry.fetched)")
     }
 
+    /// The numbering counts each announced agent's pending chat requests. Planned on an empty
+    /// table, that count walked `chat_requests_pending_age` (every pending request of the
+    /// brokerage, by age) and filtered the agent, and the numbering kept the plan: each badge it
+    /// announced read every pending request of the brokerage (decision 0052). So did
+    /// `GET /v1/badge`, through `pending_requests()`.
+    @Test("a numbering planned in a new brokerage counts an agent's pending requests through the agent's index")
+    func pendingCountReadsOnlyTheAgents() async throws {
+        let (fixture, sessions, session) = try await Self.clientSession()
+        defer { Task { await fixture.close() } }
+        let agent = fixture.caller("agent-1")
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("ALTER TABLE chat_requests SET (autovacuum_enabled = false)")
+        }
+        // Seven sends and numberings, past the custom plans, with no chat request yet; the
+        // client's sends announce the agent's badge.
+        for round in 0..<7 {
+            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(round)", text: "round \(round)"))
+            _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT sequence_events() AS p") }
+        }
+        // 2,000 requests wait for other agents, 2 for agent-1.
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("""
+                INSERT INTO chat_requests (agent_id, visitor_id, name, email, preferred_contact_method)
+                SELECT CASE WHEN i <= 2 THEN 'agent-1' ELSE 'agent-' || (i % 50 + 2) END, 'v' || i, 'Visitor ' || i,
+                       'v' || i || '@example.com', 'email'
+                FROM generate_series(1, 2000) AS i
+                """)
+        }
+        _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "after", text: "after"))
+        let fetched = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            // Rows fetched through the chat requests' indexes (PostgreSQL counts them on each index).
+            let count = """
+                SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid))::int8 AS n FROM pg_index
+                WHERE indrelid = 'chat_requests'::regclass
+                """
+            let before = try await tx.query(count).rows[0].decode(Int64.self, "n")
+            _ = try await tx.query("SELECT sequence_events() AS p")
+            return try await tx.query(count).rows[0].decode(Int64.self, "n") - before
+        }
+        #expect(fetched < 10, "chat requests fetched by one numbering: \(fetched)")
+        let badge = try await BadgeStore(database: fixture.database).badge(agent)
+        #expect(badge.pendingRequests == 2)
+        let announced = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("""
+                SELECT (data ->> 'pendingRequests')::int8 AS n FROM events
+                WHERE type = 'badge.updated' AND recipients = ARRAY['agent-1'] ORDER BY pos DESC LIMIT 1
+                """).rows[0].decode(Int64.self, "n")
+        }
+        #expect(announced == 2)
+    }
+
     /// Numbering deletes the oldest events of the outbox, whose ids only grow, so its index keeps
     /// the entries of every row numbered since autovacuum last came by at its low end (under a
     /// send load, tens of thousands a minute), and nothing is inserted there to clean them up. A

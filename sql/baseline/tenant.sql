@@ -1,4 +1,4 @@
--- parley-baseline-of: afc83b59b2bd57ca
+-- parley-baseline-of: a570b50fafd7a983
 --
 -- PostgreSQL database dump
 --

@@ -37,17 +37,14 @@ SET enable_seqscan = off SET enable_bitmapscan = off SET jit = off AS $$
 DECLARE
     v_last bigint;
     v_count bigint;
-    v_first bigint;
+    v_newest bigint;
 BEGIN
-    -- The oldest event waiting, and every scan of the outbox below starts there (decision 0049).
-    -- The outbox's index keeps the entries of the rows numbered since autovacuum last came by,
-    -- all at its low end (ids only grow, and nothing is inserted there to clean those pages):
-    -- a scan from the start steps over each of them. This one does, once; the others go
-    -- straight to v_first. An event that commits after this read with a smaller id (its writer
-    -- took the id earlier) is left to the next run, as an event committed after the DELETE's
-    -- snapshot is: its writer wakes the dispatcher after it commits, so a run follows.
-    SELECT min(id) INTO v_first FROM event_outbox;
-    IF v_first IS NULL THEN
+    -- Anything to do? The newest event: the outbox's index keeps the entries of the rows
+    -- numbered since autovacuum last came by at its low end (ids only grow, and nothing is
+    -- inserted there to clean those pages), and a look from the high end stops at the first
+    -- event waiting, not after all of them (decision 0053).
+    SELECT max(id) INTO v_newest FROM event_outbox;
+    IF v_newest IS NULL THEN
         RETURN (SELECT position FROM event_clock WHERE singleton);
     END IF;
     SELECT position INTO STRICT v_last FROM event_clock WHERE singleton FOR UPDATE;
@@ -74,14 +71,22 @@ BEGIN
         -- planned as a nested loop over the two (the generic plan is made while the outbox looks
         -- empty), quadratic for a backlog: 3,000 users took 0.6 s.
         SELECT jsonb_object_agg(user_id, unread) AS unread FROM kept
+    ), oldest AS MATERIALIZED (
+        -- The oldest event waiting, read once, and the scans below start there: this one steps
+        -- over the entries of the rows numbered since autovacuum's last visit, the others go
+        -- straight to it (decision 0049). In this statement's snapshot: read in a statement of
+        -- its own before the clock's lock, it could miss an event that committed meanwhile with
+        -- a smaller id, and then the same session's next message, committed later still, was
+        -- numbered before it (decision 0053).
+        SELECT min(id) AS id FROM event_outbox
     ), todo AS MATERIALIZED (
         -- The first p_limit rows, as a range up to the last of them: the bound is computed
         -- once. `id IN (… LIMIT p_limit)` was planned as a semi join that re-ran the LIMIT
         -- for every row (the outbox is never analyzed, so it looks empty): quadratic, 11 s
         -- for a backlog of 8,000 under a send load.
         DELETE FROM event_outbox
-        WHERE id >= v_first
-          AND id <= (SELECT max(id) FROM (SELECT id FROM event_outbox WHERE id >= v_first ORDER BY id LIMIT p_limit) AS head)
+        WHERE id >= (SELECT id FROM oldest)
+          AND id <= (SELECT max(id) FROM (SELECT id FROM event_outbox WHERE id >= (SELECT id FROM oldest) ORDER BY id LIMIT p_limit) AS head)
         RETURNING id, type, session_id, recipients, data, created_at
     ), announced AS (
         -- Users whose folded differences changed their count and that the batch does not
@@ -107,11 +112,13 @@ BEGIN
         -- of a user not folded now; the differences left are no one's yet (above). OFFSET 0 keeps
         -- the subquery from being pulled up into the query above, where each count would be
         -- evaluated twice, for `unreadMessages` and again for `total` (decision 0048). Read
-        -- through their indexes, as the function's settings above require.
+        -- through their indexes, as the function's settings above require; the pending status
+        -- as a range, as in pending_requests() (decision 0052).
         CROSS JOIN LATERAL (
             SELECT coalesce(((SELECT k.unread FROM kept_by_user k) ->> u.id)::bigint,
                             (SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0) AS unread,
-                   (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
+                   (SELECT count(*) FROM chat_requests r
+                    WHERE r.agent_id = u.id AND r.status BETWEEN 'pending' AND 'pending') AS pending
             OFFSET 0) AS b
     )
     INSERT INTO events (pos, type, session_id, recipients, data, created_at)
