@@ -227,7 +227,10 @@ public final class WebhookDeliverer: Service, Sendable {
                 // brokerage's only numbering, and a long one would hold the clock's lock long.
                 _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events(1000)")
                 let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
-                // Literals only (numbers from the settings): one round trip.
+                // Literals only (numbers from the settings): one round trip. Whether the outbox
+                // still holds events is `max(id)`, read from its index's high end: the low end
+                // keeps the entries of the rows numbered until autovacuum comes by, and
+                // `EXISTS` stepped over them all (decision 0053).
                 let results = try await database.tenantBatch(tenant.scope, """
                     SELECT webhook_schedule();
                     SELECT \(Claim.columns) FROM webhook_claim(\(settings.perEndpoint), \(settings.lease), \(room));
@@ -245,7 +248,7 @@ public final class WebhookDeliverer: Service, Sendable {
                     ) AS n
                     WHERE w.enabled;
                     SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE scan_position < (SELECT position FROM event_clock WHERE singleton))
-                        OR EXISTS (SELECT 1 FROM event_outbox) AS behind
+                        OR (SELECT max(id) FROM event_outbox) IS NOT NULL AS behind
                     """)
                 guard results.count == 4 else { throw DatabaseError.undecodable("webhook pass: \(results.count) results") }
                 try start(results[1].rows, tenant: tenant)
