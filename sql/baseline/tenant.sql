@@ -1,4 +1,4 @@
--- parley-baseline-of: a570b50fafd7a983
+-- parley-baseline-of: 6af91ce0c551b2a9
 --
 -- PostgreSQL database dump
 --

@@ -122,7 +122,7 @@ BEGIN
             RETURN QUERY SELECT v_refused, NULL::jsonb, v_members, NULL::jsonb;
         ELSE
             -- The conflicting message was there for the insert and is gone for the lookup: a
-            -- deletion in between (retention). The caller runs the send again.
+            -- deletion in between (retention). Contention: the client is told to retry (503).
             RAISE EXCEPTION 'message % of session % changed during the send', p_client_id, p_session
                 USING ERRCODE = 'serialization_failure';
         END IF;
