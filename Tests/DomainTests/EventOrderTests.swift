@@ -28,36 +28,47 @@ struct EventOrderTests {
 
         // A: the first session's message, written and not yet committed (its transaction waits).
         let sentA = Gate(), commitA = Gate(), lockTaken = Gate(), releaseClock = Gate()
+        // Whatever fails, every gate opens at the end, so no task waits forever.
+        func openAll() async { for gate in [sentA, commitA, lockTaken, releaseClock] { await gate.open() } }
         let a = Task {
-            try await fixture.database.withTenant(scope) { tx in
-                _ = try await tx.query("SELECT outcome FROM send_message($1, 'c1', 'a', 'message a', 'a', 'a', NULL, NULL)",
-                                       [UUID(uuidString: first.id)])
-                await sentA.open()
-                await commitA.wait()
-            }
+            do {
+                try await fixture.database.withTenant(scope) { tx in
+                    _ = try await tx.query("SELECT outcome FROM send_message($1, 'c1', 'a', 'message a', 'a', 'a', NULL, NULL)",
+                                           [UUID(uuidString: first.id)])
+                    await sentA.open()
+                    await commitA.wait()
+                }
+            } catch { await openAll(); throw error }
         }
         await sentA.wait()
-        // C: another session's message, with a larger id, committed.
-        _ = try await sessions.send(fixture.caller("c2", .client), sessionID: other.id, .init(clientMessageId: "c", text: "message c"))
-        // The clock, held by another numbering.
-        let clock = Task {
-            try await fixture.database.withTenant(scope) { tx in
-                _ = try await tx.query("SELECT position FROM event_clock WHERE singleton FOR UPDATE")
-                await lockTaken.open()
-                await releaseClock.wait()
+        do {
+            // C: another session's message, with a larger id, committed.
+            _ = try await sessions.send(fixture.caller("c2", .client), sessionID: other.id, .init(clientMessageId: "c", text: "message c"))
+            // The clock, held by another numbering.
+            let clock = Task {
+                do {
+                    try await fixture.database.withTenant(scope) { tx in
+                        _ = try await tx.query("SELECT position FROM event_clock WHERE singleton FOR UPDATE")
+                        await lockTaken.open()
+                        await releaseClock.wait()
+                    }
+                } catch { await openAll(); throw error }
             }
+            await lockTaken.wait()
+            // A numbering that has looked at the outbox (it sees C, not A) and waits for the clock.
+            let numbering = Task { try await fixture.database.withTenant(scope) { tx in _ = try await tx.query(number) } }
+            try await waitForLockWait(fixture.database, query: "sequence_events")
+            // A commits, then the first session's next message B.
+            await commitA.open()
+            try await a.value
+            _ = try await sessions.send(fixture.caller("c1", .client), sessionID: first.id, .init(clientMessageId: "b", text: "message b"))
+            await releaseClock.open()
+            try await clock.value
+            try await numbering.value
+        } catch {
+            await openAll()
+            throw error
         }
-        await lockTaken.wait()
-        // A numbering that has looked at the outbox (it sees C, not A) and waits for the clock.
-        let numbering = Task { try await fixture.database.withTenant(scope) { tx in _ = try await tx.query(number) } }
-        try await waitForLockWait(fixture.database, query: "sequence_events")
-        // A commits, then the first session's next message B.
-        await commitA.open()
-        try await a.value
-        _ = try await sessions.send(fixture.caller("c1", .client), sessionID: first.id, .init(clientMessageId: "b", text: "message b"))
-        await releaseClock.open()
-        try await clock.value
-        try await numbering.value
         _ = try await fixture.database.withTenant(scope) { tx in try await tx.query(number) }
 
         let order = try await fixture.database.withTenant(scope) { tx in
