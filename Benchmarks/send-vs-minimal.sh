@@ -11,6 +11,7 @@
 # (the same 100,000 bodies), one transaction per send, fsync on. Parley's side is the exact
 # transaction the server runs: BEGIN, the tenant scope, send_message(), COMMIT.
 #   PARLEY_BEFORE=/tmp/parley-before Benchmarks/send-vs-minimal.sh   # and the commit before, each round
+#   MINIMAL=send_notify Benchmarks/send-vs-minimal.sh                  # against the kit's send + pg_notify
 source "$(dirname "$0")/common.sh"
 KIT=$(cd "$(dirname "$0")/../../shared/bench/limits" 2>/dev/null && pwd || echo /work/shared/bench/limits)
 
@@ -71,7 +72,9 @@ WHERE b.n = :n AND t.id = :bid;
 COMMIT;
 EOF2
 sed 's/sendbench/sendbefore/g' "$WORK/parley_send.sql" > "$WORK/before_send.sql"
-cp "$KIT/pgbench/send.sql" "$WORK/minimal_send.sql"
+# MINIMAL=send_notify: the kit's send with a pg_notify of the message in its transaction, the
+# comparison nearest to a send that is also delivered live (decision 0051).
+cp "$KIT/pgbench/${MINIMAL:-send}.sql" "$WORK/minimal_send.sql"
 chmod 644 "$WORK"/*.sql
 
 wal() { sql -d postgres -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
