@@ -1,3 +1,4 @@
+import Database
 import DatabaseTesting
 import Domain
 import Foundation
@@ -26,6 +27,55 @@ struct ChatRequestStoreTests {
         await fixture.close()
         #expect(try await requests.visitorMayAct(fixture.tenant, userID: "client-7") == nil)
         await #expect(throws: (any Error).self) { try await requests.visitorMayAct(fixture.tenant, userID: visitorID) }
+    }
+
+    /// A visitor who submits again while their request is pending gets that request: the
+    /// insert conflicts, then a lookup finds it. As a prepared statement that lookup went generic
+    /// after five runs, planned on a young brokerage's empty table: it walked
+    /// `chat_requests_pending_age` (every pending request of the brokerage) with the agent and
+    /// the email as a filter. A flood of resubmissions then read the whole pending queue each.
+    /// It is planned at each call now, with the values (decision 0052).
+    @Test("a resubmission in a young brokerage finds the pending request without reading the others")
+    func resubmissionReadsOnlyItsRequest() async throws {
+        let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
+        defer { Task { await fixture.close() } }
+        let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
+        await UserDirectory(database: fixture.database).record(fixture.caller("agent-1", .agent, name: "Avery Agent"))
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("ALTER TABLE chat_requests SET (autovacuum_enabled = false)")
+        }
+        let (first, _, _) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
+        // Seven resubmissions, past the custom plans, while the table holds one request.
+        for _ in 0..<7 { #expect(try await requests.submit(fixture.tenant, Self.submission(), origin: nil).created == false) }
+        // 2,000 other requests pending.
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("""
+                INSERT INTO chat_requests (agent_id, visitor_id, name, email, preferred_contact_method)
+                SELECT 'agent-1', 'v' || i, 'Visitor ' || i, 'v' || i || '@example.com', 'email' FROM generate_series(1, 2000) AS i
+                """)
+        }
+        // Rows fetched through the requests' indexes, from the server's counts: the pool's one
+        // backend reports its own when it goes idle, forced after the resubmission.
+        func fetched() async throws -> Int64 {
+            try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+                _ = try await tx.query("SELECT pg_stat_clear_snapshot()")
+                return try await tx.query("""
+                    SELECT coalesce(sum(idx_tup_fetch), 0)::int8 AS n FROM pg_stat_user_indexes
+                    WHERE relid = 'chat_requests'::regclass
+                    """).rows[0].decode(Int64.self, "n")
+            }
+        }
+        func flush() async throws {
+            _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT pg_stat_force_next_flush()") }
+        }
+        try await flush()
+        let before = try await fetched()
+        let (again, _, created) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
+        try await flush()
+        let read = try await fetched() - before
+        #expect(!created)
+        #expect(again.id == first.id)
+        #expect(read < 10, "chat requests fetched by one resubmission: \(read)")
     }
 
     @Test("submit, then accept: a client session whose first message is the visitor's; a second decision conflicts")

@@ -29,7 +29,11 @@ extension ChatRequestStore {
                 try await BadgeStore.announce(tx, users: [valid.agentId])
                 return (row, true)
             }
-            guard let existing = try await tx.query("""
+            // Planned at each call, for its values and the table as it is then: prepared, the
+            // statement went generic after five runs, and planned on a young brokerage's empty
+            // table that plan walked every pending request of the brokerage (the age index) with
+            // the agent and the email as a filter (decision 0052). Only a resubmission gets here.
+            guard let existing = try await tx.queryUnprepared("""
                 SELECT \(Self.columns) FROM chat_requests r
                 WHERE r.agent_id = $1 AND r.status = 'pending'
                   AND (($2::text IS NOT NULL AND lower(r.email) = lower($2)) OR ($2::text IS NULL AND r.email IS NULL AND r.phone = $3))
