@@ -41,9 +41,7 @@ struct ChatRequestStoreTests {
         defer { Task { await fixture.close() } }
         let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
         await UserDirectory(database: fixture.database).record(fixture.caller("agent-1", .agent, name: "Avery Agent"))
-        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            _ = try await tx.query("ALTER TABLE chat_requests SET (autovacuum_enabled = false)")
-        }
+        try await NumberingScanTests.withoutAutovacuum(fixture, "chat_requests")
         let (first, _, _) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
         // Seven resubmissions, past the custom plans, while the table holds one request.
         for _ in 0..<7 { #expect(try await requests.submit(fixture.tenant, Self.submission(), origin: nil).created == false) }

@@ -68,23 +68,15 @@ struct NumberingScanTests {
         let sessionID = try #require(UUID(uuidString: session.id))
         func send(_ key: String) async throws -> (outcome: String, fetched: Int64) {
             try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-                // Rows fetched through the messages' indexes (PostgreSQL counts them on each index).
-                let fetched = """
-                    SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid))::int8 AS n FROM pg_index
-                    WHERE indrelid = 'messages'::regclass
-                    """
-                let before = try await tx.query(fetched).rows[0].decode(Int64.self, "n")
-                let outcome = try await tx.query(
-                    "SELECT outcome FROM send_message($1, 'c1', $2, 'is the loft still available', 'x', 'x', NULL, NULL)",
-                    [sessionID, key]).rows[0].decode(String.self, "outcome")
-                return (outcome, try await tx.query(fetched).rows[0].decode(Int64.self, "n") - before)
+                try await Self.rowsFetched(tx, through: "messages") {
+                    try await tx.query(
+                        "SELECT outcome FROM send_message($1, 'c1', $2, 'is the loft still available', 'x', 'x', NULL, NULL)",
+                        [sessionID, key]).rows[0].decode(String.self, "outcome")
+                }
             }
         }
-        // Autovacuum's ANALYZE would replace the plans; it is kept away before the first send
-        // (the ALTER itself makes the backend plan again).
-        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            _ = try await tx.query("ALTER TABLE messages SET (autovacuum_enabled = false)")
-        }
+        // Kept away before the first send (the ALTER itself makes the backend plan again).
+        try await Self.withoutAutovacuum(fixture, "messages")
         // Seven sends, past the custom plans: the lookup is planned on an empty table.
         for round in 0..<7 { #expect(try await send("first-\(round)").outcome == "created") }
         // The session's history grows by 2,000 messages.
@@ -114,9 +106,7 @@ struct NumberingScanTests {
         let (fixture, sessions, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
         let agent = fixture.caller("agent-1")
-        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            _ = try await tx.query("ALTER TABLE chat_requests SET (autovacuum_enabled = false)")
-        }
+        try await Self.withoutAutovacuum(fixture, "chat_requests")
         // Seven sends and numberings, past the custom plans, with no chat request yet; the
         // client's sends announce the agent's badge.
         for round in 0..<7 {
@@ -133,15 +123,8 @@ struct NumberingScanTests {
                 """)
         }
         _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "after", text: "after"))
-        let fetched = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            // Rows fetched through the chat requests' indexes (PostgreSQL counts them on each index).
-            let count = """
-                SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid))::int8 AS n FROM pg_index
-                WHERE indrelid = 'chat_requests'::regclass
-                """
-            let before = try await tx.query(count).rows[0].decode(Int64.self, "n")
-            _ = try await tx.query("SELECT sequence_events() AS p")
-            return try await tx.query(count).rows[0].decode(Int64.self, "n") - before
+        let (_, fetched) = try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await Self.rowsFetched(tx, through: "chat_requests") { _ = try await tx.query("SELECT sequence_events() AS p") }
         }
         #expect(fetched < 10, "chat requests fetched by one numbering: \(fetched)")
         let badge = try await BadgeStore(database: fixture.database).badge(agent)
@@ -166,8 +149,8 @@ struct NumberingScanTests {
         let (fixture, sessions, session) = try await Self.clientSession()
         defer { Task { await fixture.close() } }
         // 20,000 events numbered, their rows deleted and not vacuumed (autovacuum kept away).
+        try await Self.withoutAutovacuum(fixture, "event_outbox")
         try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            _ = try await tx.query("ALTER TABLE event_outbox SET (autovacuum_enabled = false)")
             _ = try await tx.query("INSERT INTO event_outbox (type, recipients, data) SELECT 'badge.updated', ARRAY['c1'], '{}' FROM generate_series(1, 20000)")
         }
         _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT sequence_events(100000) AS p") }
@@ -193,8 +176,8 @@ struct NumberingScanTests {
         defer { Task { await fixture.close() } }
         // 20,000 differences of the client's, folded (with an event, so that a numbering runs),
         // their rows deleted and not vacuumed.
+        try await Self.withoutAutovacuum(fixture, "badge_deltas")
         try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-            _ = try await tx.query("ALTER TABLE badge_deltas SET (autovacuum_enabled = false)")
             _ = try await tx.query("INSERT INTO badge_deltas (user_id, delta) SELECT 'c1', 0 FROM generate_series(1, 20000)")
             _ = try await tx.query("INSERT INTO event_outbox (type, recipients, data) VALUES ('badge.updated', ARRAY['c1'], '{}')")
         }
@@ -224,6 +207,23 @@ struct NumberingScanTests {
         let sessions = SessionStore(database: fixture.database)
         let (session, _) = try await sessions.create(fixture.caller("agent-1"), with: .newClient(userID: "c1", name: "C1", email: nil, phone: nil))
         return (fixture, sessions, session)
+    }
+
+    /// Keeps autovacuum off `table`: neither its vacuum (dead entries stay) nor its ANALYZE
+    /// (which would replace the plans a test is about).
+    static func withoutAutovacuum(_ fixture: TenantFixture, _ table: String) async throws {
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            _ = try await tx.query("ALTER TABLE \(table) SET (autovacuum_enabled = false)")
+        }
+    }
+
+    /// `body`'s result and the rows it fetched through `table`'s indexes, in `tx` (PostgreSQL
+    /// counts them on each index).
+    static func rowsFetched<T>(_ tx: Transaction, through table: String, _ body: () async throws -> T) async throws -> (T, Int64) {
+        let count = "SELECT sum(pg_stat_get_xact_tuples_fetched(indexrelid))::int8 AS n FROM pg_index WHERE indrelid = $1::regclass"
+        let before = try await tx.query(count, [table]).rows[0].decode(Int64.self, "n")
+        let result = try await body()
+        return (result, try await tx.query(count, [table]).rows[0].decode(Int64.self, "n") - before)
     }
 
     /// Three rounds of `send`, then a numbering in a transaction of its own: the index's size in
