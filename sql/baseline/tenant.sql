@@ -1,4 +1,4 @@
--- parley-baseline-of: 6af91ce0c551b2a9
+-- parley-baseline-of: cab63406c98dfa34
 --
 -- PostgreSQL database dump
 --
@@ -719,7 +719,7 @@ CREATE INDEX chat_requests_agent ON @SCHEMA@.chat_requests USING btree (agent_id
 -- Name: chat_requests_pending_age; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@
 --
 
-CREATE INDEX chat_requests_pending_age ON @SCHEMA@.chat_requests USING btree (created_at) WHERE (status = 'pending'::text);
+CREATE INDEX chat_requests_pending_age ON @SCHEMA@.chat_requests USING btree (created_at) WHERE ((status = 'pending'::text) AND (created_at IS NOT NULL));
 
 --
 -- Name: chat_requests_pending_agent; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@

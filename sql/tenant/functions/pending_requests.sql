@@ -6,11 +6,8 @@
 CREATE OR REPLACE FUNCTION pending_requests(p_user text) RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    -- `BETWEEN 'pending' AND 'pending'`, not `= 'pending'`: the same rows, but it does not imply
-    -- the predicate of chat_requests_pending_age (every pending request of the brokerage, by
-    -- age). Planned on an empty table, the count walked that index and filtered the agent, and
-    -- the plan was kept while the requests piled up (decision 0052). Now only the agent's own
-    -- index, chat_requests_agent (agent_id, status, …), can serve it.
-    RETURN (SELECT count(*) FROM chat_requests WHERE agent_id = p_user AND status BETWEEN 'pending' AND 'pending');
+    -- Through chat_requests_agent (agent_id, status, …): the age index is not for this count
+    -- (migration 024, decision 0052).
+    RETURN (SELECT count(*) FROM chat_requests WHERE agent_id = p_user AND status = 'pending');
 END;
 $$;

@@ -112,13 +112,12 @@ BEGIN
         -- of a user not folded now; the differences left are no one's yet (above). OFFSET 0 keeps
         -- the subquery from being pulled up into the query above, where each count would be
         -- evaluated twice, for `unreadMessages` and again for `total` (decision 0048). Read
-        -- through their indexes, as the function's settings above require; the pending status
-        -- as a range, as in pending_requests() (decision 0052).
+        -- through their indexes, as the function's settings above require (the pending count
+        -- through chat_requests_agent: migration 024, decision 0052).
         CROSS JOIN LATERAL (
             SELECT coalesce(((SELECT k.unread FROM kept_by_user k) ->> u.id)::bigint,
                             (SELECT k.unread FROM badge_counts k WHERE k.user_id = u.id), 0) AS unread,
-                   (SELECT count(*) FROM chat_requests r
-                    WHERE r.agent_id = u.id AND r.status BETWEEN 'pending' AND 'pending') AS pending
+                   (SELECT count(*) FROM chat_requests r WHERE r.agent_id = u.id AND r.status = 'pending') AS pending
             OFFSET 0) AS b
     )
     INSERT INTO events (pos, type, session_id, recipients, data, created_at)
