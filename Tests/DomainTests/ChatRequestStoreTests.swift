@@ -52,25 +52,10 @@ struct ChatRequestStoreTests {
                 SELECT 'agent-1', 'v' || i, 'Visitor ' || i, 'v' || i || '@example.com', 'email' FROM generate_series(1, 2000) AS i
                 """)
         }
-        // Rows fetched through the requests' indexes, from the server's counts: the pool's one
-        // backend reports its own when it goes idle, forced after the resubmission.
-        func fetched() async throws -> Int64 {
-            try await fixture.database.withTenant(fixture.tenant.scope) { tx in
-                _ = try await tx.query("SELECT pg_stat_clear_snapshot()")
-                return try await tx.query("""
-                    SELECT coalesce(sum(idx_tup_fetch), 0)::int8 AS n FROM pg_stat_user_indexes
-                    WHERE relid = 'chat_requests'::regclass
-                    """).rows[0].decode(Int64.self, "n")
-            }
+        // Rows the resubmission read, from the server's counts.
+        let ((again, _, created), read) = try await RowsRead.during(fixture, "chat_requests") {
+            try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
         }
-        func flush() async throws {
-            _ = try await fixture.database.withTenant(fixture.tenant.scope) { tx in try await tx.query("SELECT pg_stat_force_next_flush()") }
-        }
-        try await flush()
-        let before = try await fetched()
-        let (again, _, created) = try await requests.submit(fixture.tenant, Self.submission(), origin: nil)
-        try await flush()
-        let read = try await fetched() - before
         #expect(!created)
         #expect(again.id == first.id)
         #expect(read < 10, "chat requests fetched by one resubmission: \(read)")

@@ -1,4 +1,4 @@
--- parley-baseline-of: cab63406c98dfa34
+-- parley-baseline-of: 17eb8831aea52704
 --
 -- PostgreSQL database dump
 --
@@ -798,6 +798,12 @@ CREATE INDEX session_members_user ON @SCHEMA@.session_members USING btree (user_
 --
 
 CREATE INDEX sessions_activity ON @SCHEMA@.sessions USING btree (last_activity_at DESC, id DESC);
+
+--
+-- Name: sessions_contact; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+CREATE INDEX sessions_contact ON @SCHEMA@.sessions USING btree (contact_id) WHERE (contact_id IS NOT NULL);
 
 --
 -- Name: users_search_name; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@

@@ -122,11 +122,18 @@ extension WebhookStore {
         var total = 0
         while true {
             let deleted = try await database.withTenant(tenant.scope) { tx in
+                // Two parts, each read through its own index: one `OR` across them was served by
+                // no index, and every pass read the whole log. Finished ones by their age
+                // (`webhook_deliveries_finished`). Pending ones at disabled endpoints by
+                // endpoint and creation (`webhook_deliveries_log`): a delivery is created before
+                // it is last updated, so `created_at` bounds what `updated_at` asks for.
                 try await tx.query("""
                     DELETE FROM webhook_deliveries WHERE id IN (
-                        SELECT id FROM webhook_deliveries
-                        WHERE updated_at < $1
-                          AND (status <> 'pending' OR endpoint_id IN (SELECT id FROM webhook_endpoints WHERE NOT enabled))
+                        SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1
+                        UNION ALL
+                        SELECT d.id FROM webhook_endpoints e
+                        JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.created_at < $1
+                        WHERE NOT e.enabled AND d.status = 'pending' AND d.updated_at < $1
                         LIMIT 1000)
                     """, [before]).affectedRows
             }
