@@ -51,6 +51,9 @@ struct BoundedReadTests {
         let fixture = try await TenantFixture.make(try await TestDatabase.shared.makeDatabase(maxConnections: 1))
         defer { Task { await fixture.close() } }
         let webhooks = WebhookStore(database: fixture.database, policy: WebhookURLPolicy())
+        // Passes over the empty log first, past the five custom plans after which PostgreSQL
+        // may keep a generic one (for which `updated_at < $1` is a third of the table).
+        for _ in 0..<7 { #expect(try await webhooks.trimDeliveries(fixture.tenant) == 0) }
         let kept = try await fixture.database.withTenant(fixture.tenant.scope) { tx -> [String] in
             _ = try await tx.query("""
                 INSERT INTO webhook_endpoints (id, url, event_types, secret, enabled) VALUES
