@@ -231,6 +231,37 @@ struct AttachmentTests {
         }
     }
 
+    /// schemathesis found these: a byte outside ASCII where a part's header name goes made the
+    /// multipart parser index past its table of allowed characters, and the whole server
+    /// crashed (multipart-kit 4.7.1; decision 0055).
+    @Test("part headers with bytes outside ASCII in their names are 400 malformed_multipart, and the server keeps serving")
+    func nonASCIIHeaderNames() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, _, session) = try await Self.pair(app, client)
+            var headers = HTTPFields()
+            headers[.authorization] = "Bearer \(agent)"
+            headers[.contentType] = "multipart/form-data; boundary=\(Self.boundary)"
+            let delimiter = Array("--\(Self.boundary)\r\n".utf8)
+            let closing = Array("\r\n--\(Self.boundary)--\r\n".utf8)
+            let bodies: [[UInt8]] = [
+                delimiter + [0xF4, 0x81, 0xA7, 0xA9] + closing,  // the fuzzer's own
+                delimiter + Array("Cöntent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello".utf8) + closing,
+                delimiter + Array("Content-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n".utf8) + [0xFF]
+                    + Array(": x\r\n\r\nhello".utf8) + closing,
+            ]
+            for body in bodies {
+                let response = try await client.execute(
+                    uri: "/v1/sessions/\(session)/attachments", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+                #expect(response.status == .badRequest)
+                #expect(response.code == "malformed_multipart")
+            }
+            // Outside ASCII in a header's value is a file name in UTF-8, as browsers send it.
+            let named = try await Self.upload(client, agent, session: session, [("Grundriss – Küche.txt", Samples.txt)])
+            #expect(named.status == .created)
+            #expect(try named.items(Attachment.self).first?.fileName == "Grundriss – Küche.txt")
+        }
+    }
+
     @Test("hostile file names are made safe; downloads are attachment, nosniff, with RFC 6266 filename*")
     func fileNames() async throws {
         try await TestApp.run { app, client in

@@ -1,6 +1,5 @@
 import Domain
 import Hummingbird
-import MultipartKit
 import NIOCore
 
 /// Reads a streamed `multipart/form-data` body part by part, handing each part's content on as
@@ -24,7 +23,9 @@ struct MultipartUploadReader {
         write: (inout Part, [UInt8]) async throws -> Void,
         close: (inout Part) async throws -> Void
     ) async throws {
-        let parser = MultipartParser(boundary: boundary)
+        guard let parser = MultipartParser(boundary: boundary) else {
+            throw Problem.badRequest(code: "malformed_multipart", detail: "the multipart boundary is empty")
+        }
         let events = PartEvents()
         parser.onHeader = { name, value in events.items.append(.header(name, value)) }
         parser.onBody = { buffer in events.items.append(.body(Array(buffer.readableBytesView))) }
