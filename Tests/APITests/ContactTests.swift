@@ -72,6 +72,13 @@ struct ContactTests {
             let invalid = try await client.json(.patch, "/v1/contacts/\(key)", token: agent, body: ["Email": "nope", "MobilePhone": "call me", "FullName": ""])
             #expect(invalid.status == .unprocessableContent)
             #expect(Set(try #require(invalid.problem).fields) == ["Email", "MobilePhone", "FullName"])
+            // A name is one line: it becomes the client's display name (schemathesis created a
+            // contact named U+0019).
+            for name in ["\u{19}", "Ann\nSmith", "Ann\u{7F}"] {
+                let control = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": name])
+                #expect(control.status == .unprocessableContent)
+                #expect(try #require(control.problem).fields == ["FullName"])
+            }
 
             let otherAgent = try await tenant.token(sub: "agent-2", role: .agent)
             #expect(try await client.json(.get, "/v1/contacts/\(key)", token: otherAgent).status == .notFound)

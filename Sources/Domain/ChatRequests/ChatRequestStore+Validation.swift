@@ -26,12 +26,8 @@ extension ChatRequestStore {
         if let agent, RemoteMember.isRemote(agent) {
             v.add("agentId", "invalid_value", "agentId is not an agent of this brokerage")
         }
-        var name = v.requireText(s.name.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "name", maxLength: 200)
-        if let text = name, text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            // It becomes the visitor's display name (and their token's `name`): one line.
-            v.add("name", "invalid_characters", "name must not contain control characters")
-            name = nil
-        }
+        // It becomes the visitor's display name (and their token's `name`): one line.
+        let name = v.requireLine(s.name.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, "name", maxLength: 200)
         let email = s.email.flatMap { $0.isEmpty ? nil : $0 }
         let phone = s.phone.flatMap { $0.isEmpty ? nil : $0 }
         var normalizedEmail: String?

@@ -176,7 +176,7 @@ public struct ContactStore: Sendable {
         var validator = Validator()
         var out = draft
         let p = prefix.isEmpty ? "" : prefix + "."
-        if let name = validator.requireText(draft.fullName, p + "FullName", maxLength: 200) {
+        if let name = validator.requireLine(draft.fullName, p + "FullName", maxLength: 200) {
             out.fullName = name.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         for (value, field, max) in [(draft.firstName, "FirstName", 100), (draft.lastName, "LastName", 100),

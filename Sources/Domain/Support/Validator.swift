@@ -28,6 +28,18 @@ public struct Validator: Sendable {
         return value
     }
 
+    /// `requireText`, and one line: no control characters. For names, which become display
+    /// names (a client's, a visitor's) and their tokens' `name`.
+    @discardableResult
+    public mutating func requireLine(_ value: String?, _ field: String, maxLength: Int) -> String? {
+        guard let text = requireText(value, field, maxLength: maxLength) else { return nil }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            add(field, "invalid_characters", "\(field) must not contain control characters")
+            return nil
+        }
+        return text
+    }
+
     public func check() throws {
         if !errors.isEmpty { throw DomainError.validation(errors) }
     }
