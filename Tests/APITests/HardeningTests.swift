@@ -117,4 +117,32 @@ struct HardeningTests {
             #expect(try await client.send(.get, "/v1/nothing-here").status == .notFound)
         }
     }
+
+    /// A letter with a combining accent is one Swift `Character` but two code points. Lengths
+    /// were counted in Characters, while the contract's `maxLength` and the tables' checks
+    /// (`char_length`) count code points: such text passed validation and then failed the
+    /// table's check, a 422 `invalid_value` that named no field (found with schemathesis'
+    /// combining-mark queries).
+    @Test("lengths are counted in code points, as the contract and the tables count them: the field's own too_long")
+    func lengthsInCodePoints() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, _, session) = try await AttachmentTests.pair(app, client)
+            let accented = "e\u{301}"  // é as e + combining acute: 1 Character, 2 code points
+            let text = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
+                                             body: ["clientMessageId": "long", "text": String(repeating: accented, count: 6_000)])
+            #expect(text.status == .unprocessableContent)
+            #expect(text.code == "validation_failed")
+            #expect(try #require(text.problem).fields == ["text"])
+            let name = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": String(repeating: accented, count: 150)])
+            #expect(name.code == "validation_failed")
+            #expect(try #require(name.problem).fields == ["FullName"])
+            let search = try await client.json(.get, "/v1/contacts?q=" + String(repeating: "e%CC%81", count: 150), token: agent)
+            #expect(search.code == "validation_failed")
+            // Within the limit in code points, it is stored whole.
+            let fits = try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
+                                             body: ["clientMessageId": "fits", "text": String(repeating: accented, count: 5_000)])
+            #expect(fits.status == .created)
+            #expect(try fits.decode(Message.self).text == String(repeating: accented, count: 5_000))
+        }
+    }
 }

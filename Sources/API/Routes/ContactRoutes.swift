@@ -41,7 +41,7 @@ struct ContactRoutes {
     @Sendable func list(_ request: Request, context: ParleyRequestContext) async throws -> Page<Contact> {
         let caller = try context.requireCaller()
         let q = request.queryString("q")
-        if let q, q.count > 200 { throw Problem.validation([.init("q", "too_long", "q must be at most 200 characters")]) }
+        if let q, q.codePoints > 200 { throw Problem.validation([.init("q", "too_long", "q must be at most 200 characters")]) }
         let page = try await contacts.list(caller, q: q, after: request.queryString("after"), limit: try pageLimit(request))
         return Page(items: page.items, nextCursor: page.next)
     }

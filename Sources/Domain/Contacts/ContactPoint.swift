@@ -5,9 +5,9 @@ public enum ContactPoint {
     /// A syntactically valid email (one `@`, a dotted domain, no spaces), trimmed; nil if not.
     public static func email(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count <= 254, !trimmed.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" }) else { return nil }
+        guard trimmed.codePoints <= 254, !trimmed.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" }) else { return nil }
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64 else { return nil }
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].codePoints <= 64 else { return nil }
         let domain = parts[1]
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty && !$0.hasPrefix("-") && !$0.hasSuffix("-") }),
@@ -21,7 +21,7 @@ public enum ContactPoint {
     /// (+1), the platform's home market. Nil if it cannot be a phone number.
     public static func phone(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= 32 else { return nil }
+        guard !trimmed.isEmpty, trimmed.codePoints <= 32 else { return nil }
         let allowed = Set("0123456789+-(). ")
         guard trimmed.allSatisfy({ allowed.contains($0) }) else { return nil }
         var digits = trimmed.filter(\.isNumber)

@@ -74,7 +74,7 @@ public struct DirectoryRecord: Codable, Sendable, Hashable {
             let joined = [record.MemberFirstName, record.MemberLastName].compactMap { $0 }.joined(separator: " ")
             if joined.isEmpty {
                 validator.add(prefix + "MemberFullName", "required", "MemberFullName, or MemberFirstName and MemberLastName, is required")
-            } else if joined.count > Self.maxText {
+            } else if joined.codePoints > Self.maxText {
                 validator.add(prefix + "MemberFullName", "too_long", "MemberFullName must be at most \(Self.maxText) characters")
             } else {
                 record.MemberFullName = joined

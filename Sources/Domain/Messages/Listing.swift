@@ -49,7 +49,7 @@ public struct Listing: Codable, Sendable, Hashable {
         guard let value else { return }
         if value.allSatisfy(\.isWhitespace) {
             validator.add(field, "required", "\(field) must not be blank")
-        } else if value.count > max {
+        } else if value.codePoints > max {
             validator.add(field, "too_long", "\(field) must be at most \(max) characters")
         } else if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" }) {
             validator.add(field, "invalid_characters", "\(field) must not contain control characters")
@@ -57,7 +57,7 @@ public struct Listing: Codable, Sendable, Hashable {
     }
 
     static func isHTTPS(_ text: String) -> Bool {
-        guard text.count <= 2048, text.lowercased().hasPrefix("https://"),
+        guard text.codePoints <= 2048, text.lowercased().hasPrefix("https://"),
             !text.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0 == "\"" || $0 == "<" || $0 == ">" }),
             let components = URLComponents(string: text), let host = components.host, !host.isEmpty
         else { return false }

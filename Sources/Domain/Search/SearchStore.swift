@@ -32,7 +32,7 @@ public struct SearchStore: Sendable {
     public func search(
         _ caller: Caller, q: String, status: Session.Status?, kind: Session.Kind?, after: String?, limit: Int
     ) async throws -> (items: [Result], next: String?) {
-        guard q.count <= SearchQuery.maxLength else {
+        guard q.codePoints <= SearchQuery.maxLength else {
             throw DomainError.validation([FieldError("q", "too_long", "q must be at most \(SearchQuery.maxLength) characters")])
         }
         var offset = 0

@@ -1,5 +1,13 @@
 import Foundation
 
+extension StringProtocol {
+    /// Its length as the contract's `maxLength` (JSON Schema) and PostgreSQL's `char_length`
+    /// count it: Unicode code points. Swift's `count` counts grapheme clusters, fewer where
+    /// marks combine, so a value within it could still fail a table's check: a 422 that names
+    /// no field (`invalid_value`) instead of the field's `too_long`.
+    public var codePoints: Int { unicodeScalars.count }
+}
+
 /// Collects every bad field before failing, so a client learns all of them at once.
 public struct Validator: Sendable {
     public private(set) var errors: [FieldError] = []
@@ -10,14 +18,14 @@ public struct Validator: Sendable {
         errors.append(FieldError(field, code, message))
     }
 
-    /// Checks a required string: present, not blank, at most `maxLength` characters.
+    /// Checks a required string: present, not blank, at most `maxLength` code points.
     @discardableResult
     public mutating func requireText(_ value: String?, _ field: String, maxLength: Int) -> String? {
         guard let value, !value.allSatisfy(\.isWhitespace) else {
             add(field, "required", "\(field) is required")
             return nil
         }
-        guard value.count <= maxLength else {
+        guard value.codePoints <= maxLength else {
             add(field, "too_long", "\(field) must be at most \(maxLength) characters")
             return nil
         }

@@ -62,7 +62,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
         if !(1...(100 * 1024 * 1024)).contains(maxAttachmentBytes) { v.add("maxAttachmentBytes", "out_of_range", "1 byte to 100 MiB") }
         if !(1...20).contains(maxAttachmentsPerMessage) { v.add("maxAttachmentsPerMessage", "out_of_range", "1 to 20") }
         if !(1...8760).contains(chatRequestTTLHours) { v.add("chatRequestTTLHours", "out_of_range", "1 to 8760 hours") }
-        if let agent = defaultAgentId, agent.isEmpty || agent.count > 200 { v.add("defaultAgentId", "invalid_value", "1 to 200 characters") }
+        if let agent = defaultAgentId, agent.isEmpty || agent.codePoints > 200 { v.add("defaultAgentId", "invalid_value", "1 to 200 characters") }
         if allowedOrigins.count > 50 { v.add("allowedOrigins", "too_many", "at most 50 origins") }
         for (index, origin) in allowedOrigins.enumerated() where !Self.isOrigin(origin) {
             v.add("allowedOrigins.\(index)", "invalid_format", "an origin is scheme://host[:port], e.g. https://example.com")
@@ -83,7 +83,7 @@ public struct TenantSettings: Codable, Sendable, Hashable {
 
     /// `http(s)://host[:port]` with nothing after the authority, lower-case.
     public static func isOrigin(_ text: String) -> Bool {
-        guard text.count <= 255, text == text.lowercased(), let url = URL(string: text),
+        guard text.codePoints <= 255, text == text.lowercased(), let url = URL(string: text),
             let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
         else { return false }
         let port = url.port.map { ":\($0)" } ?? ""

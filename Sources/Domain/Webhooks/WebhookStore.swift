@@ -207,8 +207,7 @@ public struct WebhookStore: Sendable {
             valid.eventTypes = seen
         }
         if let description = draft.description {
-            // Counted as PostgreSQL counts (code points), so the table's check never fails.
-            if description.unicodeScalars.count > 500 {
+            if description.codePoints > 500 {
                 errors.append(FieldError("description", "too_long", "at most 500 characters"))
             } else if description.unicodeScalars.contains(where: { $0.value == 0 }) {
                 errors.append(FieldError("description", "invalid_characters", "description must not contain NUL characters"))
