@@ -109,6 +109,9 @@ struct WebhookEndpointTests {
             #expect(unknown?.errors?.map { [$0.field, $0.code] } == [["eventTypes[1]", "unknown_event_type"]])
             #expect(Set(try await problem([:])?.fields ?? []) == ["url", "eventTypes"])
             #expect(try await problem(["url": "https://crm.example.com/", "eventTypes": []])?.fields == ["eventTypes"])
+            // At most 20 as sent, duplicates counted (schemathesis sent 25 of which 4 were distinct).
+            let many = try await problem(["url": "https://crm.example.com/", "eventTypes": Array(repeating: "message.read", count: 21)])
+            #expect(many?.errors?.map { [$0.field, $0.code] } == [["eventTypes", "too_many"]])
             let hostile = try await problem([
                 "url": "https://crm.example.com/", "eventTypes": ["message.created"], "description": String(repeating: "e\u{301}", count: 300),
             ])

@@ -198,6 +198,7 @@ public struct WebhookStore: Sendable {
         }
         if let types = draft.eventTypes {
             if types.isEmpty { errors.append(FieldError("eventTypes", "required", "at least one event type")) }
+            if types.count > 20 { errors.append(FieldError("eventTypes", "too_many", "at most 20 event types")) }
             for (index, type) in types.enumerated() where !Self.eventTypes.contains(type) {
                 errors.append(FieldError(
                     "eventTypes[\(index)]", "unknown_event_type", "one of \(Self.eventTypes.joined(separator: ", "))"))
