@@ -79,6 +79,9 @@ struct ContactTests {
                 #expect(control.status == .unprocessableContent)
                 #expect(try #require(control.problem).fields == ["FullName"])
             }
+            let trimmed = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "\n Bea Buyer \n"])
+            #expect(trimmed.status == .created)
+            #expect(try trimmed.decode(Contact.self).FullName == "Bea Buyer")
 
             let otherAgent = try await tenant.token(sub: "agent-2", role: .agent)
             #expect(try await client.json(.get, "/v1/contacts/\(key)", token: otherAgent).status == .notFound)

@@ -176,8 +176,9 @@ public struct ContactStore: Sendable {
         var validator = Validator()
         var out = draft
         let p = prefix.isEmpty ? "" : prefix + "."
-        if let name = validator.requireLine(draft.fullName, p + "FullName", maxLength: 200) {
-            out.fullName = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Trimmed first: a line break around the name is not in it.
+        if let name = validator.requireLine(draft.fullName.trimmingCharacters(in: .whitespacesAndNewlines), p + "FullName", maxLength: 200) {
+            out.fullName = name
         }
         for (value, field, max) in [(draft.firstName, "FirstName", 100), (draft.lastName, "LastName", 100),
                                     (draft.leadSource, "LeadSource", 100), (draft.notes, "Notes", 5000)] {
