@@ -103,15 +103,25 @@ struct DirectoryRoutes {
                 error = nil
             } catch let failure as DecodingError {
                 record = nil
-                error = Self.describe(failure)
+                error = Self.describe(failure, under: decoder.codingPath.count)
             }
         }
 
-        static func describe(_ error: DecodingError) -> String {
+        /// What is wrong with a record, in the API's words (not the decoder's, which name Swift
+        /// types), its fields named from the record: the first `depth` components of the path
+        /// are where the record sits in the body (`records`, its index).
+        static func describe(_ error: DecodingError, under depth: Int) -> String {
+            func field(_ context: DecodingError.Context) -> String {
+                context.codingPath.dropFirst(depth).map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }
+                    .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+            }
             switch error {
-            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context), .keyNotFound(_, let context):
-                let path = context.codingPath.map(\.stringValue).filter { !$0.hasPrefix("Index ") }.joined(separator: ".")
-                return path.isEmpty ? "the record is not a JSON object" : "\(path): \(context.debugDescription)"
+            case .keyNotFound(let key, let context):
+                let parent = field(context)
+                return (parent.isEmpty ? "" : parent + ".") + key.stringValue + " is required"
+            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+                let name = field(context)
+                return name.isEmpty ? "the record is not a JSON object" : "\(name) has the wrong type"
             @unknown default:
                 return "the record cannot be read"
             }
