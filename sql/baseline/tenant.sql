@@ -1,4 +1,4 @@
--- parley-baseline-of: 17eb8831aea52704
+-- parley-baseline-of: 83dafbf16aaba0df
 --
 -- PostgreSQL database dump
 --

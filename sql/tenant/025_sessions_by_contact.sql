@@ -1,9 +1,12 @@
 -- A contact's sessions, found by the contact: `GET /v1/contacts/{id}` (and its PATCH) list them,
--- and deleting a contact sets their `contact_id` to NULL (the foreign key). With no index on
--- the column each of those read every session of the brokerage.
+-- and the foreign key's `SET NULL` would look for them if a contact were deleted. With no index
+-- on the column, each of those read every session of the brokerage (decision 0054).
 --
 -- Partial: agent-to-agent sessions have no contact. A send updates its session's row, and that
 -- update is not HOT (`sessions_activity` changes with it), so every index holding the row gets
--- a new entry at every send: this one at the sends of client sessions with a contact. Measured
--- in docs/decisions/0054.
+-- a new entry at every send: this one at the sends of client sessions with a contact, 0.9 % of
+-- such a send (docs/BENCHMARKS.md).
+--
+-- Built in the migration's transaction, so a brokerage's sends wait for the build: one pass
+-- over its sessions table.
 CREATE INDEX sessions_contact ON sessions (contact_id) WHERE contact_id IS NOT NULL;
