@@ -103,27 +103,9 @@ struct DirectoryRoutes {
                 error = nil
             } catch let failure as DecodingError {
                 record = nil
-                error = Self.describe(failure, under: decoder.codingPath.count)
-            }
-        }
-
-        /// What is wrong with a record, in the API's words (not the decoder's, which name Swift
-        /// types), its fields named from the record: the first `depth` components of the path
-        /// are where the record sits in the body (`records`, its index).
-        static func describe(_ error: DecodingError, under depth: Int) -> String {
-            func field(_ context: DecodingError.Context) -> String {
-                context.codingPath.dropFirst(depth).map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }
-                    .joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
-            }
-            switch error {
-            case .keyNotFound(let key, let context):
-                let parent = field(context)
-                return (parent.isEmpty ? "" : parent + ".") + key.stringValue + " is required"
-            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-                let name = field(context)
-                return name.isEmpty ? "the record is not a JSON object" : "\(name) has the wrong type"
-            @unknown default:
-                return "the record cannot be read"
+                // Its fields named from the record, as a request body's are.
+                error = ProblemMapping.fieldError(for: failure, droppingFirst: decoder.codingPath.count)?.message
+                    ?? "the record is not a JSON object"
             }
         }
     }

@@ -106,23 +106,33 @@ enum ProblemMapping {
 
     /// A body that is not JSON is 400; JSON of the wrong shape names the field (422).
     static func problem(for error: DecodingError) -> Problem {
+        if let field = fieldError(for: error) { return .validation([field]) }
+        switch error {
+        case .dataCorrupted: return .badRequest(code: "malformed_json", detail: "the body is not valid JSON")
+        case .typeMismatch, .valueNotFound, .keyNotFound: return .badRequest(code: "malformed_json", detail: "the body must be a JSON object")
+        @unknown default: return .badRequest(code: "malformed_json", detail: "the body could not be read")
+        }
+    }
+
+    /// The field a decoding error is about, in the API's words (the decoder's own name Swift
+    /// types), its path from `depth` components down (a directory sync's record is decoded at
+    /// `records.<i>`); nil when it is about the whole value.
+    static func fieldError(for error: DecodingError, droppingFirst depth: Int = 0) -> FieldError? {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            context.codingPath.dropFirst(depth).map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
         }
         switch error {
         case .keyNotFound(let key, let context):
             let field = (path(context).isEmpty ? "" : path(context) + ".") + key.stringValue
-            return .validation([FieldError(field, "required", "\(field) is required")])
+            return FieldError(field, "required", "\(field) is required")
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             let field = path(context)
-            if field.isEmpty { return .badRequest(code: "malformed_json", detail: "the body must be a JSON object") }
-            return .validation([FieldError(field, "invalid_type", "\(field) has the wrong type")])
+            return field.isEmpty ? nil : FieldError(field, "invalid_type", "\(field) has the wrong type")
         case .dataCorrupted(let context):
             let field = path(context)
-            if field.isEmpty { return .badRequest(code: "malformed_json", detail: "the body is not valid JSON") }
-            return .validation([FieldError(field, "invalid_value", "\(field) is not a valid value")])
+            return field.isEmpty ? nil : FieldError(field, "invalid_value", "\(field) is not a valid value")
         @unknown default:
-            return .badRequest(code: "malformed_json", detail: "the body could not be read")
+            return nil
         }
     }
 }
