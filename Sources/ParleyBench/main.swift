@@ -134,16 +134,28 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
 /// messages per second, and (given the server's process) the CPU time per message of the
 /// server, of this process (the clients) and of PostgreSQL's processes.
 @discardableResult
-func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String, server: ServerProcess? = nil) async throws -> (rate: Double, cpu: CPUPerMessage?) {
+///
+/// `observer`: a token of a user of the brokerage who is in none of the fixture's sessions. Its
+/// stream, open through the run, receives nothing, but with it the server numbers and reads the
+/// brokerage's events as it does whenever anyone there is connected (without any stream the
+/// events wait for the next stream or maintenance pass, which then pays for them).
+func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String, server: ServerProcess? = nil,
+                observer: String? = nil) async throws -> (rate: Double, cpu: CPUPerMessage?) {
     // The recipient's live sockets, drained by one thread that discards what arrives (the
     // cheapest client: the server's fan-out is what is measured).
     let streams = StreamSockets()
     try await streams.open(port: fixture.port, tokens: Array(repeating: fixture.client, count: listeners))
     streams.startDraining()
-    if listeners > 0 {
+    let watching = StreamSockets()
+    if let observer {
+        try await watching.open(port: fixture.port, tokens: [observer])
+        watching.startDraining(lanes: 1)
+    }
+    defer { watching.close() }
+    if listeners > 0 || observer != nil {
         // Before any send of this run: each stream should have had its hello and nothing else.
         try await Task.sleep(for: .milliseconds(500))
-        print("    before the first send, each socket had received \(streams.bytesReceived / listeners) bytes")
+        if listeners > 0 { print("    before the first send, each socket had received \(streams.bytesReceived / listeners) bytes") }
     }
     let sent = Shared(0)
     let failed = Shared(0)
