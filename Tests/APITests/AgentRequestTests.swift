@@ -82,6 +82,13 @@ struct AgentRequestTests {
             let gusStream = try await TestStream.connect(port: try Self.port(client), token: world.gus)
             for stream in [anaStream, beaStream, gusStream] { #expect(await stream.next()?.type == "hello") }
 
+            // A message with a NUL or past 5,000 code points is refused, naming the field.
+            for (message, code) in [("Hi\u{0}Bea", "invalid_characters"), (String(repeating: "e\u{301}", count: 2_501), "too_long")] {
+                let refused = try await world.ask(client, message: message)
+                #expect(refused.status == .unprocessableContent)
+                #expect(refused.problem?.errors?.map { [$0.field, $0.code] } == [["message", code]])
+            }
+
             // Request Chat; asking again returns the pending request.
             let asked = try await world.ask(client)
             #expect(asked.status == .created, "\(asked.text)")

@@ -62,6 +62,7 @@ struct ChatRequestTests {
                 (["agentId": "agent-1", "name": "A", "email": "a@example.com", "preferredContactMethod": "text"], ["preferredContactMethod"]),
                 (["agentId": "agent-1", "name": "A", "email": "a@example.com", "preferredContactMethod": "fax"], ["preferredContactMethod"]),
                 (["agentId": "agent-1", "name": "A", "email": "a@example.com", "message": String(repeating: "x", count: 5001)], ["message"]),
+                (["agentId": "agent-1", "name": "A", "email": "a@example.com", "message": "a\u{0}b"], ["message"]),
                 (["agentId": "agent-1", "name": " ", "email": "a@example.com", "property": ["url": "javascript:alert(1)"]], ["name", "property"]),
                 (["agentId": "agent-1", "name": "Jane\tDoe", "email": "a@example.com"], ["name"]),
             ]
@@ -71,6 +72,8 @@ struct ChatRequestTests {
                 let listed = Set(try #require(response.problem, "\(body)").fields.compactMap { $0.split(separator: ".").first.map(String.init) })
                 #expect(listed == fields, "\(body)")
             }
+            let long = try await Self.submit(client, tenant, ["agentId": "agent-1", "name": "A", "email": "a@example.com", "message": String(repeating: "x", count: 5001)])
+            #expect(long.problem?.errors == [FieldError("message", "too_long", "message must be at most 5,000 characters")])
             // A client's id is not an agent's: no public stranger writes into a client's stream.
             let (_, agentToken) = (tenant, try await tenant.token(sub: "agent-1", role: .agent, name: "Avery Agent"))
             _ = try await client.json(.post, "/v1/sessions", token: agentToken, body: ["client": ["userId": "client-7", "name": "Cal Client"]])

@@ -35,8 +35,7 @@ extension ChatRequestStore {
         let brokerage = v.requireText(draft.brokerage, "brokerage", maxLength: 40)
         let key = v.requireText(draft.memberKey, "memberKey", maxLength: 200)
         let message = draft.message ?? ""
-        if message.codePoints > 5000 { v.add("message", "too_long", "message must be at most 5,000 characters") }
-        if message.unicodeScalars.contains(where: { $0.value == 0 }) { v.add("message", "invalid_characters", "message must not contain NUL") }
+        v.checkText(message, "message", maxLength: 5000)
         draft.property?.validate(into: &v, prefix: "property")
         if let brokerage, let key, brokerage == caller.tenant.slug.rawValue, key == caller.userID {
             v.add("memberKey", "invalid_value", "you cannot request a chat with yourself")

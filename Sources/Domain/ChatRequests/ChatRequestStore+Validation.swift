@@ -45,8 +45,7 @@ extension ChatRequestStore {
             if normalizedPhone == nil { v.add("phone", "invalid_format", "phone is not a valid phone number") }
         }
         let message = s.message ?? ""
-        if message.codePoints > 5000 { v.add("message", "too_long", "message must be at most 5,000 characters") }
-        if message.unicodeScalars.contains(where: { $0.value == 0 }) { v.add("message", "invalid_characters", "message must not contain NUL") }
+        v.checkText(message, "message", maxLength: 5000)
         s.property?.validate(into: &v, prefix: "property")
         var method = ContactMethod.chat
         if let text = s.preferredContactMethod {

@@ -204,10 +204,8 @@ extension SessionStore {
         validator.requireText(draft.clientMessageId, "clientMessageId", maxLength: 100)
         if draft.attachmentIds.isEmpty && (draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace)) {
             validator.add("text", "required", "text is required (unless the message has attachments)")
-        } else if draft.text.codePoints > 10_000 {
-            validator.add("text", "too_long", "text must be at most 10,000 characters")
-        } else if draft.text.unicodeScalars.contains(where: { $0.value == 0 }) {
-            validator.add("text", "invalid_characters", "text must not contain NUL characters")
+        } else {
+            validator.checkText(draft.text, "text", maxLength: 10_000)
         }
         draft.listing?.validate(into: &validator, prefix: "listing")
         for (index, id) in draft.attachmentIds.enumerated() where UUID(uuidString: id) == nil {

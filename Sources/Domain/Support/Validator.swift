@@ -18,6 +18,10 @@ public struct Validator: Sendable {
         errors.append(FieldError(field, code, message))
     }
 
+    public mutating func add(_ found: [FieldError]) {
+        errors += found
+    }
+
     /// Checks a required string: present, not blank, at most `maxLength` code points.
     @discardableResult
     public mutating func requireText(_ value: String?, _ field: String, maxLength: Int) -> String? {
@@ -36,6 +40,16 @@ public struct Validator: Sendable {
         return value
     }
 
+    /// Checks optional text (a message, a note): at most `maxLength` code points, no NUL
+    /// character (PostgreSQL's text cannot hold one). Blank is fine here.
+    public mutating func checkText(_ value: String, _ field: String, maxLength: Int) {
+        if value.codePoints > maxLength {
+            add(field, "too_long", "\(field) must be at most \(Self.grouped(maxLength)) characters")
+        } else if value.unicodeScalars.contains(where: { $0.value == 0 }) {
+            add(field, "invalid_characters", "\(field) must not contain NUL characters")
+        }
+    }
+
     /// `requireText`, and one line: no control characters. For names, which become display
     /// names (a client's, a visitor's) and their tokens' `name`.
     @discardableResult
@@ -46,6 +60,17 @@ public struct Validator: Sendable {
             return nil
         }
         return text
+    }
+
+    /// 10000 as "10,000", whatever the process's locale.
+    static func grouped(_ number: Int) -> String {
+        var digits = String(number)
+        var index = digits.endIndex
+        while digits.distance(from: digits.startIndex, to: index) > 3 {
+            index = digits.index(index, offsetBy: -3)
+            digits.insert(",", at: index)
+        }
+        return digits
     }
 
     public func check() throws {

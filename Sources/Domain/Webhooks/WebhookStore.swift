@@ -53,6 +53,8 @@ public struct WebhookStore: Sendable {
     ]
     /// Endpoints per brokerage.
     public static let maxEndpoints = 20
+    /// Entries of an endpoint's `eventTypes` at most, repeats counted (the contract's `maxItems`).
+    public static let maxEventTypes = 20
     /// How long a rotated-out secret still signs, by default.
     public static let rotationOverlap: TimeInterval = 24 * 3600
 
@@ -191,30 +193,23 @@ public struct WebhookStore: Sendable {
     // MARK: - Validation and rows
 
     func validated(_ draft: WebhookEndpointDraft) throws -> WebhookEndpointDraft {
-        var errors: [FieldError] = []
+        var v = Validator()
         var valid = draft
         if let url = draft.url {
-            do { valid.url = try policy.validate(url).absoluteString } catch DomainError.validation(let found) { errors += found }
+            do { valid.url = try policy.validate(url).absoluteString } catch DomainError.validation(let found) { v.add(found) }
         }
         if let types = draft.eventTypes {
-            if types.isEmpty { errors.append(FieldError("eventTypes", "required", "at least one event type")) }
-            if types.count > 20 { errors.append(FieldError("eventTypes", "too_many", "at most 20 event types")) }
+            if types.isEmpty { v.add("eventTypes", "required", "at least one event type") }
+            if types.count > Self.maxEventTypes { v.add("eventTypes", "too_many", "at most \(Self.maxEventTypes) event types") }
             for (index, type) in types.enumerated() where !Self.eventTypes.contains(type) {
-                errors.append(FieldError(
-                    "eventTypes[\(index)]", "unknown_event_type", "one of \(Self.eventTypes.joined(separator: ", "))"))
+                v.add("eventTypes[\(index)]", "unknown_event_type", "one of \(Self.eventTypes.joined(separator: ", "))")
             }
             var seen: [String] = []
             for type in types where !seen.contains(type) { seen.append(type) }
             valid.eventTypes = seen
         }
-        if let description = draft.description {
-            if description.codePoints > 500 {
-                errors.append(FieldError("description", "too_long", "at most 500 characters"))
-            } else if description.unicodeScalars.contains(where: { $0.value == 0 }) {
-                errors.append(FieldError("description", "invalid_characters", "description must not contain NUL characters"))
-            }
-        }
-        if !errors.isEmpty { throw DomainError.validation(errors) }
+        if let description = draft.description { v.checkText(description, "description", maxLength: 500) }
+        try v.check()
         return valid
     }
 
