@@ -7,7 +7,8 @@ import ParleyTesting
 /// brokerages (default 1,000) through `TenantStore.create`, the operator API's code path, and
 /// times it; gives each an agent–client session; then sends over the first 50 brokerages and
 /// over all N, alternately, against `parley serve` in its own process, and prints the ratio.
-/// Also prints what the brokerages cost the database (size, relations).
+/// Also prints what the brokerages cost the database (size, relations). Each brokerage has a
+/// stream open throughout, so the events of every send are numbered and read.
 ///
 /// Each side is warmed up first (`--warm-up`, 30 s): a backend's first send in a brokerage
 /// compiles its functions and plans its statements (~10 ms of CPU; decision 0044), once per
@@ -45,6 +46,19 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
         try await makeFixture(tenants[index], port: server.port, sessions: 1)
     }
     print(String(format: "  %d sessions in %.1f s", fixtures.count, Double(Stopwatch.now() - sessionsStart) / 1e9))
+
+    // One stream in each brokerage, of a user in none of its sessions: it receives nothing, but
+    // every brokerage's events are numbered and read as sends go, as wherever anyone is
+    // connected (without a stream they wait for the maintenance pass; see fanOutBenchmark). Both
+    // sides run with all of them open.
+    let observerTokens = try await inLanes(4, count: tenants.count) { index in
+        try await tenants[index].token(sub: "observer-1", role: .agent, name: "Bench Observer", ttl: .seconds(3600))
+    }
+    let observers = StreamSockets()
+    try await observers.open(port: server.port, tokens: observerTokens)
+    observers.startDraining(lanes: 1)
+    defer { observers.close() }
+    print("  a stream of another user of each brokerage open: \(observers.count)")
 
     // Sends spread over the brokerages: each message goes to the next brokerage's session.
     func spread(over brokerages: [Fixture], label: String, seconds: Double = roundSeconds) async throws -> Double {
