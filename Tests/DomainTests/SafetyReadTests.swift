@@ -23,7 +23,7 @@ struct SafetyReadTests {
     /// The safety read used to re-read every brokerage with a stream in the process, every
     /// second: with 1,000 of them, 1,000 transactions a second in as many scopes, whatever the
     /// traffic (`parley-bench --brokerages`).
-    @Test("a safety read re-reads at most its limit of brokerages, the longest unread first, none read within the second")
+    @Test("a safety read re-reads at most its limit of brokerages, the longest unread first, none read within its interval")
     func bounded() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         let listener = NotificationListener(conninfo: "", channels: [], logger: testLogger)  // never started
@@ -33,18 +33,20 @@ struct SafetyReadTests {
             let fixture = try await TenantFixture.make(database)
             subscriptions.append(try await dispatcher.subscribe(fixture.caller("agent-1"), after: nil, sink: Discard()).0)
         }
-        let first = dispatcher.safetyRead(limit: 2)
+        // An hour for "recently read", so that a slow machine's seconds change nothing.
+        let hour = Duration.seconds(3600)
+        let first = dispatcher.safetyRead(limit: 2, interval: hour)
         #expect(first.count == 2)
         try await Self.read(dispatcher, first)
-        let second = dispatcher.safetyRead(limit: 2)
+        let second = dispatcher.safetyRead(limit: 2, interval: hour)
         #expect(second.count == 2 && Set(second).isDisjoint(with: first))
         try await Self.read(dispatcher, second)
-        let third = dispatcher.safetyRead(limit: 2)
+        let third = dispatcher.safetyRead(limit: 2, interval: hour)
         #expect(third.count == 1 && Set(third).isDisjoint(with: first + second))
         try await Self.read(dispatcher, third)
-        #expect(dispatcher.safetyRead(limit: 2).isEmpty, "every brokerage was read within the second")
-        // A second on, the two read longest ago come first.
-        #expect(Set(dispatcher.safetyRead(limit: 2, now: .now + .seconds(2))) == Set(first))
+        #expect(dispatcher.safetyRead(limit: 2, interval: hour).isEmpty, "every brokerage was read within the interval")
+        // Past the interval, the two read longest ago come first.
+        #expect(Set(dispatcher.safetyRead(limit: 2, interval: hour, now: .now + hour * 2)) == Set(first))
         for subscription in subscriptions { dispatcher.unsubscribe(subscription) }
         await database.close()
     }

@@ -191,15 +191,17 @@ public final class EventDispatcher: Service, Sendable {
     /// (`parley-bench --brokerages`: 5.2 connections per brokerage, 6.2 GB of backends).
     public static let safetyReadsPerTick = 100
 
-    /// The safety read: wakes the brokerages with streams here that no read has covered for a
-    /// second, the longest unread first, at most `limit` of them. A process streaming up to
+    /// The safety read: wakes the brokerages with streams here that no read has covered for
+    /// `interval`, the longest unread first, at most `limit` of them. A process streaming up to
     /// `limit` brokerages re-reads each within about a second of a lost wake-up; one streaming
     /// N more re-reads each within about N / `limit` seconds. A brokerage with sends is read at
     /// each of them anyway.
     @discardableResult
-    func safetyRead(limit: Int = EventDispatcher.safetyReadsPerTick, now: ContinuousClock.Instant = .now) -> [String] {
+    func safetyRead(
+        limit: Int = EventDispatcher.safetyReadsPerTick, interval: Duration = .seconds(1), now: ContinuousClock.Instant = .now
+    ) -> [String] {
         let due = state.withLock { tenants -> [String] in
-            tenants.filter { $0.value.lastRead.map { now - $0 >= .seconds(1) } ?? true }
+            tenants.filter { $0.value.lastRead.map { now - $0 >= interval } ?? true }
                 .sorted { ($0.value.lastRead ?? now - .seconds(86_400)) < ($1.value.lastRead ?? now - .seconds(86_400)) }
                 .prefix(limit).map(\.key)
         }
