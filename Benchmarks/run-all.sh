@@ -11,7 +11,8 @@
 #    API (`parley serve`, 16 HTTP connections) against the minimal send (api-send-vs-minimal.sh);
 # 4. sends to an agent with 200 and with 8,000 sessions, timed and counted in instructions
 #    (send-by-sessions.sh);
-# 5. live delivery against `parley serve` in its own process: send→deliver latency with the
+# 5. live delivery against `parley serve` in its own process (this and the rest on the kit's
+#    cluster too, through PARLEY_TEST_DATABASE_URL): send→deliver latency with the
 #    POST alone, throughput with the recipient's sockets 0 / 50, latency with 1,000 and
 #    15,000 idle streams open, server memory per idle stream (parley-bench);
 # 6. provisioning 1,000 brokerages, and sends spread over 1,000 of them against over 50
@@ -42,7 +43,16 @@ Benchmarks/send-vs-minimal.sh 2>&1 | tee -a "$LOG"
 if command -v valgrind > /dev/null; then Benchmarks/send-instructions.sh 2>&1 | tee -a "$LOG"; fi
 Benchmarks/api-send-vs-minimal.sh 2>&1 | tee -a "$LOG"
 Benchmarks/send-by-sessions.sh 2>&1 | tee -a "$LOG"
-stop_kit   # the rest runs on parley-bench's own throwaway cluster
+# parley-bench runs on the kit's cluster too (durable settings, its buffers), each run in a
+# scratch database of its own, dropped at the end (`parley_bench` holds the control schema).
+PSQL=(as_pg "$PGBIN/psql" -h "$LIMITS/sock" -p "${PGPORT:-55433}" -U postgres -qAt)
+"${PSQL[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'parley_bench'" | grep -q 1 || "${PSQL[@]}" -c "CREATE DATABASE parley_bench"
+export PARLEY_TEST_DATABASE_URL="host=$LIMITS/sock port=${PGPORT:-55433} user=postgres dbname=parley_bench"
+drop_scratch() {
+    for db in $("${PSQL[@]}" -c "SELECT datname FROM pg_database WHERE datname LIKE 'parley\_scratch\_%'"); do
+        "${PSQL[@]}" -c "DROP DATABASE $db"
+    done
+}
 echo "== live delivery (parley-bench)" | tee -a "$LOG"
 .build/release/parley-bench 2>&1 | grep -v "unexpected status" | tee -a "$LOG"
 echo "== 1,000 brokerages against 50 (parley-bench --brokerages)" | tee -a "$LOG"
@@ -51,6 +61,8 @@ if [ -z "${SKIP_SEARCH:-}" ]; then
     echo "== search at 1,000,000 messages (parley-bench --search)" | tee -a "$LOG"
     .build/release/parley-bench --search 2>&1 | tee -a "$LOG"
 fi
+drop_scratch
+stop_kit
 
 echo
 echo "== summary (commit $(git rev-parse --short HEAD); full output in $LOG)"
