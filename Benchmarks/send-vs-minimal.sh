@@ -135,7 +135,7 @@ sql -d parley_send -c "SELECT pg_stat_reset()" > /dev/null
 bench parley_send "$WORK/parley_send.sql" > /dev/null
 sql -d parley_send -F ' | ' -c "
   SELECT funcname, calls, round(total_time::numeric / calls, 3) AS total_ms_per_call, round(self_time::numeric / calls, 3) AS self_ms_per_call
-  FROM pg_stat_user_functions ORDER BY total_time DESC LIMIT 12"
+  FROM pg_stat_user_functions WHERE calls > 0 ORDER BY total_time DESC LIMIT 12"
 # One send with every statement it runs logged (auto_explain, nested): the tenant scope, the
 # call, the function's statements and its triggers' (foreign-key checks included).
 one_send() {  # database, brokerage, client id
