@@ -202,7 +202,14 @@ public final class EventDispatcher: Service, Sendable {
     ) -> [String] {
         let due = state.withLock { tenants -> [String] in
             tenants.filter { $0.value.lastRead.map { now - $0 >= interval } ?? true }
-                .sorted { ($0.value.lastRead ?? now - .seconds(86_400)) < ($1.value.lastRead ?? now - .seconds(86_400)) }
+                .sorted { a, b in
+                    // Never read first, then the longest unread.
+                    switch (a.value.lastRead, b.value.lastRead) {
+                    case (nil, .some): true
+                    case (.some(let x), .some(let y)): x < y
+                    default: false
+                    }
+                }
                 .prefix(limit).map(\.key)
         }
         for slug in due { wake(slug) }
