@@ -133,12 +133,12 @@ func latency(_ fixture: Fixture, rate: Double, count: Int, connections: Int, lab
 /// Closed-loop send throughput: `senders` connections sending back to back for `seconds`;
 /// messages per second, and (given the server's process) the CPU time per message of the
 /// server, of this process (the clients) and of PostgreSQL's processes.
-@discardableResult
 ///
 /// `observer`: a token of a user of the brokerage who is in none of the fixture's sessions. Its
 /// stream, open through the run, receives nothing, but with it the server numbers and reads the
 /// brokerage's events as it does whenever anyone there is connected (without any stream the
 /// events wait for the next stream or maintenance pass, which then pays for them).
+@discardableResult
 func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: Int, label: String, server: ServerProcess? = nil,
                 observer: String? = nil) async throws -> (rate: Double, cpu: CPUPerMessage?) {
     // The recipient's live sockets, drained by one thread that discards what arrives (the
