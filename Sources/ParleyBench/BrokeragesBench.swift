@@ -52,7 +52,7 @@ func brokeragesBenchmark(count: Int, quick: Bool, roundSeconds: Double, warmUpSe
     // connected (without a stream they wait for the maintenance pass; see fanOutBenchmark). Both
     // sides run with all of them open.
     let observerTokens = try await inLanes(4, count: tenants.count) { index in
-        try await tenants[index].token(sub: "observer-1", role: .agent, name: "Bench Observer", ttl: .seconds(3600))
+        try await observerToken(tenants[index])
     }
     let observers = StreamSockets()
     try await observers.open(port: server.port, tokens: observerTokens)

@@ -36,7 +36,7 @@ func liveBenchmark(quick: Bool) async throws {
     // both runs (see fanOutBenchmark): the runs differ in the recipient's sockets only.
     for listeners in [0, 50] {
         let fanOut = try await fixture(sessions: 20)
-        let observer = try await fanOut.tenant.token(sub: "observer-1", role: .agent, name: "Bench Observer", ttl: .seconds(3600))
+        let observer = try await observerToken(fanOut.tenant)
         try await throughput(fanOut, senders: 8, seconds: seconds, listeners: listeners,
                              label: listeners == 0 ? "20 sessions, no live sockets" : "20 sessions, 50 live sockets", observer: observer)
     }
@@ -65,7 +65,7 @@ func liveBenchmark(quick: Bool) async throws {
 /// them): one such run comes first, for reference, outside the ratios.
 func fanOutBenchmark(rounds: Int) async throws {
     try await withWarmServer { _, server, fixture in
-        let observer = try await fixture.tenant.token(sub: "observer-1", role: .agent, name: "Bench Observer", ttl: .seconds(3600))
+        let observer = try await observerToken(fixture.tenant)
         _ = try await throughput(fixture, senders: 8, seconds: 10, listeners: 0,
                                  label: "reference: 20 sessions, no stream in the brokerage (its events not numbered meanwhile)", server: server)
         // Each round is none, one, fifty, fifty, one, none — or, every other round, the

@@ -209,6 +209,11 @@ func throughput(_ fixture: Fixture, senders: Int, seconds: Double, listeners: In
     return (Double(total) / elapsed, cpu)
 }
 
+/// The token of `throughput`'s observer: an agent of `tenant` in none of its sessions.
+func observerToken(_ tenant: TestTenant) async throws -> String {
+    try await tenant.token(sub: "observer-1", role: .agent, name: "Bench Observer", ttl: .seconds(3600))
+}
+
 /// CPU seconds used by the server, this process and PostgreSQL: a reading, or a difference
 /// of two divided by the messages sent between them.
 struct CPUPerMessage {
