@@ -5,9 +5,17 @@ enum PQTimestamp {
     /// Seconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01 (UTC).
     static let postgresEpochOffset: Double = 946_684_800
 
+    /// Seconds since 1970 of 0001-01-01 and of 10000-01-01: the years `format` writes out.
+    static let formattable: Range<Double> = -62_135_596_800 ..< 253_402_300_800
+
     static func format(_ date: Date) -> String {
+        // A time before year 1 or after 9999 (or not finite) is `-infinity` / `infinity`, which
+        // sort before and after every timestamp: never a trap converting it to Int64 below
+        // (a forged cursor can name any time).
+        let since1970 = date.timeIntervalSince1970
+        guard formattable.contains(since1970) else { return since1970 < formattable.lowerBound ? "-infinity" : "infinity" }
         // Whole microseconds, formatted by hand: no formatter state, no locale, exact round trip.
-        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let micros = Int64((since1970 * 1_000_000).rounded())
         let seconds = Int64((Double(micros) / 1_000_000).rounded(.down))
         let fraction = micros - seconds * 1_000_000
         var parts = gmtime_r_parts(seconds)

@@ -129,6 +129,44 @@ struct DirectoryTests {
         }
     }
 
+    @Test("a forged changes cursor naming any time is a 422 on after, never a crash; names with | or 200 letters page to the end")
+    func hostileCursors() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database, prefix: "dircur")
+            let integration = try await tenant.integrationToken()
+            // Keys far outside the years any record has: Int64's ends made the server trap
+            // converting the time back to microseconds.
+            for key in ["9223372036854775807", "-9223372036854775808", "100000000000000000000", "253402300800000000"] {
+                let forged = Base64URL.encode(Array("\(key)|00000000-0000-0000-0000-000000000000".utf8))
+                let answer = try await client.json(.get, "/v1/directory/agents?after=\(forged)", token: integration)
+                #expect(answer.status == .unprocessableContent, "\(key): \(answer.text)")
+                #expect(answer.problem?.fields == ["after"], "\(key)")
+            }
+            // Browsing by name: names holding the cursor's separator, and names whose cursor
+            // is longer than 512 characters (names of nearly 200 letters of 2 and 3 UTF-8 bytes each).
+            let surname = "Pipewright" + randomName("", length: 6)
+            let names = ["Doe | RE/MAX", "Doe || Zillow |", "|", String(repeating: "語", count: 180), String(repeating: "Ж", count: 180)]
+            let records: [[String: Any]] = names.enumerated().map { index, first in
+                ["MemberKey": "k\(index)", "MemberFirstName": first, "MemberLastName": surname, "listed": true]
+            }
+            let sync = try await client.json(.post, "/v1/directory/agents", token: integration, body: ["records": records])
+            #expect(try sync.decode(SyncAnswer.self).counts["created"] == 5, "\(sync.text)")
+            let agent = try await tenant.token(sub: "agent-1", role: .agent)
+            var seen: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let answer = try await client.json(
+                    .get, "/v1/directory?brokerage=\(tenant.slug)&limit=1" + (cursor.map { "&after=\($0)" } ?? ""), token: agent)
+                let page = try answer.page(of: Entry.self)
+                seen += page.items.map(\.MemberKey)
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen.sorted() == ["k0", "k1", "k2", "k3", "k4"])
+        }
+    }
+
     @Test("find an agent of any brokerage by name prefix and small typos, filter by city, language, designation and brokerage, in pages")
     func findAnAgent() async throws {
         try await TestApp.run { app, client in

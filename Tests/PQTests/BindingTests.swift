@@ -119,5 +119,16 @@ struct BindingTests {
             #expect(try row.decode(String.self, "i") == "txt")
         }
     }
+
+    @Test("a time beyond what PostgreSQL stores binds as ±infinity, never a trap: a forged cursor can name any time")
+    func extremeDates() async throws {
+        let dates = [Date(timeIntervalSince1970: 9.223372036854775807e12), Date(timeIntervalSince1970: -9.223372036854775808e12),
+                     Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300), Date.distantFuture.addingTimeInterval(1e15),
+                     Date(timeIntervalSince1970: .infinity), Date(timeIntervalSince1970: 253_402_300_799.5)]
+        let answers = try await withRawConnection { connection in
+            try dates.map { try connection.execParams("SELECT $1::timestamptz::text AS t", [$0.pqValue]).rows[0].decode(String.self, "t") }
+        }
+        #expect(answers == ["infinity", "-infinity", "infinity", "-infinity", "infinity", "infinity", "9999-12-31 23:59:59.5+00"])
+    }
 }
 

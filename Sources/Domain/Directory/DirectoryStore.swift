@@ -109,7 +109,9 @@ public struct DirectoryStore: Sendable {
         -> (items: [DirectoryMember], next: String?)
     {
         let position = try Keyset.decode(after)
-        let since = try position.map { Date(timeIntervalSince1970: Double(try $0.integerKey()) / 1_000_000) }
+        let since = try position.map {
+            Date(timeIntervalSince1970: Double(try $0.integerKey(in: Keyset.microsecondsOfYears1To9999)) / 1_000_000)
+        }
         let rows = try await database.withTransaction { tx in
             try await tx.query("""
                 SELECT \(Self.columns), (extract(epoch FROM d.modified_at) * 1000000)::int8 AS modified_us

@@ -2,19 +2,33 @@ import Foundation
 
 /// Opaque keyset cursors for list endpoints: base64url of `part|part|…`.
 /// Clients pass them back verbatim; a tampered or foreign cursor is a validation error.
+///
+/// Only the first part may contain `|`: it is a sort key, which can be a name ("Jane Doe |
+/// RE/MAX"), while every part after it is a number or an id. So a cursor is split at its last
+/// `count - 1` bars, never at a bar inside the name.
 public enum Cursor {
+    /// The longest cursor accepted: a name of 200 code points of 4 UTF-8 bytes each and an id,
+    /// in base64url, fit with room to spare (openapi.yaml's `After`).
+    public static let maxLength = 2048
+
     public static func encode(_ parts: [String]) -> String {
         Base64URL.encode(Array(parts.joined(separator: "|").utf8))
     }
 
     /// The parts, or a `validation_failed` error naming `field`.
     public static func decode(_ text: String, parts count: Int, field: String = "after") throws -> [String] {
-        guard text.count <= 512, let bytes = Base64URL.decode(text),
+        guard text.utf8.count <= maxLength, let bytes = Base64URL.decode(text),
             let decoded = String(validating: bytes, as: UTF8.self)
         else { throw invalid(field) }
-        let parts = decoded.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == count else { throw invalid(field) }
-        return parts
+        var parts: [String] = []
+        var rest = Substring(decoded)
+        for _ in 1..<max(count, 1) {
+            guard let bar = rest.lastIndex(of: "|") else { throw invalid(field) }
+            parts.append(String(rest[rest.index(after: bar)...]))
+            rest = rest[..<bar]
+        }
+        parts.append(String(rest))
+        return parts.reversed()
     }
 
     static func invalid(_ field: String) -> DomainError {
@@ -42,11 +56,14 @@ struct Keyset: Sendable, Hashable {
         return Keyset(key: parts[0], id: id)
     }
 
-    /// The sort key as a number (for keys written from one).
-    func integerKey(field: String = "after") throws -> Int64 {
-        guard let value = Int64(key) else { throw Cursor.invalid(field) }
+    /// The sort key as a number (for keys written from one), within `range`.
+    func integerKey(field: String = "after", in range: ClosedRange<Int64> = .min ... .max) throws -> Int64 {
+        guard let value = Int64(key), range.contains(value) else { throw Cursor.invalid(field) }
         return value
     }
+
+    /// Microseconds since 1970 of the years 0001–9999: every time a cursor of this server names.
+    static let microsecondsOfYears1To9999: ClosedRange<Int64> = -62_135_596_800_000_000 ... 253_402_300_799_999_999
 
     /// The opaque text clients pass back as `after`.
     var cursor: String { Cursor.encode([key, id.uuidString.lowercased()]) }
