@@ -36,6 +36,46 @@ struct ContactTests {
         }
     }
 
+    @Test("contacts named with the cursor's separator or 200 letters page to the end; bad details are named as the request names them")
+    func hostileNamesAndDetails() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let agent = try await tenant.token(sub: "agent-1", role: .agent)
+            let names = ["Smith | Zillow lead", "a|b|c", "|", String(repeating: "語", count: 200), String(repeating: "Ж", count: 200)]
+            for name in names {
+                #expect(try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": name]).status == .created)
+            }
+            var seen: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let answer = try await client.json(.get, "/v1/contacts?limit=1" + (cursor.map { "&after=\($0)" } ?? ""), token: agent)
+                #expect(answer.status == .ok, "\(answer.text)")
+                let page = try answer.page(of: Contact.self)
+                seen += page.items.map(\.FullName)
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen.sorted() == names.sorted())
+
+            // An email with a NUL or another control character is not an email address.
+            for email in ["a\u{0}b@example.com", "a\u{1}b@example.com"] {
+                let answer = try await client.json(.post, "/v1/contacts", token: agent, body: ["FullName": "Ctl", "Email": email])
+                #expect(answer.problem?.errors?.map { "\($0.field) \($0.code)" } == ["Email invalid_format"], "\(answer.text)")
+            }
+            // A session with a new client: bad details under the names the request used.
+            func fields(_ details: [String: String]) async throws -> [String] {
+                let answer = try await client.json(.post, "/v1/sessions", token: agent, body: ["client": details])
+                #expect(answer.status == .unprocessableContent, "\(answer.text)")
+                return answer.problem?.fields ?? []
+            }
+            #expect(try await fields(["userId": "u1", "name": "Maria", "email": "not-an-email"]) == ["client.email"])
+            #expect(try await fields(["userId": "u1", "name": "Maria", "phone": "call me"]) == ["client.phone"])
+            #expect(try await fields(["userId": "u1", "name": "Maria\nLopez"]) == ["client.name"])
+            #expect(try await fields(["userId": "u1", "name": "Maria", "email": "m\u{0}@example.com"]) == ["client.email"])
+        }
+    }
+
     @Test("create, search, patch; another agent's contacts are invisible; clients have none")
     func crud() async throws {
         try await TestApp.run { app, client in

@@ -2,10 +2,13 @@ import Foundation
 
 /// Normalization of the ways to reach a person, so duplicates are recognised.
 public enum ContactPoint {
-    /// A syntactically valid email (one `@`, a dotted domain, no spaces), trimmed; nil if not.
+    /// A syntactically valid email (one `@`, a dotted domain, no spaces or control characters),
+    /// trimmed; nil if not.
     public static func email(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.codePoints <= 254, !trimmed.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" }) else { return nil }
+        guard trimmed.codePoints <= 254, !trimmed.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" }),
+            !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { return nil }
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[0].codePoints <= 64 else { return nil }
         let domain = parts[1]

@@ -280,7 +280,8 @@ public struct SessionStore: Sendable {
         switch counterpart {
         case .newClient(let userID, let name, let email, let phone):
             let id = validator.requireText(userID, "client.userId", maxLength: 200)
-            let name = validator.requireText(name, "client.name", maxLength: 200)
+            // Checked here as the contact it becomes checks it, under the request's own names.
+            let name = validator.requireLine(name.trimmingCharacters(in: .whitespacesAndNewlines), "client.name", maxLength: 200)
             if let email, ContactPoint.email(email) == nil {
                 validator.add("client.email", "invalid_format", "client.email is not a valid email address")
             }
