@@ -211,6 +211,29 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("an attempt without an answer (timed out, refused) is retried like a failure: the delivery is not left pending for ever")
+    func noAnswerIsRetried() async throws {
+        try await WebhookReceiver.run { receiver in
+            try await TestApp.run(webhookDelivery: Self.settings(schedule: [0.2, 0.2], timeout: 0.5)) { app, client in
+                let (tenant, _) = try await ChatRequestTests.setup(app, client)
+                let integration = try await tenant.integrationToken(sub: "crm")
+                await receiver.plan("silent", [.hang(.seconds(3)), .status(200)])
+                let silent = try await Self.endpoint(client, integration, url: receiver.url("silent"), types: ["request.created"])
+                // Nothing listens on this port: the connection is refused.
+                let refused = try await Self.endpoint(client, integration, url: "http://127.0.0.1:9/hook", types: ["request.created"])
+                _ = try await ChatRequestTests.submitted(client, tenant, ChatRequestTests.visitor)
+
+                #expect(await receiver.waitFor("silent", count: 2, within: .seconds(30)).count == 2, "the timed-out attempt is tried again")
+                let detail = try #require(try await Self.finished(client, integration, silent.id))
+                #expect(detail.status == "succeeded" && detail.attempts == 2, "\(detail)")
+                #expect(detail.attemptLog?.map(\.status) == [nil, 200])
+                // The refused endpoint: every attempt of the schedule, then failed.
+                let gaveUp = try #require(try await Self.finished(client, integration, refused.id))
+                #expect(gaveUp.status == "failed" && gaveUp.attempts == 3 && gaveUp.nextAttemptAt == nil, "\(gaveUp)")
+            }
+        }
+    }
+
     @Test("the schedule runs out: the delivery fails after its last retry, and redelivery sends it again with the same webhook-id")
     func exhaustedAndRedelivered() async throws {
         try await WebhookReceiver.run { receiver in

@@ -1,4 +1,4 @@
--- parley-baseline-of: 83dafbf16aaba0df
+-- parley-baseline-of: 9bb19e7db351d42f
 --
 -- PostgreSQL database dump
 --

@@ -16,7 +16,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_delivery webhook_deliveries%ROWTYPE;
     v_endpoint webhook_endpoints%ROWTYPE;
-    v_ok boolean := p_status BETWEEN 200 AND 299;
+    -- Never NULL: an attempt without an answer (refused, timed out, a blocked address) has
+    -- p_status NULL, and a NULL here skipped the endpoint's lock and the next attempt's time,
+    -- which left the delivery pending with no time to be tried again.
+    v_ok boolean := coalesce(p_status BETWEEN 200 AND 299, false);
+    v_gone boolean := p_status IS NOT DISTINCT FROM 410;
     v_reason text;
     -- Values computed here, not in the statements: Citus refuses volatile functions in an UPDATE
     -- of a distributed table, and anything not immutable (timestamptz arithmetic) inside CASE
@@ -41,11 +45,11 @@ BEGIN
     INSERT INTO webhook_attempts (delivery_id, attempt, started_at, status, latency_ms, error, response)
     VALUES (p_delivery, v_delivery.attempts, p_started, p_status, p_latency_ms, left(p_error, 1000), left(p_response, 1000))
     ON CONFLICT (delivery_id, attempt) DO NOTHING;
-    IF NOT (v_ok OR p_retry_in IS NULL OR p_status = 410) THEN
+    IF NOT (v_ok OR p_retry_in IS NULL OR v_gone) THEN
         v_next := v_now + make_interval(secs => p_retry_in);
     END IF;
     UPDATE webhook_deliveries SET
-        status = CASE WHEN v_ok THEN 'succeeded' WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'pending' END,
+        status = CASE WHEN v_ok THEN 'succeeded' WHEN p_retry_in IS NULL OR v_gone THEN 'failed' ELSE 'pending' END,
         retry_step = retry_step + 1,
         next_attempt_at = v_next,
         lease_until = NULL,
@@ -65,13 +69,13 @@ BEGIN
         failing_since = CASE WHEN failing_since IS NULL OR last_failed_at < v_gap_start THEN p_started ELSE failing_since END,
         last_failed_at = p_started
     WHERE id = v_delivery.endpoint_id RETURNING * INTO v_endpoint;
-    IF p_status = 410 THEN
+    IF v_gone THEN
         v_reason := 'the endpoint answered 410 Gone';
     ELSIF v_endpoint.enabled AND v_endpoint.failing_since <= v_now - make_interval(secs => p_disable_after) THEN
         v_reason := 'every attempt failed since ' || to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
     END IF;
     IF v_reason IS NULL OR NOT v_endpoint.enabled THEN
-        RETURN CASE WHEN p_retry_in IS NULL OR p_status = 410 THEN 'failed' ELSE 'retrying' END;
+        RETURN CASE WHEN p_retry_in IS NULL OR v_gone THEN 'failed' ELSE 'retrying' END;
     END IF;
     UPDATE webhook_endpoints SET enabled = false, disabled_reason = v_reason, updated_at = v_now
     WHERE id = v_endpoint.id;
