@@ -57,6 +57,27 @@ struct SessionTests {
         }
     }
 
+    @Test("a user id with a quote fused to a combining or prepend mark is one recipient of its session's events, never more")
+    func quoteInsideAGrapheme() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            // `"` + U+0301 is one Character, as is U+0600 + `"`: escaped character by character,
+            // neither quote was escaped, and the second id split into three recipients.
+            for id in ["a\"\u{301}b", "x\u{600}\",client-1,\"\u{301}y"] {
+                let created = try await client.json(.post, "/v1/sessions", token: pair.agent, body: ["client": ["userId": id, "name": "Quote"]])
+                #expect(created.status == .created, "\(created.text)")
+                let session = try created.decode(Session.self).id
+                let recipients = try await app.database.withTenant(pair.tenant.scope) { tx in
+                    try await tx.query("""
+                        SELECT DISTINCT r FROM (SELECT unnest(recipients) AS r FROM event_outbox WHERE session_id = $1::uuid
+                                                UNION ALL SELECT unnest(recipients) FROM events WHERE session_id = $1::uuid) AS x
+                        """, [session]).rows.map { try $0.decode(String.self, "r") }
+                }
+                #expect(Set(recipients) == ["agent-1", id], "\(recipients)")
+            }
+        }
+    }
+
     @Test("agent-to-agent sessions carry the agentToAgent badge and filter by kind")
     func agentToAgent() async throws {
         try await TestApp.run { app, client in

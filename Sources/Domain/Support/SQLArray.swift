@@ -3,14 +3,21 @@ import Foundation
 /// PostgreSQL array literals for binding a list as one parameter (`$1::text[]`, `$1::uuid[]`).
 enum SQLArray {
     /// A text[] literal with every element quoted and escaped.
+    ///
+    /// Escaped scalar by scalar, as PostgreSQL's array parser reads it (byte by byte): a `"`
+    /// with a combining mark after it, or a prepend character before it, is one Swift
+    /// `Character` that is not equal to `"`, and went into the literal unescaped — ending the
+    /// element there, so an id could add elements of its choosing to the array.
     static func text(_ values: [String]) -> String {
         "{" + values.map { value in
-            var quoted = "\""
-            for character in value {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
+            var quoted = String.UnicodeScalarView()
+            quoted.append("\"")
+            for scalar in value.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { quoted.append("\\") }
+                quoted.append(scalar)
             }
-            return quoted + "\""
+            quoted.append("\"")
+            return String(quoted)
         }.joined(separator: ",") + "}"
     }
 
