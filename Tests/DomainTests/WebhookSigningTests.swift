@@ -50,6 +50,8 @@ struct WebhookSigningTests {
             "https://169.254.169.254/latest/meta-data/", "https://100.64.0.1/", "https://0.0.0.0/", "https://[::1]/",
             "https://[::ffff:10.0.0.1]/", "https://[fd12:3456::1]/", "https://[fe80::1]/", "https://localhost/",
             "https://api.localhost/", "https://metadata.google.internal/", "https://224.0.0.1/",
+            // IPv4 inside IPv6 through a translator: NAT64 and 6to4.
+            "https://[64:ff9b::a9fe:a9fe]/", "https://[64:ff9b::7f00:1]/", "https://[64:ff9b:1::a00:1]/", "https://[2002:a00:1::]/",
         ] {
             #expect(code(blocked) == "blocked_address", "\(blocked)")
         }
@@ -60,6 +62,8 @@ struct WebhookSigningTests {
         #expect(WebhookURLPolicy().allowedHosts.isEmpty)
         #expect(WebhookURLPolicy.blockedReason(address: "203.0.113.9") == nil)
         #expect(WebhookURLPolicy.blockedReason(address: "::1") != nil)
+        #expect(WebhookURLPolicy.blockedReason(address: "64:ff9b::cb00:7109") == nil, "NAT64 of a public address")
+        #expect(WebhookURLPolicy.blockedReason(address: "2002:cb00:7109::1") == nil, "6to4 of a public address")
     }
 
     @Test("delivery connects only to an address checked at that moment: names and literals that lead inside are refused", arguments: [

@@ -118,6 +118,16 @@ public struct WebhookURLPolicy: Sendable {
             if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
                 return IPv4("\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])")?.blockedReason
             }
+            // IPv4 embedded by a translator: NAT64 (64:ff9b::/96 and the local 64:ff9b:1::/48,
+            // the address in the last four bytes) and 6to4 (2002::/16, in bytes 2–5). The
+            // IPv4 address decides, as for a mapped one.
+            if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] {
+                return IPv4("\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])")?.blockedReason
+            }
+            if bytes[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] { return "a local NAT64 address" }
+            if bytes[0] == 0x20 && bytes[1] == 0x02 {
+                return IPv4("\(bytes[2]).\(bytes[3]).\(bytes[4]).\(bytes[5])")?.blockedReason
+            }
             if bytes[0] & 0xfe == 0xfc { return "a private address" }
             if bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 { return "a link-local address" }
             if bytes[0] == 0xff { return "a multicast address" }
