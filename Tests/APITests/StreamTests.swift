@@ -273,6 +273,29 @@ struct StreamTests {
         }
     }
 
+    @Test("a client that pings and never reads is read no further once its pongs back up; a refused stream closes as soon as the client answers the close")
+    func pingFloodAndRefusalClose() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let port = try Self.port(client)
+            // Up to 256 MiB of pings within 25 s: the server reads until its answers fill the
+            // socket's buffers, then stops reading until the client reads its pongs, which it
+            // never does. (It kept reading, and kept every pong in memory.)
+            let flood = try await RawWebSocket.floodPings(port: port, token: pair.agent, limit: 256 << 20, stall: .seconds(2), seconds: 25)
+            #expect(flood.stalled, "the server kept reading pings it could not answer: \(flood)")
+            #expect(flood.bytesSent < 256 << 20)
+            // The server is still well: a new stream opens.
+            let after = try await TestStream.connect(port: port, token: pair.agent)
+            #expect(await after.next()?.type == "hello")
+            await after.close()
+
+            // A bad token: the error frame and the close; the client's answer to the close is
+            // read, so the socket closes at once, not when the server's 5 s wait runs out.
+            let took = try #require(try await RawWebSocket.refusalCloseTime(port: port, token: "garbage"))
+            #expect(took < .seconds(2), "\(took)")
+        }
+    }
+
     @Test("the badge counts unread messages in active sessions only")
     func badge() async throws {
         try await TestApp.run { app, client in

@@ -281,7 +281,7 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Stops reading from the socket while a task handles a message.
     private func pause() {
         busy = true
-        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        updateReading()
     }
 
     /// Handles the messages that waited, then reads again.
@@ -291,7 +291,23 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             handle(waiting.removeFirst())
         }
         guard !busy else { return }
-        context?.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        updateReading()
+    }
+
+    /// Reads from the socket unless a message is being handled or what was written to it has
+    /// backed up (the channel is not writable: the client does not read). A client's ping is
+    /// answered with a pong written straight to the socket, outside the subscription's bounded
+    /// outbox: a client that pings and never reads would otherwise queue pongs in the server's
+    /// memory without end. Not reading leaves its pings in the kernel's buffers, and its stream
+    /// ends when our own ping goes unanswered.
+    private func updateReading() {
+        guard let context else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: !busy && context.channel.isWritable).whenFailure { _ in }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading()
+        context.fireChannelWritabilityChanged()
     }
 
     // MARK: - Closing
@@ -316,6 +332,11 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let context, !isClosing else { return nil }
         state = .closing
         timer?.cancel()
+        // Read again if an opening or a check had paused reading: the client's close frame,
+        // answering ours, is what lets the socket close now rather than at the close timeout.
+        busy = false
+        waiting = []
+        updateReading()
         return context
     }
 
