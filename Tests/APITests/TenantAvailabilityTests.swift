@@ -76,5 +76,21 @@ struct TenantAvailabilityTests {
         }
         #expect(answer == .ok)
         #expect(try await server.withClient { try await $0.json(.get, "/ready") }.text.contains(#""status":"ready""#))
+
+        // A stream open while the brokerage's migration fails again: it ends with 1013
+        // (reconnect later), not 4401, which tells a client its token is no good.
+        let open = try await TestStream.connect(port: server.port, token: bad)
+        #expect(await open.next()?.type == "hello")
+        try await database.withTransaction { tx in
+            try await tx.query("UPDATE parley.tenants SET migrated_checksum = 'an-older-build' WHERE slug = $1", [broken.slug.rawValue])
+            try await tx.query("DELETE FROM \(schema).schema_migrations WHERE version = $1", [forgotten])
+        }
+        _ = try await NIOThreadPool.singleton.runIfActive {
+            try ServerProcess.run([ServerProcess.executable, "migrate"], environment: ["DATABASE_URL": conninfo, "LOG_LEVEL": "critical"])
+        }
+        let ended = await open.next(timeout: .seconds(20))
+        #expect(ended?.type == "error" && ended?.code == "tenant_unavailable", "\(String(describing: ended))")
+        for _ in 0..<200 where !open.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(open.closeCode == 1013)
     }
 }

@@ -6,7 +6,8 @@ import Synchronization
 /// Ends open streams whose credentials end: each stream's token is verified again every
 /// `interval` and at the moment it expires. A token that no longer verifies (expired, signing
 /// key retired, a visitor's request declined or expired) gets an `error` frame with the
-/// problem code and the stream closes with 4401; a database that cannot be asked keeps it open.
+/// problem code and the stream closes with 4401; a brokerage that became unavailable closes
+/// with 1013 (`tenant_unavailable`); a database that cannot be asked keeps it open.
 ///
 /// One loop for every stream of the process instead of a sleeping task per stream: a task
 /// keeps the memory its deepest call ever needed until it ends, and an idle stream should cost
@@ -75,8 +76,12 @@ final class CredentialWatch: Service, Sendable {
             do {
                 _ = try await verifier.verify(entry.credentials.token)
             } catch let problem as Problem {
+                // A token that no longer verifies ends with 4401 (get a new one); a brokerage
+                // that became unavailable (503) with 1013, as its streams are refused at their
+                // opening then: the token is still good, and a client told 4401 would drop it.
+                let unavailable = problem.status == .serviceUnavailable
                 entry.subscription.push(.error(code: problem.code, message: problem.detail ?? "the token no longer verifies"))
-                entry.subscription.terminate(.credentialsEnded(problem.code))
+                entry.subscription.terminate(unavailable ? .unavailable(problem.code) : .credentialsEnded(problem.code))
                 remove(entry.subscription)
                 continue
             } catch {

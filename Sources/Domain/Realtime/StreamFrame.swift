@@ -98,6 +98,13 @@ public struct StreamTermination: Sendable, Hashable {
     public static func credentialsEnded(_ code: String) -> StreamTermination {
         StreamTermination(closeCode: 4401, reason: code)
     }
+
+    /// 1013 (try again later): the stream's brokerage became unavailable while it was open (a
+    /// migration of it failed, decision 0016). The token is still good: the client reconnects
+    /// after a pause, as when a stream is refused for the same reason at its opening.
+    public static func unavailable(_ code: String) -> StreamTermination {
+        StreamTermination(closeCode: 1013, reason: code)
+    }
 }
 
 /// Caps on live streams (docs/decisions/0015).
