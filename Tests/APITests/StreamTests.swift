@@ -105,6 +105,50 @@ struct StreamTests {
         }
     }
 
+    @Test("a replay that fails ends the stream with 1013 and the cursor to resume from: live events never follow a gap")
+    func replayFailureEndsTheStream() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            // The agent's stream keeps the brokerage's events numbered as they are sent.
+            let agent = try await TestStream.connect(port: try Self.port(client), token: pair.agent)
+            _ = await agent.next()
+            let first = try await TestStream.connect(port: try Self.port(client), token: pair.client)
+            _ = await first.next()
+            _ = try await pair.send(client, "seen")
+            let lastID = try #require(await first.nextEvent(["message.created"])?.id)
+            await first.close()
+            for index in 1...3 { _ = try await pair.send(client, "missed \(index)") }
+            for _ in 0..<4 { #expect(await agent.nextEvent(["message.created"]) != nil) }
+
+            // The replay's read waits for a lock this test holds, and is cancelled there.
+            let lock = try await HeldTransaction(database: nil, "BEGIN; LOCK TABLE \(pair.tenant.scope.schema.quoted).events IN ACCESS EXCLUSIVE MODE")
+            let second = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=\(lastID)")
+            #expect(await second.next()?.type == "hello")
+            var cancelled = 0
+            for _ in 0..<200 where cancelled == 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                cancelled = try await withRawConnection { admin in
+                    try admin.execParams("""
+                        SELECT count(pg_cancel_backend(pid)) AS n FROM pg_stat_activity
+                        WHERE wait_event_type = 'Lock' AND query LIKE '%min(pos)%' AND pid <> pg_backend_pid()
+                        """, []).rows[0].decode(Int.self, "n")
+                }
+            }
+            #expect(cancelled == 1)
+            let failed = await second.next(timeout: .seconds(10))
+            #expect(failed?.type == "error" && failed?.code == "replay_failed", "\(String(describing: failed))")
+            await lock.release()
+            // A message after the failure: it must not arrive on this stream ahead of the three
+            // it could not replay; the stream ends and names where to resume.
+            _ = try await pair.send(client, "after the failure")
+            let next = await second.nextEvent(["message.created"], timeout: .seconds(3))
+            #expect(next == nil, "a live event followed the gap: \(String(describing: next))")
+            for _ in 0..<100 where !second.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(second.closeCode == 1013)
+            #expect(second.closeReason?.contains("after=\(lastID)") == true, "\(String(describing: second.closeReason))")
+        }
+    }
+
     @Test("two server processes: a message sent through one reaches a socket on the other exactly once, also while its LISTEN backend is killed five times under load")
     func twoProcessesAndListenerKill() async throws {
         let channels = TestApp.newChannelPrefix()

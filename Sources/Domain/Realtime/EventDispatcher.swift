@@ -123,8 +123,12 @@ public final class EventDispatcher: Service, Sendable {
             do {
                 try await replay(subscription, after: after, upTo: highWater)
             } catch {
+                // Not live from here: the events it could not replay would be a gap the client
+                // cannot see (its last event id would move past them). It ends, naming the last
+                // event it was sent, and resumes from there.
                 logger.warning("stream replay failed", metadata: ["error": "\(error)"])
-                subscription.push(.error(code: "replay_failed", message: "could not replay missed events; reconnect with after"))
+                subscription.push(.error(code: "replay_failed", message: "could not replay missed events; reconnect with after=\(subscription.lastQueued)"))
+                subscription.terminate(.replayFailed)
             }
             subscription.finishReplay()
         }

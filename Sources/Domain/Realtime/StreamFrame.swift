@@ -99,6 +99,12 @@ public struct StreamTermination: Sendable, Hashable {
         StreamTermination(closeCode: 4401, reason: code)
     }
 
+    /// 1013 (try again later): the events after the client's cursor could not be replayed (the
+    /// database failed). The stream ends rather than going on live past events it could not
+    /// send; the close reason names the cursor to resume from (`Subscription.closeReason`): the
+    /// last event replayed ahead of the close.
+    public static let replayFailed = StreamTermination(closeCode: 1013, reason: "replay failed")
+
     /// 1013 (try again later): the stream's brokerage became unavailable while it was open (a
     /// migration of it failed, decision 0016). The token is still good: the client reconnects
     /// after a pause, as when a stream is refused for the same reason at its opening.

@@ -63,7 +63,7 @@ public final class Subscription: Sendable {
     /// which the socket carries ahead of the close frame.
     public func closeReason(_ termination: StreamTermination) -> String {
         switch termination {
-        case .slowConsumer, .goingAway: "\(termination.reason); resume with after=\(lastQueued)"
+        case .slowConsumer, .goingAway, .replayFailed: "\(termination.reason); resume with after=\(lastQueued)"
         default: termination.reason
         }
     }
