@@ -111,7 +111,8 @@ struct LiveDeliveryTests {
         try await TestApp.run { app, client in
             let pair = try await Pair.make(app, client)
             let future = try await TestStream.connect(port: try Self.port(client), token: pair.client, query: "after=999999999")
-            #expect(await future.next()?.type == "hello")
+            let hello = try #require(await future.next())
+            #expect(hello.type == "hello")
             let error = try #require(await future.next(timeout: .seconds(10)))
             #expect(error.type == "error")
             #expect(error.code == "resync_required")
@@ -119,6 +120,10 @@ struct LiveDeliveryTests {
             let live = try #require(await future.nextEvent(["message.created"], timeout: .seconds(10)))
             #expect(try live.data(Message.self).text == "live after resync")
             let cursor = try #require(live.id)
+            // The stream continues from hello's cursor, not from the cursor it could not use: a
+            // client that keeps hello's cursor until an event comes resumes from there.
+            let helloCursor = try #require(hello.cursor.flatMap { Int64($0) })
+            #expect(helloCursor < 999_999_999 && Int64(cursor) ?? 0 > helloCursor, "hello \(helloCursor), first event \(cursor)")
             await future.close()
 
             // Age everything so far past the retention, and trim.

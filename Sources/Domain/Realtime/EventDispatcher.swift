@@ -96,6 +96,11 @@ public final class EventDispatcher: Service, Sendable {
     public func subscribe(_ caller: Caller, after: Int64?, sink: any StreamSink) async throws -> (Subscription, cursor: Int64) {
         let slug = caller.tenant.slug.rawValue
         let head = try await committedHead(caller.tenant)
+        // A cursor beyond everything committed (another database's, or one from before a
+        // restore) cannot be replayed: the stream starts live as one without a cursor, so that
+        // hello's cursor is where it continues from, and the client is told to resync.
+        let beyond = after.map { $0 > head } ?? false
+        let after = beyond ? nil : after
         // Registering and reading the high-water mark happen together: every event after it
         // is offered to the subscription live (held until the replay is done).
         let (subscription, highWater) = try state.withLock { tenants throws(StreamLimitReached) -> (Subscription, Int64) in
@@ -118,7 +123,12 @@ public final class EventDispatcher: Service, Sendable {
         // Registered before the flag is read, and `closeAllStreams` sets the flag before it
         // collects the streams: a stream opened during shutdown is closed by one or the other.
         if draining.withLock({ $0 }) { subscription.terminate(.goingAway) }
-        guard let after else { return (subscription, subscription.lastQueued) }
+        if beyond {
+            subscription.push(.error(code: "resync_required", message: Self.resyncMessage(after: head + 1, head: head)))
+        }
+        // The floor it was made with, not `lastQueued` read now: a drain may have queued an event
+        // for it since, and hello's cursor would then be that event's id.
+        guard let after else { return (subscription, max(highWater, head)) }
         Task {
             do {
                 try await replay(subscription, after: after, upTo: highWater)
