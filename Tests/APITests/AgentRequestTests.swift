@@ -236,6 +236,33 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("a brokerage deleted while its agent's request is pending: the request expires for the asked agent, and accepting it creates nothing")
+    func askerDeleted() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            let asked = try await world.ask(client)
+            #expect(asked.status == .created, "\(asked.text)")
+            let id = try asked.decode(Sent.self).id
+            // Another pending request from alpha that the deletion could not reach (it is put
+            // back to pending after): accepting it must not open a session in whatever brokerage
+            // has the slug then.
+            let store = app.dependencies.tenants
+            try await store.delete(try #require(try await store.find(world.alpha.slug)))
+            let seen = try await client.json(.get, "/v1/chat-requests?source=agent&status=expired", token: world.bea).items(ChatRequest.self)
+            #expect(seen.map(\.id) == [id], "the deleted brokerage's request expired with it")
+            try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("UPDATE chat_requests SET status = 'pending', decided_at = NULL WHERE id = $1::uuid", [id])
+            }
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: world.bea)
+            #expect(accepted.status == .conflict, "\(accepted.text)")
+            #expect(accepted.code == "request_expired")
+            let sessions = try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM sessions").rows[0].decode(Int.self, "n")
+            }
+            #expect(sessions == 0, "nothing was created for a request whose asker is gone")
+        }
+    }
+
     @Test("duplicates, decline notes kept by the decliner, blocking an agent or a brokerage, the hourly limit, unlisted agents, and a request within one brokerage")
     func rules() async throws {
         try await TestApp.run { app, client in

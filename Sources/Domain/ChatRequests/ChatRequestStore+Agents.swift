@@ -223,6 +223,9 @@ extension ChatRequestStore {
             leadSource: "Agent directory", preferredContactMethod: .chat)
     }
 
+    /// 409 `request_expired`: the asking agent's brokerage no longer exists.
+    static let askerGone = DomainError.conflict(code: "request_expired", message: "the asking agent's brokerage no longer exists")
+
     /// Accepts an agent's request (the caller's transaction, locked row `row`): a `kind: agent`
     /// session between the two, with the request's message as its first message, each agent
     /// the other's contact. Across brokerages, the asking agent's brokerage gets its own copy
@@ -239,6 +242,20 @@ extension ChatRequestStore {
         let requesterName = requester.record.MemberFullName ?? key
         let session = UUID()
         let peers = crossing ? [brokerage] : []
+        // The asking side must still be there, as this very request: a brokerage deleted since
+        // has no side (its role is gone), and one that got its slug later never asked.
+        if crossing {
+            let scope = try SharedCopies.scope(brokerage)
+            let present = try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
+            if present {
+                try await tx.enter(scope)
+                let asked = try await tx.query("SELECT 1 FROM sent_chat_requests WHERE id = $1", [id]).first != nil
+                try await tx.enter(caller.tenant.scope)
+                if !asked { throw Self.askerGone }
+            } else {
+                throw Self.askerGone
+            }
+        }
 
         // The asked agent's copy (the caller's brokerage).
         try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)

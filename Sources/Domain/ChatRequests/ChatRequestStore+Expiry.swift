@@ -31,4 +31,20 @@ extension ChatRequestStore {
         }
         return expired
     }
+
+    /// The pending requests of a deleted brokerage's agents to this one's (the transaction's
+    /// scope) expire: nobody is left to talk to, and accepting one would open a session with
+    /// whatever brokerage has the slug later. Each is announced to its agent, with their badge.
+    static func expireFromDeleted(_ tx: Transaction, brokerage: String, ttl: Int) async throws {
+        let rows = try await tx.query("""
+            UPDATE chat_requests r SET status = 'expired', decided_at = now()
+            WHERE r.source = 'agent' AND r.requester_brokerage = $1 AND r.status = 'pending'
+            RETURNING \(Self.columns)
+            """, [brokerage]).rows
+        for row in rows {
+            let request = try Self.request(row, viewer: nil, ttl: ttl)
+            try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [request.agentId], data: request)
+        }
+        try await BadgeStore.announce(tx, users: try rows.map { try $0.decode(String.self, "agent_id") })
+    }
 }

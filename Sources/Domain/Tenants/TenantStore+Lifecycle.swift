@@ -217,7 +217,8 @@ extension TenantStore {
 
     /// Removes a brokerage: its schema with every row and file, its roles (the reporting login
     /// too), its control rows (signing keys, directory records). Other brokerages' copies of
-    /// sessions shared with it stay theirs, and stop naming it as a peer.
+    /// sessions shared with it stay theirs, and stop naming it as a peer; its agents' pending
+    /// requests to their agents expire.
     public func delete(_ tenant: Tenant) async throws {
         try await database.withTransaction { tx in
             guard try await tx.query("SELECT 1 FROM parley.tenants WHERE id = $1 FOR UPDATE", [tenant.id]).first != nil else {
@@ -240,6 +241,7 @@ extension TenantStore {
                 do {
                     try await database.withTenant(other.scope) { tx in
                         try await tx.query("UPDATE sessions SET peers = array_remove(peers, $1) WHERE $1 = ANY (peers)", [tenant.slug.rawValue])
+                        try await ChatRequestStore.expireFromDeleted(tx, brokerage: tenant.slug.rawValue, ttl: other.settings.chatRequestTTLHours)
                     }
                 } catch {
                     logger.warning("could not unlink a deleted brokerage's shared sessions", metadata: [
