@@ -91,7 +91,7 @@ export class LiveStream {
       // 4429: this user has too many streams open (other tabs): keep trying, slowly.
       this.status(close.code === 4429 ? 'busy' : 'offline');
       if (close.code === 4429) this.backoff = 10_000;
-      if (this.closed || close.code === 4401 || close.code === 4400) {
+      if (this.closed || close.code === 4401 || close.code === 4403 || close.code === 4400) {
         this.handlers.onEnded?.(close.code, close.reason);
         return;
       }

@@ -275,6 +275,11 @@ struct StreamTests {
             let refused = try await RawWebSocket.exchange(port: try Self.port(client), token: "garbage")
             #expect(refused.texts.count == 1 && refused.texts.first?.contains(#""code":"invalid_token""#) == true, "\(refused)")
             #expect(refused.closeCode == 4401)
+            // An integration's token is good, but serves the integration API only: 4403, which a
+            // client does not retry (1011, a fault of the server's, it would retry for ever).
+            let integration = try await RawWebSocket.exchange(port: try Self.port(client), token: try await pair.tenant.integrationToken())
+            #expect(integration.texts.first?.contains(#""code":"integration_token""#) == true, "\(integration)")
+            #expect(integration.closeCode == 4403)
             // A cursor that is no cursor: an error frame naming the problem, 4400.
             let badCursor = try await RawWebSocket.exchange(port: try Self.port(client), token: pair.agent, query: "after=yesterday")
             #expect(badCursor.texts.first?.contains(#""code":"validation_failed""#) == true, "\(badCursor)")

@@ -32,6 +32,8 @@ final class StreamService: Sendable {
         /// Also: the token expired, its key was retired, or a visitor's request closed while
         /// the stream was open (StreamTermination.credentialsEnded).
         static let unauthorized: UInt16 = 4401
+        /// The token is good but may not open a stream (an integration's token).
+        static let forbidden: UInt16 = 4403
         static let authTimeout: UInt16 = 4408
         /// The upgrade request's query was not acceptable (e.g. `after` is not a cursor).
         static let badRequest: UInt16 = 4400
@@ -108,10 +110,13 @@ final class StreamService: Sendable {
             throw Refusal(code: problem.code, message: problem.detail ?? problem.title,
                           closeCode: limit == .user ? CloseCode.tooManyStreams : CloseCode.tryAgainLater)
         } catch {
-            // 401s close with 4401; an unavailable brokerage or database (503) with "try again later".
+            // 401s close with 4401, 403s (an integration's token) with 4403; an unavailable
+            // brokerage or database (503) with "try again later". Anything else is ours (1011),
+            // which a client retries: a token that can never open a stream must not get it.
             let problem = ProblemMapping.problem(for: error)
             let close = switch problem.status {
             case .unauthorized: CloseCode.unauthorized
+            case .forbidden: CloseCode.forbidden
             case .serviceUnavailable: CloseCode.tryAgainLater
             default: CloseCode.internalError
             }
