@@ -4,6 +4,7 @@ import DatabaseTesting
 import Domain
 import Foundation
 import HTTPTypes
+import NIOCore
 import ParleyTesting
 import Testing
 
@@ -115,6 +116,27 @@ struct HardeningTests {
             #expect(delete.status == .methodNotAllowed)
             #expect(delete.headers[.allow] == "POST, GET")
             #expect(try await client.send(.get, "/v1/nothing-here").status == .notFound)
+        }
+    }
+
+    @Test("a JSON body declared as another media type is 415 unsupported_media_type; application/json with a charset, +json types and no Content-Type are read")
+    func jsonMediaType() async throws {
+        try await TestApp.run { app, client in
+            let tenant = try await TestTenant.make(app.database)
+            let agent = try await tenant.token(sub: "agent-1", role: .agent)
+            func post(_ type: String?, _ name: String) async throws -> APIResponse {
+                var headers: HTTPFields = [.authorization: "Bearer \(agent)"]
+                if let type { headers[.contentType] = type }
+                return try await client.execute(uri: "/v1/contacts", method: .post, headers: headers, body: ByteBuffer(string: #"{"FullName":"\#(name)"}"#))
+            }
+            for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"] {
+                let refused = try await post(type, "Nobody")
+                #expect(refused.status == .unsupportedMediaType, "\(type): \(refused.text)")
+                #expect(refused.code == "unsupported_media_type")
+            }
+            for (index, type) in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json", nil].enumerated() {
+                #expect(try await post(type, "Person \(index)").status == .created, "\(type ?? "none")")
+            }
         }
     }
 

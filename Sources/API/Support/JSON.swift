@@ -13,8 +13,21 @@ extension Request {
     /// Decodes the JSON body. Unlike `decode(as:context:)`, a `DecodingError` is passed on
     /// untouched so `ProblemMiddleware` can name the offending field (422) or say the body is
     /// not JSON (400). Bodies above the context's `maxUploadSize` are 413.
+    ///
+    /// A body declared as another media type is 415 `unsupported_media_type` (a form post or a
+    /// text body read as JSON would fail later with a less helpful answer, or not at all); one
+    /// without a `Content-Type` is read as JSON.
     func decodeJSON<T: Decodable>(as type: T.Type, context: ParleyRequestContext) async throws -> T {
-        try await context.requestDecoder.decode(type, from: self, context: context)
+        if let declared = headers[.contentType], !Self.isJSON(declared) {
+            throw DomainError.unsupportedMediaType(code: "unsupported_media_type", message: "send the body as application/json")
+        }
+        return try await context.requestDecoder.decode(type, from: self, context: context)
+    }
+
+    /// `application/json` or a `+json` type (`application/merge-patch+json`), any parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 }
 
