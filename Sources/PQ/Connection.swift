@@ -28,12 +28,25 @@ public final class Connection: Sendable {
         finish()
     }
 
+    /// TCP settings every connection gets unless its conninfo names them (they come before it,
+    /// and libpq takes the last value of a key): a server that is gone without a word (a host
+    /// that died, a failover that moved the address) is noticed within about a minute — after
+    /// 30 s without traffic, three probes 10 s apart, or 60 s of data sent and not acknowledged
+    /// — instead of the kernel's two hours of idleness or ~15 minutes of retransmission. A
+    /// read waiting on such a connection fails then, rather than holding what waits on it (a
+    /// brokerage's event reads, one at a time) for as long. Unix sockets ignore them.
+    public static let tcpDefaults: [(key: String, value: String)] = [
+        ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+        ("tcp_user_timeout", "60000"),
+    ]
+
     /// Connects with a `postgresql://` URL or a `key=value` conninfo string.
     ///
-    /// The session always uses UTF-8, ISO dates in UTC, and names itself `applicationName`.
+    /// The session always uses UTF-8, ISO dates in UTC, and names itself `applicationName`;
+    /// TCP settings it does not name are `tcpDefaults`.
     public static func connect(_ conninfo: String, applicationName: String = "parley") throws -> Connection {
-        let keywords = ["dbname", "client_encoding", "application_name", "options"]
-        let values = [conninfo, "UTF8", applicationName, "-c TimeZone=UTC -c DateStyle=ISO"]
+        let keywords = tcpDefaults.map(\.key) + ["dbname", "client_encoding", "application_name", "options"]
+        let values = tcpDefaults.map(\.value) + [conninfo, "UTF8", applicationName, "-c TimeZone=UTC -c DateStyle=ISO"]
         let conn = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -51,6 +64,20 @@ public final class Connection: Sendable {
         // caller needs (errors arrive as results), so they are dropped.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         return Connection(conn)
+    }
+
+    /// The value of a connection option in effect (`PQconninfo`), or nil if it is not set.
+    public func option(_ key: String) -> String? {
+        handle.withLock { conn -> String? in
+            guard let conn, let options = PQconninfo(conn.pointer) else { return nil }
+            defer { PQconninfoFree(options) }
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if String(cString: keyword) == key { return option.pointee.val.map { String(cString: $0) } }
+                option += 1
+            }
+            return nil
+        }
     }
 
     /// Closes the connection. Idempotent; later calls on this connection fail with `.connectionLost`.

@@ -1,10 +1,31 @@
 import DatabaseTesting
 import Foundation
+import NIOPosix
 import PQ
 import Testing
 
 @Suite("PQ: errors, notifications, lifecycle")
 struct ErrorTests {
+    @Test("every connection notices a server gone without a word within about a minute (TCP keepalives, user timeout), unless its conninfo says otherwise")
+    func tcpDefaults() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let (defaults, overridden) = try await NIOThreadPool.singleton.runIfActive {
+            let plain = try Connection.connect(conninfo)
+            defer { plain.finish() }
+            // The same settings named by the conninfo: its values win. (A URL takes them as
+            // query parameters.)
+            let own = conninfo.contains("://")
+                ? conninfo + (conninfo.contains("?") ? "&" : "?") + "keepalives_idle=5&tcp_user_timeout=1000"
+                : conninfo + " keepalives_idle=5 tcp_user_timeout=1000"
+            let named = try Connection.connect(own)
+            defer { named.finish() }
+            return (["keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"].map { plain.option($0) },
+                    [named.option("keepalives_idle"), named.option("tcp_user_timeout"), named.option("keepalives_count")])
+        }
+        #expect(defaults == ["30", "10", "3", "60000"])
+        #expect(overridden == ["5", "1000", "3"])
+    }
+
     @Test("a unique violation carries SQLSTATE 23505 and the constraint name")
     func uniqueViolation() async throws {
         let error = try await withRawConnection { connection -> PQError? in
