@@ -367,8 +367,14 @@ public final class EventDispatcher: Service, Sendable {
         }
         var position = after
         while position < highWater {
+            // Paced to the socket: a client that keeps up waits a few milliseconds; one that does
+            // not read is looked at less and less often (up to every 100 ms) until its stream
+            // ends (its writes back up, so the server stops reading it and its ping goes
+            // unanswered: 1001 within a minute).
+            var wait = 5
             while subscription.isBackedUp, subscription.termination == nil {
-                try await Task.sleep(for: .milliseconds(5))
+                try await Task.sleep(for: .milliseconds(wait))
+                wait = min(wait * 2, 100)
             }
             if subscription.termination != nil { return }
             let page = try await database.withTenant(subscription.tenant.scope) { tx in
