@@ -110,10 +110,11 @@ func withWarmServer(_ body: (Database, ServerProcess, Fixture) async throws -> V
 }
 
 /// `--latency [R]`: only send→deliver at 200 msgs/s over 20 sessions (issue 15, point 5), R
-/// rounds of: no other streams, 1,000 idle streams of another brokerage, the same again, none.
-/// The idle streams (of a brokerage provisioned before the first round) are opened 2 s before
-/// their round and closed after it.
-func latencyBenchmark(rounds: Int) async throws {
+/// rounds of: no other streams, `streams` idle streams of another brokerage (1,000), the same
+/// again, none. The idle streams (of a brokerage provisioned before the first round) are opened
+/// `settle` seconds before their run and closed after it: with more than 30, their first pings
+/// and credential checks (30 s after each opened) fall in the run.
+func latencyBenchmark(rounds: Int, streams idleCount: Int, settle: Int) async throws {
     try await withWarmServer { database, server, spread in
         // Made once, before any round, and left to settle (as in liveBenchmark: a provisioning
         // just before a round is what that round would measure).
@@ -121,16 +122,28 @@ func latencyBenchmark(rounds: Int) async throws {
         try await Task.sleep(for: .seconds(5))
         var p99sByStreams: [Int: [Double]] = [:]
         for round in 1...rounds {
-            for (run, streams) in [0, 1000, 1000, 0].enumerated() {
+            for (run, streams) in [0, idleCount, idleCount, 0].enumerated() {
                 let sockets = StreamSockets()
+                let before = try await server.openStreams() ?? 0
                 if streams > 0 {
-                    try await sockets.open(port: server.port, tokens: Array(idle.tokens.prefix(streams)))
+                    // Up to 15 streams per user of the idle brokerage (its 1,000 users).
+                    while sockets.count < streams {
+                        try await sockets.open(port: server.port, tokens: Array(idle.tokens.prefix(min(idle.tokens.count, streams - sockets.count))))
+                    }
                     sockets.startDraining()
-                    try await Task.sleep(for: .seconds(2))
+                    try await Task.sleep(for: .seconds(settle))
                 }
                 let p99 = try await latency(spread, rate: 200, count: 2000, connections: 8, label: "round \(round).\(run + 1): \(streams) idle streams")
                 p99sByStreams[streams, default: []].append(p99)
-                if streams > 0 { sockets.close() }
+                if streams > 0 {
+                    sockets.close()
+                    // Until the server has let them go (up to 60 s): the next run's streams
+                    // would otherwise find it at its connection limit.
+                    let deadline = Stopwatch.now() + 60_000_000_000
+                    while try await server.openStreams() ?? 0 > before, Stopwatch.now() < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
             }
         }
         for (streams, p99s) in p99sByStreams.sorted(by: { $0.key < $1.key }) {

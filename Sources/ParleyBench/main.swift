@@ -10,6 +10,8 @@
 //   … --api-send [R] --minimal CMD  sends through the API against the kit's minimal send (CMD, its
 //                          pgbench run), R rounds; run by Benchmarks/api-send-vs-minimal.sh
 //   … --latency [R]        send→deliver at 200 msgs/s without and with 1,000 idle streams, R rounds
+//                          (--streams N: N idle streams instead; --settle S: open S s before each run, 2 by default —
+//                          past 30 the streams' pings and credential checks run during it)
 //   … --brokerages [N]     provisioning N brokerages; sends over 50 of them against over all N
 //                          (--maintenance: then waits for the server's second maintenance pass, prints their mean length;
 //                          --vacuum-wave: then sends over all N while the 50 busy brokerages' tables are vacuumed)
@@ -353,7 +355,10 @@ if let flag = CommandLine.arguments.firstIndex(of: "--fanout") {
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--latency") {
     let rounds = CommandLine.arguments.dropFirst(flag + 1).first.flatMap { Int($0) } ?? 2
-    try await latencyBenchmark(rounds: max(rounds, 1))
+    func option(_ name: String, _ otherwise: Int) -> Int {
+        CommandLine.arguments.firstIndex(of: name).flatMap { CommandLine.arguments.dropFirst($0 + 1).first }.flatMap { Int($0) } ?? otherwise
+    }
+    try await latencyBenchmark(rounds: max(rounds, 1), streams: max(option("--streams", 1_000), 1), settle: max(option("--settle", 2), 0))
     exit(0)
 }
 if let flag = CommandLine.arguments.firstIndex(of: "--idle") {

@@ -60,10 +60,14 @@ public enum RawHTTP {
 }
 
 extension RawHTTP {
-    /// A connected TCP socket to 127.0.0.1:`port` (the caller closes it).
-    static func connectLoopback(port: Int) throws -> Int32 {
+    /// A connected TCP socket to 127.0.0.1:`port` (the caller closes it); `receiveBuffer`, if
+    /// given, is its SO_RCVBUF, set before connecting so the window it offers stays that small.
+    static func connectLoopback(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

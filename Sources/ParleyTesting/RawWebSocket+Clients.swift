@@ -6,6 +6,12 @@ import Glibc
 
 /// Clients that misbehave, or that only watch the close handshake, on plain sockets.
 extension RawWebSocket {
+    /// The upgrade request for `/v1/stream` with `token` as a bearer header.
+    static func upgradeRequest(token: String) -> [UInt8] {
+        Array(("GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n").utf8)
+    }
+
     /// What a client that sends pings and never reads could push into a stream.
     public struct PingFlood: Sendable {
         /// Bytes of ping frames the socket accepted.
@@ -24,23 +30,9 @@ extension RawWebSocket {
     /// bytes were accepted, the socket accepted nothing for `stall`, or `seconds` passed.
     public static func floodPings(port: Int, token: String, limit: Int, stall: Duration = .seconds(2), seconds: Double = 20) async throws -> PingFlood {
         try await NIOThreadPool.singleton.runIfActive {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw POSIXError(.EIO) }
+            let fd = try RawHTTP.connectLoopback(port: port, receiveBuffer: 4096)
             defer { close(fd) }
-            // Set before connecting, so the window the client offers stays small.
-            var small: Int32 = 4096
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-            let head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
-            _ = Array(head.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            _ = upgradeRequest(token: token).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             // The handshake's answer and `hello`: read once, then never again.
             var input = [UInt8]()
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -84,9 +76,7 @@ extension RawWebSocket {
         try await NIOThreadPool.singleton.runIfActive {
             let fd = try RawHTTP.connectLoopback(port: port)
             defer { close(fd) }
-            let head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
-            _ = Array(head.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            _ = upgradeRequest(token: token).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             var input = [UInt8]()
             var buffer = [UInt8](repeating: 0, count: 4096)
             var answeredAt: ContinuousClock.Instant?

@@ -120,9 +120,7 @@ public final class StreamSockets: Sendable {
     /// Connects, upgrades with `token` and waits (up to 20 s) for the `hello` frame.
     static func openOne(port: Int, token: String) throws -> Int32 {
         let fd = try RawHTTP.connectLoopback(port: port)
-        let head = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
-        let out = Array(head.utf8)
+        let out = RawWebSocket.upgradeRequest(token: token)
         _ = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var input = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -132,8 +130,13 @@ public final class StreamSockets: Sendable {
             if !upgraded, let end = RawWebSocket.find(input, [13, 10, 13, 10]) {
                 let status = String(decoding: input[..<end], as: UTF8.self)
                 guard status.hasPrefix("HTTP/1.1 101") else {
+                    // The status line and the problem's body, as far as it has arrived.
+                    usleep(50_000)
+                    let more = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                    if more > 0 { input += buffer[0..<more] }
                     Glibc.close(fd)
-                    throw ServerProcess.Failure("stream refused: \(status.prefix(80))")
+                    let body = String(decoding: input[(end + 4)...], as: UTF8.self)
+                    throw ServerProcess.Failure("stream refused: \(status.prefix(while: { $0 != "\r" })) \(body.prefix(400))")
                 }
                 input.removeFirst(end + 4)
                 upgraded = true
