@@ -267,7 +267,10 @@ final class StreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 do {
                     _ = try await typing.typing(caller, sessionID: sessionID)
                 } catch {
-                    subscription.push(.error(code: "session_not_found", message: "no such session"))
+                    // The code a POST /v1/sessions/{id}/typing would get: session_not_found, or
+                    // database_unavailable (not "no such session" for a database that is away).
+                    let problem = ProblemMapping.problem(for: error)
+                    subscription.push(.error(code: problem.code, message: problem.detail ?? problem.title))
                 }
                 loop.execute { bound.value.resume() }
             }
