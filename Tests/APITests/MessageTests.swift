@@ -164,7 +164,7 @@ struct MessageTests {
                 ids.append(try s.decode(Session.self).id)
             }
             // Activity: session 2 gets a message last, so it comes first.
-            let c2 = try await tenant.token(sub: "c2", role: .client)
+            let c2 = try await tenant.token(sub: "c2", role: .client, name: "Client 2")
             _ = try await client.json(.post, "/v1/sessions/\(ids[2])/messages", token: c2, body: ["clientMessageId": "x", "text": "Hello\nthere"])
             var seen: [Session] = []
             var cursor: String?

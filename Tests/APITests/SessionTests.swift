@@ -57,6 +57,37 @@ struct SessionTests {
         }
     }
 
+    @Test("starting a session names a new user, never renames one: a user's name is their own token's")
+    func namesAreTheUsersOwn() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            let bea = try await pair.tenant.token(sub: "agent-2", role: .agent, name: "Bea Broker")
+            #expect(try await client.json(.get, "/v1/me", token: bea).status == .ok)
+            // Another agent calls Bea and Maria something else when starting sessions with them.
+            let other = try await pair.tenant.token(sub: "agent-3", role: .agent, name: "Cy Other")
+            let withBea = try await client.json(.post, "/v1/sessions", token: other, body: ["agent": ["userId": "agent-2", "name": "Do not reply"]])
+            #expect(withBea.status == .created, "\(withBea.text)")
+            let withMaria = try await client.json(.post, "/v1/sessions", token: other, body: ["client": ["userId": "client-1", "name": "X"]])
+            #expect(withMaria.status == .created, "\(withMaria.text)")
+            func names(_ session: String, _ token: String) async throws -> [String: String] {
+                let view = try await client.json(.get, "/v1/sessions/\(session)", token: token).decode(Session.self)
+                return Dictionary(uniqueKeysWithValues: view.members.map { ($0.userId, $0.name) })
+            }
+            #expect(try await names(try withBea.decode(Session.self).id, other)["agent-2"] == "Bea Broker")
+            #expect(try await names(pair.sessionID, pair.agent)["client-1"] == "Maria Lopez")
+            // A new user gets the name they were given, until a token of theirs says otherwise.
+            let newcomer = try await client.json(.post, "/v1/sessions", token: other, body: ["client": ["userId": "client-9", "name": "Nia New"]])
+            let newSession = try newcomer.decode(Session.self).id
+            #expect(try await names(newSession, other)["client-9"] == "Nia New")
+            let nia = try await pair.tenant.token(sub: "client-9", role: .client, name: "Nia Newton")
+            #expect(try await client.json(.get, "/v1/sessions", token: nia).status == .ok)
+            #expect(try await names(newSession, other)["client-9"] == "Nia Newton")
+            // A name with a line break is refused, as a client's is.
+            let refused = try await client.json(.post, "/v1/sessions", token: other, body: ["agent": ["userId": "agent-4", "name": "Two\nLines"]])
+            #expect(refused.problem?.fields == ["agent.name"])
+        }
+    }
+
     @Test("a user id with a quote fused to a combining or prepend mark is one recipient of its session's events, never more")
     func quoteInsideAGrapheme() async throws {
         try await TestApp.run { app, client in

@@ -54,7 +54,9 @@ public struct SessionStore: Sendable {
                 kind = .client
                 otherID = userID
                 try await Self.requireNotAgent(tx, userID)
-                try await UserStore.upsert(tx, id: userID, role: .client, name: name)
+                // The name seeds a user Parley has not seen; an existing user's name is theirs
+                // (their own token's), not what one agent calls them.
+                try await UserStore.insertIfMissing(tx, id: userID, role: .client, name: name)
                 let draft = try ContactStore.validated(
                     ContactDraft(fullName: name, email: email, mobilePhone: phone, userId: userID), prefix: "client")
                 contactID = UUID(uuidString: try await ContactStore.findOrCreate(tx, owner: caller.userID, draft).0.ContactKey)
@@ -68,7 +70,7 @@ public struct SessionStore: Sendable {
                 }
                 otherID = clientID
                 try await Self.requireNotAgent(tx, clientID)
-                try await UserStore.upsert(tx, id: clientID, role: .client, name: contact.FullName)
+                try await UserStore.insertIfMissing(tx, id: clientID, role: .client, name: contact.FullName)
                 try await tx.query("UPDATE contacts SET user_id = $2, updated_at = now() WHERE id = $1 AND user_id IS NULL", [uuid, clientID])
                 contactID = uuid
             case .agent(let userID, let name):
@@ -77,7 +79,7 @@ public struct SessionStore: Sendable {
                 if try await UserStore.role(tx, id: userID) == .client {
                     throw DomainError.validation([FieldError("agent.userId", "invalid_value", "that user is a client")])
                 }
-                try await UserStore.upsert(tx, id: userID, role: .agent, name: name)
+                try await UserStore.insertIfMissing(tx, id: userID, role: .agent, name: name)
             }
             guard otherID != caller.userID else {
                 throw DomainError.validation([FieldError("\(kind == .agent ? "agent" : "client").userId", "invalid_value", "you cannot start a session with yourself")])
@@ -295,7 +297,7 @@ public struct SessionStore: Sendable {
             if UUID(uuidString: id) == nil { validator.add("client.contactId", "invalid_format", "client.contactId must be a contact id") }
         case .agent(let userID, let name):
             validator.requireText(userID, "agent.userId", maxLength: 200)
-            validator.requireText(name, "agent.name", maxLength: 200)
+            validator.requireLine(name.trimmingCharacters(in: .whitespacesAndNewlines), "agent.name", maxLength: 200)
         }
         for (field, id) in counterpart.userIDs where RemoteMember.isRemote(id) {
             validator.add(field, "invalid_value", "ids beginning with '@' name agents of other brokerages; ask them with Request Chat")

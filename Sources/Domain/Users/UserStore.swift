@@ -30,33 +30,38 @@ enum UserStore {
 
 /// Records every user the first time this process sees their token (any authenticated
 /// request or stream), so the brokerage's `users` table knows its agents before they have
-/// written anything: a chat request may be addressed only to a known agent.
+/// written anything: a chat request may be addressed only to a known agent. The token's name
+/// and role are the brokerage's word on the user: they replace what the row says (a name an
+/// agent gave them when starting a session with them seeds a new row only), again whenever a
+/// token of theirs says otherwise.
 ///
-/// One insert per user per process (a row that exists is left alone: names and roles are kept
-/// by the flows that write them); the memory of who was recorded is bounded (forgotten all at
-/// once past `capacity`, after which users are simply recorded again).
+/// One write per user per process and name (a row that already says so is not written);
+/// the memory of what was recorded is bounded (forgotten all at once past `capacity`, after
+/// which users are simply recorded again).
 public final class UserDirectory: Sendable {
     let database: Database
     let capacity: Int
-    private let recorded = Mutex<Set<String>>([])
+    /// Per brokerage and user, the role and name last recorded.
+    private let recorded = Mutex<[String: String]>([:])
 
     public init(database: Database, capacity: Int = 100_000) {
         self.database = database
         self.capacity = capacity
     }
 
-    /// Records `caller` unless this process already did. A failure is not the request's: it
-    /// is tried again on the user's next request.
+    /// Records `caller` unless this process already recorded them as they are now. A failure
+    /// is not the request's: it is tried again on the user's next request.
     public func record(_ caller: Caller) async {
         let key = caller.tenant.slug.rawValue + "\u{0}" + caller.userID
-        guard recorded.withLock({ !$0.contains(key) }) else { return }
+        let said = caller.role.rawValue + "\u{0}" + caller.name
+        guard recorded.withLock({ $0[key] != said }) else { return }
         do {
             try await database.withTenant(caller.tenant.scope) { tx in
-                try await UserStore.insertIfMissing(tx, id: caller.userID, role: caller.role, name: caller.name)
+                try await UserStore.upsert(tx, id: caller.userID, role: caller.role, name: caller.name)
             }
-            recorded.withLock { set in
-                if set.count >= capacity { set.removeAll(keepingCapacity: true) }
-                set.insert(key)
+            recorded.withLock { known in
+                if known.count >= capacity { known.removeAll(keepingCapacity: true) }
+                known[key] = said
             }
         } catch {}
     }
