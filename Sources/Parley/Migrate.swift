@@ -7,12 +7,17 @@ struct Migrate: AsyncParsableCommand {
         abstract: "Upgrade the control schema and every tenant schema (resumes after a failure).")
 
     @Flag(help: "Check every brokerage schema, also those recorded as migrated by this build.") var recheck = false
-    @Option(help: "Brokerages migrated at once.") var lanes = 4
+    @Option(help: "Brokerages migrated at once (each on a connection of its own).") var lanes = 4
     @OptionGroup var database: DatabaseOptions
+
+    func validate() throws {
+        guard (1...64).contains(lanes) else { throw ValidationError("--lanes must be 1 to 64") }
+    }
 
     func run() async throws {
         let logger = bootstrapLogging(level: database.logLevel)
-        let failed = try await withDatabase(database, logger: logger) { _, db in
+        // A connection per lane, and one to record outcomes.
+        let failed = try await withDatabase(database, logger: logger, maxConnections: lanes + 1) { _, db in
             var seen = 0
             let started = ContinuousClock.now
             let outcomes = try await TenantStore(database: db, logger: logger).migrateAll(recheck: recheck, lanes: lanes) { outcome in

@@ -82,6 +82,39 @@ struct TenancyTests {
         #expect(owner == tenant.scope.role.rawValue)
     }
 
+    @Test("migrateAll runs no more brokerages at once than its pool can serve: a slow one does not fail the others with a pool timeout")
+    func migrateAllWithinThePool() async throws {
+        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+        // A pool of 2 with a short wait for a connection, as the CLI's was.
+        let database = try await TestDatabase.shared.makeDatabase(conninfo: conninfo, maxConnections: 2, acquireTimeout: .seconds(1))
+        defer { Task { await database.close() } }
+        var fixtures: [TenantFixture] = []
+        for _ in 0..<3 { fixtures.append(try await TenantFixture.make(database)) }
+        // Each has its functions to write again (their ledger forgotten), which takes its lock.
+        try await database.withTransaction { tx in
+            for fixture in fixtures { try await tx.simpleQuery("DELETE FROM \(fixture.scope.schema.quoted).schema_functions") }
+        }
+        // Each brokerage's migration waits 2.5 s for its lock (as for a table rewrite, or
+        // another process's migration), holding its connection meanwhile.
+        let holds = try await withThrowingTaskGroup(of: HeldTransaction.self) { group in
+            for fixture in fixtures {
+                group.addTask {
+                    try await HeldTransaction(conninfo: conninfo, "BEGIN; SELECT pg_advisory_xact_lock(hashtext('parley.migrate'), hashtext('\(fixture.scope.schema.rawValue)'))")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let release = Task {
+            try await Task.sleep(for: .milliseconds(2500))
+            for hold in holds { await hold.release() }
+        }
+        let outcomes = try await TenantStore(database: database, logger: testLogger).migrateAll(recheck: true, lanes: 4) { _ in }
+        try await release.value
+        let ours = outcomes.filter { outcome in fixtures.contains { $0.slug.rawValue == outcome.slug } }
+        #expect(ours.count == 3)
+        #expect(ours.allSatisfy { $0.error == nil }, "\(ours.compactMap(\.error))")
+    }
+
     @Test("migrateAll reports each tenant and skips one that fails, resuming on the next run")
     func migrateAllResumes() async throws {
         // A database of its own: a server that another test starts in the shared database

@@ -16,7 +16,14 @@ extension TenantStore {
     /// this one stopped (applied migrations are recorded per schema). A brokerage recorded as
     /// migrated by this very build (`migrated_checksum`) is skipped without a query in its
     /// schema, unless `recheck` (decision 0030).
+    ///
+    /// At most one lane fewer than the pool has connections: each lane holds one for as long
+    /// as its brokerage's migration runs (which may wait for a lock or rewrite a table, without
+    /// the requests' timeouts), and a lane that waited for one past the pool's acquire timeout
+    /// failed a brokerage whose migration was fine (and every server then refused it). The one
+    /// left over records outcomes.
     public func migrateAll(recheck: Bool = false, lanes: Int = 4, progress: (MigrationOutcome) -> Void) async throws -> [MigrationOutcome] {
+        let lanes = max(1, min(lanes, database.configuration.maxConnections - 1))
         let migrator = Migrator(database: database, logger: logger)
         try await migrator.migrateControl()
         var outcomes: [MigrationOutcome] = []
@@ -31,7 +38,7 @@ extension TenantStore {
                     guard let tenant = next.next() else { return }
                     group.addTask { await self.migrate(tenant, with: migrator) }
                 }
-                for _ in 0..<max(1, lanes) { add() }
+                for _ in 0..<lanes { add() }
                 while let outcome = try await group.next() {
                     done[outcome.slug] = outcome
                     add()
