@@ -1,5 +1,6 @@
 # Build and run Parley in a container (used by docker-compose.yml).
-FROM swift:6.1-bookworm AS build
+# The toolchain Parley is built and tested with (Package.swift needs tools 6.2 or later).
+FROM swift:6.3-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -8,6 +9,8 @@ COPY Sources ./Sources
 COPY Plugins ./Plugins
 COPY Tests ./Tests
 COPY sql ./sql
+# The web inbox and widget are embedded at build time, as the SQL is (EmbedPlugin).
+COPY web ./web
 COPY openapi.yaml ./
 RUN swift build -c release --product parley \
     && cp "$(swift build -c release --show-bin-path)/parley" /parley
