@@ -583,6 +583,15 @@ struct SafeFileNameTests {
 
         let exact = String(repeating: "b", count: 196) + ".txt"
         #expect(SafeFileName.sanitize(exact) == exact)
+
+        // Counted in code points, as the contract's maxLength and the table's char_length count
+        // them: 130 letters with a combining accent are 134 Characters but 264 code points
+        // (macOS sends accented names so), and were stored over 200 or refused by the table.
+        let decomposed = String(repeating: "e\u{301}", count: 130) + ".txt"
+        let capped = SafeFileName.sanitize(decomposed)
+        #expect(capped.unicodeScalars.count <= 200)
+        #expect(capped == String(repeating: "e\u{301}", count: 98) + ".txt", "whole letters kept, the extension too")
+        #expect(SafeFileName.sanitize(String(repeating: "e\u{301}", count: 150)) == String(repeating: "e\u{301}", count: 100))
     }
 
     @Test func sanitizedNameDecidesTheExtension() {

@@ -5,7 +5,7 @@ public enum SafeFileName {
     /// Keeps only the last path component (split on `/` and `\`); removes control characters
     /// (C0, DEL, C1), bidirectional-override and line/paragraph-separator characters, quotes,
     /// backslashes, semicolons and leading dots; trims whitespace; caps the length at 200
-    /// characters keeping the extension. Returns "file" when nothing is left.
+    /// code points keeping the extension. Returns "file" when nothing is left.
     public static func sanitize(_ name: String) -> String {
         // Split on scalars, not Characters: "/" followed by a combining mark is one Character.
         let scalars = name.unicodeScalars
@@ -26,7 +26,7 @@ public enum SafeFileName {
         }
         var result = String(String.UnicodeScalarView(kept[start..<end]))
 
-        if result.count > maxLength { result = truncate(result) }
+        if result.unicodeScalars.count > maxLength { result = truncate(result) }
         return result.isEmpty ? "file" : result
     }
 
@@ -46,18 +46,31 @@ public enum SafeFileName {
         }
     }
 
+    /// At most `maxLength` code points (the contract's and the table's count), whole
+    /// Characters only (a letter keeps its accent), the extension kept.
     private static func truncate(_ name: String) -> String {
         let characters = Array(name)
         if let dot = characters.lastIndex(of: "."), dot > 0 {
-            let ext = characters[dot...]
-            if ext.count <= 21 { // a plausible extension (dot + up to 20)
-                var stem = String(characters[..<dot].prefix(maxLength - ext.count))
+            let ext = String(characters[dot...])
+            if ext.unicodeScalars.count <= 21 { // a plausible extension (dot + up to 20)
+                var stem = prefix(characters[..<dot], codePoints: maxLength - ext.unicodeScalars.count)
                 while let last = stem.unicodeScalars.last, last.properties.isWhitespace {
                     stem.unicodeScalars.removeLast()
                 }
-                return stem + String(ext)
+                return stem + ext
             }
         }
-        return String(characters.prefix(maxLength))
+        return prefix(characters[...], codePoints: maxLength)
+    }
+
+    private static func prefix(_ characters: ArraySlice<Character>, codePoints limit: Int) -> String {
+        var kept = ""
+        var used = 0
+        for character in characters {
+            used += character.unicodeScalars.count
+            guard used <= limit else { break }
+            kept.append(character)
+        }
+        return kept
     }
 }
