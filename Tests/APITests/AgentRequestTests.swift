@@ -236,6 +236,32 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("in a shared session, a message that makes the other brokerage's archived copy active again announces it there with session.updated")
+    func archivedCopyReactivated() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            try await app.waitUntilListening()
+            let asked = try await world.ask(client)
+            let id = try asked.decode(Sent.self).id
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: world.bea)
+            let session = try accepted.decode(AcceptedBody.self).session
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/archive", token: world.bea).status == .ok)
+            let beaStream = try await TestStream.connect(port: try Self.port(client), token: world.bea)
+            #expect(await beaStream.next()?.type == "hello")
+            let sent = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                             body: ["clientMessageId": "a2", "text": "Still interested?"])
+            #expect(sent.status == .created, "\(sent.text)")
+            let created = try await Self.event(beaStream, ["message.created", "session.updated"])
+            #expect(created.event == "message.created")
+            let updated = try await Self.event(beaStream, ["message.created", "session.updated"])
+            #expect(updated.event == "session.updated", "\(updated.text)")
+            struct SessionUpdate: Decodable { let sessionId: String, status: String }
+            let change = try updated.data(SessionUpdate.self)
+            #expect(change.sessionId == session.id && change.status == "active", "\(updated.text)")
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .active)
+        }
+    }
+
     @Test("a brokerage deleted while its agent's request is pending: the request expires for the asked agent, and accepting it creates nothing")
     func askerDeleted() async throws {
         try await TestApp.run(maxConnections: 6) { app, client in

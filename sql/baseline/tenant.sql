@@ -1,4 +1,4 @@
--- parley-baseline-of: 9bb19e7db351d42f
+-- parley-baseline-of: 135af699911376ac
 --
 -- PostgreSQL database dump
 --

@@ -155,19 +155,10 @@ BEGIN
     message := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
 
     -- An archived session that this message made active again: every member's apps hear of
-    -- it as of any status change (docs/STREAM.md), the same object SessionStore announces.
+    -- it as of any status change (docs/STREAM.md), the same object SessionStore announces
+    -- (session_json(), as mirror_message() announces it in another brokerage's copy).
     IF v_status = 'archived' AND v_new_status = 'active' THEN
-        SELECT jsonb_build_object(
-            'sessionId', p_session, 'kind', s.kind, 'agentToAgent', s.kind = 'agent', 'status', s.status,
-            'members', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                            'userId', m.user_id, 'name', u.display_name, 'role', m.role, 'lastReadSeq', m.last_read_seq,
-                            'brokerage', u.brokerage)) ORDER BY m.joined_at, m.user_id)
-                        FROM session_members m JOIN users u ON u.id = m.user_id WHERE m.session_id = p_session),
-            'lastSeq', s.last_seq,
-            'lastActivityAt', to_char(s.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-            'changedBy', p_sender)
-        INTO v_session_json
-        FROM sessions s WHERE s.id = p_session;
+        v_session_json := session_json(p_session, p_sender);
     END IF;
 
     -- The send's events in one statement, in this order (the outbox numbers them by id): the
