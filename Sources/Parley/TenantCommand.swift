@@ -2,6 +2,7 @@ import ArgumentParser
 import Database
 import Domain
 import Foundation
+import Logging
 
 struct TenantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,17 +93,35 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = bootstrapLogging(level: database.logLevel ?? "warning")
-            guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
+            guard TenantSlug(slug) != nil else { throw ValidationError("slug must be \(TenantSlug.rule)") }
+            // Written to `<output>.partial`, renamed when complete: a failed export leaves no
+            // file that looks like one (an import also refuses one without its end line).
+            let partial = output.map { $0 + ".partial" }
             let sink: FileHandle
-            if let output {
-                guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
-                    let handle = FileHandle(forWritingAtPath: output)
-                else { throw ValidationError("cannot write \(output)") }
+            if let partial {
+                guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
+                    let handle = FileHandle(forWritingAtPath: partial)
+                else { throw ValidationError("cannot write \(partial)") }
                 sink = handle
             } else {
                 sink = FileHandle.standardOutput
             }
             defer { if output != nil { try? sink.close() } }
+            do {
+                try await write(to: sink, logger: logger)
+            } catch {
+                if let partial { try? FileManager.default.removeItem(atPath: partial) }
+                throw error
+            }
+            if let output, let partial {
+                try? sink.synchronize()
+                _ = try? FileManager.default.removeItem(atPath: output)
+                try FileManager.default.moveItem(atPath: partial, toPath: output)
+            }
+        }
+
+        private func write(to sink: FileHandle, logger: Logger) async throws {
+            guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)
                 guard let tenant = try await store.find(slug) else { throw ValidationError("no tenant '\(slug)'") }

@@ -54,8 +54,9 @@ struct TenantLifecycleTests {
             let tenant = try #require(try await store.find(pair.tenant.slug))
             var lines: [String] = []
             let rows = try await store.export(tenant) { lines.append($0) }
-            #expect(rows > 10 && lines.count == rows + 1)
+            #expect(rows > 10 && lines.count == rows + 2, "a header, the rows, an end line")
             #expect(lines.contains { $0.hasPrefix("{\"table\":\"blob_chunks\"") })
+            #expect(lines.last == #"{"end":true,"rows":\#(rows)}"#)
 
             try await store.delete(tenant)
             let leftovers = try await app.database.withTransaction { tx in
@@ -69,6 +70,13 @@ struct TenantLifecycleTests {
             #expect(leftovers == 0)
             #expect(try await Self.eventually { try await client.json(.get, "/v1/me", token: pair.agent).status == .unauthorized })
 
+            // An export cut short (its end line missing, or rows missing before it) is refused,
+            // and nothing of it is kept: not a smaller brokerage.
+            for cut in [Array(lines.dropLast()), Array(lines.prefix(lines.count / 2)), Array(lines.prefix(3)) + [lines[lines.count - 1]]] {
+                var partial = cut.makeIterator()
+                await #expect(throws: DomainError.self) { _ = try await store.importTenant { partial.next() } }
+                #expect(try await store.find(pair.tenant.slug) == nil)
+            }
             var remaining = lines.makeIterator()
             let (imported, importedRows) = try await store.importTenant { remaining.next() }
             #expect(imported.slug == pair.tenant.slug && importedRows == rows)

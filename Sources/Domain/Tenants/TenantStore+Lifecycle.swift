@@ -44,8 +44,16 @@ extension TenantStore {
         let directory: [String]
     }
 
-    /// Writes the brokerage as JSON lines to `line` (each without its newline); returns the
-    /// number of rows.
+    /// The line an export ends with (version 2): the rows it holds. An import refuses a file
+    /// without it, or with another count: an export cut short (a dropped connection, a full
+    /// disk) is not a smaller brokerage.
+    struct ExportEnd: Codable {
+        let end: Bool
+        let rows: Int
+    }
+
+    /// Writes the brokerage as JSON lines to `line` (each without its newline), the header
+    /// first and `ExportEnd` last; returns the number of rows.
     public func export(_ tenant: Tenant, _ line: (String) async throws -> Void) async throws -> Int {
         // Events still in the outbox get their positions first: the export carries `events`.
         try await database.withTenant(tenant.scope) { tx in _ = try await tx.query("SELECT sequence_events()") }
@@ -62,7 +70,7 @@ extension TenantStore {
                 SELECT row_to_json(d)::text AS j FROM parley.directory_members d WHERE d.tenant_id = $1 ORDER BY d.member_key
                 """, [tenant.id]).rows.map { try $0.decode(String.self, "j") }
             let header = ExportHeader(
-                parley: "tenant-export", version: 1, exportedAt: Date(), slug: tenant.slug.rawValue, displayName: tenant.displayName,
+                parley: "tenant-export", version: 2, exportedAt: Date(), slug: tenant.slug.rawValue, displayName: tenant.displayName,
                 settings: tenant.settings, schemaVersion: tenant.migratedVersion, signingKeys: keys, directory: directory)
             try await line(String(decoding: try ParleyJSON.encoder().encode(header), as: UTF8.self))
 
@@ -86,6 +94,7 @@ extension TenantStore {
                 }
                 try await tx.simpleQuery("CLOSE export_rows")
             }
+            try await line(String(decoding: try ParleyJSON.encoder().encode(ExportEnd(end: true, rows: rows)), as: UTF8.self))
             return rows
         }
     }
@@ -97,7 +106,7 @@ extension TenantStore {
     public func importTenant(_ next: () async throws -> String?) async throws -> (Tenant, rows: Int) {
         guard let first = try await next(),
             let header = try? ParleyJSON.sharedDecoder.decode(ExportHeader.self, from: Data(first.utf8)),
-            header.parley == "tenant-export", header.version == 1
+            header.parley == "tenant-export", (1...2).contains(header.version)
         else { throw DomainError.validation([FieldError("file", "invalid_format", "not a Parley tenant export (line 1)")]) }
         guard header.schemaVersion <= Migrations.tenantVersion else {
             throw DomainError.validation([FieldError("file", "invalid_value",
@@ -124,7 +133,7 @@ extension TenantStore {
                         """, ["[" + header.directory.joined(separator: ",") + "]", created.id])
                 }
                 try await tx.enter(created.scope)
-                return try await Self.importRows(tx, next)
+                return try await Self.importRows(tx, next, ended: header.version >= 2)
             }
             guard let tenant = try await find(slug) else { throw DatabaseError.undecodable("the imported brokerage vanished") }
             // Endpoints came with it: the webhook deliverers must know to look (deliveries still
@@ -154,7 +163,8 @@ extension TenantStore {
     /// Inserts the export's rows, 500 of a table per statement, into the transaction's brokerage
     /// schema. Only the columns a row has are written (a column added since the export takes its
     /// default); generated columns are computed again.
-    private static func importRows(_ tx: Transaction, _ next: () async throws -> String?) async throws -> Int {
+    /// `ended`: the file must end with its `ExportEnd` line, naming the rows read (version 2).
+    private static func importRows(_ tx: Transaction, _ next: () async throws -> String?, ended: Bool) async throws -> Int {
         /// A line's table and its row's column names; the row itself is passed on as written.
         struct Line: Decodable {
             struct Skip: Decodable {
@@ -190,8 +200,17 @@ extension TenantStore {
             total += batch.count
             batch.removeAll(keepingCapacity: true)
         }
+        var end: ExportEnd?
         while let text = try await next() {
             guard !text.isEmpty else { continue }
+            guard end == nil else {
+                throw DomainError.validation([FieldError("file", "invalid_format", "a line follows the export's end line")])
+            }
+            if text.hasPrefix("{\"end\":") {
+                end = try? ParleyJSON.sharedDecoder.decode(ExportEnd.self, from: Data(text.utf8))
+                guard end != nil else { throw DomainError.validation([FieldError("file", "invalid_format", "the end line is not {\"end\": true, \"rows\": …}")]) }
+                continue
+            }
             let marker = "\",\"row\":"
             guard let line = try? ParleyJSON.sharedDecoder.decode(Line.self, from: Data(text.utf8)),
                 text.hasPrefix("{\"table\":\"\(line.table)\(marker)"), text.hasSuffix("}")
@@ -212,6 +231,14 @@ extension TenantStore {
             batch.append(String(text.dropFirst("{\"table\":\"\(line.table)\(marker)".count).dropLast()))
         }
         try await flush()
+        if ended {
+            guard let end else {
+                throw DomainError.validation([FieldError("file", "invalid_format", "the file ends before the export's end line: the export is incomplete")])
+            }
+            guard end.rows == total else {
+                throw DomainError.validation([FieldError("file", "invalid_value", "the export's end line counts \(end.rows) rows, the file has \(total)")])
+            }
+        }
         return total
     }
 
