@@ -31,21 +31,23 @@ struct DatabaseTarget {
         }
     }
 
-    func makeDatabase(logger: Logger, maxConnections: Int? = nil) -> Database {
-        let size = maxConnections ?? Env.get("PARLEY_DB_POOL_SIZE").flatMap(Int.init) ?? 10
-        let timeout = Env.get("PARLEY_DB_POOL_TIMEOUT_MS").flatMap(Int.init) ?? 5000
-        let statementTimeout = Env.get("PARLEY_DB_STATEMENT_TIMEOUT_MS").flatMap(Int.init) ?? 30_000
-        let lockTimeout = Env.get("PARLEY_DB_LOCK_TIMEOUT_MS").flatMap(Int.init) ?? 10_000
-        let tenantsPerConnection = Env.get("PARLEY_DB_MAX_TENANTS_PER_CONNECTION").flatMap(Int.init) ?? 500
-        let patience = Env.get("PARLEY_DB_AFFINITY_PATIENCE_MS").flatMap(Int.init) ?? 200
-        let preferred = Env.get("PARLEY_DB_PREFERRED_CONNECTIONS").flatMap(Int.init) ?? 1
+    func makeDatabase(logger: Logger, maxConnections: Int? = nil) throws -> Database {
+        let day = 86_400_000
+        let size = try maxConnections ?? Env.int("PARLEY_DB_POOL_SIZE", 10, in: 1...10_000)
+        let timeout = try Env.int("PARLEY_DB_POOL_TIMEOUT_MS", 5000, in: 1...day)
+        // 0: the server's own setting.
+        let statementTimeout = try Env.int("PARLEY_DB_STATEMENT_TIMEOUT_MS", 30_000, in: 0...day)
+        let lockTimeout = try Env.int("PARLEY_DB_LOCK_TIMEOUT_MS", 10_000, in: 0...day)
+        let tenantsPerConnection = try Env.int("PARLEY_DB_MAX_TENANTS_PER_CONNECTION", 500, in: 1...1_000_000)
+        let patience = try Env.int("PARLEY_DB_AFFINITY_PATIENCE_MS", 200, in: 0...60_000)
+        let preferred = try Env.int("PARLEY_DB_PREFERRED_CONNECTIONS", 1, in: 1...10_000)
         return Database(
             configuration: .init(
-                conninfo: conninfo, maxConnections: max(size, 1), acquireTimeout: .milliseconds(timeout),
+                conninfo: conninfo, maxConnections: size, acquireTimeout: .milliseconds(timeout),
                 statementTimeout: statementTimeout > 0 ? .milliseconds(statementTimeout) : nil,
                 lockTimeout: lockTimeout > 0 ? .milliseconds(lockTimeout) : nil,
-                maxTenantsPerConnection: max(tenantsPerConnection, 1), affinityPatience: .milliseconds(max(patience, 0)),
-                preferredSlots: max(preferred, 1)),
+                maxTenantsPerConnection: tenantsPerConnection, affinityPatience: .milliseconds(patience),
+                preferredSlots: preferred),
             logger: logger)
     }
 }
@@ -57,7 +59,7 @@ func withDatabase<T>(
     _ body: (DatabaseTarget, Database) async throws -> T
 ) async throws -> T {
     let target = try DatabaseTarget.resolve(options, logger: logger)
-    let database = target.makeDatabase(logger: logger, maxConnections: maxConnections)
+    let database = try target.makeDatabase(logger: logger, maxConnections: maxConnections)
     do {
         let result = try await body(target, database)
         await database.close()

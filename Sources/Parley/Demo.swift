@@ -15,7 +15,7 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+        let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         let (summary, averyToken, hanaToken) = try await withDatabase(database, logger: logger, maxConnections: 4) { _, db in
             try await Migrator(database: db, logger: logger).migrateControl()

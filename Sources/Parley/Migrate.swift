@@ -15,7 +15,7 @@ struct Migrate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = bootstrapLogging(level: database.logLevel)
+        let logger = try bootstrapLogging(level: database.logLevel)
         // A connection per lane, and one to record outcomes.
         let failed = try await withDatabase(database, logger: logger, maxConnections: lanes + 1) { _, db in
             var seen = 0

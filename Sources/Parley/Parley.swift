@@ -30,16 +30,42 @@ enum Env {
         return value
     }
 
-    /// A positive number of seconds (fractions allowed), e.g. `PARLEY_SHUTDOWN_TIMEOUT=2.5`.
-    static func seconds(_ name: String) -> Duration? {
-        guard let value = get(name).flatMap(Double.init), value > 0, value < 1e9 else { return nil }
+    /// A whole number within `range`, or `otherwise` when the variable is not set. A value set
+    /// but not such a number stops the command, naming the variable: a typo must not become a
+    /// default silently (`PARLEY_MAX_CONNECTIONS=10k`, `PARLEY_DB_POOL_TIMEOUT_MS=0`).
+    static func int(_ name: String, _ otherwise: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = get(name) else { return otherwise }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ValidationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    /// A positive number of seconds (fractions allowed), e.g. `PARLEY_SHUTDOWN_TIMEOUT=2.5`, or
+    /// `otherwise` when the variable is not set; anything else stops the command.
+    static func seconds(_ name: String, _ otherwise: Duration) throws -> Duration {
+        guard let text = get(name) else { return otherwise }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value > 0, value < 1e9 else {
+            throw ValidationError("\(name) must be a number of seconds above 0 (e.g. 2.5), not '\(text)'")
+        }
         return .milliseconds(Int64(value * 1000))
     }
 }
 
-/// Sets up swift-log once: key=value lines on stderr, level from flag or LOG_LEVEL.
-func bootstrapLogging(level: String?) -> Logger {
-    let level = (level ?? Env.get("LOG_LEVEL")).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+/// Sets up swift-log once: key=value lines on stderr, at the level of `--log-level`, else
+/// `LOG_LEVEL`, else the command's `otherwise`. A level that is none of swift-log's (`warn` is
+/// taken for `warning`) stops the command.
+func bootstrapLogging(level flag: String?, otherwise: Logger.Level = .info) throws -> Logger {
+    let level: Logger.Level
+    if let text = flag ?? Env.get("LOG_LEVEL") {
+        let name = text.lowercased() == "warn" ? "warning" : text.lowercased()
+        guard let parsed = Logger.Level(rawValue: name) else {
+            throw ValidationError("the log level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+        }
+        level = parsed
+    } else {
+        level = otherwise
+    }
     // Before any Database exists: metrics created earlier would stay no-ops for ever.
     ParleyMetrics.bootstrap()
     LoggingSystem.bootstrap { label in LazyMetadataLogHandler(label: label, level: level) }

@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let logger = bootstrapLogging(level: database.logLevel)
+        let logger = try bootstrapLogging(level: database.logLevel)
         // Settings that do not parse stop the server before anything starts.
         let webhookDelivery: WebhookDeliverer.Settings
         do {
@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func serve(_ target: DatabaseTarget, webhookDelivery: WebhookDeliverer.Settings, publicOrigin: String?, logger: Logger) async throws {
-        let db = target.makeDatabase(logger: logger)
+        let db = try target.makeDatabase(logger: logger)
         let outcomes = try await TenantStore(database: db, logger: logger).migrateAll { outcome in
             if let error = outcome.error {
                 logger.error("tenant migration failed", metadata: ["tenant": "\(outcome.slug)", "error": "\(error)"])
@@ -60,24 +60,24 @@ struct Serve: AsyncParsableCommand {
 
         let configuration = AppConfiguration(
             host: host ?? Env.get("PARLEY_HOST") ?? "127.0.0.1",
-            port: port ?? Env.get("PARLEY_PORT").flatMap(Int.init) ?? 8080,
+            port: try port ?? Env.int("PARLEY_PORT", 8080, in: 1...65535),
             operatorKey: operatorKey,
-            trustedProxyHops: Env.get("PARLEY_TRUSTED_PROXY_HOPS").flatMap(Int.init) ?? 0,
+            trustedProxyHops: try Env.int("PARLEY_TRUSTED_PROXY_HOPS", 0, in: 0...16),
             connections: ConnectionLimits(
-                maxConnections: Env.get("PARLEY_MAX_CONNECTIONS").flatMap(Int.init).map { max($0, 1) } ?? 4096,
-                headerTimeout: Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT") ?? .seconds(30),
-                idleTimeout: Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT") ?? .seconds(60)),
+                maxConnections: try Env.int("PARLEY_MAX_CONNECTIONS", 4096, in: 1...1_000_000),
+                headerTimeout: try Env.seconds("PARLEY_HTTP_HEADER_TIMEOUT", .seconds(30)),
+                idleTimeout: try Env.seconds("PARLEY_HTTP_IDLE_TIMEOUT", .seconds(60))),
             publicOrigin: publicOrigin)
         let streamLimits = StreamLimits(
-            maxStreams: Env.get("PARLEY_MAX_STREAMS").flatMap(Int.init).map { max($0, 1) } ?? 10_000,
-            maxStreamsPerUser: Env.get("PARLEY_MAX_STREAMS_PER_USER").flatMap(Int.init).map { max($0, 1) } ?? 16)
+            maxStreams: try Env.int("PARLEY_MAX_STREAMS", 10_000, in: 1...1_000_000),
+            maxStreamsPerUser: try Env.int("PARLEY_MAX_STREAMS_PER_USER", 16, in: 1...100_000))
         let dependencies = AppDependencies(
             database: db, conninfo: target.conninfo, logger: logger, streamLimits: streamLimits,
-            maintenanceInterval: Env.seconds("PARLEY_MAINTENANCE_INTERVAL") ?? .seconds(60),
+            maintenanceInterval: try Env.seconds("PARLEY_MAINTENANCE_INTERVAL", .seconds(60)),
             webhookPolicy: WebhookURLPolicy(environment: Env.get("PARLEY_WEBHOOK_ALLOWED_HOSTS")), webhookDelivery: webhookDelivery)
         let app = buildApplication(configuration: configuration, dependencies: dependencies, logger: logger)
         printBanner(configuration, embedded: target.cluster, inboxToken: inboxToken)
-        let timeout = Env.seconds("PARLEY_SHUTDOWN_TIMEOUT") ?? .seconds(10)
+        let timeout = try Env.seconds("PARLEY_SHUTDOWN_TIMEOUT", .seconds(10))
         try await runWithBoundedShutdown(app, dependencies: dependencies, timeout: timeout, logger: logger) {
             // Still here at the deadline: something ignored cancellation. Stop the embedded
             // cluster anyway and leave.

@@ -17,7 +17,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel)
+            let logger = try bootstrapLogging(level: database.logLevel)
             guard let slug = TenantSlug(slug) else {
                 throw ValidationError("slug must be \(TenantSlug.rule)")
             }
@@ -36,7 +36,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel)
+            let logger = try bootstrapLogging(level: database.logLevel)
             try await withDatabase(database, logger: logger) { _, db in
                 try await Migrator(database: db, logger: logger).migrateControl()
                 let store = TenantStore(database: db, logger: logger)
@@ -68,7 +68,7 @@ struct TenantCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
             guard let slug = TenantSlug(slug) else { throw ExitCode(2) }
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)
@@ -92,7 +92,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
             guard TenantSlug(slug) != nil else { throw ValidationError("slug must be \(TenantSlug.rule)") }
             // Written to `<output>.partial`, renamed when complete: a failed export leaves no
             // file that looks like one (an import also refuses one without its end line).
@@ -147,7 +147,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
             let source: FileHandle
             if let file {
                 guard let handle = FileHandle(forReadingAtPath: file) else { throw ValidationError("cannot read \(file)") }
@@ -177,7 +177,7 @@ struct TenantCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+            let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
             guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)

@@ -24,7 +24,7 @@ struct Token: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = bootstrapLogging(level: database.logLevel ?? "warning")
+        let logger = try bootstrapLogging(level: database.logLevel, otherwise: .warning)
         guard let slug = TenantSlug(tenant) else { throw ExitCode(2) }
         let subject: UserTokens.Subject = Caller.Role(rawValue: role).map { .user($0, name: name ?? sub) } ?? .integration
         let token = try await withDatabase(database, logger: logger) { _, db in

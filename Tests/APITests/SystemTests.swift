@@ -4,6 +4,7 @@ import DatabaseTesting
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOPosix
 import ParleyTesting
 import Testing
 
@@ -122,6 +123,27 @@ struct SystemTests {
             ] {
                 #expect(document.contains("\n  \(path)"), "openapi.yaml lacks \(path)")
             }
+        }
+    }
+
+    @Test("a setting that does not parse stops the command and names the variable; an unset one takes its default")
+    func settingsThatDoNotParse() async throws {
+        let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+        for (name, value) in [("PARLEY_DB_POOL_TIMEOUT_MS", "0"), ("PARLEY_DB_LOCK_TIMEOUT_MS", "10s"), ("LOG_LEVEL", "loud"),
+                              ("PARLEY_DB_STATEMENT_TIMEOUT_MS", "-1")] {
+            let log = NSTemporaryDirectory() + "parley-settings-\(randomName("", length: 8)).log"
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            let status = try await NIOThreadPool.singleton.runIfActive {
+                try ServerProcess.run([ServerProcess.executable, "migrate"], environment: ["DATABASE_URL": conninfo, name: value], logPath: log)
+            }
+            #expect(status != 0, "\(name)=\(value) was taken")
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(output.contains(name == "LOG_LEVEL" ? "log level" : name), "\(output)")
+        }
+        // warn is taken for warning; nothing set is the defaults.
+        for environment in [["DATABASE_URL": conninfo, "LOG_LEVEL": "warn"], ["DATABASE_URL": conninfo]] {
+            let status = try await NIOThreadPool.singleton.runIfActive { try ServerProcess.run([ServerProcess.executable, "migrate"], environment: environment) }
+            #expect(status == 0, "\(environment)")
         }
     }
 
