@@ -108,14 +108,28 @@ public final class EmbeddedCluster: Sendable {
         }
         let started: Bool
         if try isRunning() {
-            started = false
-            logger.info("embedded PostgreSQL already running; reusing it", metadata: ["socket_dir": "\(socketDirectory)"])
+            // Its owner (the process that started it and stops it) may be gone without stopping
+            // it: a Ctrl-C, a closed terminal or a crash kills a command before its clean-up,
+            // and pg_ctl's server is in a session of its own, which no signal to the command
+            // reaches. Such a server is adopted: this process stops it at its end. Otherwise
+            // it was left running for good, and every later command only reused it.
+            if let owner = self.owner, kill(owner, 0) != 0, errno == ESRCH {
+                started = true
+                recordOwner()
+                logger.notice("embedded PostgreSQL left running by a process that is gone; this one stops it at its end", metadata: [
+                    "socket_dir": "\(socketDirectory)", "previous_owner": "\(owner)",
+                ])
+            } else {
+                started = false
+                logger.info("embedded PostgreSQL already running; reusing it", metadata: ["socket_dir": "\(socketDirectory)"])
+            }
         } else {
             try postgresCommand([
                 "pg_ctl", "-D", pgdata.path, "-l", logPath, "-w", "-t", "60",
                 "-o", serverOptions.map { "-c \($0)" }.joined(separator: " "), "start",
             ])
             started = true
+            recordOwner()
             logger.info("embedded PostgreSQL started", metadata: ["socket_dir": "\(socketDirectory)"])
         }
         try createDatabaseIfMissing()
@@ -126,7 +140,20 @@ public final class EmbeddedCluster: Sendable {
     public func stop(immediate: Bool = false) throws {
         guard try isRunning() else { return }
         try postgresCommand(["pg_ctl", "-D", pgdata.path, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"])
+        try? FileManager.default.removeItem(at: ownerFile)
         logger.info("embedded PostgreSQL stopped")
+    }
+
+    /// `<root>/owner.pid`: the process that started the running server, which stops it.
+    var ownerFile: URL { root.appendingPathComponent("owner.pid") }
+
+    /// The recorded owner, if any.
+    var owner: pid_t? {
+        (try? String(contentsOf: ownerFile, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    private func recordOwner() {
+        try? "\(getpid())\n".write(to: ownerFile, atomically: true, encoding: .utf8)
     }
 
     public func isRunning() throws -> Bool {

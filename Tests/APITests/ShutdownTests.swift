@@ -83,6 +83,32 @@ struct ShutdownTests {
     }
 
     /// `parley token` against the embedded cluster in `dataDirectory` (the demo brokerage).
+    @Test("an embedded PostgreSQL whose server was killed is stopped by the next command that finds it: never left running for good")
+    func orphanedClusterAdopted() async throws { try await HeavyTest.run { try await self.orphanedClusterAdoptedAlone() } }
+
+    private func orphanedClusterAdoptedAlone() async throws {
+        let directory = "/tmp/parley-oc-" + randomName("", length: 8)
+        defer {
+            if let cluster = try? EmbeddedCluster(root: directory, logger: testLogger), (try? cluster.isRunning()) == true {
+                try? cluster.stop(immediate: true)
+            }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let server = try await ServerProcess.startEmbedded(dataDirectory: directory, environment: [:])
+        // As a Ctrl-C in its start-up, a closed terminal or a crash: no clean-up runs, and the
+        // cluster (in a session of its own) keeps running.
+        server.killNow()
+        #expect(await server.exited(within: .seconds(10)))
+        let cluster = try EmbeddedCluster(root: directory, logger: testLogger)
+        #expect(try cluster.isRunning())
+        // The next command adopts it, and stops it when it is done.
+        let status = try await NIOThreadPool.singleton.runIfActive {
+            try ServerProcess.run([ServerProcess.executable, "tenant", "list"], environment: ["DATABASE_URL": "", "PARLEY_DATA_DIR": directory])
+        }
+        #expect(status == 0)
+        #expect(try cluster.isRunning() == false, "the cluster of a gone server was left running")
+    }
+
     static func demoToken(dataDirectory: String) async throws -> String {
         let output = "/tmp/parley-token-\(randomName("", length: 8))"
         defer { try? FileManager.default.removeItem(atPath: output) }
