@@ -1,3 +1,5 @@
+import Database
+import DatabaseTesting
 import Domain
 import Foundation
 import HummingbirdTesting
@@ -57,6 +59,48 @@ struct SearchTests {
             let snippet = try #require(result.snippets.first)
             #expect(snippet.html.contains("<mark>balcony</mark>"))
             #expect(snippet.seq == 1)
+        }
+    }
+
+    @Test("phone numbers, emails, dashed listing ids, decimals and web addresses are found whole or in part, as people type them")
+    func joinedTokens() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "Call me at 415-555-0134 or maria@example.com, 2.5 baths"]]),
+                ("c2", "Client Two", [["text": "This one:", "listing": ["ListingId": "ML-81234", "address": "12 Harbor Way"]],
+                                      ["text": "Saw it on www.zillow.com yesterday"]]),
+                ("c3", "Client Three", [["text": "Nothing to see here, 3 bedrooms"]]),
+            ])
+            for q in ["555-0134", "415-555-0134", "5550134".prefix(3).description, "0134", "maria@example.com", "maria@exam", "2.5"] {
+                #expect(try await Self.found(client, agent, q) == [ids["c1"]], "q=\(q)")
+            }
+            for q in ["ML-81234", "81234", "zillow.com", "zillow"] {
+                #expect(try await Self.found(client, agent, q) == [ids["c2"]], "q=\(q)")
+            }
+            #expect(try await Self.found(client, agent, "415-555-9999").isEmpty)
+        }
+    }
+
+    @Test("messages stored before joined tokens were indexed are found after the migration that indexes them")
+    func joinedTokensBackfilled() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent, ids) = try await Self.seed(app, client, [("c1", "Client One", [["text": "Call 415-555-0134, ref ML-81234"]])])
+            // As a message stored by the previous build: its vector without the parts, its
+            // session without their words, and migration 026 not applied yet.
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.simpleQuery("""
+                    ALTER TABLE messages DISABLE TRIGGER messages_search_vectors;
+                    UPDATE messages SET search = setweight(to_tsvector('public.parley_search', text), 'A');
+                    ALTER TABLE messages ENABLE TRIGGER messages_search_vectors;
+                    DELETE FROM session_terms WHERE lexeme IN ('555', '0134', '81234');
+                    DELETE FROM schema_migrations WHERE version = 26;
+                    """)
+            }
+            #expect(try await Self.found(client, agent, "555-0134").isEmpty)
+            let applied = try await Migrator(database: app.database, logger: testLogger).migrateTenant(tenant.scope)
+            #expect(applied == [26])
+            #expect(try await Self.found(client, agent, "555-0134") == [ids["c1"]])
+            #expect(try await Self.found(client, agent, "81234") == [ids["c1"]])
         }
     }
 

@@ -1,4 +1,4 @@
--- parley-baseline-of: 135af699911376ac
+-- parley-baseline-of: 23ebf0b94102ecfa
 --
 -- PostgreSQL database dump
 --

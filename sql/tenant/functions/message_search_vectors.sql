@@ -13,6 +13,12 @@ CREATE OR REPLACE FUNCTION message_search_vectors() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     v_listing text := coalesce(NEW.listing ->> 'address', '') || ' ' || coalesce(NEW.listing ->> 'ListingId', '');
+    -- The parts of every token joined by punctuation (415-555-0134, maria@example.com, ML-81234,
+    -- 2.5, www.zillow.com), as words: PostgreSQL's parser keeps such a token whole or signs its
+    -- parts ('-0134'), while a query is split into runs of letters and digits (SearchQuery), so
+    -- none of them was ever found. Only joined tokens: a message without one adds nothing.
+    v_parts text := (SELECT string_agg(regexp_replace(m[1], '[^[:alnum:]]+', ' ', 'g'), ' ')
+                     FROM regexp_matches(NEW.text || ' ' || v_listing, '[[:alnum:]]+(?:[^[:alnum:][:space:]]+[[:alnum:]]+)+', 'g') AS m);
 BEGIN
     -- As the generated columns had it: messages of up to 500 bytes of searchable text carry
     -- their vector in `search` (which the (session_id, seq) index includes; a btree entry must
@@ -21,7 +27,11 @@ BEGIN
     -- backend keeps per brokerage (decision 0046).
     NEW.search := setweight(to_tsvector('public.parley_search', NEW.text), 'A')
                || setweight(to_tsvector('public.parley_search', v_listing), 'B');
-    IF octet_length(NEW.text) + octet_length(v_listing) - 1 <= 500 THEN
+    IF v_parts IS NOT NULL THEN
+        NEW.search := NEW.search || setweight(to_tsvector('public.parley_search', v_parts), 'D');
+    END IF;
+    -- The parts count toward the 500 bytes: the vector grows with them.
+    IF octet_length(NEW.text) + octet_length(v_listing) + coalesce(octet_length(v_parts), 0) - 1 <= 500 THEN
         NEW.search_long := NULL;
     ELSE
         NEW.search_long := NEW.search;
