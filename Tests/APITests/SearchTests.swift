@@ -81,6 +81,29 @@ struct SearchTests {
         }
     }
 
+    @Test("a word being typed finds its sessions at every letter, past its stem, and when the letters so far are a stop word")
+    func typeAhead() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, ids) = try await Self.seed(app, client, [
+                ("c1", "Client One", [["text": "The apartment on Elm has a great view"]]),
+                ("c2", "Client Two", [["text": "Listing inspection tomorrow, negotiation after"]]),
+                ("c3", "Client Three", [["text": "two bedrooms and an office"]]),
+            ])
+            for typed in ["apa", "apart", "apartm", "apartme", "apartmen", "apartment"] {
+                #expect(try await Self.found(client, agent, typed) == [ids["c1"]], "q=\(typed)")
+            }
+            for typed in ["listin", "inspecti", "inspectio", "negotiat", "negotiati"] {
+                #expect(try await Self.found(client, agent, typed) == [ids["c2"]], "q=\(typed)")
+            }
+            // Stop words, as far as typed: "be" (bedrooms), "off" (office). (Not "two off":
+            // "two" is also in the name "Client Two".)
+            #expect(try await Self.found(client, agent, "be") == [ids["c3"]])
+            #expect(try await Self.found(client, agent, "bedrooms off") == [ids["c3"]])
+            #expect(try await Self.found(client, agent, "great vie") == [ids["c1"]])
+            #expect(try await Self.found(client, agent, "apartmenz").isEmpty)
+        }
+    }
+
     @Test("messages stored before joined tokens were indexed are found after the migration that indexes them")
     func joinedTokensBackfilled() async throws {
         try await TestApp.run { app, client in

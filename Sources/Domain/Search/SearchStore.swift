@@ -108,8 +108,38 @@ public struct SearchStore: Sendable {
         }
         for word in query.words { terms.append("plainto_tsquery(\(config), \(bind(word)))") }
         for phrase in query.phrases { terms.append("phraseto_tsquery(\(config), \(bind(phrase)))") }
-        if let prefix = query.prefix { terms.append("to_tsquery(\(config), quote_literal(\(bind(prefix))) || ':*')") }
+        if let prefix = query.prefix {
+            // The word being typed, three ways (decision 0058): its stem as a prefix ("apart"
+            // finds apartment), the unstemmed fragment as a prefix (a stop word such as "in" or
+            // "be" has no stem, but begins "inspect" and "bedroom"), and the stored words the
+            // fragment itself begins with ("apartmen" was past apartment's stem "apart").
+            let typed = bind(prefix)
+            terms.append("""
+                (to_tsquery(\(config), quote_literal(\(typed)) || ':*')
+                 || to_tsquery('simple', quote_literal(public.parley_unaccent(lower(\(typed)))) || ':*')
+                 || coalesce((SELECT string_agg(quote_literal(b.lexeme), ' | ')::tsquery FROM (\(stemsWithin(bind(SQLArray.text(stemCandidates(prefix)))))) AS b), ''::tsquery))
+                """)
+        }
         return terms.isEmpty ? nil : ("(" + terms.joined(separator: " && ") + ")", params)
+    }
+
+    /// The beginnings of a word being typed that a stored stem may be: from 4 code points, or 3
+    /// fewer than typed, up to one fewer ("apartmen": "apartm" … "apart" of apartment). An
+    /// English stem drops at most a few letters of a word; a shorter beginning would be another
+    /// word. None for a fragment under 5.
+    static func stemCandidates(_ fragment: String) -> [String] {
+        let letters = Array(fragment.lowercased())
+        guard letters.count >= 5 else { return [] }
+        return (max(4, letters.count - 3)..<letters.count).map { String(letters[..<$0]) }
+    }
+
+    /// The stored words among `candidates` (a bound text[] of beginnings), unaccented as the
+    /// index holds them: one probe of `session_terms` each.
+    static func stemsWithin(_ candidates: String) -> String {
+        """
+        SELECT DISTINCT st.lexeme FROM session_terms st
+        WHERE st.lexeme = ANY (ARRAY(SELECT public.parley_unaccent(c) FROM unnest(\(candidates)::text[]) AS c))
+        """
     }
 
     /// The caller's sessions (status and kind filters), walked newest activity first.
@@ -235,13 +265,19 @@ public struct SearchStore: Sendable {
 
     static func termsStatement(_ query: SearchQuery) -> Statement {
         let tsquery = tsquery(query, firstParameter: 3)
+        // The stemmed word being typed, or, for a stop word (no stem), the fragment itself.
+        let prefixLexemes = """
+            coalesce(nullif(tsvector_to_array(to_tsvector(\(config), coalesce($2, ''))), '{}'),
+                     CASE WHEN $2 IS NOT NULL THEN ARRAY[public.parley_unaccent(lower($2))] ELSE '{}' END)
+            """
+        let candidates = 3 + (tsquery?.params.count ?? 0)
         let commonNeeded = !query.phrases.isEmpty || query.words.count + (query.prefix == nil ? 0 : 1) > 1
         return ("""
             SELECT set_config('pg_trgm.word_similarity_threshold', '0.4', true) AS threshold,
                    (SELECT coalesce(jsonb_agg(tsvector_to_array(to_tsvector(\(config), t.w)) ORDER BY t.i), '[]')
                     FROM unnest($1::text[]) WITH ORDINALITY AS t(w, i))::text AS lexemes,
-                   to_jsonb(tsvector_to_array(to_tsvector(\(config), coalesce($2, ''))))::text AS prefix,
-                   (WITH RECURSIVE p AS (SELECT tsvector_to_array(to_tsvector(\(config), coalesce($2, ''))) AS lx),
+                   to_jsonb(\(prefixLexemes))::text AS prefix,
+                   (WITH RECURSIVE p AS (SELECT \(prefixLexemes) AS lx),
                     found(lexeme, n) AS (
                         SELECT (SELECT min(st.lexeme) FROM session_terms st
                                 WHERE st.lexeme >= p.lx[1] AND st.lexeme < p.lx[1] || chr(1114111)), 1
@@ -250,10 +286,13 @@ public struct SearchStore: Sendable {
                         SELECT (SELECT min(st.lexeme) FROM session_terms st
                                 WHERE st.lexeme > found.lexeme AND st.lexeme < p.lx[1] || chr(1114111)), found.n + 1
                         FROM found, p WHERE found.lexeme IS NOT NULL AND found.n <= \(Terms.maxExpansion))
-                    SELECT to_jsonb(coalesce(array_agg(lexeme), '{}')) FROM found WHERE lexeme IS NOT NULL)::text AS expansion,
+                    SELECT to_jsonb(coalesce(array_agg(DISTINCT x.lexeme), '{}'))
+                    FROM (SELECT lexeme FROM found WHERE lexeme IS NOT NULL
+                          UNION SELECT lexeme FROM (\(stemsWithin("$\(candidates)"))) AS b) AS x)::text AS expansion,
                    \(tsquery?.sql ?? "NULL")::text AS tsquery,
                    \(commonNeeded ? common : "'[]'")::text AS common
-            """, [SQLArray.text(query.words + query.phrases), query.prefix] + (tsquery?.params ?? []))
+            """, [SQLArray.text(query.words + query.phrases), query.prefix] + (tsquery?.params ?? [])
+                + [SQLArray.text(query.prefix.map(stemCandidates) ?? [])])
     }
 
     /// Which of the query's lexemes are common (`Terms.common`): only a query whose message check
