@@ -144,6 +144,26 @@ public final class EmbeddedCluster: Sendable {
         logger.info("embedded PostgreSQL stopped")
     }
 
+    /// Stops the server unless another process is connected to it: a `parley serve` that found
+    /// it running (started by `parley demo`, say) and uses it would lose its database under it.
+    /// Left running, it keeps this process as its recorded owner, which is gone once this
+    /// process exits, so the next command that finds it adopts it (`start`). Returns whether
+    /// the server is stopped.
+    public func stopUnlessInUse() throws -> Bool {
+        guard try isRunning() else { return true }
+        let connection = try Connection.connect(conninfo(database: "postgres"), applicationName: "parley-embedded-check")
+        let others = try connection.execParams("""
+            SELECT count(*)::int8 AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+            """, []).rows.first?.decode(Int.self, "n") ?? 0
+        connection.finish()
+        guard others == 0 else {
+            logger.notice("embedded PostgreSQL left running: another process uses it; the next command stops it", metadata: ["connections": "\(others)"])
+            return false
+        }
+        try stop()
+        return true
+    }
+
     /// `<root>/owner.pid`: the process that started the running server, which stops it.
     var ownerFile: URL { root.appendingPathComponent("owner.pid") }
 

@@ -21,11 +21,12 @@ struct DatabaseTarget {
         return DatabaseTarget(conninfo: cluster.serverConninfo, cluster: cluster, startedCluster: started)
     }
 
-    /// Stops the embedded server if this process started it.
-    func shutdown(logger: Logger) {
+    /// Stops the embedded server if this process started it, unless another process is
+    /// connected to it (`force`: whatever is connected, this process's own connections too).
+    func shutdown(logger: Logger, force: Bool = false) {
         guard startedCluster, let cluster else { return }
         do {
-            try cluster.stop()
+            if force { try cluster.stop() } else { _ = try cluster.stopUnlessInUse() }
         } catch {
             logger.error("could not stop the embedded PostgreSQL", metadata: ["error": "\(error)"])
         }

@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
             // Still here at the deadline: something ignored cancellation. Stop the embedded
             // cluster anyway and leave.
             logger.error("shutdown deadline passed; exiting with connections still open")
-            target.shutdown(logger: logger)
+            target.shutdown(logger: logger, force: true)
             _exit(1)
         }
     }

@@ -109,6 +109,26 @@ struct ShutdownTests {
         #expect(try cluster.isRunning() == false, "the cluster of a gone server was left running")
     }
 
+    @Test("a command that started the embedded PostgreSQL leaves it running while another process uses it (a parley serve that found it running)")
+    func clusterInUseKept() async throws { try await HeavyTest.run { try await self.clusterInUseKeptAlone() } }
+
+    private func clusterInUseKeptAlone() async throws {
+        let directory = "/tmp/parley-iu-" + randomName("", length: 8)
+        let cluster = try EmbeddedCluster(root: directory, logger: testLogger)
+        defer {
+            try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        try await NIOThreadPool.singleton.runIfActive { _ = try cluster.start() }
+        let other = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 1), logger: testLogger)
+        _ = try await other.withConnection { try await $0.query("SELECT 1 AS one") }
+        #expect(try await NIOThreadPool.singleton.runIfActive { try cluster.stopUnlessInUse() } == false)
+        #expect(try cluster.isRunning(), "stopped under a process using it")
+        await other.close()
+        #expect(try await NIOThreadPool.singleton.runIfActive { try cluster.stopUnlessInUse() })
+        #expect(try cluster.isRunning() == false)
+    }
+
     static func demoToken(dataDirectory: String) async throws -> String {
         let output = "/tmp/parley-token-\(randomName("", length: 8))"
         defer { try? FileManager.default.removeItem(atPath: output) }
