@@ -46,6 +46,7 @@ export class API {
 
   get(path) { return this.request('GET', path); }
   post(path, body) { return this.request('POST', path, body); }
+  del(path) { return this.request('DELETE', path); }
 
   /** An attachment's bytes as a blob: URL (downloads need the token, which <img> cannot send). */
   async blobURL(path) {

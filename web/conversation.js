@@ -350,7 +350,13 @@ export class Conversation {
       upload.fileName, ' ', h('span.size', {}, formatBytes(upload.size)),
       h('button.link', {
         type: 'button', 'aria-label': 'Remove ' + upload.fileName,
-        onclick: () => { this.uploads = this.uploads.filter((u) => u !== upload); this.renderChips(); },
+        onclick: () => {
+          this.uploads = this.uploads.filter((u) => u !== upload);
+          this.renderChips();
+          // Removed on the server too, so its room in the upload quota comes back now (not
+          // after the 24 hours an unsent upload is otherwise kept). Already gone is fine.
+          this.api.del(`/v1/attachments/${upload.id}`).catch(() => {});
+        },
       }, '✕'))));
   }
 

@@ -53,6 +53,37 @@ struct StorageQuotaTests {
         }
     }
 
+    @Test("an unsent upload its uploader removes frees its room at once; another's, or one sent in a message, cannot be removed")
+    func removeUnsentUpload() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent, member, session) = try await AttachmentTests.pair(app, client)
+            #expect(try await client.json(.patch, "/v1/tenants/\(tenant.slug)/settings", token: app.operatorKey,
+                                          body: ["maxUnsentUploadBytesPerUser": 1 << 20]).status == .ok)
+            func remove(_ id: String, as token: String) async throws -> APIResponse {
+                try await client.execute(uri: "/v1/attachments/\(id)", method: .delete, headers: [.authorization: "Bearer \(token)"], body: nil)
+            }
+            // 700 KiB unsent: another 700 KiB is over the user's 1 MiB until the first is removed
+            // (before, only the 24-hour sweep gave the room back).
+            let first = try await AttachmentTests.uploaded(client, agent, session: session, Self.file)
+            #expect(try await AttachmentTests.upload(client, agent, session: session, [Self.file]).code == "upload_quota_exceeded")
+            #expect(try await remove(first, as: member).code == "attachment_not_found", "another user's upload")
+            let removed = try await remove(first, as: agent)
+            #expect(removed.status == .noContent, "\(removed.text)")
+            #expect(try await AttachmentTests.download(client, agent, first).status == .notFound)
+            #expect(try await remove(first, as: agent).status == .notFound)
+            let second = try await AttachmentTests.uploaded(client, agent, session: session, Self.file)
+            // Sent in a message: part of the conversation, not removable.
+            #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
+                                          body: ["clientMessageId": "r1", "text": "", "attachmentIds": [second]]).status == .created)
+            #expect(try await remove(second, as: agent).code == "attachment_not_found")
+            #expect(try await AttachmentTests.download(client, member, second).status == .ok)
+            let stored = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT coalesce(sum(length(data)), 0)::bigint AS bytes FROM blob_chunks").rows[0].decode(Int64.self, "bytes")
+            }
+            #expect(stored == 700 * 1024, "the removed upload's bytes are gone")
+        }
+    }
+
     @Test("concurrent uploads cannot overrun the brokerage's quota together")
     func concurrentUploads() async throws {
         try await TestApp.run { app, client in

@@ -12,6 +12,13 @@ struct AttachmentRoutes {
     func register(on group: RouterGroup<ParleyRequestContext>) {
         group.post("sessions/:id/attachments", use: upload)
         group.get("attachments/:id", use: download)
+        group.delete("attachments/:id", use: remove)
+    }
+
+    /// `DELETE /v1/attachments/{id}`: the caller's own unsent upload, removed (204).
+    @Sendable func remove(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        try await attachments.remove(try context.requireCaller(), id: try context.parameters.require("id"))
+        return Response(status: .noContent)
     }
 
     struct Uploaded: ResponseEncodable {

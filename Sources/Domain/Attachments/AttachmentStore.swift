@@ -49,6 +49,26 @@ public struct AttachmentStore: Sendable {
         }
     }
 
+    /// Removes one of the caller's own unsent uploads (rows and bytes; its room in the quotas
+    /// at once). Another user's upload, one sent in a message, or no such id: 404, alike. A send
+    /// that takes it at the same time either comes first (then it is sent: 404 here) or finds
+    /// it gone (409 `attachment_unavailable`): the row is marked under its lock, as the sweep does.
+    public func remove(_ caller: Caller, id: String) async throws {
+        let notFound = DomainError.notFound(code: "attachment_not_found", message: "no such unsent upload of yours")
+        guard let uuid = UUID(uuidString: id) else { throw notFound }
+        let marked = try await database.withTenant(caller.tenant.scope) { tx in
+            try await tx.query("""
+                UPDATE attachments SET state = 'deleting'
+                WHERE id = $1 AND uploader_id = $2 AND message_id IS NULL AND state = 'ready'
+                RETURNING id
+                """, [uuid, caller.userID]).first != nil
+        }
+        guard marked else { throw notFound }
+        try await blobs.delete(caller.tenant.scope, ids: [uuid])
+        _ = try await database.tenantPipelined(
+            caller.tenant.scope, "DELETE FROM attachments WHERE id = $1 AND state = 'deleting'", [uuid])
+    }
+
     /// A stored file as a download needs it.
     public struct Stored: Sendable {
         public let id: UUID
