@@ -18,13 +18,17 @@ public struct MessageRetention: Sendable {
         self.blobs = blobs
     }
 
-    /// Deletes what is past the brokerage's retention; returns how many messages went.
+    /// Deletes what is past the brokerage's retention, at most `maxBatches` batches in one
+    /// call; returns how many messages went. A maintenance pass visits every brokerage in turn:
+    /// retention switched on for one with years of history would otherwise keep the pass there
+    /// until all of it was gone, and every other brokerage's jobs (request expiry, the upload
+    /// sweep, event trimming) would wait. The next pass goes on where this one stopped.
     @discardableResult
-    public func trim(_ tenant: Tenant, batch: Int = 500, now: Date = Date()) async throws -> Int {
+    public func trim(_ tenant: Tenant, batch: Int = 500, maxBatches: Int = 20, now: Date = Date()) async throws -> Int {
         guard let days = tenant.settings.messageRetentionDays else { return 0 }
         let before = now.addingTimeInterval(-Double(days) * 86400)
         var total = 0
-        while true {
+        for _ in 0..<max(1, maxBatches) {
             let deleted = try await trimBatch(tenant, before: before, batch: batch)
             guard let deleted else { return total }  // another process has this brokerage's turn
             total += deleted
