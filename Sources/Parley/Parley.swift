@@ -36,7 +36,7 @@ enum Env {
     static func int(_ name: String, _ otherwise: Int, in range: ClosedRange<Int>) throws -> Int {
         guard let text = get(name) else { return otherwise }
         guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
-            throw ValidationError("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            throw CommandFailure("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }
         return value
     }
@@ -46,7 +46,7 @@ enum Env {
     static func seconds(_ name: String, _ otherwise: Duration) throws -> Duration {
         guard let text = get(name) else { return otherwise }
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value > 0, value < 1e9 else {
-            throw ValidationError("\(name) must be a number of seconds above 0 (e.g. 2.5), not '\(text)'")
+            throw CommandFailure("\(name) must be a number of seconds above 0 (e.g. 2.5), not '\(text)'")
         }
         return .milliseconds(Int64(value * 1000))
     }
@@ -60,7 +60,7 @@ func bootstrapLogging(level flag: String?, otherwise: Logger.Level = .info) thro
     if let text = flag ?? Env.get("LOG_LEVEL") {
         let name = text.lowercased() == "warn" ? "warning" : text.lowercased()
         guard let parsed = Logger.Level(rawValue: name) else {
-            throw ValidationError("the log level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            throw CommandFailure("the log level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
         }
         level = parsed
     } else {
@@ -70,4 +70,11 @@ func bootstrapLogging(level flag: String?, otherwise: Logger.Level = .info) thro
     ParleyMetrics.bootstrap()
     LoggingSystem.bootstrap { label in LazyMetadataLogHandler(label: label, level: level) }
     return Logger(label: "parley")
+}
+
+/// A command that cannot do what was asked (no such brokerage, say): ArgumentParser prints
+/// "Error: " and the description and exits 1, without the usage a ValidationError prints.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

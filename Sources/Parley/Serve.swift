@@ -115,13 +115,15 @@ struct Serve: AsyncParsableCommand {
                 "  database: embedded PostgreSQL in \(embedded.root.path) (socket \(embedded.socketDirectory))",
                 "  operator key: \(configuration.operatorKey ?? "-")  (also in \(embedded.root.path)/operator-key)",
                 "  a token for the demo brokerage:",
-                "    TOKEN=$(swift run parley token --tenant demo --sub agent-1 --role agent --name 'Avery Agent')",
+                // This very executable and this data folder: the command works as printed, for a
+                // release build, in a container, with --data-dir.
+                "    TOKEN=$(\(CommandLine.arguments[0]) token --data-dir '\(embedded.root.path)' --tenant demo --sub agent-1 --role agent --name 'Avery Agent')",
                 "    curl -H \"Authorization: Bearer $TOKEN\" \(base)/v1/me",
             ]
             if let inboxToken {
                 lines.append("  inbox (as the demo agent Avery, link valid 1 hour): \(UserTokens.inboxLink(base: base, token: inboxToken))")
             }
-            lines.append("  fill the demo brokerage: swift run parley demo")
+            lines.append("  fill the demo brokerage: \(CommandLine.arguments[0]) demo --data-dir '\(embedded.root.path)'")
         }
         lines += ["  health: \(base)/health  ready: \(base)/ready  contract: \(base)/openapi.yaml", ""]
         // Unbuffered, so the banner shows at once even when stdout is a pipe or a file.

@@ -73,7 +73,7 @@ struct TenantCommand: AsyncParsableCommand {
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)
                 guard let tenant = try await store.find(slug) else {
-                    throw ValidationError("no tenant '\(slug)'; create it with `parley tenant create \(slug) --name …`")
+                    throw CommandFailure("no tenant '\(slug)'; create it with `parley tenant create \(slug) --name …`")
                 }
                 let login = try await store.reportingLogin(tenant, statementTimeoutSeconds: statementTimeout, connectionLimit: connectionLimit)
                 print("role \(login.role)")
@@ -124,7 +124,7 @@ struct TenantCommand: AsyncParsableCommand {
             guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)
-                guard let tenant = try await store.find(slug) else { throw ValidationError("no tenant '\(slug)'") }
+                guard let tenant = try await store.find(slug) else { throw CommandFailure("no tenant '\(slug)'") }
                 var buffer = Data()
                 let rows = try await store.export(tenant) { line in
                     buffer.append(contentsOf: Array(line.utf8))
@@ -181,7 +181,7 @@ struct TenantCommand: AsyncParsableCommand {
             guard let slug = TenantSlug(slug) else { throw ValidationError("slug must be \(TenantSlug.rule)") }
             try await withDatabase(database, logger: logger) { _, db in
                 let store = TenantStore(database: db, logger: logger)
-                guard let tenant = try await store.find(slug) else { throw ValidationError("no tenant '\(slug)'") }
+                guard let tenant = try await store.find(slug) else { throw CommandFailure("no tenant '\(slug)'") }
                 try await store.delete(tenant)
                 print("deleted \(slug)")
             }

@@ -19,7 +19,7 @@ enum UserTokens {
     ) async throws -> String {
         let store = TenantStore(database: db, logger: logger)
         guard let tenant = try await store.find(slug) else {
-            throw ValidationError("no tenant '\(slug)'; create it with `parley tenant create \(slug) --name …`")
+            throw CommandFailure("no tenant '\(slug)'; create it with `parley tenant create \(slug) --name …`")
         }
         guard let key = try await store.activeKeys(tenant).first else {
             throw ValidationError("tenant '\(slug)' has no active signing key")
