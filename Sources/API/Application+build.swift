@@ -119,7 +119,7 @@ public func buildApplication(
     }
     let router = Router(context: ParleyRequestContext.self)
     router.middlewares.add(RequestIDHeaderMiddleware())
-    router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(RequestLogMiddleware(.debug))
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(ProblemMiddleware())
     router.middlewares.add(MethodNotAllowedMiddleware())

@@ -119,6 +119,20 @@ struct HardeningTests {
         }
     }
 
+    @Test("a token in the query string never reaches the log, not even at debug level")
+    func tokenNotLogged() async throws {
+        let (conninfo, tenant) = try await TestTenant.onScratchDatabase()
+        let server = try await ServerProcess.start(conninfo: conninfo, environment: ["LOG_LEVEL": "debug"])
+        defer { server.killNow() }
+        let token = try await tenant.token(sub: "agent-1")
+        // A plain GET of the stream (no Upgrade: a proxy that drops it, a curl) is routed and logged.
+        let answer = try await server.withClient { try await $0.json(.get, "/v1/stream?after=1&access_token=\(token)") }
+        #expect(answer.status == .upgradeRequired)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(server.log.contains("access_token=[redacted]"), "\(server.log.suffix(600))")
+        #expect(!server.log.contains(token))
+    }
+
     @Test("a JSON body declared as another media type is 415 unsupported_media_type; application/json with a charset, +json types and no Content-Type are read")
     func jsonMediaType() async throws {
         try await TestApp.run { app, client in
