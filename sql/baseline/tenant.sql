@@ -1,4 +1,4 @@
--- parley-baseline-of: 23ebf0b94102ecfa
+-- parley-baseline-of: 5f2cc4719311b76f
 --
 -- PostgreSQL database dump
 --

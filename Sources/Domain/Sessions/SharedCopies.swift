@@ -68,6 +68,14 @@ enum SharedCopies {
         let sender = try row.decode(String.self, "sender_id")
         let attachmentIDs = try row.decodeJSON([UUID].self, "attachment_ids")
         for peer in peers {
+            // The bytes first, then the rows: inserting the attachments' rows counts them in the
+            // peer's storage usage, whose one row every upload of that brokerage locks piece by
+            // piece. Copied after, the copy's round trips (four per 256 KiB) all ran while the
+            // row was held, and the peer's uploads waited for them (503 past lock_timeout).
+            // The pieces have no row to belong to until then; the transaction keeps both or none.
+            if !attachmentIDs.isEmpty {
+                try await copyBlobs(tx, attachmentIDs, home: home, peer: try scope(peer))
+            }
             try await tx.enter(try scope(peer))
             try await tx.query("""
                 SELECT mirror_message($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::timestamptz, $11::jsonb)
@@ -76,9 +84,6 @@ enum SharedCopies {
                       try row.decode(String?.self, "html"), try row.decode(String?.self, "preview"),
                       try row.decode(String?.self, "listing"), try row.decode(String.self, "created_at"),
                       try row.decode(String.self, "attachments")])
-            if !attachmentIDs.isEmpty {
-                try await copyBlobs(tx, attachmentIDs, home: home, peer: try scope(peer))
-            }
         }
         try await tx.enter(home)
     }

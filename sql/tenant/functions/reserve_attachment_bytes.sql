@@ -13,7 +13,10 @@ DECLARE
     v_unsent bigint;
     v_total bigint;
 BEGIN
-    PERFORM 1 FROM users WHERE id = p_uploader FOR UPDATE;
+    -- One user's reservations, one at a time. NO KEY: the foreign-key checks on this user
+    -- (their messages, uploads, sessions) take KEY SHARE, which FOR UPDATE would block, so the
+    -- user's sends queued behind a reservation waiting for the usage row below.
+    PERFORM 1 FROM users WHERE id = p_uploader FOR NO KEY UPDATE;
     SELECT coalesce(sum(size), 0) INTO v_unsent FROM attachments WHERE uploader_id = p_uploader AND message_id IS NULL;
     IF v_unsent + p_bytes > p_user_limit THEN
         RETURN 'user';
