@@ -18,13 +18,7 @@ struct ShutdownTests {
 
     private func boundedShutdownOfAnEmbeddedServerAlone() async throws {
         let directory = "/tmp/parley-sd-" + randomName("", length: 8)
-        defer {
-            // Whatever happened, leave no cluster running and no folder behind.
-            if let cluster = try? EmbeddedCluster(root: directory, logger: testLogger), (try? cluster.isRunning()) == true {
-                try? cluster.stop(immediate: true)
-            }
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+        defer { Self.removeCluster(directory) }
         let server = try await ServerProcess.startEmbedded(dataDirectory: directory, environment: ["PARLEY_SHUTDOWN_TIMEOUT": "4"])
         defer { server.killNow() }
         let token = try await Self.demoToken(dataDirectory: directory)
@@ -88,12 +82,7 @@ struct ShutdownTests {
 
     private func orphanedClusterAdoptedAlone() async throws {
         let directory = "/tmp/parley-oc-" + randomName("", length: 8)
-        defer {
-            if let cluster = try? EmbeddedCluster(root: directory, logger: testLogger), (try? cluster.isRunning()) == true {
-                try? cluster.stop(immediate: true)
-            }
-            try? FileManager.default.removeItem(atPath: directory)
-        }
+        defer { Self.removeCluster(directory) }
         let server = try await ServerProcess.startEmbedded(dataDirectory: directory, environment: [:])
         // As a Ctrl-C in its start-up, a closed terminal or a crash: no clean-up runs, and the
         // cluster (in a session of its own) keeps running.
@@ -127,6 +116,14 @@ struct ShutdownTests {
         await other.close()
         #expect(try await NIOThreadPool.singleton.runIfActive { try cluster.stopUnlessInUse() })
         #expect(try cluster.isRunning() == false)
+    }
+
+    /// Whatever happened, leaves no cluster running in `directory` and no folder behind.
+    static func removeCluster(_ directory: String) {
+        if let cluster = try? EmbeddedCluster(root: directory, logger: testLogger), (try? cluster.isRunning()) == true {
+            try? cluster.stop(immediate: true)
+        }
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     static func demoToken(dataDirectory: String) async throws -> String {
