@@ -234,6 +234,36 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("a redelivery is not undone by the late outcome of an attempt whose lease had run out")
+    func redeliveryNotUndone() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, _) = try await ChatRequestTests.setup(app, client)
+            let integration = try await tenant.integrationToken(sub: "crm")
+            let endpoint = try await Self.endpoint(client, integration, url: "https://hooks.example/x", types: ["request.created"])
+            // An attempt claimed it a while ago; its lease has run out, its outcome not in yet.
+            let (delivery, lease) = try await app.database.withTenant(tenant.scope) { tx in
+                let row = try await tx.query("""
+                    INSERT INTO webhook_deliveries (endpoint_id, event_type, body, attempts, lease_until)
+                    VALUES ($1::uuid, 'request.created', '{}', 1, now() - interval '1 minute') RETURNING id, lease_until::text AS lease
+                    """, [endpoint.id]).rows[0]
+                return (try row.decode(UUID.self, "id"), try row.decode(String.self, "lease"))
+            }
+            let again = try await client.json(
+                .post, "/v1/webhooks/endpoints/\(endpoint.id)/deliveries/\(delivery.uuidString.lowercased())/redeliver", token: integration)
+            #expect(again.status == .accepted, "\(again.text)")
+            // The old attempt's outcome (a failure with no retries left) arrives now: it is the
+            // lease's, and the lease is no longer the delivery's.
+            let outcome = try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("SELECT webhook_record($1, $2::timestamptz, now(), 500, 10, NULL, NULL, NULL, 3600, 3600) AS o",
+                                   [delivery, lease]).rows[0].decode(String.self, "o")
+            }
+            #expect(outcome == "stale")
+            let detail = try await client.json(
+                .get, "/v1/webhooks/endpoints/\(endpoint.id)/deliveries/\(delivery.uuidString.lowercased())", token: integration).decode(WebhookDelivery.self)
+            #expect(detail.status == "pending" && detail.nextAttemptAt != nil, "\(detail)")
+        }
+    }
+
     @Test("the schedule runs out: the delivery fails after its last retry, and redelivery sends it again with the same webhook-id")
     func exhaustedAndRedelivered() async throws {
         try await WebhookReceiver.run { receiver in

@@ -95,9 +95,11 @@ extension WebhookStore {
             guard try enabled.decode(Bool.self, "enabled") else {
                 throw DomainError.conflict(code: "webhook_endpoint_disabled", message: "enable the endpoint before redelivering to it")
             }
+            // The lease goes too: an attempt whose lease ran out may still report, and its
+            // outcome (webhook_record() matches the lease) would undo this redelivery.
             let updated = try await tx.query("""
                 UPDATE webhook_deliveries SET status = 'pending', retry_step = 0, next_attempt_at = now(),
-                    updated_at = now()
+                    lease_until = NULL, updated_at = now()
                 WHERE id = $1 AND endpoint_id = $2 AND (status <> 'pending' OR lease_until IS NULL OR lease_until < now())
                 RETURNING id
                 """, [deliveryID, endpointID]).rows.count
