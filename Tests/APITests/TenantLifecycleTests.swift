@@ -77,6 +77,13 @@ struct TenantLifecycleTests {
                 await #expect(throws: DomainError.self) { _ = try await store.importTenant { partial.next() } }
                 #expect(try await store.find(pair.tenant.slug) == nil)
             }
+            // An import killed midway (its own clean-up never ran) left the brokerage made and
+            // marked: not served, and replaced by the next import instead of tenant_exists.
+            let left = try await store.create(slug: pair.tenant.slug, displayName: "left over").0
+            try await app.database.withTransaction { tx in
+                try await tx.query("UPDATE parley.tenants SET migrated_version = 0, migration_error = $2 WHERE id = $1",
+                                   [left.id, TenantStore.importingMarker])
+            }
             var remaining = lines.makeIterator()
             let (imported, importedRows) = try await store.importTenant { remaining.next() }
             #expect(imported.slug == pair.tenant.slug && importedRows == rows)

@@ -99,6 +99,10 @@ extension TenantStore {
         }
     }
 
+    /// The `migration_error` of a brokerage an import is filling (unfinished, if it stays).
+    public static var importingMarker: String { importing }
+    static let importing = "an import is filling this brokerage (if it stays, the import was interrupted: import it again)"
+
     /// Provisions the brokerage of an export again and fills it: its slug, name, settings,
     /// signing keys (tokens signed before keep working), directory records and every row. Lines
     /// come from `next` (nil at the end). One transaction: if anything fails, the brokerage is
@@ -113,9 +117,22 @@ extension TenantStore {
                 "exported at schema version \(header.schemaVersion); this Parley knows up to \(Migrations.tenantVersion)")])
         }
         guard let slug = TenantSlug(header.slug) else { throw DomainError.validation([FieldError("slug", "invalid_format", TenantSlug.rule)]) }
+        // What an import that was killed midway left (its own clean-up never ran): removed, and
+        // imported again, rather than refused as `tenant_exists` for ever.
+        if let left = try await find(slug), left.migrationError == Self.importing {
+            try await delete(left)
+        }
         let (created, _) = try await create(slug: slug, displayName: header.displayName)
+        // Not served until its rows are in (503 tenant_unavailable), and recognisable as an
+        // unfinished import if this process dies before the end.
+        try await database.withTransaction { tx in
+            try await tx.query("UPDATE parley.tenants SET migrated_version = 0, migration_error = $2 WHERE id = $1", [created.id, Self.importing])
+        }
         do {
             let rows = try await database.withTransaction { tx -> Int in
+                try await tx.query("""
+                    UPDATE parley.tenants SET migrated_version = $2, migration_error = NULL WHERE id = $1
+                    """, [created.id, created.migratedVersion])
                 try await tx.query("UPDATE parley.tenants SET settings = $2::jsonb WHERE id = $1", [created.id, try SQLJSON(encoding: header.settings)])
                 try await tx.query("DELETE FROM parley.tenant_signing_keys WHERE tenant_id = $1", [created.id])
                 for key in header.signingKeys {

@@ -30,7 +30,12 @@ extension TenantStore {
         var after: String?
         while true {
             let page = try await list(after: after, limit: 500)
-            let todo = page.filter { recheck || $0.migratedChecksum != Migrations.tenantChecksum || $0.migrationError != nil }
+            // Not a brokerage an import is filling: its import sets it up, and would find it
+            // taken for a finished one.
+            let todo = page.filter {
+                $0.migrationError != Self.importing
+                    && (recheck || $0.migratedChecksum != Migrations.tenantChecksum || $0.migrationError != nil)
+            }
             var done: [String: MigrationOutcome] = [:]
             try await withThrowingTaskGroup(of: MigrationOutcome.self) { group in
                 var next = todo.makeIterator()
