@@ -273,6 +273,18 @@ struct DirectoryTests {
             #expect(try await client.json(.patch, "/v1/directory/me", token: agent, body: ["photoUrl": "http://example.com/x.jpg"]).code == "validation_failed")
             let visitor = try await tenant.token(sub: "client-1", role: .client)
             #expect(try await client.json(.get, "/v1/directory/me", token: visitor).code == "agents_only")
+
+            // The integration's clock is ahead (a time in the future): the agent's opt-out still
+            // takes effect, and says so.
+            _ = try await client.json(.put, "/v1/directory/agents/agent-5", token: integration, body: [
+                "MemberFullName": "Eve \(surname)", "MemberMobilePhone": "+1 415 555 0101", "listed": true, "showMobilePhone": true,
+                "ModificationTimestamp": "2099-01-01T00:00:00Z",
+            ])
+            #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).first?.MemberMobilePhone != nil)
+            let optOut = try await client.json(.patch, "/v1/directory/me", token: agent, body: ["showMobilePhone": false, "listed": false])
+            #expect(optOut.status == .ok)
+            #expect(try optOut.decode(Entry.self).listed == false, "\(optOut.text)")
+            #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
         }
     }
 }

@@ -143,12 +143,15 @@ public struct DirectoryStore: Sendable {
 
     /// The caller edits their own record: bio, photo, languages, areas, specialties, and their
     /// opt-ins. The record's ModificationTimestamp becomes now, so a sync the integration made
-    /// from older data does not undo the edit (it is `stale`).
+    /// from older data does not undo the edit (it is `stale`) — or just after the stored one,
+    /// if that is later (an integration whose clock is ahead): the agent's own edit, an opt-out
+    /// above all, is never the older one and never ignored.
     public func editOwn(_ caller: Caller, _ patch: DirectoryProfilePatch) async throws -> DirectoryMember {
         try Self.requireAgent(caller)
         guard let current = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         var record = patch.applied(to: current.record)
-        record.ModificationTimestamp = nil
+        let stored = current.record.ModificationTimestamp?.date ?? .distantPast
+        record.ModificationTimestamp = Timestamp(max(Date(), stored.addingTimeInterval(0.001)))
         _ = try await write(caller.tenant, [(caller.userID, try record.validated())])
         guard let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         return member
