@@ -333,20 +333,28 @@ export class Conversation {
     const form = new FormData();
     for (const file of files) form.append('file', file, file.name);
     const id = this.session.id;
+    // Shown while it runs, and a send waits for it: sent meanwhile, the message went without
+    // the file the person had just picked.
+    const pending = files.map((file) => ({ fileName: file.name, size: file.size, pending: true }));
+    this.uploads.push(...pending);
+    this.renderChips();
     try {
       const uploaded = await this.api.post(`/v1/sessions/${id}/attachments`, form);
       // Another conversation opened meanwhile: the uploads belong to this one's session only
       // (unsent uploads are removed by the server after 24 hours).
       if (this.session.id !== id) return;
-      this.uploads.push(...uploaded.items);
+      this.uploads = this.uploads.filter((u) => !pending.includes(u)).concat(uploaded.items);
     } catch (error) {
       if (this.session.id === id) this.error.textContent = problemText(error);
+      this.uploads = this.uploads.filter((u) => !pending.includes(u));
     }
     this.renderChips();
   }
 
   renderChips() {
-    this.chips.replaceChildren(...this.uploads.map((upload) => h('li.chip', {},
+    this.chips.replaceChildren(...this.uploads.map((upload) => upload.pending
+      ? h('li.chip', {}, upload.fileName, ' ', h('span.size', {}, 'uploading…'))
+      : h('li.chip', {},
       upload.fileName, ' ', h('span.size', {}, formatBytes(upload.size)),
       h('button.link', {
         type: 'button', 'aria-label': 'Remove ' + upload.fileName,
@@ -364,8 +372,13 @@ export class Conversation {
     if (this.sending || this.opening) return; // Enter again while a send is under way
     const text = this.text.value;
     if (!text.trim() && !this.uploads.length) return;
+    if (this.uploads.some((u) => u.pending)) {
+      this.error.textContent = 'Wait for the files to finish uploading.';
+      return;
+    }
     const id = this.session.id;
-    const attachmentIds = this.uploads.map((u) => u.id);
+    const sent = this.uploads.slice();
+    const attachmentIds = sent.map((u) => u.id);
     // One key per draft: sending the same draft again (after a failure) cannot make a second
     // message; a changed draft gets a new key.
     const signature = JSON.stringify([id, text, attachmentIds]);
@@ -387,8 +400,9 @@ export class Conversation {
       this.draftKey = null;
       this.drafts.delete(id);
       if (this.session.id !== id) return; // sent; the other conversation is on screen now
-      this.text.value = '';
-      this.uploads = [];
+      // What was sent goes; what was typed or attached while it was sending stays.
+      if (this.text.value === text) this.text.value = '';
+      this.uploads = this.uploads.filter((u) => !sent.includes(u));
       this.renderChips();
       this.readUpTo(this.me.sub, message.seq);
       this.add(message);
