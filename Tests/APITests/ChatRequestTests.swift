@@ -135,6 +135,24 @@ struct ChatRequestTests {
         }
     }
 
+    @Test("a request past its expiry that no sweep has reached does not hold the visitor's place: asking again makes a new one")
+    func staleRequestDoesNotBlock() async throws {
+        try await TestApp.run { app, client in
+            let (tenant, agent) = try await Self.setup(app, client)
+            let first = try await Self.submitted(client, tenant, Self.visitor)
+            // Past its time (72 hours by default), not swept yet.
+            try await app.database.withTenant(tenant.scope) { tx in
+                try await tx.query("UPDATE chat_requests SET created_at = now() - interval '73 hours' WHERE id = $1::uuid", [first.id])
+            }
+            let again = try await Self.submit(client, tenant, Self.visitor)
+            #expect(again.status == .created, "\(again.text)")
+            let second = try again.decode(SubmittedBody.self)
+            #expect(second.id != first.id && second.visitorToken != nil)
+            let requests = try await client.json(.get, "/v1/chat-requests?source=website", token: agent).items(ChatRequest.self)
+            #expect(requests.first { $0.id == first.id }?.status == .expired)
+        }
+    }
+
     @Test("junk submissions count against their address only: they cannot use up the brokerage's limit for genuine visitors")
     func junkDoesNotLockOut() async throws {
         try await TestApp.run { app, client in

@@ -15,6 +15,19 @@ extension ChatRequestStore {
                 throw DomainError.validation([FieldError(
                     "agentId", "invalid_value", "agentId is not an agent of this brokerage (agents are known once they have signed in)")])
             }
+            // A request of this visitor's past its time that no sweep has reached does not hold
+            // their place (the widget told them it ended): it expires now, as the sweep would
+            // expire it, and this one is new. Planned at each call (decision 0052).
+            let stale = try await tx.queryUnprepared("""
+                UPDATE chat_requests r SET status = 'expired', decided_at = now()
+                WHERE r.agent_id = $1 AND r.source = 'website' AND r.status = 'pending'
+                  AND r.created_at <= now() - make_interval(hours => $4)
+                  AND (($2::text IS NOT NULL AND lower(r.email) = lower($2)) OR ($2::text IS NULL AND r.email IS NULL AND r.phone = $3))
+                RETURNING \(Self.columns)
+                """, [valid.agentId, valid.email, valid.phone, ttl]).rows
+            for row in stale {
+                try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [valid.agentId], data: try Self.request(row, viewer: nil, ttl: ttl))
+            }
             let visitorID = Self.visitorIDPrefix + UUID().uuidString.lowercased()
             let inserted = try await tx.query("""
                 INSERT INTO chat_requests AS r (agent_id, visitor_id, name, email, phone, message, property, preferred_contact_method, origin)
