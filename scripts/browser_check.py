@@ -246,8 +246,10 @@ shot(avery, "conversation")
 # ——— a visitor uses the widget ———
 # A brokerage's listing page on another origin embeds the widget in an iframe; the brokerage
 # lists that origin in allowedOrigins. A site it does not list cannot frame the widget.
+# The host page also passes a relative listing url, which the API refuses: the widget leaves it
+# off, and the visitor's request goes through (it failed for every visitor before).
 widget = (f"{BASE}/app/widget.html?brokerage=demo&agent=agent-1&listingId=ML5550"
-          f"&address=12%20Harbor%20Way&price=1250000")
+          f"&address=12%20Harbor%20Way&price=1250000&url=%2Flistings%2FML5550")
 
 
 class ListingPage(http.server.BaseHTTPRequestHandler):
@@ -427,10 +429,23 @@ wait_for(lambda: "Chat requested" in card.text, "Request Chat is sent")
 wait_for(lambda: any("Hana Ito" in c.text and "pending" in c.text for c in css(avery, "#sent .card")), "it is listed among Avery's requests, pending")
 wait_for(lambda: int(text(hana, "#request-count") or "0") == hana_pending + 1, "Hana's pending count goes up live")
 hana.find_element(By.CSS_SELECTOR, ".nav[data-view=requests]").click()
-request = wait_for(lambda: next((c for c in css(hana, "#requests .card") if f"12 Oak St? {RUN}" in c.text), None),
-                   "Hana sees Avery's request")
-check("Demo Brokerage" in request.text, "the request names Avery's brokerage")
-request.find_element(By.XPATH, ".//button[text()='Accept']").click()
+# The list may be drawn again while it is read (a live event arrives): every step looks the
+# card up afresh, inside wait_for, which retries an element that went stale.
+def avery_request():
+    return next((c for c in css(hana, "#requests .card") if f"12 Oak St? {RUN}" in c.text), None)
+
+
+def accept_avery_request():
+    card = avery_request()
+    if card is None:
+        return False
+    card.find_element(By.XPATH, ".//button[text()='Accept']").click()
+    return True
+
+
+wait_for(avery_request, "Hana sees Avery's request")
+wait_for(lambda: "Demo Brokerage" in getattr(avery_request(), "text", ""), "the request names Avery's brokerage")
+wait_for(accept_avery_request, "Hana accepts it")
 wait_for(lambda: f"12 Oak St? {RUN}" in text(hana, ".messages"), "accepting opens the agent-to-agent chat with the message")
 check(not css(hana, "#conversation-kind")[0].get_attribute("hidden"), "the conversation shows the agent-to-agent badge")
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()

@@ -11,16 +11,29 @@ const agent = params.get('agent') || '';
 const storageKey = `parley.widget.${brokerage}.${agent}`;
 const publicPath = `/v1/public/${encodeURIComponent(brokerage)}/chat-requests`;
 
-/** The listing the host page is about, from the widget's URL. */
+/**
+ * The listing the host page is about, from the widget's URL. Only what the API accepts (its
+ * `Listing` rules) is kept: the visitor cannot fix a host page's bad parameter, and one the API
+ * refused made every submission from that page fail — a relative or http `url`, a negative
+ * price, an over-long id. What is dropped is only left off the card.
+ */
 function listingFromURL() {
+  const text = (name, max) => {
+    const value = (params.get(name) || '').trim();
+    return value && [...value].length <= max && !/[\u0000-\u0009\u000b-\u001f]/.test(value) ? value : null;
+  };
   const listing = {};
-  if (params.get('listingId')) listing.ListingId = params.get('listingId');
-  if (params.get('listingKey')) listing.ListingKey = params.get('listingKey');
+  const id = text('listingId', 64), key = text('listingKey', 128), address = text('address', 500);
+  if (id) listing.ListingId = id;
+  if (key) listing.ListingKey = key;
   if (!listing.ListingId && !listing.ListingKey) return null;
-  if (params.get('address')) listing.address = params.get('address');
+  if (address) listing.address = address;
   const price = Number(params.get('price'));
-  if (params.get('price') && Number.isFinite(price)) listing.listPrice = price;
-  if (params.get('url')) listing.url = params.get('url');
+  if (params.get('price') && Number.isFinite(price) && price >= 0 && price <= 100_000_000_000) listing.listPrice = price;
+  const url = params.get('url');
+  if (url && url.length <= 2048) {
+    try { if (new URL(url).protocol === 'https:') listing.url = url; } catch { /* not a URL: left off */ }
+  }
   return listing;
 }
 
