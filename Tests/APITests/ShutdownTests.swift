@@ -103,11 +103,8 @@ struct ShutdownTests {
 
     private func clusterInUseKeptAlone() async throws {
         let directory = "/tmp/parley-iu-" + randomName("", length: 8)
+        defer { Self.removeCluster(directory) }
         let cluster = try EmbeddedCluster(root: directory, logger: testLogger)
-        defer {
-            try? cluster.stop(immediate: true)
-            try? FileManager.default.removeItem(atPath: directory)
-        }
         try await NIOThreadPool.singleton.runIfActive { _ = try cluster.start() }
         let other = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 1), logger: testLogger)
         _ = try await other.withConnection { try await $0.query("SELECT 1 AS one") }

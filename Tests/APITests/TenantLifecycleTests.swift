@@ -82,7 +82,7 @@ struct TenantLifecycleTests {
             let left = try await store.create(slug: pair.tenant.slug, displayName: "left over").0
             try await app.database.withTransaction { tx in
                 try await tx.query("UPDATE parley.tenants SET migrated_version = 0, migration_error = $2 WHERE id = $1",
-                                   [left.id, TenantStore.importingMarker])
+                                   [left.id, TenantStore.importing])
             }
             var remaining = lines.makeIterator()
             let (imported, importedRows) = try await store.importTenant { remaining.next() }

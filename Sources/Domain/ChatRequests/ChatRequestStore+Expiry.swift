@@ -16,11 +16,7 @@ extension ChatRequestStore {
                                ORDER BY created_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
                 RETURNING \(Self.columns)
                 """, [ttl]).rows
-            for row in rows {
-                let request = try Self.request(row, viewer: nil, ttl: ttl)
-                try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [request.agentId], data: request)
-            }
-            try await BadgeStore.announce(tx, users: try rows.map { try $0.decode(String.self, "agent_id") })
+            try await Self.announceExpired(tx, rows, ttl: ttl)
             // Agents' requests: the asking agents' sides expire with them.
             return (rows.count, try await Self.mirrorDecisions(tx, rows, home: tenant.scope))
         }
@@ -41,6 +37,11 @@ extension ChatRequestStore {
             WHERE r.source = 'agent' AND r.requester_brokerage = $1 AND r.status = 'pending'
             RETURNING \(Self.columns)
             """, [brokerage]).rows
+        try await announceExpired(tx, rows, ttl: ttl)
+    }
+
+    /// Expired requests (rows of `columns`), each announced to its agent, with their badge.
+    static func announceExpired(_ tx: Transaction, _ rows: [Row], ttl: Int) async throws {
         for row in rows {
             let request = try Self.request(row, viewer: nil, ttl: ttl)
             try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [request.agentId], data: request)

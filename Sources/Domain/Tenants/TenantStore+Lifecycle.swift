@@ -100,8 +100,7 @@ extension TenantStore {
     }
 
     /// The `migration_error` of a brokerage an import is filling (unfinished, if it stays).
-    public static var importingMarker: String { importing }
-    static let importing = "an import is filling this brokerage (if it stays, the import was interrupted: import it again)"
+    public static let importing = "an import is filling this brokerage (if it stays, the import was interrupted: import it again)"
 
     /// Provisions the brokerage of an export again and fills it: its slug, name, settings,
     /// signing keys (tokens signed before keep working), directory records and every row. Lines
