@@ -52,6 +52,9 @@ struct BadgeCountTests {
         for message in 0..<3 {
             _ = try await sessions.send(fixture.caller("c1", .client), sessionID: session.id, .init(clientMessageId: "m\(message)", text: "hi"))
         }
+        // The dispatcher numbers the sends before the changes below (in CI another test's server
+        // did): the changes' differences then come with no event of their own.
+        _ = try await Self.usersOffOnceFolded(fixture)
         // A second agent joins having read the first message: two unread; then marked unread
         // with nothing unread counts one; then leaves: none.
         let colleague = fixture.caller("agent-2")
@@ -66,9 +69,24 @@ struct BadgeCountTests {
                 _ = try await tx.query(statement, statement.contains("$1") ? [UUID(uuidString: session.id)] : [])
             }
             #expect(try await badges.badge(colleague).unreadMessages == expected, "after \(statement)")
+            // The numbering folds the change though it came with no event, and announces it
+            // on the user's stream.
+            #expect(try await Self.usersOffOnceFolded(fixture) == 0, "after \(statement)")
+            if statement.contains("session_members") {
+                #expect(try await Self.lastBadgeAnnounced(fixture, "agent-2") == Int64(expected), "after \(statement)")
+            }
         }
         #expect(try await badges.badge(agent).unreadMessages == 3)
-        #expect(try await Self.usersOffOnceFolded(fixture) == 0)
+    }
+
+    /// The unread count of the last badge.updated numbered for `user`.
+    static func lastBadgeAnnounced(_ fixture: TenantFixture, _ user: String) async throws -> Int64? {
+        try await fixture.database.withTenant(fixture.tenant.scope) { tx in
+            try await tx.query("""
+                SELECT (data->>'unreadMessages')::bigint AS unread FROM events
+                WHERE type = 'badge.updated' AND recipients = ARRAY[$1] ORDER BY pos DESC LIMIT 1
+                """, [user]).rows.first?.decode(Int64.self, "unread")
+        }
     }
 
     @Test("a session deleted by SQL takes its unread messages out of its members' badges")
@@ -87,11 +105,13 @@ struct BadgeCountTests {
             }
         }
         #expect(try await badges.badge(agent).unreadMessages == 4)
+        _ = try await Self.usersOffOnceFolded(fixture)  // the sends numbered first, as the dispatcher does
         try await fixture.database.withTenant(fixture.tenant.scope) { tx in
             _ = try await tx.query("DELETE FROM sessions WHERE id = $1", [UUID(uuidString: ids[0])])
         }
         #expect(try await badges.badge(agent).unreadMessages == 2)
         #expect(try await Self.usersOffOnceFolded(fixture) == 0)
+        #expect(try await Self.lastBadgeAnnounced(fixture, "agent-1") == 2)
     }
 
     /// The users whose kept row (`badge_counts`) differs from their count once the dispatcher's

@@ -1,4 +1,4 @@
--- parley-baseline-of: 5f2cc4719311b76f
+-- parley-baseline-of: 141fac435507045a
 --
 -- PostgreSQL database dump
 --

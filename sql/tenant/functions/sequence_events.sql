@@ -7,7 +7,7 @@
 -- that sees position n sees every position below it. Events still being written are invisible
 -- here and get the next run's positions; nothing waits for them (the outbox only ever gets
 -- inserts from writers, so the DELETE here never waits for one). Cheap when there is nothing
--- to do: a look at the outbox, no lock, no write.
+-- to do: a look at the outbox and the badge differences, no lock, no write.
 --
 -- badge.updated events get their counts here (what unread_messages() and pending_requests()
 -- count: the kept counts, folded by the same statement), in that statement's snapshot (taken
@@ -43,8 +43,16 @@ BEGIN
     -- numbered since autovacuum last came by at its low end (ids only grow, and nothing is
     -- inserted there to clean those pages), and a look from the high end stops at the first
     -- event waiting, not after all of them (decision 0053).
+    --
+    -- Differences with no event waiting are something to do too: a membership or a session
+    -- changed by SQL writes its differences and no event, and a run that returned here left
+    -- them unfolded and the user's stream unaware of its new count until the brokerage's next
+    -- event, however late (the kept count stayed off meanwhile; GET /v1/badge added them).
+    -- Whether any is left is a look from the index's low end: the table is emptied by every
+    -- run below, so it steps over the entries of the rows folded since autovacuum's last visit
+    -- (at most its threshold, migration 017), marked dead by the first look.
     SELECT max(id) INTO v_newest FROM event_outbox;
-    IF v_newest IS NULL THEN
+    IF v_newest IS NULL AND NOT EXISTS (SELECT FROM badge_deltas WHERE user_id IS NOT NULL) THEN
         RETURN (SELECT position FROM event_clock WHERE singleton);
     END IF;
     SELECT position INTO STRICT v_last FROM event_clock WHERE singleton FOR UPDATE;
