@@ -123,14 +123,20 @@ public struct SearchStore: Sendable {
         return terms.isEmpty ? nil : ("(" + terms.joined(separator: " && ") + ")", params)
     }
 
-    /// The beginnings of a word being typed that a stored stem may be: from 4 code points, or 3
-    /// fewer than typed, up to one fewer ("apartmen": "apartm" … "apart" of apartment). An
-    /// English stem drops at most a few letters of a word; a shorter beginning would be another
-    /// word. None for a fragment under 5.
+    /// The stems a word being typed may have passed: its beginnings from 4 code points, or 3
+    /// fewer than typed, up to one fewer ("apartmen": "apartm" … "apart" of apartment), and each
+    /// beginning from 3 with an `e` after it ("pricin": "price" of pricing, "makin": "make").
+    /// An English stem drops at most a few letters of a word; a shorter beginning would be
+    /// another word. The stemmer gives an `e` back to a short stem whose ending it removed
+    /// (pricing → pric → price), so such a stem is not a beginning of the words it stands for.
+    /// None for a fragment under 5.
     static func stemCandidates(_ fragment: String) -> [String] {
         let letters = Array(fragment.lowercased())
         guard letters.count >= 5 else { return [] }
-        return (max(4, letters.count - 3)..<letters.count).map { String(letters[..<$0]) }
+        return (max(3, letters.count - 3)..<letters.count).flatMap { length in
+            let beginning = String(letters[..<length])
+            return length >= 4 ? [beginning, beginning + "e"] : [beginning + "e"]
+        }
     }
 
     /// The stored words among `candidates` (a bound text[] of beginnings), unaccented as the
