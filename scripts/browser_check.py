@@ -411,6 +411,24 @@ wait_for(lambda: text(avery, "#conversation-status") == "active"
          and any(f"Vera Visitor {RUN}" in b.text for b in css(avery, "#sessions [data-session]")),
          "the visitor's new message makes it active again, live")
 
+# ——— a reload whose stream is slow to start: the history is read once it is live ———
+# The widget read an accepted chat's history as soon as the page loaded, while its stream was
+# still authenticating: a message sent in between was in neither. The auth frame is held 3 s.
+hold = visitor.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      if (String(data).includes('"auth"')) setTimeout(() => send.call(this, data), 3000);
+      else send.call(this, data);
+    };"""})
+visitor.execute_script("location.reload()")
+visitor.switch_to.default_content()
+visitor.switch_to.frame(wait_for(lambda: css(visitor, "#chat"), "the listing page still frames the widget")[0])
+wait_for(lambda: f"One more question {RUN}" in text(visitor, ".messages"), "the reloaded widget shows the chat's history")
+api("POST", f"/v1/sessions/{vera['id']}/messages", avery_token, {"clientMessageId": f"reload-{RUN}", "text": f"Between the reads {RUN}"})
+wait_for(lambda: f"Between the reads {RUN}" in text(visitor, ".messages"),
+         "a message sent once the history shows reaches a widget whose stream was slow to start")
+visitor.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", hold)
+
 # ——— the directory, across brokerages ———
 hana = browser("hana")
 hana.get(f"{BASE}/app/#token={hana_token}")

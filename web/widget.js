@@ -119,8 +119,10 @@ $('start-over').addEventListener('click', () => {
 
 /**
  * One stream for the page: while the request is pending its `session.updated` (and a 3 s poll)
- * tell of the agent's decision; once accepted it carries the chat. The request's state is read
- * after the stream is live, so a decision or a message in between is not missed.
+ * tell of the agent's decision; once accepted it carries the chat. The chat's history is read
+ * only once the stream is live (its first `hello`), so a message sent in between arrives as an
+ * event: read before, with the stream still connecting, it was in neither (decision 0035). A
+ * stream that is not live within 5 s (WebSockets blocked) is not waited for any longer.
  */
 async function follow(request) {
   const api = new API(request.token);
@@ -141,7 +143,13 @@ async function follow(request) {
   // The poll does not wait for the stream: it is the way to learn of the decision when
   // WebSockets are blocked.
   const timer = setInterval(check, 3000);
+  let live;
+  const connected = new Promise((resolve) => {
+    live = resolve;
+    setTimeout(resolve, 5000);
+  });
   const stream = new LiveStream(request.token, {
+    onHello: () => live(),
     onEvent: (frame) => {
       if (chat) {
         if ((frame.sessionId || frame.data?.sessionId) === chat.session.id) chat.onEvent(frame);
@@ -167,6 +175,7 @@ async function follow(request) {
     if (current.status === 'accepted' && current.sessionId) {
       settled = true;
       clearInterval(timer);
+      await connected;
       chat = conversation;
       await openChat(chat, current.sessionId);
     } else if (current.status === 'declined' || current.status === 'expired') {
