@@ -60,6 +60,12 @@ struct WebhookEndpointTests {
                 .decode(Secrets.self)
             #expect(rotated.secret != secret && rotated.secret.hasPrefix("whsec_"))
             #expect(rotated.previousSecret == secret && rotated.previousSecretExpiresAt != nil)
+            // A second rotation with an overlap while the first's runs would end the first old
+            // secret's day early: refused, and both secrets still sign. 0 retires both at once.
+            let again = try await client.json(.post, "/v1/webhooks/endpoints/\(endpoint.id)/rotate-secret", token: integration)
+            #expect(again.status == .conflict && again.code == "rotation_in_progress", "\(again.text)")
+            let kept = try await client.json(.get, "/v1/webhooks/endpoints/\(endpoint.id)/secret", token: integration).decode(Secrets.self)
+            #expect(kept.secret == rotated.secret && kept.previousSecret == secret)
             let cut = try await client.json(.post, "/v1/webhooks/endpoints/\(endpoint.id)/rotate-secret?overlapSeconds=0", token: integration)
                 .decode(Secrets.self)
             #expect(cut.previousSecret == nil && cut.secret != rotated.secret)

@@ -168,25 +168,39 @@ public struct WebhookStore: Sendable {
 
     /// A new secret; the current one keeps signing beside it for `overlap` seconds (0: at once
     /// retired), so receivers can switch without losing a delivery.
+    ///
+    /// An endpoint has one old secret: a rotation with an overlap while an earlier one's still
+    /// runs would retire that old secret before the end it was promised, and receivers still
+    /// verifying with it would fail every delivery. So it is refused (409
+    /// `rotation_in_progress`, naming the end); an overlap of 0 is always allowed and retires
+    /// every old secret at once (a leaked secret).
     public func rotate(_ tenant: Tenant, id: String, overlap: TimeInterval = rotationOverlap) async throws -> WebhookSecrets {
         let uuid = try Self.id(id)
         guard overlap >= 0, overlap <= 7 * 24 * 3600 else {
             throw DomainError.validation([FieldError("overlapSeconds", "out_of_range", "between 0 and 604800 seconds")])
         }
         let secret = StandardWebhooks.newSecret()
-        // The expiry is computed here, not by a volatile call inside CASE (Citus refuses those in
-        // an UPDATE of a distributed table; decision 0032).
+        let now = Date()
+        // The times are computed here, not by volatile calls inside the statement (Citus refuses
+        // those in an UPDATE of a distributed table; decision 0032).
         return try await database.withTenant(tenant.scope) { tx in
-            guard let row = try await tx.query("""
+            if let row = try await tx.query("""
                 UPDATE webhook_endpoints SET
                     previous_secret = CASE WHEN $3::timestamptz IS NOT NULL THEN secret END,
                     previous_secret_expires_at = $3::timestamptz,
                     secret = $2, updated_at = now()
-                WHERE id = $1
+                WHERE id = $1 AND ($3::timestamptz IS NULL OR previous_secret_expires_at IS NULL OR previous_secret_expires_at <= $4)
                 RETURNING secret, previous_secret, previous_secret_expires_at
-                """, [uuid, secret, overlap > 0 ? Date().addingTimeInterval(overlap) : nil]).first
+                """, [uuid, secret, overlap > 0 ? now.addingTimeInterval(overlap) : nil, now]).first {
+                return try Self.secrets(row)
+            }
+            guard let running = try await tx.query(
+                "SELECT previous_secret_expires_at AS ends FROM webhook_endpoints WHERE id = $1", [uuid]).first
             else { throw Self.notFound }
-            return try Self.secrets(row)
+            let ends = try running.decode(Date?.self, "ends").map { $0.formatted(.iso8601) } ?? "later"
+            throw DomainError.conflict(
+                code: "rotation_in_progress",
+                message: "the previous rotation's old secret signs until \(ends); rotate after that, or with overlapSeconds=0 to retire both old secrets now")
         }
     }
 
