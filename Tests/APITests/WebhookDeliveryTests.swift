@@ -337,7 +337,13 @@ struct WebhookDeliveryTests {
                 #expect(try await client.json(
                     .post, "/v1/webhooks/endpoints/\(down.id)/deliveries/\(pending.id)/redeliver", token: integration)
                     .code == "webhook_endpoint_disabled")
-                // Enabled again (the receiver answers 200 now): its pending delivery goes out.
+                // Enabled again (the receiver answers 200 now): its pending delivery goes out at
+                // once, though its schedule had it wait hours more (as the late retries do).
+                try await app.database.withTenant(tenant.scope) { tx in
+                    _ = try await tx.query(
+                        "UPDATE webhook_deliveries SET next_attempt_at = now() + interval '10 hours' WHERE id = $1",
+                        [UUID(uuidString: pending.id)])
+                }
                 await receiver.replan("down", [])
                 let enabled = try await client.json(.patch, "/v1/webhooks/endpoints/\(down.id)", token: integration, body: ["enabled": true])
                 #expect(try enabled.decode(Endpoint.self).disabledReason == nil)

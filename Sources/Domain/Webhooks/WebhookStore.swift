@@ -123,11 +123,22 @@ public struct WebhookStore: Sendable {
         }
     }
 
-    /// Changes the given fields. Enabling an endpoint clears the reason delivery disabled it.
+    /// Changes the given fields. Enabling an endpoint clears the reason delivery disabled it,
+    /// and makes its pending deliveries due now: an endpoint disabled after three days of
+    /// failures had its next attempts up to 10 h away, and the receiver, fixed and enabled
+    /// again, waited that long for them.
     public func update(_ tenant: Tenant, id: String, _ draft: WebhookEndpointDraft) async throws -> WebhookEndpoint {
         let uuid = try Self.id(id)
         let valid = try validated(draft)
         return try await database.withTenant(tenant.scope) { tx in
+            if valid.enabled == true, try await tx.query(
+                "SELECT 1 FROM webhook_endpoints WHERE id = $1 AND NOT enabled FOR NO KEY UPDATE", [uuid]).first != nil {
+                // Leased ones are in an attempt; its outcome schedules them.
+                _ = try await tx.query("""
+                    UPDATE webhook_deliveries SET next_attempt_at = now()
+                    WHERE endpoint_id = $1 AND status = 'pending' AND lease_until IS NULL AND next_attempt_at > now()
+                    """, [uuid])
+            }
             guard try await tx.query("""
                 UPDATE webhook_endpoints SET
                     url = coalesce($2, url),
