@@ -1,4 +1,4 @@
--- parley-baseline-of: 141fac435507045a
+-- parley-baseline-of: 15ce08eb8a75eeb9
 --
 -- PostgreSQL database dump
 --

@@ -82,7 +82,11 @@ BEGIN
     v_body := json_build_object(
         'type', 'webhook.disabled',
         'timestamp', to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'data', json_build_object('endpointId', v_endpoint.id, 'url', v_endpoint.url, 'reason', v_reason,
+        -- The endpoint's origin, not its URL: a path or query may be the receiver's credential
+        -- (hooks.zapier.com/hooks/catch/…), and the endpoints told are other integrations'.
+        'data', json_build_object('endpointId', v_endpoint.id,
+                                  'origin', regexp_replace(v_endpoint.url, '^([a-z][a-z0-9+.-]*://)([^/?#@]*@)?([^/?#]*).*$', '\1\3', 'i'),
+                                  'reason', v_reason,
                                   'failingSince', to_char(v_endpoint.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))::text;
     INSERT INTO webhook_deliveries (endpoint_id, event_type, body)
     SELECT w.id, 'webhook.disabled', v_body
