@@ -22,6 +22,10 @@ struct AuthTests {
             #expect(body.sub == "agent-7")
             #expect(body.role == .agent)
             #expect(body.name == "Ava Agent")
+            // The name as a person reads it: spaces around it are not part of it (they would
+            // be stored as the user's name for every other member to see).
+            let spaced = try await tenant.token(sub: "agent-8", role: .agent, name: "  Ben Agent \t")
+            #expect(try await client.send(.get, "/v1/me", token: spaced).decode(MeBody.self).name == "Ben Agent")
         }
     }
 
@@ -37,6 +41,7 @@ struct AuthTests {
             let badTenant = try await Self.sign(a, claims: ["tid": "x'; DROP SCHEMA parley; --", "sub": "u", "role": "agent", "name": "U"])
             let noTenant = try await Self.sign(a, claims: ["tid": "nosuchtenant", "sub": "u", "role": "agent", "name": "U"])
             let emptySub = try await Self.sign(a, claims: ["tid": a.slug.rawValue, "sub": "", "role": "agent", "name": "U"])
+            let blankName = try await Self.sign(a, claims: ["tid": a.slug.rawValue, "sub": "u", "role": "agent", "name": "   "])
             let cases: [(String?, String, String)] = [
                 (nil, "missing_token", "no header"),
                 ("not-a-jwt", "invalid_token", "malformed"),
@@ -47,6 +52,7 @@ struct AuthTests {
                 (badTenant, "invalid_token", "tid not a slug"),
                 (noTenant, "invalid_token", "unknown tenant"),
                 (emptySub, "invalid_token", "empty sub"),
+                (blankName, "invalid_token", "a name of spaces"),
             ]
             for (token, code, label) in cases {
                 let response = try await client.send(.get, "/v1/me", token: token)

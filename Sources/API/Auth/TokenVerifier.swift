@@ -75,10 +75,13 @@ public actor TokenVerifier {
         guard let role = Caller.Role(rawValue: claims.role) else {
             throw Problem.unauthorized(code: "invalid_token", detail: "the token's role must be 'agent', 'client' or 'integration'")
         }
-        guard Self.isValidText(claims.name, max: 200) else {
-            throw Problem.unauthorized(code: "invalid_token", detail: "the token's name must be 1–200 characters")
+        // The name as a person reads it: spaces around it are not part of it (it is stored as the
+        // user's name, which every other member sees).
+        let name = claims.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard Self.isValidText(name, max: 200) else {
+            throw Problem.unauthorized(code: "invalid_token", detail: "the token's name must be 1–200 characters, not only spaces")
         }
-        let caller = Caller(tenant: tenant, userID: claims.sub, role: role, name: claims.name)
+        let caller = Caller(tenant: tenant, userID: claims.sub, role: role, name: name)
         if !visitorPolling, role == .client, let requests, try await requests.visitorMayAct(tenant, userID: claims.sub) == false {
             throw Problem.unauthorized(code: "request_closed", detail: "this visitor token's chat request was declined or has expired")
         }
