@@ -259,6 +259,31 @@ public final class EmbeddedCluster: Sendable {
                 END IF;
             END $$
             """)
+        // Advisory locks are Parley's alone in its database (decision 0059): PostgreSQL lets every
+        // login take any, and a reporting login holding one of the keys Parley takes turns by
+        // (a session's sends, a brokerage's retention, migrations) would hold them up. Members
+        // of one role may: the server, and each brokerage's role, which the server makes a
+        // member (Migrator.grantLockFunctions).
+        let locks = Migrator.lockRole
+        try admin.exec("""
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(locks)') THEN
+                    CREATE ROLE \(locks) NOLOGIN;
+                END IF;
+            END $$;
+            GRANT \(locks) TO \(role) WITH ADMIN OPTION;
+            """)
+        try database.exec("""
+            DO $$
+            DECLARE
+                f regprocedure;
+            BEGIN
+                FOR f IN \(Migrator.lockFunctionsQuery) LOOP
+                    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+                    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO \(locks)', f);
+                END LOOP;
+            END $$
+            """)
     }
 
     private func command(_ arguments: [String]) -> [String] {

@@ -48,6 +48,14 @@ public struct Migrator: Sendable {
             try await Self.lock(tx, schema: Self.controlSchema)
             try await Self.applyFunctions(Migrations.controlFunctions, in: tx, ledger: "parley.schema_functions", logger: logger)
         }
+        let locks = try await secureLockFunctions()
+        if locks.granted > 0 { logger.info("brokerage roles may take advisory locks", metadata: ["roles": "\(locks.granted)"]) }
+        if locks.stillPublic {
+            logger.warning("""
+                every login of this database may take advisory locks, so a reporting login could hold up Parley's \
+                turns (sends, retention, migrations): revoke them from PUBLIC as docs/DEPLOY.md shows
+                """)
+        }
         return applied
     }
 
@@ -393,6 +401,55 @@ public struct Migrator: Sendable {
     }
 
     /// Whether the server is a Citus coordinator (the extension is installed in this database).
+    // MARK: - Advisory locks (decision 0059)
+
+    /// The role whose members may take advisory locks where they are not everyone's: Parley's
+    /// own login and every brokerage's role. One role, so each function's ACL holds one entry
+    /// however many brokerages there are (an entry per brokerage role made every call's
+    /// privilege check longer, and concurrent GRANTs on one function's row fail with "tuple
+    /// concurrently updated").
+    public static let lockRole = "parley_advisory_locks"
+
+    /// The functions that take an advisory lock (those that release one stay open to all: they
+    /// release only the caller's own).
+    public static let lockFunctionsQuery = """
+        SELECT p.oid::regprocedure::text AS f FROM pg_proc p
+        WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_(xact_)?lock'
+        ORDER BY 1
+        """
+
+    /// Makes a brokerage's role a member of `lockRole` (its sends, receipts and sweeps take
+    /// advisory locks), where that role exists: the embedded cluster makes it; elsewhere the
+    /// DBA does, as docs/DEPLOY.md shows. Without it, advisory locks are still everyone's.
+    public static func grantLockFunctions(in tx: Transaction, to role: SQLName) async throws {
+        guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [lockRole]).rows.first?.decode(Bool.self, "present") == true
+        else { return }
+        try await tx.queryUnprepared("GRANT \(lockRole) TO \(role.quoted)")
+    }
+
+    /// Every brokerage role that is not a member of `lockRole` yet becomes one: brokerages made
+    /// before advisory locks were taken from `PUBLIC`. Run at every start (one look when none
+    /// needs it). Returns whether advisory locks are still everyone's, so that a login which is
+    /// not Parley's (a reporting login) could hold up Parley's turns.
+    @discardableResult
+    public func secureLockFunctions() async throws -> (stillPublic: Bool, granted: Int) {
+        try await database.withTransaction { tx in
+            let open = try await tx.query(
+                "SELECT has_function_privilege('public', 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS open").rows.first?
+                .decode(Bool.self, "open") ?? true
+            guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [Self.lockRole]).rows.first?
+                .decode(Bool.self, "present") == true
+            else { return (open, 0) }
+            let roles = try await tx.query("""
+                SELECT t.role_name FROM parley.tenants t JOIN pg_roles r ON r.rolname = t.role_name
+                WHERE NOT pg_has_role(t.role_name, $1, 'MEMBER')
+                ORDER BY 1
+                """, [Self.lockRole]).rows.compactMap { SQLName(try $0.decode(String.self, "role_name")) }
+            for role in roles { try await tx.queryUnprepared("GRANT \(Self.lockRole) TO \(role.quoted)") }
+            return (open, roles.count)
+        }
+    }
+
     public static func onCitus(_ tx: Transaction) async throws -> Bool {
         try await tx.connection.isCitus()
     }

@@ -24,6 +24,21 @@ struct LeastPrivilegeTests {
         let admin = Database(configuration: .init(conninfo: cluster.conninfo, maxConnections: 2), logger: testLogger)
         try await Migrator(database: admin, logger: testLogger).migrateControl()
         let old = try await TestTenant.make(admin, prefix: "old")
+        // ... and from before advisory locks were Parley's alone (decision 0059): every login
+        // may take them, and the brokerage's role has no grant of its own.
+        try await admin.withConnection { connection in
+            _ = try await connection.queryUnprepared("""
+                DO $$
+                DECLARE f regprocedure;
+                BEGIN
+                    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+                             WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_(xact_)?lock' LOOP
+                        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
+                        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %I', f, '\(old.scope.role.rawValue)');
+                    END LOOP;
+                END $$
+                """)
+        }
         await admin.close()
         try await blocking { try cluster.stop() }
 
@@ -44,6 +59,14 @@ struct LeastPrivilegeTests {
         #expect(backends.first?.1 == false, "the server logs in as a superuser")
         #expect(backends.first?.2 == true)
         #expect(backends.first?.3 == false)
+        // Advisory locks: no longer everyone's; the old brokerage's role got them at the start.
+        let locks = try await superuser.withConnection { connection in
+            try await connection.query("""
+                SELECT has_function_privilege('public', 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS everyone,
+                       has_function_privilege($1, 'pg_catalog.pg_advisory_xact_lock(integer,integer)', 'EXECUTE') AS old
+                """, [old.scope.role.rawValue]).rows.first.map { (try $0.decode(Bool.self, "everyone"), try $0.decode(Bool.self, "old")) }
+        }
+        #expect(locks?.0 == false && locks?.1 == true, "\(String(describing: locks))")
 
         // The old brokerage is served (its objects are reachable through the adopted roles),
         // a new one is provisioned (CREATE ROLE, schema, trusted extensions' functions), and

@@ -221,6 +221,10 @@ struct ReportingTests {
             "SELECT * FROM \(mine.scope.schema.quoted).blob_chunks", "SELECT * FROM \(other.scope.schema.quoted).report_sessions",
             "SELECT * FROM \(other.scope.schema.quoted).messages", "SELECT * FROM parley.tenants", "SELECT * FROM parley.tenant_signing_keys",
             "SELECT * FROM parley.directory_members",
+            // Parley's processes take turns through advisory locks (a send's session, each
+            // brokerage's retention, migrations): a login that held one would hold them all up.
+            "SELECT pg_advisory_lock(hashtext('parley.retention'), hashtext('\(mine.slug.rawValue)'))",
+            "SELECT pg_try_advisory_lock(42)", "SELECT pg_advisory_lock_shared(42)",
         ] {
             let state = await Self.sqlState { _ = try await Self.asReporter(login) { db in try db.exec(statement) } }
             #expect(state == "42501", "\(statement): \(state ?? "allowed")")

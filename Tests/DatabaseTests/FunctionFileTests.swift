@@ -16,7 +16,7 @@ struct FunctionFileTests {
         try await database.withTransaction { tx in
             try await tx.simpleQuery("""
                 CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER;
+                GRANT \(role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(role.quoted);
                 CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
                 """)
         }

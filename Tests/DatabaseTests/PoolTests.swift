@@ -180,7 +180,7 @@ struct PoolTests {
         try await database.withTransaction { tx in
             try await tx.simpleQuery("""
                 CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER;
+                GRANT \(role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(role.quoted);
                 CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
                 """)
         }

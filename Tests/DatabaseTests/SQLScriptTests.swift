@@ -91,7 +91,7 @@ struct SQLScriptDatabaseTests {
         try await database.withTransaction { tx in
             try await tx.simpleQuery("""
                 CREATE ROLE \(split.role.quoted) NOLOGIN;
-                GRANT \(split.role.quoted) TO CURRENT_USER;
+                GRANT \(split.role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(split.role.quoted);
                 CREATE SCHEMA \(split.schema.quoted) AUTHORIZATION \(split.role.quoted);
                 """)
         }

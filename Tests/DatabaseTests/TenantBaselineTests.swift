@@ -20,7 +20,7 @@ struct TenantBaselineTests {
             let scope = TenantScope(schema: try #require(SQLName("t_" + name)), role: try #require(SQLName("parley_t_" + name)))
             try await database.withTransaction { tx in
                 try await tx.simpleQuery("""
-                    CREATE ROLE \(scope.role.quoted) NOLOGIN; GRANT \(scope.role.quoted) TO CURRENT_USER;
+                    CREATE ROLE \(scope.role.quoted) NOLOGIN; GRANT \(scope.role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(scope.role.quoted);
                     CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted); REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC
                     """)
             }

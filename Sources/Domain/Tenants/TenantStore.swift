@@ -45,6 +45,7 @@ public struct TenantStore: Sendable {
                     CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted);
                     REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC;
                     """, in: tx)
+                try await Migrator.grantLockFunctions(in: tx, to: scope.role)
                 let row = try await tx.query("""
                     INSERT INTO parley.tenants (slug, schema_name, role_name, display_name, migrated_version, migrated_checksum)
                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING \(Self.columns)
