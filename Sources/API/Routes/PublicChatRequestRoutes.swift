@@ -71,6 +71,12 @@ struct PublicChatRequestRoutes {
             throw rateLimited(wait)
         }
         let body = try await request.decodeJSON(as: SubmitBody.self, context: context)
+        let submission = ChatRequestSubmission(
+            agentId: body.agentId, name: body.name, email: body.email, phone: body.phone, message: body.message,
+            property: body.property, preferredContactMethod: body.preferredContactMethod)
+        // Checked before the honeypot: a trapped submission is refused as a real one would be,
+        // so that refusals do not tell a bot it was trapped.
+        try ChatRequestStore.validate(submission, settings: tenant.settings)
         if let trap = body.website, !trap.isEmpty {
             // Looks accepted; nothing is stored.
             honeypotCounter.increment()
@@ -78,16 +84,19 @@ struct PublicChatRequestRoutes {
             let id = UUID().uuidString.lowercased()
             var headers = HTTPFields()
             headers[.location] = "/v1/public/\(tenant.slug)/chat-requests/\(id)"
-            // Shaped like a real answer (a three-part token that verifies nowhere).
-            let fake = (0..<3).map { _ in Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) }) }.joined(separator: ".")
+            // A real token's header and claims (the brokerage's key id, a visitor's id), signed
+            // with a key made for it and thrown away: it verifies nowhere.
+            guard let key = try await tenants.activeKeys(tenant).first else {
+                throw Problem(.internalServerError, code: "internal_error", detail: "the brokerage has no signing key")
+            }
+            let fake = try await TokenIssuer.sign(
+                tenant: tenant.slug, key: SigningKey(kid: key.kid, secret: (0..<32).map { _ in UInt8.random(in: 0...255) }, createdAt: now, retiredAt: nil),
+                sub: ChatRequestStore.visitorIDPrefix + UUID().uuidString.lowercased(), role: .client,
+                name: body.name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", ttl: Self.visitorTokenTTL)
             return EditedResponse(status: .created, headers: headers, response: Submitted(
                 id: id, status: .pending, createdAt: now,
                 expiresAt: now.addingTimeInterval(Double(tenant.settings.chatRequestTTLHours) * 3600), visitorToken: fake))
         }
-        let submission = ChatRequestSubmission(
-            agentId: body.agentId, name: body.name, email: body.email, phone: body.phone, message: body.message,
-            property: body.property, preferredContactMethod: body.preferredContactMethod)
-        try ChatRequestStore.validate(submission, settings: tenant.settings)
         if let wait = limiter.take("tenant|\(tenant.slug)", perHour: tenant.settings.chatRequestsPerHour) {
             throw rateLimited(wait)
         }
