@@ -285,6 +285,26 @@ struct DirectoryTests {
             #expect(optOut.status == .ok)
             #expect(try optOut.decode(Entry.self).listed == false, "\(optOut.text)")
             #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
+
+            // A later sync of newer data (the office moved) changes the brokerage's fields and
+            // keeps the agent's own: their bio, their languages, their opt-outs.
+            _ = try await client.json(.patch, "/v1/directory/me", token: agent, body: [
+                "listed": true, "MemberLanguages": ["English", "Tagalog"], "MemberBio": "Mine.",
+            ])
+            let newer = try await client.json(.put, "/v1/directory/agents/agent-5", token: integration, body: [
+                "MemberFullName": "Eve \(surname)", "MemberMobilePhone": "+1 415 555 0101", "MemberEmail": "eve@example.com",
+                "OfficeName": "Harbor Office", "MemberBio": "From the MLS.", "MemberLanguages": ["English"],
+                "listed": true, "showMobilePhone": true, "showEmail": true, "ModificationTimestamp": "2099-02-01T00:00:00Z",
+            ])
+            #expect(newer.status == .ok, "\(newer.text)")
+            let afterSync = try await client.json(.get, "/v1/directory/me", token: agent).text
+            #expect(afterSync.contains("Harbor Office") && afterSync.contains(#""MemberBio":"Mine.""#), "\(afterSync)")
+            let seen = try await client.json(.get, "/v1/directory?q=\(surname)&language=tagalog", token: agent).items(Entry.self)
+            #expect(seen.map(\.MemberKey) == ["agent-5"])
+            #expect(seen.first?.MemberMobilePhone == nil, "the agent's opt-out of showing their phone stands")
+            // The integration's DELETE unlists whatever the agent chose.
+            #expect(try await client.json(.delete, "/v1/directory/agents/agent-5", token: integration).status == .noContent)
+            #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
         }
     }
 }

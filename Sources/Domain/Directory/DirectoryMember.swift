@@ -247,6 +247,19 @@ public struct DirectoryProfilePatch: Sendable {
 
     public init() {}
 
+    /// The record's names of the fields this patch sets.
+    var fields: [String] {
+        func named<T>(_ field: PatchField<T>, _ name: String) -> String? {
+            if case .set = field { return name }
+            return nil
+        }
+        return [
+            named(MemberBio, "MemberBio"), named(photoUrl, "photoUrl"), named(MemberLanguages, "MemberLanguages"),
+            named(areasServed, "areasServed"), named(specialties, "specialties"), named(listed, "listed"),
+            named(showEmail, "showEmail"), named(showMobilePhone, "showMobilePhone"),
+        ].compactMap { $0 }
+    }
+
     func applied(to record: DirectoryRecord) -> DirectoryRecord {
         var record = record
         func apply<T>(_ field: PatchField<T>, _ path: WritableKeyPath<DirectoryRecord, T?>) {

@@ -89,7 +89,7 @@ public struct DirectoryStore: Sendable {
         let changed = try await database.withTransaction { tx in
             try await tx.query("""
                 UPDATE parley.directory_members
-                SET record = jsonb_set(record, '{listed}', 'false'), updated_at = now()
+                SET record = jsonb_set(record, '{listed}', 'false'), agent_fields = array_remove(agent_fields, 'listed'), updated_at = now()
                 WHERE tenant_id = $1 AND member_key = $2
                 RETURNING 1
                 """, [integration.tenant.id, key])
@@ -146,14 +146,30 @@ public struct DirectoryStore: Sendable {
     /// from older data does not undo the edit (it is `stale`) — or just after the stored one,
     /// if that is later (an integration whose clock is ahead): the agent's own edit, an opt-out
     /// above all, is never the older one and never ignored.
+    ///
+    /// The fields edited are remembered as the agent's (`agent_fields`): a later sync, however
+    /// new, keeps them, so an agent's bio, languages and opt-outs are theirs until they change
+    /// them (decision 0060). The integration's DELETE still unlists.
     public func editOwn(_ caller: Caller, _ patch: DirectoryProfilePatch) async throws -> DirectoryMember {
         try Self.requireAgent(caller)
         guard let current = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         var record = patch.applied(to: current.record)
         let stored = current.record.ModificationTimestamp?.date ?? .distantPast
-        record.ModificationTimestamp = Timestamp(max(Date(), stored.addingTimeInterval(0.001)))
-        _ = try await write(caller.tenant, [(caller.userID, try record.validated())])
-        guard let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
+        let stamp = Timestamp(milliseconds: max(Date(), stored.addingTimeInterval(0.0015)))  // the next millisecond at least
+        record.ModificationTimestamp = stamp
+        let valid = try record.validated()
+        let json = try SQLJSON(encoding: valid, encoder: ParleyJSON.encoder())
+        let updated = try await database.withTransaction { tx in
+            try await tx.query("""
+                UPDATE parley.directory_members
+                SET record = $3::jsonb, languages = $4::text[], modified_at = $5,
+                    agent_fields = ARRAY(SELECT DISTINCT f FROM unnest(agent_fields || $6::text[]) AS f ORDER BY f), updated_at = now()
+                WHERE tenant_id = $1 AND member_key = $2
+                RETURNING 1
+                """, [caller.tenant.id, caller.userID, json, SQLArray.text((valid.MemberLanguages ?? []).map { $0.lowercased() }),
+                      stamp.date, SQLArray.text(patch.fields)]).rows.count
+        }
+        guard updated == 1, let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         return member
     }
 
@@ -388,7 +404,7 @@ public struct DirectoryStore: Sendable {
                     SELECT x.* FROM jsonb_to_recordset($2::jsonb)
                         AS x(ord int, key text, record jsonb, full_name text, languages text[], designations text[], modified_at timestamptz)
                 ), before AS (
-                    SELECT d.member_key, d.record, d.modified_at FROM parley.directory_members d
+                    SELECT d.member_key, d.record, d.modified_at, d.agent_fields FROM parley.directory_members d
                     WHERE d.tenant_id = $1 AND d.member_key IN (SELECT key FROM input)
                 ), written AS (
                     INSERT INTO parley.directory_members AS d
@@ -396,17 +412,21 @@ public struct DirectoryStore: Sendable {
                     SELECT $1, i.key, i.record, i.full_name, public.parley_unaccent(lower(i.full_name)),
                            public.parley_unaccent(lower(i.record ->> 'MemberCity')), i.languages, i.designations, i.modified_at
                     FROM input i
+                    -- The fields the agent set themselves keep their stored values (decision 0060).
                     ON CONFLICT (tenant_id, member_key) DO UPDATE
-                        SET record = EXCLUDED.record, full_name = EXCLUDED.full_name, search_name = EXCLUDED.search_name,
-                            city_key = EXCLUDED.city_key, languages = EXCLUDED.languages,
+                        SET record = parley.directory_kept(EXCLUDED.record, d.record, d.agent_fields),
+                            full_name = EXCLUDED.full_name, search_name = EXCLUDED.search_name, city_key = EXCLUDED.city_key,
+                            languages = CASE WHEN 'MemberLanguages' = ANY (d.agent_fields) THEN d.languages ELSE EXCLUDED.languages END,
                             designations = EXCLUDED.designations, modified_at = EXCLUDED.modified_at, updated_at = now()
-                        WHERE d.modified_at <= EXCLUDED.modified_at AND d.record IS DISTINCT FROM EXCLUDED.record
+                        WHERE d.modified_at <= EXCLUDED.modified_at
+                          AND d.record IS DISTINCT FROM parley.directory_kept(EXCLUDED.record, d.record, d.agent_fields)
                     RETURNING d.member_key, (d.xmax = 0) AS inserted
                 )
                 SELECT i.key,
                        CASE WHEN w.inserted THEN 'created'
                             WHEN b.modified_at > i.modified_at THEN 'stale'
-                            WHEN (b.record - 'ModificationTimestamp') = (i.record - 'ModificationTimestamp') THEN 'same'
+                            WHEN (b.record - 'ModificationTimestamp')
+                                 = (parley.directory_kept(i.record, b.record, b.agent_fields) - 'ModificationTimestamp') THEN 'same'
                             ELSE 'updated' END AS outcome
                 FROM input i LEFT JOIN written w ON w.member_key = i.key LEFT JOIN before b ON b.member_key = i.key
                 ORDER BY i.ord
