@@ -150,6 +150,14 @@ struct MessageTests {
             #expect(!html.contains("<img"))
             #expect(!html.contains("href=\"javascript"))
             #expect(message.text == "Take a look <img src=x onerror=alert(1)> [here](javascript:alert(1))")
+            // "Share listings directly in chat messages": a listing alone is a message, and the
+            // session list's preview names it.
+            let alone = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/messages", token: pair.agent, body: [
+                "clientMessageId": "l2", "listing": ["ListingId": "77", "address": "4 Bay St"],
+            ])
+            #expect(alone.status == .created, "\(alone.text)")
+            let listed = try await client.json(.get, "/v1/sessions?limit=5", token: pair.client).items(Session.self)
+            #expect(listed.first { $0.id == pair.sessionID }?.lastMessage?.preview == "🏠 4 Bay St")
         }
     }
 

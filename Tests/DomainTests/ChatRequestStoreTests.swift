@@ -13,6 +13,23 @@ struct ChatRequestStoreTests {
             property: Listing(ListingId: "ML5550", address: "12 Harbor Way"), preferredContactMethod: "text")
     }
 
+    @Test("a request with a property and no message: the accepted chat's first message is the property")
+    func propertyWithoutMessage() async throws {
+        let fixture = try await TenantFixture.make()
+        defer { Task { await fixture.close() } }
+        let requests = ChatRequestStore(database: fixture.database, notifier: nil, logger: testLogger)
+        let agent = fixture.caller("agent-1", .agent, name: "Avery Agent")
+        await UserDirectory(database: fixture.database).record(agent)
+        var submission = Self.submission()
+        submission.message = nil
+        let (request, visitorID, _) = try await requests.submit(fixture.tenant, submission, origin: nil)
+        let (_, session) = try await requests.accept(agent, id: request.id)
+        let visitor = fixture.caller(visitorID, .client, name: "Vera Visitor")
+        let history = try await SessionStore(database: fixture.database).history(visitor, sessionID: session.id, .latest, limit: 10).items
+        #expect(history.map(\.text) == [""] && history.first?.listing?.ListingId == "ML5550")
+        #expect(history.first?.sender.userId == visitorID)
+    }
+
     @Test("only a visitor's id is looked up: a brokerage's own client is answered with no query, a visitor by their request")
     func visitorCheckOnlyForVisitors() async throws {
         let fixture = try await TenantFixture.make()
@@ -99,6 +116,10 @@ struct ChatRequestStoreTests {
         #expect(history.map(\.text) == ["Is the loft on Harbor Way still available?"])
         #expect(history.first?.listing?.ListingId == "ML5550")
         #expect(history.first?.sender.userId == visitorID)
+        // "People you message get added to your contacts": accepting made Vera the agent's
+        // contact, so Convert to CRM afterwards finds that one.
+        let (contact, convertedNow) = try await requests.convertToContact(agent, id: request.id)
+        #expect(!convertedNow && contact.LeadSource == "Website chat request" && contact.Email?.lowercased() == "vera@example.com", "\(contact)")
 
         #expect(try await domainError { _ = try await requests.accept(agent, id: request.id) }?.problemCode == "request_already_decided")
         #expect(try await domainError { _ = try await requests.decline(agent, id: request.id, notes: nil) }?.problemCode == "request_already_decided")

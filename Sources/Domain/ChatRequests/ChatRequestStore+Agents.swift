@@ -276,11 +276,13 @@ extension ChatRequestStore {
         }
 
         let message = try row.decode(String.self, "message")
-        if !message.isEmpty {
+        let property = try row.decode(String?.self, "property")
+        // Message 1: the message with the property as its listing, or the property alone.
+        if !message.isEmpty || property != nil {
             let sent = try await tx.query(
                 "SELECT outcome, message::text AS message FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, '{}'::uuid[], true)",
                 [session, requesterID, "chat-request-\(id.uuidString.lowercased())", message, MessageFormatter.html(message),
-                 SessionStore.preview(message), try row.decode(String?.self, "property")]).rows[0]
+                 SessionStore.preview(message, listing: Self.listing(property)), property]).rows[0]
             if crossing, let text = try sent.decode(String?.self, "message") {
                 let first = try ParleyJSON.sharedDecoder.decode(Message.self, from: Data(text.utf8))
                 guard let messageID = UUID(uuidString: first.id) else { throw DatabaseError.undecodable("a message id is no UUID") }

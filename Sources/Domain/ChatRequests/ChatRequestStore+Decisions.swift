@@ -19,17 +19,25 @@ extension ChatRequestStore {
             let property = try row.decode(String?.self, "property")
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             try await UserStore.upsert(tx, id: visitor, role: .client, name: name)
+            // "People you message get added to your contacts": the person becomes the agent's
+            // contact now, unless Convert to CRM made them one already.
+            var contactID = try row.decode(UUID?.self, "contact_id")
+            if contactID == nil {
+                contactID = UUID(uuidString: try await Self.convert(tx, row, id: uuid, caller: caller).0.ContactKey)
+            }
             let session = try await tx.query(
                 "INSERT INTO sessions (kind, created_by, contact_id) VALUES ('client', $1, $2) RETURNING id",
-                [caller.userID, try row.decode(UUID?.self, "contact_id")]).rows[0].decode(UUID.self, "id")
+                [caller.userID, contactID]).rows[0].decode(UUID.self, "id")
             try await tx.query(
                 "INSERT INTO session_members (session_id, user_id, role) VALUES ($1, $2, 'agent'), ($1, $3, 'client')",
                 [session, caller.userID, visitor])
-            if !message.isEmpty {
+            // Message 1: the visitor's message with the property as its listing, or the
+            // property alone (a request may have either).
+            if !message.isEmpty || property != nil {
                 _ = try await tx.query(
                     "SELECT outcome FROM send_message($1, $2, $3, $4, $5, $6, $7::jsonb, '{}'::uuid[])",
                     [session, visitor, "chat-request-\(uuid.uuidString.lowercased())", message, MessageFormatter.html(message),
-                     SessionStore.preview(message), property])
+                     SessionStore.preview(message, listing: Self.listing(property)), property])
             }
             let updated = try await tx.query("""
                 UPDATE chat_requests r SET status = 'accepted', decided_by = $2, decided_at = now(), session_id = $3
@@ -95,42 +103,55 @@ extension ChatRequestStore {
                 return (contact, false, false)
             }
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
-            // No user id: what a visitor typed is unverified, so converting never binds their
-            // identity to a contact (an existing one with that email could be someone else).
-            let draft: ContactDraft
-            if let requester = try row.decode(String?.self, "requester") {
-                // An agent's request: what their public profile shows.
-                draft = Self.contactDraft(try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(requester.utf8)))
-            } else {
-                draft = ContactDraft(
-                    fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
-                    mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
-                    preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
-            }
-            let (contact, created) = try await ContactStore.findOrCreate(tx, owner: caller.userID, draft)
-            guard let contactID = UUID(uuidString: contact.ContactKey) else { throw ContactStore.notFound }
-            if let property = try row.decode(String?.self, "property"),
-                let listing = try? JSONDecoder().decode(Listing.self, from: Data(property.utf8)),
-                let key = listing.ListingKey ?? listing.ListingId
-            {
-                try await tx.query("""
-                    INSERT INTO contact_listings (contact_id, listing_key, listing, source) VALUES ($1, $2, $3::jsonb, 'chat_request')
-                    ON CONFLICT DO NOTHING
-                    """, [contactID, key, property])
-            }
-            try await tx.query("UPDATE chat_requests SET contact_id = $2 WHERE id = $1", [uuid, contactID])
-            // A session already made from this request belongs to the contact too.
-            try await tx.query("""
-                UPDATE sessions SET contact_id = $2 WHERE contact_id IS NULL
-                  AND id = (SELECT session_id FROM chat_requests WHERE id = $1)
-                """, [uuid, contactID])
-            // The conversion, for the agent's other devices and the brokerage's webhooks.
-            try await EventLog.append(
-                tx, .contactCreated, session: nil, recipients: [caller.userID],
-                data: ConversionEvent(requestId: uuid.uuidString.lowercased(), contact: contact, created: created))
+            let (contact, created) = try await Self.convert(tx, row, id: uuid, caller: caller)
             return (contact, created, true)
         }
         if linked { notifier?.tenantChanged(caller.tenant) }
+        return (contact, created)
+    }
+
+    /// A request's stored property (JSON text) as a listing.
+    static func listing(_ property: String?) -> Listing? {
+        property.flatMap { try? ParleyJSON.sharedDecoder.decode(Listing.self, from: Data($0.utf8)) }
+    }
+
+    /// The request's person as the agent's contact (found by email or phone among the agent's
+    /// contacts, or new), linked to the request, its session and its property, with a
+    /// `contact.created` event. For a request (locked) with no contact yet; the agent is a user.
+    static func convert(_ tx: Transaction, _ row: Row, id uuid: UUID, caller: Caller) async throws -> (Contact, created: Bool) {
+        // No user id: what a visitor typed is unverified, so converting never binds their
+        // identity to a contact (an existing one with that email could be someone else).
+        let draft: ContactDraft
+        if let requester = try row.decode(String?.self, "requester") {
+            // An agent's request: what their public profile shows.
+            draft = Self.contactDraft(try ParleyJSON.sharedDecoder.decode(DirectoryMember.self, from: Data(requester.utf8)))
+        } else {
+            draft = ContactDraft(
+                fullName: try row.decode(String.self, "name"), email: try row.decode(String?.self, "email"),
+                mobilePhone: try row.decode(String?.self, "phone"), leadSource: "Website chat request",
+                preferredContactMethod: ContactMethod(rawValue: try row.decode(String.self, "preferred_contact_method")))
+        }
+        let (contact, created) = try await ContactStore.findOrCreate(tx, owner: caller.userID, draft)
+        guard let contactID = UUID(uuidString: contact.ContactKey) else { throw ContactStore.notFound }
+        if let property = try row.decode(String?.self, "property"),
+            let listing = try? JSONDecoder().decode(Listing.self, from: Data(property.utf8)),
+            let key = listing.ListingKey ?? listing.ListingId
+        {
+            try await tx.query("""
+                INSERT INTO contact_listings (contact_id, listing_key, listing, source) VALUES ($1, $2, $3::jsonb, 'chat_request')
+                ON CONFLICT DO NOTHING
+                """, [contactID, key, property])
+        }
+        try await tx.query("UPDATE chat_requests SET contact_id = $2 WHERE id = $1", [uuid, contactID])
+        // A session already made from this request belongs to the contact too.
+        try await tx.query("""
+            UPDATE sessions SET contact_id = $2 WHERE contact_id IS NULL
+              AND id = (SELECT session_id FROM chat_requests WHERE id = $1)
+            """, [uuid, contactID])
+        // The conversion, for the agent's other devices and the brokerage's webhooks.
+        try await EventLog.append(
+            tx, .contactCreated, session: nil, recipients: [caller.userID],
+            data: ConversionEvent(requestId: uuid.uuidString.lowercased(), contact: contact, created: created))
         return (contact, created)
     }
 

@@ -33,7 +33,7 @@ extension SessionStore {
         let attachmentIDs = try Self.attachmentIDs(draft, limit: caller.tenant.settings.maxAttachmentsPerMessage)
         let params: [any SQLEncodable] = [
             uuid, caller.userID, draft.clientMessageId, draft.text, MessageFormatter.html(draft.text),
-            Self.preview(draft.text, attachments: attachmentIDs.count), listingJSON, SQLArray.uuids(attachmentIDs),
+            Self.preview(draft.text, attachments: attachmentIDs.count, listing: draft.listing), listingJSON, SQLArray.uuids(attachmentIDs),
         ]
         // A session with copies in other brokerages (decision 0028) is written into every copy
         // in one transaction; whether a session has them never changes, so it is remembered.
@@ -179,8 +179,11 @@ extension SessionStore {
 
     /// The session list's one-line preview: the first 140 characters, on one line ("📎 2 files"
     /// for a message of attachments only).
-    static func preview(_ text: String, attachments: Int = 0) -> String {
+    static func preview(_ text: String, attachments: Int = 0, listing: Listing? = nil) -> String {
         if text.isEmpty && attachments > 0 { return attachments == 1 ? "📎 1 file" : "📎 \(attachments) files" }
+        if text.isEmpty, let listing {
+            return "🏠 " + (listing.address ?? listing.ListingId ?? listing.ListingKey ?? "a listing").prefix(137)
+        }
         let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
         return line.count > 140 ? String(line.prefix(139)) + "…" : line
     }
@@ -202,8 +205,9 @@ extension SessionStore {
     static func validated(_ draft: Draft) throws -> Draft {
         var validator = Validator()
         validator.requireText(draft.clientMessageId, "clientMessageId", maxLength: 100)
-        if draft.attachmentIds.isEmpty && (draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace)) {
-            validator.add("text", "required", "text is required (unless the message has attachments)")
+        // A listing shared alone is a message ("share listings directly in chat messages").
+        if draft.attachmentIds.isEmpty && draft.listing == nil && (draft.text.isEmpty || draft.text.allSatisfy(\.isWhitespace)) {
+            validator.add("text", "required", "text is required (unless the message has attachments or a listing)")
         } else {
             validator.checkText(draft.text, "text", maxLength: 10_000)
         }
