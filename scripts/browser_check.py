@@ -429,6 +429,15 @@ wait_for(lambda: f"Between the reads {RUN}" in text(visitor, ".messages"),
          "a message sent once the history shows reaches a widget whose stream was slow to start")
 visitor.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", hold)
 
+# ——— a listing shared on its own ———
+avery.find_element(By.CSS_SELECTOR, ".composer .share-listing").click()
+avery.find_element(By.CSS_SELECTOR, ".composer [data-field=ListingId]").send_keys(f"PIER{RUN}")
+avery.find_element(By.CSS_SELECTOR, ".composer [data-field=address]").send_keys(f"7 Pier Rd {RUN}")
+avery.find_element(By.CSS_SELECTOR, ".composer button[type=submit]").click()
+wait_for(lambda: f"7 Pier Rd {RUN}" in text(visitor, ".messages .listing") and f"MLS# PIER{RUN}" in text(visitor, ".messages .listing"),
+         "a listing Avery shares with no text reaches the visitor as a listing")
+wait_for(lambda: css(avery, ".composer .listing-box[hidden]"), "the composer's listing fields close once it is sent")
+
 # ——— the directory, across brokerages ———
 hana = browser("hana")
 hana.get(f"{BASE}/app/#token={hana_token}")
@@ -442,6 +451,8 @@ check("Harbor Homes" in card.text, "the card names her brokerage")
 shot(avery, "directory")
 card.find_element(By.XPATH, ".//button[text()='Request Chat']").click()
 card.find_element(By.CSS_SELECTOR, "textarea").send_keys(f"Co-op on 12 Oak St? {RUN}")
+card.find_element(By.CSS_SELECTOR, "fieldset.property [data-field=ListingId]").send_keys(f"OAK{RUN}")
+card.find_element(By.CSS_SELECTOR, "fieldset.property [data-field=address]").send_keys("12 Oak St, Unit 4")
 card.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 wait_for(lambda: "Chat requested" in card.text, "Request Chat is sent")
 wait_for(lambda: any("Hana Ito" in c.text and "pending" in c.text for c in css(avery, "#sent .card")), "it is listed among Avery's requests, pending")
@@ -465,6 +476,8 @@ wait_for(avery_request, "Hana sees Avery's request")
 wait_for(lambda: "Demo Brokerage" in getattr(avery_request(), "text", ""), "the request names Avery's brokerage")
 wait_for(accept_avery_request, "Hana accepts it")
 wait_for(lambda: f"12 Oak St? {RUN}" in text(hana, ".messages"), "accepting opens the agent-to-agent chat with the message")
+check("12 Oak St, Unit 4" in text(hana, ".messages .listing") and f"MLS# OAK{RUN}" in text(hana, ".messages .listing"),
+      "the property of interest Avery gave comes with it, as a listing")
 check(not css(hana, "#conversation-kind")[0].get_attribute("hidden"), "the conversation shows the agent-to-agent badge")
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=directory]").click()
@@ -492,6 +505,35 @@ wait_for(lambda: "live" in text(avery, "#connection") and "live" in text(hana, "
 wait_for(lambda: f"Sent while you were away {RUN}" in text(hana, ".messages"),
          "Hana's open conversation gets the message sent while she was disconnected (resumed after her cursor)", timeout=20)
 wait_for(lambda: f"Sent while you were away {RUN}" in text(avery, ".messages"), "so does Avery's")
+
+# ——— tidying the list without opening a conversation ———
+# Close, Archive and Reopen are on each row of the list ("From the session list, you can…"):
+# opening a conversation to archive it would send read receipts for what was never read.
+def jordan_unread():
+    items = api("GET", "/v1/sessions?status=active&limit=100", avery_token)["items"] + \
+        api("GET", "/v1/sessions?status=archived&limit=100", avery_token)["items"]
+    return next(x["unreadCount"] for x in items if x["title"] == "Jordan Kim")
+
+
+def row_action(title, action):
+    row = next((r for r in css(avery, "#sessions li.session-row") if title in r.text), None)
+    if row is None:
+        return False
+    row.find_element(By.CSS_SELECTOR, f"[data-row-action={action}]").click()
+    return True
+
+
+unread = jordan_unread()
+avery.find_element(By.CSS_SELECTOR, ".nav[data-view=sessions]").click()
+avery.find_element(By.CSS_SELECTOR, "[data-status=active]").click()
+wait_for(lambda: row_action("Jordan Kim", "archive"), "Archive on Jordan's row in the Active list")
+wait_for(lambda: not any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "archived from the list: it leaves Active")
+avery.find_element(By.CSS_SELECTOR, "[data-status=archived]").click()
+wait_for(lambda: row_action("Jordan Kim", "reopen"), "Reopen on its row in the Archived list")
+wait_for(lambda: not any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "reopened from the list: it leaves Archived")
+avery.find_element(By.CSS_SELECTOR, "[data-status=active]").click()
+wait_for(lambda: any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "and is back in Active")
+check(jordan_unread() == unread, f"nothing was marked read on the way ({unread} unread before and after)")
 
 # ——— keyboard and phone width ———
 active_tab = avery.find_element(By.CSS_SELECTOR, "[data-status=active]")

@@ -220,6 +220,27 @@ export function listingCard(listing) {
     h('div', {}, lines, url && h('a', { href: url, target: '_blank', rel: 'nofollow noopener noreferrer' }, 'View listing')));
 }
 
+/**
+ * Inputs for a listing to share (its MLS number, address and link); `read()` is the listing
+ * as the API takes it, or null while the MLS number is empty.
+ */
+export function listingFields() {
+  const id = h('input', { 'aria-label': 'Listing MLS number', placeholder: 'MLS number', maxlength: 100, dataset: { field: 'ListingId' } });
+  const address = h('input', { 'aria-label': 'Listing address', placeholder: 'Address (optional)', maxlength: 500, dataset: { field: 'address' } });
+  const url = h('input', { type: 'url', 'aria-label': 'Listing link', placeholder: 'https://… (optional)', maxlength: 2000, dataset: { field: 'url' } });
+  return {
+    element: h('div.listing-fields', {}, id, address, url),
+    focus: () => id.focus(),
+    read() {
+      if (!id.value.trim()) return null;
+      const listing = {};
+      for (const input of [id, address, url]) if (input.value.trim()) listing[input.dataset.field] = input.value.trim();
+      return listing;
+    },
+    clear() { id.value = address.value = url.value = ''; },
+  };
+}
+
 /** A text for a problem, with the field errors spelled out. */
 export function problemText(error) {
   if (!(error instanceof Problem)) return String(error?.message || error);

@@ -1,6 +1,6 @@
 // One conversation: history with paging, live messages, ✓ / ✓✓, the typing indicator, and the
 // message box with attachments. The inbox and the widget both use it.
-import { h, safeHTML, formatTime, formatBytes, listingCard, problemText, uuid } from './api.js';
+import { h, safeHTML, formatTime, formatBytes, listingCard, listingFields, problemText, uuid } from './api.js';
 
 const PAGE = 30;
 
@@ -53,11 +53,21 @@ export class Conversation {
     const format = (label, title, before, after = before) => h('button.format', {
       type: 'button', title, 'aria-label': title, onclick: () => this.wrap(before, after),
     }, label);
+    // A listing to share with the next message, or alone ("Share listings directly in chat").
+    this.listingFields = listingFields();
+    this.listingBox = h('div.listing-box', { hidden: true }, this.listingFields.element);
     this.toolbar = h('div.toolbar', { role: 'toolbar', 'aria-label': 'Formatting' },
       format('B', 'Bold', '**'), format('I', 'Italic', '*'), format('• List', 'Bulleted list', '- ', ''),
-      format('Link', 'Link', '[', '](https://)'));
+      format('Link', 'Link', '[', '](https://)'),
+      h('button.format.share-listing', {
+        type: 'button', title: 'Share a listing', 'aria-label': 'Share a listing',
+        onclick: () => {
+          this.listingBox.hidden = !this.listingBox.hidden;
+          if (!this.listingBox.hidden) this.listingFields.focus();
+        },
+      }, '🏠 Listing'));
     this.form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); this.send(); } },
-      this.toolbar, this.chips,
+      this.toolbar, this.listingBox, this.chips,
       h('div.composer-row', {},
         h('label.attach', { title: 'Attach files' }, h('span.visually-hidden', {}, 'Attach files'), this.fileInput),
         this.text, this.sendButton),
@@ -371,7 +381,8 @@ export class Conversation {
   async send() {
     if (this.sending || this.opening) return; // Enter again while a send is under way
     const text = this.text.value;
-    if (!text.trim() && !this.uploads.length) return;
+    const listing = this.listingBox.hidden ? null : this.listingFields.read();
+    if (!text.trim() && !this.uploads.length && !listing) return;
     if (this.uploads.some((u) => u.pending)) {
       this.error.textContent = 'Wait for the files to finish uploading.';
       return;
@@ -381,10 +392,11 @@ export class Conversation {
     const attachmentIds = sent.map((u) => u.id);
     // One key per draft: sending the same draft again (after a failure) cannot make a second
     // message; a changed draft gets a new key.
-    const signature = JSON.stringify([id, text, attachmentIds]);
+    const signature = JSON.stringify([id, text, attachmentIds, listing]);
     if (this.draftKey?.signature !== signature) this.draftKey = { signature, key: uuid() };
     const body = { clientMessageId: this.draftKey.key, text };
     if (attachmentIds.length) body.attachmentIds = attachmentIds;
+    if (listing) body.listing = listing;
     this.sending = true;
     this.sendButton.disabled = true;
     this.error.textContent = '';
@@ -404,6 +416,10 @@ export class Conversation {
       if (this.text.value === text) this.text.value = '';
       this.uploads = this.uploads.filter((u) => !sent.includes(u));
       this.renderChips();
+      if (listing && JSON.stringify(this.listingFields.read()) === JSON.stringify(listing)) {
+        this.listingFields.clear();
+        this.listingBox.hidden = true;
+      }
       this.readUpTo(this.me.sub, message.seq);
       this.add(message);
       this.scrollToEnd();

@@ -1,6 +1,6 @@
 // The agent inbox: sessions, a conversation, search, chat requests and the agent directory,
 // all from the public API and kept live by one /v1/stream.
-import { API, LiveStream, h, safeHTML, formatTime, listingCard, problemText } from './api.js';
+import { API, LiveStream, h, safeHTML, formatTime, listingCard, listingFields, problemText } from './api.js';
 import { Conversation } from './conversation.js';
 
 const $ = (id) => document.getElementById(id);
@@ -216,9 +216,23 @@ $('more-sessions').addEventListener('click', async () => {
   $('more-sessions').hidden = !page.nextCursor;
 });
 
+// What each status allows, from the list and from the open conversation's header.
+const sessionActions = { active: ['close', 'archive'], closed: ['reopen'], archived: ['close', 'reopen'] };
+const actionNames = { close: 'Close', archive: 'Archive', reopen: 'Reopen' };
+
 function sessionItem(session) {
   const unread = session.unreadCount > 0;
-  return h('li', {},
+  const title = session.title || 'Conversation';
+  // Close, Archive and Reopen right from the list: no need to open a conversation (which
+  // would mark its messages read) to tidy the list.
+  const actions = h('span.row-actions', {}, (sessionActions[session.status] || []).map((action) =>
+    h('button.row-action', {
+      type: 'button', dataset: { rowAction: action }, 'aria-label': `${actionNames[action]} ${title}`,
+      onclick: () => sessionAction(session.id, action).catch((error) => {
+        actions.replaceChildren(h('span.error', { role: 'alert' }, problemText(error)));
+      }),
+    }, actionNames[action])));
+  return h('li.session-row', {},
     h(`button.item${unread ? '.unread' : ''}${session.id === state.openSession?.id ? '.selected' : ''}`, {
       type: 'button', dataset: { session: session.id }, onclick: () => openSession(session.id),
     },
@@ -228,7 +242,19 @@ function sessionItem(session) {
       h('time.item-time', { datetime: session.lastActivityAt }, formatTime(session.lastActivityAt))),
     h('span.item-bottom', {},
       h('span.preview', {}, session.lastMessage?.preview ?? 'No messages yet'),
-      unread && h('span.count', { 'aria-label': `${session.unreadCount} unread` }, session.unreadCount))));
+      unread && h('span.count', { 'aria-label': `${session.unreadCount} unread` }, session.unreadCount))),
+    actions);
+}
+
+/** Closes, archives or reopens a session (the list's or the header's buttons). */
+async function sessionAction(id, action) {
+  const session = await state.api.post(`/v1/sessions/${id}/${action}`);
+  if (state.openSession?.id === id) {
+    showSessionHeader(session);
+    state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
+  }
+  refreshSessions();
+  return session;
 }
 
 async function openSession(id) {
@@ -256,7 +282,7 @@ function showSessionHeader(session) {
   $('conversation-title').textContent = session.title || 'Conversation';
   $('conversation-kind').hidden = !session.agentToAgent;
   $('conversation-status').textContent = session.status;
-  const allowed = { active: ['close', 'archive'], closed: ['reopen'], archived: ['close', 'reopen'] }[session.status] || [];
+  const allowed = sessionActions[session.status] || [];
   for (const button of document.querySelectorAll('[data-action]')) button.hidden = !allowed.includes(button.dataset.action);
 }
 
@@ -265,12 +291,7 @@ for (const button of document.querySelectorAll('[data-action]')) {
     const id = state.openSession?.id;
     if (!id) return;
     try {
-      const session = await state.api.post(`/v1/sessions/${id}/${button.dataset.action}`);
-      if (state.openSession?.id === id) {
-        showSessionHeader(session);
-        state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
-      }
-      refreshSessions();
+      await sessionAction(id, button.dataset.action);
     } catch (error) {
       state.conversation.error.textContent = problemText(error);
     }
@@ -313,8 +334,25 @@ $('search-form').addEventListener('submit', async (event) => {
     const page = await state.api.get(`/v1/search?q=${encodeURIComponent(q)}&limit=20`);
     $('search-results').replaceChildren(...page.items.map(searchItem));
     if (!page.items.length) $('search-results').append(h('li.empty', {}, `Nothing found for “${q}”.`));
+    state.search = { q, after: page.nextCursor };
+    $('more-results').hidden = !page.nextCursor;
   } catch (error) {
     $('search-results').replaceChildren(h('li.error', {}, problemText(error)));
+    $('more-results').hidden = true;
+  }
+});
+
+$('more-results').addEventListener('click', async () => {
+  const { q, after } = state.search ?? {};
+  if (!after) return;
+  try {
+    const page = await state.api.get(`/v1/search?q=${encodeURIComponent(q)}&limit=20&after=${encodeURIComponent(after)}`);
+    if (state.search?.q !== q) return; // another search started meanwhile
+    $('search-results').append(...page.items.map(searchItem));
+    state.search.after = page.nextCursor;
+    $('more-results').hidden = !page.nextCursor;
+  } catch (error) {
+    $('search-results').append(h('li.error', {}, problemText(error)));
   }
 });
 
@@ -324,6 +362,7 @@ function searchItem(result) {
     h('button.item.result', { type: 'button', onclick: () => openSession(session.id) },
       h('span.item-top', {},
         h('span.item-title', {}, session.title),
+        session.agentToAgent && h('span.pill.a2a', { title: 'Agent to agent' }, 'Agent'),
         h('span.pill', {}, session.status),
         h('span.muted', {}, result.matchedBy.includes('content') ? `${result.matchCount} matching message${result.matchCount === 1 ? '' : 's'}` : 'name matches')),
       result.snippets.map((snippet) => h('span.snippet', {}, safeHTML(snippet.html)))));
@@ -357,7 +396,7 @@ async function refreshRequests() {
  * A hidden form with one text box under a card (decline notes, a Request Chat message): the
  * card's button toggles it, Esc hides it; `submit(text)` runs on send, its error shows below.
  */
-function inlineForm({ label, maxlength, button, primary = false, error, submit }) {
+function inlineForm({ label, maxlength, button, primary = false, error, submit, extra = null }) {
   const text = h('textarea', { rows: 2, maxlength, 'aria-label': label, placeholder: label });
   const form = h('form.inline-form', {
     hidden: true,
@@ -365,7 +404,7 @@ function inlineForm({ label, maxlength, button, primary = false, error, submit }
       event.preventDefault();
       try { await submit(text.value.trim(), form); } catch (e) { error.textContent = problemText(e); }
     },
-  }, text, h(primary ? 'button.primary' : 'button', { type: 'submit' }, button));
+  }, text, extra, h(primary ? 'button.primary' : 'button', { type: 'submit' }, button));
   form.toggle = () => { form.hidden = !form.hidden; if (!form.hidden) text.focus(); };
   return form;
 }
@@ -459,10 +498,16 @@ $('directory-form').addEventListener('submit', async (event) => {
 function agentCard(agent) {
   const self = agent.brokerage.slug === state.me.tenant && agent.MemberKey === state.me.sub;
   const error = h('div.error', { role: 'alert' });
+  // "A property of interest if it's about a specific listing."
+  const property = listingFields();
   const form = inlineForm({
     label: 'Why you want to connect', maxlength: 5000, button: 'Send request', primary: true, error,
+    extra: h('fieldset.property', {}, h('legend', {}, 'Property of interest (optional)'), property.element),
     submit: async (message, sentForm) => {
-      const sent = await state.api.post('/v1/chat-requests', { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message });
+      const body = { brokerage: agent.brokerage.slug, memberKey: agent.MemberKey, message };
+      const listing = property.read();
+      if (listing) body.property = listing;
+      const sent = await state.api.post('/v1/chat-requests', body);
       sentForm.replaceWith(h('p.done', {}, `Chat requested (${sent.status}).`));
       refreshSent();
     },
