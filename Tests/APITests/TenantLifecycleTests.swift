@@ -84,7 +84,12 @@ struct TenantLifecycleTests {
                 try await tx.query("UPDATE parley.tenants SET migrated_version = 0, migration_error = $2 WHERE id = $1",
                                    [left.id, TenantStore.importing])
             }
-            var remaining = lines.makeIterator()
+            // As an export made before directory records had `agent_fields` (control migration
+            // 009): the column takes its default.
+            var older = lines
+            older[0] = older[0].replacingOccurrences(of: #",\\"agent_fields\\":\[[^\]]*\]"#, with: "", options: .regularExpression)
+            #expect(older[0] != lines[0] && !older[0].contains("agent_fields"))
+            var remaining = older.makeIterator()
             let (imported, importedRows) = try await store.importTenant { remaining.next() }
             #expect(imported.slug == pair.tenant.slug && importedRows == rows)
             // The tokens the brokerage signed before the export verify again (its keys came back).

@@ -142,10 +142,14 @@ extension TenantStore {
                 }
                 if !header.directory.isEmpty {
                     let list = try await Self.insertableColumns(tx, "parley.directory_members").joined(separator: ", ")
+                    // A record populates every column, NULL where the export has no key: columns
+                    // added since an export was made get their values here (agent_fields: control
+                    // migration 009).
                     try await tx.query("""
                         INSERT INTO parley.directory_members (\(list))
                         SELECT \(list) FROM jsonb_populate_recordset(NULL::parley.directory_members,
-                            (SELECT jsonb_agg(r || jsonb_build_object('tenant_id', $2::uuid)) FROM jsonb_array_elements($1::jsonb) AS r))
+                            (SELECT jsonb_agg(jsonb_build_object('agent_fields', '[]'::jsonb) || r || jsonb_build_object('tenant_id', $2::uuid))
+                             FROM jsonb_array_elements($1::jsonb) AS r))
                         """, ["[" + header.directory.joined(separator: ",") + "]", created.id])
                 }
                 try await tx.enter(created.scope)
