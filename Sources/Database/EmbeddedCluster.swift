@@ -273,11 +273,19 @@ public final class EmbeddedCluster: Sendable {
             END $$;
             GRANT \(locks) TO \(role) WITH ADMIN OPTION;
             """)
+        // Every brokerage's role is a member before the functions are taken from PUBLIC: a
+        // server of this cluster still running (another process) goes on working.
         try database.exec("""
             DO $$
             DECLARE
                 f regprocedure;
+                r record;
             BEGIN
+                IF to_regclass('parley.tenants') IS NOT NULL THEN
+                    FOR r IN SELECT t.role_name FROM parley.tenants t JOIN pg_roles p ON p.rolname = t.role_name LOOP
+                        EXECUTE format('GRANT \(locks) TO %I', r.role_name);
+                    END LOOP;
+                END IF;
                 FOR f IN \(Migrator.lockFunctionsQuery) LOOP
                     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
                     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO \(locks)', f);

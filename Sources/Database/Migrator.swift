@@ -434,6 +434,9 @@ public struct Migrator: Sendable {
     @discardableResult
     public func secureLockFunctions() async throws -> (stillPublic: Bool, granted: Int) {
         try await database.withTransaction { tx in
+            // Under the control schema's migration lock: processes starting together would
+            // otherwise grant the same membership at once, and one fails on the catalog's key.
+            try await Self.lock(tx, schema: Self.controlSchema)
             let open = try await tx.query(
                 "SELECT has_function_privilege('public', 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS open").rows.first?
                 .decode(Bool.self, "open") ?? true

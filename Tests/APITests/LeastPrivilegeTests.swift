@@ -25,7 +25,7 @@ struct LeastPrivilegeTests {
         try await Migrator(database: admin, logger: testLogger).migrateControl()
         let old = try await TestTenant.make(admin, prefix: "old")
         // ... and from before advisory locks were Parley's alone (decision 0059): every login
-        // may take them, and the brokerage's role has no grant of its own.
+        // may take them, and the brokerage's role is no member of the role that may.
         try await admin.withConnection { connection in
             _ = try await connection.queryUnprepared("""
                 DO $$
@@ -34,10 +34,13 @@ struct LeastPrivilegeTests {
                     FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
                              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_(xact_)?lock' LOOP
                         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
-                        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM %I', f, '\(old.scope.role.rawValue)');
                     END LOOP;
                 END $$
                 """)
+            _ = try await connection.queryUnprepared("REVOKE \(Migrator.lockRole) FROM \(old.scope.role.quoted)")
+            let member = try await connection.query("SELECT pg_has_role($1, $2, 'MEMBER') AS m", [old.scope.role.rawValue, Migrator.lockRole])
+                .rows.first?.decode(Bool.self, "m")
+            #expect(member == false)
         }
         await admin.close()
         try await blocking { try cluster.stop() }
@@ -88,6 +91,25 @@ struct LeastPrivilegeTests {
             }
         }
         await superuser.close()
+    }
+
+    @Test("a brokerage role that is no member of the advisory-lock role becomes one at the next start (secureLockFunctions)")
+    func lockRoleGrantedAtStart() async throws {
+        let database = try await TestDatabase.shared.makeDatabase()
+        defer { Task { await database.close() } }
+        let tenant = try await TestTenant.make(database, prefix: "lck")
+        func member() async throws -> Bool? {
+            try await database.withTransaction { tx in
+                try await tx.query("SELECT pg_has_role($1, $2, 'MEMBER') AS m", [tenant.scope.role.rawValue, Migrator.lockRole]).rows.first?
+                    .decode(Bool.self, "m")
+            }
+        }
+        #expect(try await member() == true, "a brokerage's role is a member from its creation")
+        try await database.withTransaction { tx in try await tx.simpleQuery("REVOKE \(Migrator.lockRole) FROM \(tenant.scope.role.quoted)") }
+        #expect(try await member() == false)
+        let secured = try await Migrator(database: database, logger: testLogger).secureLockFunctions()
+        #expect(secured.granted >= 1 && !secured.stillPublic)
+        #expect(try await member() == true)
     }
 
     static func demoToken(_ directory: String) async throws -> String {

@@ -16,9 +16,10 @@ struct FunctionFileTests {
         try await database.withTransaction { tx in
             try await tx.simpleQuery("""
                 CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(role.quoted);
+                GRANT \(role.quoted) TO CURRENT_USER;
                 CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
                 """)
+            try await Migrator.grantLockFunctions(in: tx, to: role)  // where the lock role exists (decision 0059)
         }
         let scope = TenantScope(schema: schema, role: role)
         try await Migrator(database: database, logger: testLogger).migrateTenant(scope)

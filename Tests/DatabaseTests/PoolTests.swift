@@ -180,9 +180,10 @@ struct PoolTests {
         try await database.withTransaction { tx in
             try await tx.simpleQuery("""
                 CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER; GRANT \(Migrator.lockRole) TO \(role.quoted);
+                GRANT \(role.quoted) TO CURRENT_USER;
                 CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
                 """)
+            try await Migrator.grantLockFunctions(in: tx, to: role)  // where the lock role exists (decision 0059)
         }
         try await database.withTenant(scope) { tx in
             try await tx.simpleQuery("CREATE TABLE items (id int PRIMARY KEY, status text); INSERT INTO items VALUES (1, 'active')")
