@@ -305,6 +305,13 @@ struct DirectoryTests {
             // The integration's DELETE unlists whatever the agent chose.
             #expect(try await client.json(.delete, "/v1/directory/agents/agent-5", token: integration).status == .noContent)
             #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
+            // An agent who opted out stays out through an unlisting and a re-listing sync.
+            _ = try await client.json(.patch, "/v1/directory/me", token: agent, body: ["listed": false])
+            #expect(try await client.json(.delete, "/v1/directory/agents/agent-5", token: integration).status == .noContent)
+            _ = try await client.json(.put, "/v1/directory/agents/agent-5", token: integration, body: [
+                "MemberFullName": "Eve \(surname)", "listed": true, "ModificationTimestamp": "2099-03-01T00:00:00Z",
+            ])
+            #expect(try await client.json(.get, "/v1/directory?q=\(surname)", token: agent).items(Entry.self).isEmpty)
         }
     }
 }

@@ -89,7 +89,11 @@ public struct DirectoryStore: Sendable {
         let changed = try await database.withTransaction { tx in
             try await tx.query("""
                 UPDATE parley.directory_members
-                SET record = jsonb_set(record, '{listed}', 'false'), agent_fields = array_remove(agent_fields, 'listed'), updated_at = now()
+                -- The agent's own `listed: true` goes (the brokerage unlists an agent who left);
+                -- their own `listed: false` stays, so a later re-listing by a sync keeps it.
+                SET record = jsonb_set(record, '{listed}', 'false'),
+                    agent_fields = CASE WHEN (record ->> 'listed')::boolean IS TRUE THEN array_remove(agent_fields, 'listed') ELSE agent_fields END,
+                    updated_at = now()
                 WHERE tenant_id = $1 AND member_key = $2
                 RETURNING 1
                 """, [integration.tenant.id, key])
@@ -152,24 +156,28 @@ public struct DirectoryStore: Sendable {
     /// them (decision 0060). The integration's DELETE still unlists.
     public func editOwn(_ caller: Caller, _ patch: DirectoryProfilePatch) async throws -> DirectoryMember {
         try Self.requireAgent(caller)
-        guard let current = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
-        var record = patch.applied(to: current.record)
-        let stored = current.record.ModificationTimestamp?.date ?? .distantPast
-        let stamp = Timestamp(milliseconds: max(Date(), stored.addingTimeInterval(0.0015)))  // the next millisecond at least
-        record.ModificationTimestamp = stamp
-        let valid = try record.validated()
-        let json = try SQLJSON(encoding: valid, encoder: ParleyJSON.encoder())
-        let updated = try await database.withTransaction { tx in
+        // Read, patched and written under the row's lock: an integration's write in between
+        // (an office change, an unlisting) is neither undone nor lost.
+        try await database.withTransaction { tx in
+            guard let row = try await tx.query(
+                "SELECT record FROM parley.directory_members WHERE tenant_id = $1 AND member_key = $2 FOR UPDATE",
+                [caller.tenant.id, caller.userID]).first
+            else { throw Self.notPublished }
+            let current = try row.decodeJSON(DirectoryRecord.self, "record", decoder: ParleyJSON.sharedDecoder)
+            var record = patch.applied(to: current)
+            let stored = current.ModificationTimestamp?.date ?? .distantPast
+            let stamp = Timestamp(milliseconds: max(Date(), stored.addingTimeInterval(0.0015)))  // the next millisecond at least
+            record.ModificationTimestamp = stamp
+            let valid = try record.validated()
             try await tx.query("""
                 UPDATE parley.directory_members
                 SET record = $3::jsonb, languages = $4::text[], modified_at = $5,
                     agent_fields = ARRAY(SELECT DISTINCT f FROM unnest(agent_fields || $6::text[]) AS f ORDER BY f), updated_at = now()
                 WHERE tenant_id = $1 AND member_key = $2
-                RETURNING 1
-                """, [caller.tenant.id, caller.userID, json, SQLArray.text((valid.MemberLanguages ?? []).map { $0.lowercased() }),
-                      stamp.date, SQLArray.text(patch.fields)]).rows.count
+                """, [caller.tenant.id, caller.userID, try SQLJSON(encoding: valid, encoder: ParleyJSON.encoder()),
+                      SQLArray.text((valid.MemberLanguages ?? []).map { $0.lowercased() }), stamp.date, SQLArray.text(patch.fields)])
         }
-        guard updated == 1, let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
+        guard let member = try await fetch(caller.tenant, key: caller.userID) else { throw Self.notPublished }
         return member
     }
 
