@@ -96,22 +96,6 @@ struct ChatRequestTests {
         }
     }
 
-    /// A visitor token's header fields, its claims' names, and its role and brokerage.
-    static func tokenShape(_ response: APIResponse) throws -> [String] {
-        guard let token = try response.decode(SubmittedBody.self).visitorToken else { return [] }
-        let objects = token.split(separator: ".").prefix(2).map { part -> [String: Any] in
-            var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-            guard let data = Data(base64Encoded: text), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-            else { return [:] }
-            return object
-        }
-        guard objects.count == 2 else { return [] }
-        let header = objects[0].map { "\($0.key)=\($0.value)" }.sorted()
-        let claims = objects[1].keys.sorted() + ["role=\(objects[1]["role"] ?? "")", "tid=\(objects[1]["tid"] ?? "")"]
-        return header + claims
-    }
-
     @Test("honeypot, duplicates, rate limits with Retry-After, and one tenant's flood leaves another alone")
     func abuse() async throws {
         try await TestApp.run { app, client in
@@ -122,11 +106,7 @@ struct ChatRequestTests {
             #expect(fake.status == .created)
             #expect(try fake.decode(SubmittedBody.self).visitorToken != nil)
             #expect(try await client.json(.get, "/v1/chat-requests", token: agent).items(ChatRequest.self).isEmpty)
-            // Nothing tells a bot it was trapped: its token has a real one's header and claims,
-            // and what a real submission would refuse is refused the same way.
-            let real = try await Self.submit(client, tenant, Self.visitor)
-            let (fakeShape, realShape) = (try Self.tokenShape(fake), try Self.tokenShape(real))
-            #expect(fakeShape == realShape && realShape.contains("role=client"), "\(fakeShape) \(realShape)")
+            // What a real submission would refuse is refused the same way when trapped.
             var invalidTrap = trap
             invalidTrap["email"] = "not an email"
             var invalid = Self.visitor
@@ -135,7 +115,6 @@ struct ChatRequestTests {
             let refused = try await Self.submit(client, tenant, invalid)
             #expect(trapped.status == .unprocessableContent && trapped.code == refused.code
                     && trapped.problem?.fields == refused.problem?.fields, "\(trapped.text)")
-            _ = try await client.json(.post, "/v1/chat-requests/\(try real.decode(SubmittedBody.self).id)/decline", token: agent, body: [:])
 
             let first = try await Self.submit(client, tenant, Self.visitor)
             var again = Self.visitor

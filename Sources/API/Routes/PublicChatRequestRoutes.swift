@@ -84,15 +84,11 @@ struct PublicChatRequestRoutes {
             let id = UUID().uuidString.lowercased()
             var headers = HTTPFields()
             headers[.location] = "/v1/public/\(tenant.slug)/chat-requests/\(id)"
-            // A real token's header and claims (the brokerage's key id, a visitor's id), signed
-            // with a key made for it and thrown away: it verifies nowhere.
-            guard let key = try await tenants.activeKeys(tenant).first else {
-                throw Problem(.internalServerError, code: "internal_error", detail: "the brokerage has no signing key")
-            }
-            let fake = try await TokenIssuer.sign(
-                tenant: tenant.slug, key: SigningKey(kid: key.kid, secret: (0..<32).map { _ in UInt8.random(in: 0...255) }, createdAt: now, retiredAt: nil),
-                sub: ChatRequestStore.visitorIDPrefix + UUID().uuidString.lowercased(), role: .client,
-                name: body.name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", ttl: Self.visitorTokenTTL)
+            // Shaped like a real answer: three parts that verify nowhere. Not a real token's
+            // header and claims signed with a key thrown away: a token naming the brokerage
+            // with a bad signature makes the verifier reload keys (it may be a new key), and a
+            // bot polling with it would spend the reloads every brokerage shares.
+            let fake = (0..<3).map { _ in Base64URL.encode((0..<24).map { _ in UInt8.random(in: 0...255) }) }.joined(separator: ".")
             return EditedResponse(status: .created, headers: headers, response: Submitted(
                 id: id, status: .pending, createdAt: now,
                 expiresAt: now.addingTimeInterval(Double(tenant.settings.chatRequestTTLHours) * 3600), visitorToken: fake))
