@@ -122,7 +122,8 @@ $('start-over').addEventListener('click', () => {
  * tell of the agent's decision; once accepted it carries the chat. The chat's history is read
  * only once the stream is live (its first `hello`), so a message sent in between arrives as an
  * event: read before, with the stream still connecting, it was in neither (decision 0035). A
- * stream that is not live within 5 s (WebSockets blocked) is not waited for any longer.
+ * stream that is not live within 5 s (WebSockets blocked, or slow) is not waited for any
+ * longer; if it comes live after the chat opened, the chat is read again from its start.
  */
 async function follow(request) {
   const api = new API(request.token);
@@ -144,12 +145,18 @@ async function follow(request) {
   // WebSockets are blocked.
   const timer = setInterval(check, 3000);
   let live;
+  let helloSeen = false;
+  let readBeforeHello = false; // the chat's history was read without the stream (the 5 s ran out)
   const connected = new Promise((resolve) => {
     live = resolve;
     setTimeout(resolve, 5000);
   });
   const stream = new LiveStream(request.token, {
-    onHello: () => live(),
+    onHello: () => {
+      if (!helloSeen && readBeforeHello && chat) chat.open(chat.session.id); // what came in between
+      helloSeen = true;
+      live();
+    },
     onEvent: (frame) => {
       if (chat) {
         if ((frame.sessionId || frame.data?.sessionId) === chat.session.id) chat.onEvent(frame);
@@ -177,6 +184,7 @@ async function follow(request) {
       clearInterval(timer);
       await connected;
       chat = conversation;
+      readBeforeHello = !helloSeen;
       await openChat(chat, current.sessionId);
     } else if (current.status === 'declined' || current.status === 'expired') {
       end('The agent cannot chat right now; they have your details and will be in touch.');
