@@ -124,18 +124,19 @@ public struct SearchStore: Sendable {
     }
 
     /// The stems a word being typed may have passed: its beginnings from 4 code points, or 3
-    /// fewer than typed, up to one fewer ("apartmen": "apartm" … "apart" of apartment), and each
-    /// beginning from 3 with an `e` after it ("pricin": "price" of pricing, "makin": "make").
-    /// An English stem drops at most a few letters of a word; a shorter beginning would be
-    /// another word. The stemmer gives an `e` back to a short stem whose ending it removed
-    /// (pricing → pric → price), so such a stem is not a beginning of the words it stands for.
+    /// fewer than typed, up to one fewer ("apartmen": "apartm" … "apart" of apartment), each
+    /// also with an `e` after it ("pricin": "price" of pricing, "closin": "close"). An English
+    /// stem drops at most a few letters of a word; a shorter beginning would be another word.
+    /// The stemmer gives an `e` back to a short stem whose ending it removed (pricing → pric →
+    /// price), so such a stem is not a beginning of the words it stands for. Not from 3
+    /// letters: "ratio" would find "rate" and "situa" "site" ("making" → "make" is missed).
     /// None for a fragment under 5.
     static func stemCandidates(_ fragment: String) -> [String] {
         let letters = Array(fragment.lowercased())
         guard letters.count >= 5 else { return [] }
-        return (max(3, letters.count - 3)..<letters.count).flatMap { length in
+        return (max(4, letters.count - 3)..<letters.count).flatMap { length in
             let beginning = String(letters[..<length])
-            return length >= 4 ? [beginning, beginning + "e"] : [beginning + "e"]
+            return [beginning, beginning + "e"]
         }
     }
 
