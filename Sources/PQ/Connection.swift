@@ -35,9 +35,13 @@ public final class Connection: Sendable {
     /// — instead of the kernel's two hours of idleness or ~15 minutes of retransmission. A
     /// read waiting on such a connection fails then, rather than holding what waits on it (a
     /// brokerage's event reads, one at a time) for as long. Unix sockets ignore them.
+    ///
+    /// `connect_timeout` (10 s, sockets of either kind): libpq waits for ever by default, and a
+    /// server that accepts the connection and never answers (a proxy in front of a dead server,
+    /// a stopped postmaster) held the request that opened it, and a thread, for as long.
     public static let tcpDefaults: [(key: String, value: String)] = [
         ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
-        ("tcp_user_timeout", "60000"),
+        ("tcp_user_timeout", "60000"), ("connect_timeout", "10"),
     ]
 
     /// Connects with a `postgresql://` URL or a `key=value` conninfo string.
@@ -91,6 +95,25 @@ public final class Connection: Sendable {
     /// True while libpq reports `CONNECTION_OK`.
     public var isConnected: Bool {
         handle.withLock { conn in conn.map { PQstatus($0.pointer) == CONNECTION_OK } ?? false }
+    }
+
+    /// Whether an idle connection (no query outstanding, not listening) is still usable, found
+    /// without a round trip: libpq says `CONNECTION_OK` until it reads otherwise, so a backend
+    /// terminated while the connection sat idle (a restart, a failover, `pg_terminate_backend`)
+    /// looks alive. Its socket then holds the server's last message and the end of the stream.
+    /// Such a connection expects no input at all, so any makes it unusable: reading the FATAL
+    /// message alone leaves libpq's status OK until a second read meets the end, and what else
+    /// could arrive (a notice, a reported setting changing) costs only a new connection. One
+    /// non-blocking `poll`.
+    public var isUsableWhenIdle: Bool {
+        handle.withLock { conn in
+            guard let pointer = conn?.pointer, PQstatus(pointer) == CONNECTION_OK else { return false }
+            let socket = PQsocket(pointer)
+            guard socket >= 0 else { return false }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, 0)
+            return ready == 0 || (ready < 0 && errno == EINTR)
+        }
     }
 
     public enum TransactionStatus: Sendable {

@@ -2,6 +2,7 @@ import DatabaseTesting
 import Foundation
 import NIOPosix
 import PQ
+import Synchronization
 import Testing
 
 @Suite("PQ: errors, notifications, lifecycle")
@@ -19,11 +20,46 @@ struct ErrorTests {
                 : conninfo + " keepalives_idle=5 tcp_user_timeout=1000"
             let named = try Connection.connect(own)
             defer { named.finish() }
-            return (["keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"].map { plain.option($0) },
+            return (["keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "connect_timeout"].map { plain.option($0) },
                     [named.option("keepalives_idle"), named.option("tcp_user_timeout"), named.option("keepalives_count")])
         }
-        #expect(defaults == ["30", "10", "3", "60000"])
+        #expect(defaults == ["30", "10", "3", "60000", "10"])
         #expect(overridden == ["5", "1000", "3"])
+    }
+
+    @Test("connecting to a server that accepts and never answers fails within the connect timeout, not never")
+    func silentServer() async throws {
+        // A listening socket nobody accepts on: the kernel completes the handshake and takes the
+        // startup packet, and no answer ever comes.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 8) == 0
+                && getsockname(listener, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        let started = ContinuousClock.now
+        // Not awaited: without a timeout the connect never returns, and the test must still end.
+        let result = Mutex<String?>(nil)
+        // A thread of its own: the shared pool's few threads serve the other tests meanwhile.
+        Thread.detachNewThread {
+            let connection = try? Connection.connect("host=127.0.0.1 port=\(port) user=nobody dbname=nothing sslmode=disable")
+            connection?.finish()
+            result.withLock { $0 = connection == nil ? "failed" : "connected" }
+        }
+        var outcome: String?
+        while outcome == nil, ContinuousClock.now - started < .seconds(25) {
+            try await Task.sleep(for: .milliseconds(100))
+            outcome = result.withLock { $0 }
+        }
+        #expect(outcome == "failed")
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 
     @Test("a unique violation carries SQLSTATE 23505 and the constraint name")
