@@ -86,6 +86,7 @@ actor ConnectionPool {
     private let timeoutCounter: Counter
     private let acquisitionCounter: Counter
     private let retiredCounter: Counter
+    private let deadIdleCounter: Counter
 
     init(configuration: Database.Configuration, executor: BlockingExecutor, logger: Logger) {
         self.configuration = configuration
@@ -98,6 +99,7 @@ actor ConnectionPool {
         self.timeoutCounter = Counter(label: "parley_db_pool_timeouts_total")
         self.acquisitionCounter = Counter(label: "parley_db_pool_acquisitions_total")
         self.retiredCounter = Counter(label: "parley_db_pool_retired_total")
+        self.deadIdleCounter = Counter(label: "parley_db_pool_dead_idle_total")
     }
 
     struct Stats: Sendable {
@@ -117,8 +119,18 @@ actor ConnectionPool {
         if isClosed { throw DatabaseError.closed }
         acquisitionCounter.increment()
         let affinity = tenant.map(Affinity.init)
-        if let index = idleIndex(for: affinity, suitingOnly: true) {
+        while let index = idleIndex(for: affinity, suitingOnly: true) {
             let connection = idle.remove(at: index)
+            // A connection whose backend ended while it sat idle would fail the caller's first
+            // statement (only a transaction's BEGIN is retried): closed here, the next is taken.
+            guard connection.raw.isUsableWhenIdle else {
+                deadIdleCounter.increment()
+                openCount -= 1
+                members[ObjectIdentifier(connection)] = nil
+                report()
+                await connection.close()
+                continue
+            }
             lease(connection, for: affinity)
             return connection
         }

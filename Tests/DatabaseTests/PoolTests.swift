@@ -58,6 +58,64 @@ struct PoolTests {
         #expect(stats.open == 1)
     }
 
+    @Test("an idle connection whose backend was terminated is not handed out: a pipelined send, a batch and a plain call after a restart all succeed")
+    func deadIdleConnectionsSkipped() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 3)
+        defer { Task { await database.close() } }
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let scope = TenantScope(schema: try #require(SQLName("t_dead\(suffix)")), role: try #require(SQLName("parley_t_dead\(suffix)")))
+        try await database.withTransaction { tx in
+            try await tx.simpleQuery("""
+                CREATE ROLE \(scope.role.quoted) NOLOGIN;
+                GRANT \(scope.role.quoted) TO CURRENT_USER;
+                CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted);
+                """)
+        }
+        // Three idle connections, each used once; then every backend is terminated, as a
+        // PostgreSQL restart or failover does.
+        let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    try await database.withTransaction { tx in
+                        let pid = try await tx.query("SELECT pg_backend_pid() AS pid, pg_sleep(0.2)").rows[0].decode(Int32.self, "pid")
+                        return pid
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int32]()) { $0.append($1) }
+        }
+        #expect(Set(pids).count == 3)
+        try await withRawConnection { admin in
+            for pid in pids { _ = try admin.execParams("SELECT pg_terminate_backend($1::int, 5000)", [.text(String(pid))]) }
+        }
+        // Only `transaction` used to recover (its BEGIN failed and it retried): the others sent
+        // their work on a dead connection and failed with .unavailable (a 503 to the user).
+        _ = try await database.tenantPipelined(scope, "SELECT 1 AS one", [])
+        _ = try await database.tenantBatch(scope, "SELECT 1 AS one")
+        _ = try await database.withConnection { connection in try await connection.query("SELECT 1 AS one") }
+    }
+
+    @Test("a transaction whose failed statement was caught is not reported kept: COMMIT answered ROLLBACK throws rolledBack")
+    func swallowedFailureIsNoCommit() async throws {
+        let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
+        defer { Task { await database.close() } }
+        let table = "kept_" + UUID().uuidString.prefix(8).lowercased()
+        try await database.withTransaction { tx in try await tx.simpleQuery("CREATE TABLE \(table) (n int)") }
+        await #expect {
+            try await database.withTransaction { tx in
+                try await tx.query("INSERT INTO \(table) VALUES (1)")
+                _ = try? await tx.query("SELECT 1 / 0 AS boom")  // caught, and the body goes on
+            }
+        } throws: { error in
+            if case .rolledBack = error as? DatabaseError { return true }
+            return false
+        }
+        let count = try await database.withTransaction { tx in
+            try await tx.query("SELECT count(*) AS n FROM \(table)").rows[0].decode(Int64.self, "n")
+        }
+        #expect(count == 0)
+    }
+
     @Test("a connection killed in the middle of a transaction fails that call, then the pool recovers")
     func killedMidTransaction() async throws {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: 1)
