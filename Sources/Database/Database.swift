@@ -137,6 +137,7 @@ public final class Database: Service, Sendable {
             do {
                 let results = try await connection.simpleQueryAll(scope.beginSQL + "; " + statements + "; COMMIT")
                 // BEGIN, SET ROLE, SET search_path … COMMIT
+                try Self.committed(results.last)
                 return Array(results.dropFirst(3).dropLast())
             } catch {
                 await connection.rollbackIfOpen()
@@ -164,12 +165,23 @@ public final class Database: Service, Sendable {
                     throw DatabaseError.undecodable(
                         "a pipeline of \(opening.count + statements.count + 1) statements returned \(results.count) results")
                 }
+                try Self.committed(results.last)
                 return Array(results[opening.count..<(opening.count + statements.count)])
             } catch {
                 await connection.rollbackIfOpen()
                 throw error
             }
         } }
+    }
+
+    /// Throws unless `result` is a COMMIT's: PostgreSQL answers COMMIT in a transaction that
+    /// had failed with the tag ROLLBACK and no error, and a caller that caught the failure and
+    /// went on would otherwise be told its writes were kept. (A batch whose text swallowed the
+    /// COMMIT, a trailing comment, ends with another tag.)
+    static func committed(_ result: QueryResult?) throws {
+        guard let tag = result?.commandTag, tag == "COMMIT" else {
+            throw DatabaseError.rolledBack("COMMIT was answered \(result?.commandTag ?? "nothing"): the transaction was not kept")
+        }
     }
 
     /// A whole transaction, run again (at most three tries) while it fails on a stale prepared
@@ -221,7 +233,7 @@ public final class Database: Service, Sendable {
                 let transaction = Transaction(connection: connection)
                 do {
                     let result = try await body(opened, transaction)
-                    try await connection.simpleQuery("COMMIT")
+                    try Self.committed(try await connection.simpleQuery("COMMIT"))
                     await pool.release(connection, discard: false)
                     return result
                 } catch {

@@ -26,6 +26,9 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
     case timeout(ServerError)
     /// A stored value could not be read as the expected type.
     case undecodable(String)
+    /// COMMIT was answered ROLLBACK: the transaction had failed (an error inside it was caught
+    /// and not rethrown) and nothing of it was kept. A bug of the caller's, never a success.
+    case rolledBack(String)
     /// Anything else (privileges, syntax, a bug): not the caller's fault.
     case failed(ServerError)
 
@@ -50,7 +53,7 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
         case .conflict(let error), .reference(let error), .invalid(let error), .contention(let error),
             .timeout(let error), .failed(let error):
             error.sqlState
-        case .poolTimeout, .unavailable, .closed, .undecodable:
+        case .poolTimeout, .unavailable, .closed, .undecodable, .rolledBack:
             nil
         }
     }
@@ -105,6 +108,7 @@ public enum DatabaseError: Error, Sendable, CustomStringConvertible, CustomDebug
         case .contention(let error): "DatabaseError.contention(\(error))"
         case .timeout(let error): "DatabaseError.timeout(\(error))"
         case .undecodable(let reason): "DatabaseError.undecodable(\(reason))"
+        case .rolledBack(let reason): "DatabaseError.rolledBack(\(reason))"
         case .failed(let error): "DatabaseError.failed(\(error))"
         }
     }

@@ -99,7 +99,7 @@ enum ProblemMapping {
             return Problem(.serviceUnavailable, code: "contention", detail: "the request collided with a concurrent one; retry it", headers: retry)
         case .timeout:
             return Problem(.serviceUnavailable, code: "timeout", detail: "the request took too long", headers: retry)
-        case .undecodable, .failed:
+        case .undecodable, .rolledBack, .failed:
             return Problem(.internalServerError, code: "internal_error", detail: "the server failed to handle this request")
         }
     }
