@@ -289,6 +289,51 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("the asked brokerage deleted: the asker's request expires; exported, deleted and imported again: its shared sessions stay its own, and both sides send")
+    func askedDeletedAndReimported() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            // A shared session between Ana (alpha) and Bea (beta), then a second request pending.
+            let first = try await world.ask(client).decode(Sent.self)
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(first.id)/accept", token: world.bea)
+            #expect(accepted.status == .ok, "\(accepted.text)")
+            let session = try accepted.decode(AcceptedBody.self).session.id
+            _ = try await client.json(.put, "/v1/directory/agents/bo", token: try await world.beta.integrationToken(),
+                                      body: ["MemberFullName": "Bo Beta", "listed": true])
+            #expect(try await world.ask(client, world.beta, "bo").status == .created)
+
+            let store = app.dependencies.tenants
+            let beta = try #require(try await store.find(world.beta.slug))
+            var lines: [String] = []
+            _ = try await store.export(beta) { lines.append($0) }
+            try await store.delete(beta)
+            // Ana's request to Bo, whose brokerage is gone, expired (it stayed pending for ever).
+            let sent = try await client.json(.get, "/v1/chat-requests/sent", token: world.ana).items(Sent.self)
+            #expect(sent.first { $0.id != first.id }?.status == .expired, "\(sent.map(\.status))")
+
+            var remaining = lines.makeIterator()
+            _ = try await store.importTenant { remaining.next() }
+            #expect(try await TenantLifecycleTests.eventually {
+                try await client.json(.get, "/v1/me", token: world.bea).status == .ok
+            })
+            // Each side's copy is its own now: sends succeed on both, in turn (the copies' seqs
+            // drifted apart and Bea's sends failed with 500).
+            for round in 0..<2 {
+                for (token, name) in [(world.ana, "ana"), (world.bea, "bea")] {
+                    let sentMessage = try await client.json(.post, "/v1/sessions/\(session)/messages", token: token,
+                                                            body: ["clientMessageId": "\(name)-\(round)", "text": "round \(round)"])
+                    #expect(sentMessage.status == .created, "\(name) round \(round): \(sentMessage.text)")
+                }
+            }
+            // Bea's brokerage asked nobody and is asked by nobody any more: pending requests
+            // across brokerages expired with the import.
+            let pending = try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM chat_requests WHERE status = 'pending' AND source = 'agent'").rows[0].decode(Int.self, "n")
+            }
+            #expect(pending == 0)
+        }
+    }
+
     @Test("duplicates, decline notes kept by the decliner, blocking an agent or a brokerage, the hourly limit, unlisted agents, and a request within one brokerage")
     func rules() async throws {
         try await TestApp.run { app, client in

@@ -38,6 +38,39 @@ extension ChatRequestStore {
             RETURNING \(Self.columns)
             """, [brokerage]).rows
         try await announceExpired(tx, rows, ttl: ttl)
+        // And this brokerage's own requests to the deleted one's agents: nobody will answer
+        // them, and a pending one kept its asker from asking that agent again (a brokerage that
+        // takes the slug later): 409 for ever.
+        try await expireSent(tx, where: "r.target_brokerage = $1", [brokerage])
+    }
+
+    /// Expires the brokerage's pending requests to other brokerages' agents matching `condition`
+    /// (on `sent_chat_requests r`), each announced to its asker.
+    static func expireSent(_ tx: Transaction, where condition: String, _ params: [any SQLEncodable]) async throws {
+        let sent = try await tx.query("""
+            UPDATE sent_chat_requests r SET status = 'expired', decided_at = now()
+            WHERE r.status = 'pending' AND \(condition)
+            RETURNING \(Self.sentColumns)
+            """, params).rows
+        for row in sent {
+            try await EventLog.append(
+                tx, .requestUpdated, session: nil, recipients: [try row.decode(String.self, "requester_id")], data: try Self.sentRequest(row))
+        }
+    }
+
+    /// An imported brokerage (the transaction's) shares nothing with the others any more: those
+    /// it shared sessions or requests with unlinked it when it was deleted, or never knew it (an
+    /// import into another deployment). Its sessions name no peers, so their sends stay here;
+    /// its pending requests to or from other brokerages' agents expire.
+    public static func detachImported(_ tx: Transaction, slug: String, ttl: Int) async throws {
+        try await tx.query("UPDATE sessions SET peers = '{}' WHERE peers <> '{}'")
+        let received = try await tx.query("""
+            UPDATE chat_requests r SET status = 'expired', decided_at = now()
+            WHERE r.source = 'agent' AND r.status = 'pending' AND r.requester_brokerage <> $1
+            RETURNING \(Self.columns)
+            """, [slug]).rows
+        try await announceExpired(tx, received, ttl: ttl)
+        try await expireSent(tx, where: "r.target_brokerage <> $1", [slug])
     }
 
     /// Expired requests (rows of `columns`), each announced to its agent, with their badge.

@@ -153,7 +153,9 @@ extension TenantStore {
                         """, ["[" + header.directory.joined(separator: ",") + "]", created.id])
                 }
                 try await tx.enter(created.scope)
-                return try await Self.importRows(tx, next, ended: header.version >= 2)
+                let rows = try await Self.importRows(tx, next, ended: header.version >= 2)
+                try await ChatRequestStore.detachImported(tx, slug: slug.rawValue, ttl: header.settings.chatRequestTTLHours)
+                return rows
             }
             guard let tenant = try await find(slug) else { throw DatabaseError.undecodable("the imported brokerage vanished") }
             // Endpoints came with it: the webhook deliverers must know to look (deliveries still
