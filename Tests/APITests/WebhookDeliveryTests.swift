@@ -172,6 +172,29 @@ struct WebhookDeliveryTests {
         }
     }
 
+    @Test("after two rotations within a day, a delivery carries a signature for each secret still signing: a receiver on any of the three verifies it")
+    func signedByEverySecretInOverlap() async throws {
+        try await WebhookReceiver.run { receiver in
+            try await TestApp.run(webhookDelivery: Self.settings()) { app, client in
+                let (tenant, _) = try await ChatRequestTests.setup(app, client)
+                let integration = try await tenant.integrationToken(sub: "crm")
+                let endpoint = try await Self.endpoint(client, integration, url: receiver.url("rot"), types: ["request.created"])
+                let first = try #require(endpoint.secret)
+                var secrets = [first]
+                for _ in 0..<2 {
+                    let rotated = try await client.json(.post, "/v1/webhooks/endpoints/\(endpoint.id)/rotate-secret", token: integration)
+                    #expect(rotated.status == .ok, "\(rotated.text)")
+                    secrets.append(try rotated.decode(WebhookEndpointTests.Secrets.self).secret)
+                }
+                _ = try await ChatRequestTests.submitted(client, tenant, ChatRequestTests.visitor)
+                let delivered = try #require(await receiver.waitFor("rot", count: 1).first)
+                for (index, secret) in secrets.enumerated() {
+                    #expect(Self.verify(delivered, secret: secret), "secret \(index) does not verify the delivery")
+                }
+            }
+        }
+    }
+
     @Test("failures are retried with the same webhook-id; Retry-After replaces the scheduled wait; a redirect is not followed; retries end")
     func retries() async throws {
         try await WebhookReceiver.run { receiver in

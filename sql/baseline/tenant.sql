@@ -1,4 +1,4 @@
--- parley-baseline-of: 15ce08eb8a75eeb9
+-- parley-baseline-of: 4121a74ddfd01723
 --
 -- PostgreSQL database dump
 --
@@ -64,6 +64,8 @@ CREATE TABLE @SCHEMA@.webhook_endpoints (
     scan_position bigint DEFAULT 0 NOT NULL,
     failing_since timestamp with time zone,
     last_failed_at timestamp with time zone,
+    older_secret text,
+    older_secret_expires_at timestamp with time zone,
     CONSTRAINT webhook_endpoints_description_check CHECK ((char_length(description) <= 500)),
     CONSTRAINT webhook_endpoints_disabled_reason_check CHECK ((char_length(disabled_reason) <= 500)),
     CONSTRAINT webhook_endpoints_event_types_check CHECK (((cardinality(event_types) >= 1) AND (cardinality(event_types) <= 20))),

@@ -16,11 +16,15 @@ public struct WebhookEndpoint: Sendable, Codable, Equatable {
 }
 
 /// The signing secrets of an endpoint: `secret` signs every delivery; during a rotation
-/// `previousSecret` signs too (a second signature) until `previousSecretExpiresAt`.
+/// `previousSecret` signs too (a second signature) until `previousSecretExpiresAt`, and after a
+/// second rotation within that time the first one's old secret, `olderSecret`, until its own
+/// end.
 public struct WebhookSecrets: Sendable, Codable, Equatable {
     public let secret: String
     public let previousSecret: String?
     public let previousSecretExpiresAt: Date?
+    public let olderSecret: String?
+    public let olderSecretExpiresAt: Date?
 }
 
 /// Fields of a new endpoint, or of a change (absent: unchanged).
@@ -100,7 +104,7 @@ public struct WebhookStore: Sendable {
                 """, [valid.url, SQLArray.text(valid.eventTypes ?? []), valid.description ?? "", valid.enabled ?? true, secret, head])
                 .rows[0].decode(UUID.self, "id")
             guard let endpoint = try await Self.fetch(tx, id) else { throw Self.notFound }
-            return (endpoint, WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil))
+            return (endpoint, WebhookSecrets(secret: secret, previousSecret: nil, previousSecretExpiresAt: nil, olderSecret: nil, olderSecretExpiresAt: nil))
         }
         onEndpointCreated?(tenant)
         return created
@@ -169,7 +173,7 @@ public struct WebhookStore: Sendable {
         let uuid = try Self.id(id)
         return try await database.withTenant(tenant.scope) { tx in
             guard let row = try await tx.query("""
-                SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_endpoints
+                SELECT \(Self.secretColumns) FROM webhook_endpoints
                 WHERE id = $1
                 """, [uuid]).first
             else { throw Self.notFound }
@@ -178,13 +182,9 @@ public struct WebhookStore: Sendable {
     }
 
     /// A new secret; the current one keeps signing beside it for `overlap` seconds (0: at once
-    /// retired), so receivers can switch without losing a delivery.
-    ///
-    /// An endpoint has one old secret: a rotation with an overlap while an earlier one's still
-    /// runs would retire that old secret before the end it was promised, and receivers still
-    /// verifying with it would fail every delivery. So it is refused (409
-    /// `rotation_in_progress`, naming the end); an overlap of 0 is always allowed and retires
-    /// every old secret at once (a leaked secret).
+    /// retired, with every old secret: a leaked one), so receivers can switch without losing a
+    /// delivery. During an earlier rotation's overlap its old secret goes on signing until the end
+    /// it was given (`olderSecret`); a third rotation within both overlaps retires the oldest.
     public func rotate(_ tenant: Tenant, id: String, overlap: TimeInterval = rotationOverlap) async throws -> WebhookSecrets {
         let uuid = try Self.id(id)
         guard overlap >= 0, overlap <= 7 * 24 * 3600 else {
@@ -195,23 +195,19 @@ public struct WebhookStore: Sendable {
         // The times are computed here, not by volatile calls inside the statement (Citus refuses
         // those in an UPDATE of a distributed table; decision 0032).
         return try await database.withTenant(tenant.scope) { tx in
-            if let row = try await tx.query("""
+            guard let row = try await tx.query("""
                 UPDATE webhook_endpoints SET
+                    older_secret = CASE WHEN $3::timestamptz IS NOT NULL AND previous_secret_expires_at > $4 THEN previous_secret END,
+                    older_secret_expires_at = CASE WHEN $3::timestamptz IS NOT NULL AND previous_secret_expires_at > $4
+                                                   THEN previous_secret_expires_at END,
                     previous_secret = CASE WHEN $3::timestamptz IS NOT NULL THEN secret END,
                     previous_secret_expires_at = $3::timestamptz,
                     secret = $2, updated_at = now()
-                WHERE id = $1 AND ($3::timestamptz IS NULL OR previous_secret_expires_at IS NULL OR previous_secret_expires_at <= $4)
-                RETURNING secret, previous_secret, previous_secret_expires_at
-                """, [uuid, secret, overlap > 0 ? now.addingTimeInterval(overlap) : nil, now]).first {
-                return try Self.secrets(row)
-            }
-            guard let running = try await tx.query(
-                "SELECT previous_secret_expires_at AS ends FROM webhook_endpoints WHERE id = $1", [uuid]).first
+                WHERE id = $1
+                RETURNING \(Self.secretColumns)
+                """, [uuid, secret, overlap > 0 ? now.addingTimeInterval(overlap) : nil, now]).first
             else { throw Self.notFound }
-            let ends = try running.decode(Date?.self, "ends").map { $0.formatted(.iso8601) } ?? "later"
-            throw DomainError.conflict(
-                code: "rotation_in_progress",
-                message: "the previous rotation's old secret signs until \(ends); rotate after that, or with overlapSeconds=0 to retire both old secrets now")
+            return try Self.secrets(row)
         }
     }
 
@@ -257,9 +253,16 @@ public struct WebhookStore: Sendable {
             createdAt: try row.decode(Date.self, "created_at"), updatedAt: try row.decode(Date.self, "updated_at"))
     }
 
+    static let secretColumns = "secret, previous_secret, previous_secret_expires_at, older_secret, older_secret_expires_at"
+
+    /// The secrets that sign now: an old one past its end is not shown.
     static func secrets(_ row: Row) throws -> WebhookSecrets {
-        WebhookSecrets(
-            secret: try row.decode(String.self, "secret"), previousSecret: try row.decode(String?.self, "previous_secret"),
-            previousSecretExpiresAt: try row.decode(Date?.self, "previous_secret_expires_at"))
+        let now = Date()
+        let previousEnds = try row.decode(Date?.self, "previous_secret_expires_at").flatMap { $0 > now ? $0 : nil }
+        let olderEnds = try row.decode(Date?.self, "older_secret_expires_at").flatMap { $0 > now ? $0 : nil }
+        return WebhookSecrets(
+            secret: try row.decode(String.self, "secret"),
+            previousSecret: previousEnds == nil ? nil : try row.decode(String?.self, "previous_secret"), previousSecretExpiresAt: previousEnds,
+            olderSecret: olderEnds == nil ? nil : try row.decode(String?.self, "older_secret"), olderSecretExpiresAt: olderEnds)
     }
 }

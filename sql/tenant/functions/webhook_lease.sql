@@ -3,7 +3,7 @@
 -- p_per_endpoint of its deliveries leased at once across every process, each until p_lease.
 -- The caller holds the endpoint's row lock, so no other claim counts or leases for it meanwhile.
 -- `lease` is the claim's token for webhook_record(); `secrets` the ones that sign: the current
--- one, and the previous one while a rotation's overlap lasts. p_now and p_lease are computed by
+-- one, and the previous and older ones while their rotations' overlaps last (migration 027). p_now and p_lease are computed by
 -- the caller, not volatile calls inside the statements (Citus refuses those in an UPDATE of a
 -- distributed table; decision 0032).
 CREATE OR REPLACE FUNCTION webhook_lease(
@@ -33,6 +33,7 @@ BEGIN
       AND d.status = 'pending' AND (d.lease_until IS NULL OR d.lease_until < p_now)
     RETURNING d.id, p_endpoint.id, p_endpoint.url, d.message_id, d.body, d.attempts, d.retry_step, d.lease_until,
               array_remove(ARRAY[p_endpoint.secret,
-                                 CASE WHEN p_endpoint.previous_secret_expires_at > p_now THEN p_endpoint.previous_secret END], NULL);
+                                 CASE WHEN p_endpoint.previous_secret_expires_at > p_now THEN p_endpoint.previous_secret END,
+                                 CASE WHEN p_endpoint.older_secret_expires_at > p_now THEN p_endpoint.older_secret END], NULL);
 END
 $$;
