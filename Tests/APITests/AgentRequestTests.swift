@@ -289,6 +289,25 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("blocking an agent withdraws one's own pending request to them: it cannot be accepted into a session after the block")
+    func blockWithdrawsOwnRequest() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            let asked = try await world.ask(client).decode(Sent.self)
+            let blocked = try await client.json(.post, "/v1/chat-requests/blocks", token: world.ana,
+                                                body: ["brokerage": world.beta.slug.rawValue, "memberKey": "bea"])
+            #expect(blocked.status == .created, "\(blocked.text)")
+            let accepted = try await client.json(.post, "/v1/chat-requests/\(asked.id)/accept", token: world.bea)
+            #expect(accepted.code == "request_expired", "\(accepted.text)")
+            let mine = try await client.json(.get, "/v1/chat-requests/sent", token: world.ana).items(Sent.self)
+            #expect(mine.first { $0.id == asked.id }?.status == .expired)
+            let sessions = try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM sessions").rows[0].decode(Int.self, "n")
+            }
+            #expect(sessions == 0)
+        }
+    }
+
     @Test("the asked brokerage deleted: the asker's request expires; exported, deleted and imported again: its shared sessions stay its own, and both sides send")
     func askedDeletedAndReimported() async throws {
         try await TestApp.run(maxConnections: 6) { app, client in

@@ -370,6 +370,11 @@ extension ChatRequestStore {
         try v.check()
         guard let brokerage else { throw DomainError.validation(v.errors) }
         let ttl = caller.tenant.settings.chatRequestTTLHours
+        // The blocked brokerage's request lifetime, for the requests of the caller's it expires.
+        var targetTTL = ttl
+        if let slug = TenantSlug(brokerage), let target = try await database.withTransaction({ tx in try await TenantStore.find(tx, slug) }) {
+            targetTTL = target.settings.chatRequestTTLHours
+        }
         let (block, created, written) = try await database.withTenant(caller.tenant.scope) { tx -> (AgentBlock, Bool, Set<String>) in
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             // A request being made to the caller right now waits for this (it share-locks the
@@ -397,12 +402,45 @@ extension ChatRequestStore {
                                           data: try Self.request(row, viewer: caller.userID, ttl: ttl).withoutNotes)
             }
             if !declined.isEmpty { try await BadgeStore.announce(tx, users: [caller.userID]) }
-            let written = try await Self.mirrorDecisions(tx, declined, home: caller.tenant.scope)
+            var written = try await Self.mirrorDecisions(tx, declined, home: caller.tenant.scope)
+            // The caller's own pending requests to whom they block are withdrawn (expired on both
+            // sides): accepted after the block, one opened a session with them all the same.
+            written.formUnion(try await Self.withdrawSent(tx, caller: caller, brokerage: brokerage, memberKey: memberKey, ttl: targetTTL))
             return (try Self.block(inserted), true, written)
         }
         if created { notifier?.tenantChanged(caller.tenant) }
         for brokerage in written { notifier?.tenantChanged(slug: brokerage) }
         return (block, created)
+    }
+
+    /// Expires the caller's pending requests to `brokerage` (to `memberKey` there, or to any of
+    /// its agents), in the caller's brokerage and in the asked one, each announced to its agent;
+    /// returns the brokerages written besides the caller's.
+    static func withdrawSent(
+        _ tx: Transaction, caller: Caller, brokerage: String, memberKey: String?, ttl: Int
+    ) async throws -> Set<String> {
+        let withdrawn = try await tx.query("""
+            UPDATE sent_chat_requests r SET status = 'expired', decided_at = now()
+            WHERE r.requester_id = $1 AND r.status = 'pending' AND r.target_brokerage = $2 AND ($3::text IS NULL OR r.target_key = $3)
+            RETURNING \(Self.sentColumns)
+            """, [caller.userID, brokerage, memberKey]).rows
+        guard !withdrawn.isEmpty else { return [] }
+        for row in withdrawn {
+            try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: try Self.sentRequest(row))
+        }
+        let scope = try SharedCopies.scope(brokerage)
+        // A brokerage deleted since has no side to update (its role is gone).
+        guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
+        else { return [] }
+        try await tx.enter(scope)
+        let expired = try await tx.query("""
+            UPDATE chat_requests r SET status = 'expired', decided_at = now()
+            WHERE r.id = ANY ($1::uuid[]) AND r.status = 'pending'
+            RETURNING \(Self.columns)
+            """, [SQLArray.uuids(try withdrawn.map { try $0.decode(UUID.self, "id") })]).rows
+        try await announceExpired(tx, expired, ttl: ttl)
+        try await tx.enter(caller.tenant.scope)
+        return brokerage == caller.tenant.slug.rawValue ? [] : [brokerage]
     }
 
     public func blocks(_ caller: Caller) async throws -> [AgentBlock] {
