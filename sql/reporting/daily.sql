@@ -9,7 +9,9 @@ WITH activity AS (
            NULL::double precision AS first_response_seconds
     FROM messages e
     UNION ALL
-    SELECT (c.started_at AT TIME ZONE 'UTC')::date, 0, 1, 0, 0, 0, 0, 0, c.first_response_seconds
+    -- The first response averaged is a client's wait for an agent: agent-to-agent
+    -- conversations count as sessions started, not in the average.
+    SELECT (c.started_at AT TIME ZONE 'UTC')::date, 0, 1, 0, 0, 0, 0, 0, CASE WHEN c.kind = 'client' THEN c.first_response_seconds END
     FROM report_conversations c
     UNION ALL
     SELECT (s.status_changed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0, 0, NULL FROM sessions s WHERE s.status = 'closed'
