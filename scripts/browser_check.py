@@ -316,7 +316,9 @@ wait_for(lambda: any("In your contacts" in c.text for c in css(avery, "#requests
 check(any("Elena" in c["FullName"] for c in api("GET", "/v1/contacts?q=elena", avery_token)["items"]), "the contact is in Avery's CRM (API)")
 avery.find_element(By.CSS_SELECTOR, "[data-request-status=pending]").click()
 card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera Visitor {RUN}" in c.text), None), "back to the pending list")
-card.find_element(By.XPATH, ".//button[text()='Accept']").click()
+accept = card.find_element(By.XPATH, ".//button[text()='Accept']")
+avery.execute_script("arguments[0].scrollIntoView({block: 'center'})", accept)  # not under the sticky tabs
+accept.click()
 wait_for(lambda: f"Vera Visitor {RUN}" in text(avery, "#conversation-title"), "accepting opens the conversation")
 wait_for(lambda: f"quokka{RUN}" in text(avery, ".messages"), "the visitor's message is message 1")
 
@@ -474,6 +476,7 @@ def accept_avery_request():
 
 wait_for(avery_request, "Hana sees Avery's request")
 wait_for(lambda: "Demo Brokerage" in getattr(avery_request(), "text", ""), "the request names Avery's brokerage")
+wait_for(lambda: "Convert to CRM" in getattr(avery_request(), "text", ""), "an agent's request can be converted to a contact, as a visitor's")
 wait_for(accept_avery_request, "Hana accepts it")
 wait_for(lambda: f"12 Oak St? {RUN}" in text(hana, ".messages"), "accepting opens the agent-to-agent chat with the message")
 check("12 Oak St, Unit 4" in text(hana, ".messages .listing") and f"MLS# OAK{RUN}" in text(hana, ".messages .listing"),

@@ -427,7 +427,9 @@ function requestCard(request) {
       h('span.pill', {}, from),
       h('span.pill.status', {}, request.status),
       h('time.item-time', { datetime: request.createdAt }, formatTime(request.createdAt))),
-    h('div.contact-line', {}, [request.email, request.phone, `prefers ${request.preferredContactMethod}`].filter(Boolean).join(' · ')),
+    // An agent's request carries their public profile, whose contact points they chose to show.
+    h('div.contact-line', {}, [request.email ?? request.requester?.MemberEmail, request.phone ?? request.requester?.MemberMobilePhone,
+      `prefers ${request.preferredContactMethod}`].filter(Boolean).join(' · ')),
     request.message && h('p.request-message', {}, request.message),
     request.property && listingCard(request.property),
     request.declineNotes && h('p.muted', {}, 'Your notes: ', request.declineNotes),
@@ -445,7 +447,8 @@ function requestCard(request) {
         },
       }, 'Accept'),
       pending && h('button', { type: 'button', onclick: () => declineForm.toggle() }, 'Decline…'),
-      request.source === 'website' && h('button', {
+      // "Convert to CRM … even if you decline": for an agent's request too ("just like client requests").
+      h('button', {
         type: 'button',
         onclick: async (event) => {
           try {
