@@ -1,4 +1,4 @@
--- parley-baseline-of: 4121a74ddfd01723
+-- parley-baseline-of: 5f61f73e0a1ea4cd
 --
 -- PostgreSQL database dump
 --
