@@ -5,6 +5,13 @@ import Synchronization
 import Glibc
 #endif
 
+/// The process environment without Foundation (this module links libpq only).
+enum ProcessInfoLite {
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}
+
 /// One libpq connection (`PGconn`).
 ///
 /// Every method blocks the calling thread until libpq returns: call them only from a thread
@@ -48,9 +55,16 @@ public final class Connection: Sendable {
     ///
     /// The session always uses UTF-8, ISO dates in UTC, and names itself `applicationName`;
     /// TCP settings it does not name are `tcpDefaults`.
+    ///
+    /// Its own server options come after the conninfo's `options` (or `PGOPTIONS`), which they
+    /// used to replace: an operator's `-c statement_timeout=…` there is kept, and the time zone
+    /// and date style are Parley's whatever it says (the later `-c` wins).
     public static func connect(_ conninfo: String, applicationName: String = "parley") throws -> Connection {
+        let own = "-c TimeZone=UTC -c DateStyle=ISO"
+        let given = optionsNamed(in: conninfo) ?? ProcessInfoLite.environment("PGOPTIONS")
+        let options = given.map { $0.allSatisfy(\.isWhitespace) ? own : $0 + " " + own } ?? own
         let keywords = tcpDefaults.map(\.key) + ["dbname", "client_encoding", "application_name", "options"]
-        let values = tcpDefaults.map(\.value) + [conninfo, "UTF8", applicationName, "-c TimeZone=UTC -c DateStyle=ISO"]
+        let values = tcpDefaults.map(\.value) + [conninfo, "UTF8", applicationName, options]
         let conn = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -68,6 +82,22 @@ public final class Connection: Sendable {
         // caller needs (errors arrive as results), so they are dropped.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         return Connection(conn)
+    }
+
+    /// The `options` a conninfo string or URL names (`PQconninfoParse`), if any.
+    static func optionsNamed(in conninfo: String) -> String? {
+        var error: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(conninfo, &error) else {
+            if let error { PQfreemem(error) }
+            return nil
+        }
+        defer { PQconninfoFree(parsed) }
+        var option = parsed
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "options" { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     /// The value of a connection option in effect (`PQconninfo`), or nil if it is not set.

@@ -27,6 +27,22 @@ struct ErrorTests {
         #expect(overridden == ["5", "1000", "3"])
     }
 
+    @Test("server options the conninfo names are kept beside Parley's own, whose time zone and date style win")
+    func optionsKept() async throws {
+        let conninfo = try await TestDatabase.shared.conninfo()
+        let settings = try await NIOThreadPool.singleton.runIfActive { () -> [String?] in
+            let named = conninfo.contains("://")
+                ? conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D4321%20-c%20TimeZone%3DEurope/Paris"
+                : conninfo + " options='-c statement_timeout=4321 -c TimeZone=Europe/Paris'"
+            let connection = try Connection.connect(named)
+            defer { connection.finish() }
+            return try ["statement_timeout", "TimeZone", "DateStyle"].map { name in
+                try connection.exec("SELECT current_setting('\(name)') AS v").rows.first?.decode(String.self, "v")
+            }
+        }
+        #expect(settings == ["4321ms", "UTC", "ISO, MDY"])
+    }
+
     @Test("connecting to a server that accepts and never answers fails within the connect timeout, not never")
     func silentServer() async throws {
         // A listening socket nobody accepts on: the kernel completes the handshake and takes the
