@@ -322,10 +322,18 @@ struct AgentRequestTests {
             #expect(try await world.ask(client, world.beta, "bo").status == .created)
 
             let store = app.dependencies.tenants
+            // Ana's process learns the session is shared by sending in it.
+            #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: world.ana,
+                                          body: ["clientMessageId": "before", "text": "before"]).status == .created)
             let beta = try #require(try await store.find(world.beta.slug))
             var lines: [String] = []
             _ = try await store.export(beta) { lines.append($0) }
             try await store.delete(beta)
+            // What it learnt is out of date now: its next send still succeeds, in its own copy
+            // (it went to the deleted brokerage's copy and failed with 500).
+            let after = try await client.json(.post, "/v1/sessions/\(session)/messages", token: world.ana,
+                                              body: ["clientMessageId": "after", "text": "after"])
+            #expect(after.status == .created, "\(after.text)")
             // Ana's request to Bo, whose brokerage is gone, expired (it stayed pending for ever).
             let sent = try await client.json(.get, "/v1/chat-requests/sent", token: world.ana).items(Sent.self)
             #expect(sent.first { $0.id != first.id }?.status == .expired, "\(sent.map(\.status))")

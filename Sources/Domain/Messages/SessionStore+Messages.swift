@@ -53,8 +53,11 @@ extension SessionStore {
             do {
                 row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
             } catch {
+                // What this process remembered may be out of date (a peer deleted and unlinked
+                // since): the copy's own list decides, once. Nothing was kept of the failed try
+                // (one transaction), and a send that did commit comes back as `existing`.
                 sharedPeers.forget(uuid, in: caller.tenant.slug.rawValue)
-                throw error
+                return try await send(caller, sessionID: id, draft)
             }
         }
         let outcome = try row.decode(String.self, "outcome")
