@@ -31,8 +31,7 @@ struct LeastPrivilegeTests {
                 DO $$
                 DECLARE f regprocedure;
                 BEGIN
-                    FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
-                             WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname ~ '^pg_(try_)?advisory_(xact_)?lock' LOOP
+                    FOR f IN \(Migrator.lockFunctionsQuery) LOOP
                         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', f);
                     END LOOP;
                 END $$

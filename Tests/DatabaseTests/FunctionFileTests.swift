@@ -9,19 +9,7 @@ import Testing
 struct FunctionFileTests {
     /// A bare schema and role, as provisioning makes them, migrated by the Migrator alone.
     static func schema(_ database: Database) async throws -> TenantScope {
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        guard let schema = SQLName("t_fn\(suffix)"), let role = SQLName("parley_t_fn\(suffix)") else {
-            preconditionFailure("generated names are valid")
-        }
-        try await database.withTransaction { tx in
-            try await tx.simpleQuery("""
-                CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER;
-                CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
-                """)
-            try await Migrator.grantLockFunctions(in: tx, to: role)  // where the lock role exists (decision 0059)
-        }
-        let scope = TenantScope(schema: schema, role: role)
+        let scope = try await makeBareScope(database, prefix: "fn")
         try await Migrator(database: database, logger: testLogger).migrateTenant(scope)
         return scope
     }

@@ -62,15 +62,7 @@ struct PoolTests {
     func deadIdleConnectionsSkipped() async throws {
         let database = try await TestDatabase.shared.makeDatabase(maxConnections: 3)
         defer { Task { await database.close() } }
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let scope = TenantScope(schema: try #require(SQLName("t_dead\(suffix)")), role: try #require(SQLName("parley_t_dead\(suffix)")))
-        try await database.withTransaction { tx in
-            try await tx.simpleQuery("""
-                CREATE ROLE \(scope.role.quoted) NOLOGIN;
-                GRANT \(scope.role.quoted) TO CURRENT_USER;
-                CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted);
-                """)
-        }
+        let scope = try await makeBareScope(database, prefix: "dead")
         // Three idle connections, each used once; then every backend is terminated, as a
         // PostgreSQL restart or failover does.
         let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
@@ -232,17 +224,7 @@ struct PoolTests {
         let conninfo = try await TestDatabase.shared.conninfo()
         let database = Database(configuration: .init(conninfo: conninfo, maxConnections: 2), logger: testLogger)
         defer { Task { await database.close() } }
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let schema = try #require(SQLName("t_stale\(suffix)")), role = try #require(SQLName("parley_t_stale\(suffix)"))
-        let scope = TenantScope(schema: schema, role: role)
-        try await database.withTransaction { tx in
-            try await tx.simpleQuery("""
-                CREATE ROLE \(role.quoted) NOLOGIN;
-                GRANT \(role.quoted) TO CURRENT_USER;
-                CREATE SCHEMA \(schema.quoted) AUTHORIZATION \(role.quoted);
-                """)
-            try await Migrator.grantLockFunctions(in: tx, to: role)  // where the lock role exists (decision 0059)
-        }
+        let scope = try await makeBareScope(database, prefix: "stale")
         try await database.withTenant(scope) { tx in
             try await tx.simpleQuery("CREATE TABLE items (id int PRIMARY KEY, status text); INSERT INTO items VALUES (1, 'active')")
         }
@@ -280,7 +262,7 @@ struct PoolTests {
             try await database.withTenant(scope) { tx in _ = try await tx.query("UPDATE items SET status = $1", ["bogus"]) }
         }
         try await database.withTransaction { tx in
-            try await tx.simpleQuery("DROP SCHEMA \(schema.quoted) CASCADE; DROP ROLE \(role.quoted)")
+            try await tx.simpleQuery("DROP SCHEMA \(scope.schema.quoted) CASCADE; DROP ROLE \(scope.role.quoted)")
         }
     }
 }

@@ -86,16 +86,7 @@ struct SQLScriptDatabaseTests {
     func sameSchema() async throws {
         let database = try await TestDatabase.shared.makeDatabase()
         let whole = try await FunctionFileTests.schema(database)
-        let suffix = UUID().uuidString.prefix(8).lowercased()
-        let split = TenantScope(schema: try #require(SQLName("t_sp\(suffix)")), role: try #require(SQLName("parley_t_sp\(suffix)")))
-        try await database.withTransaction { tx in
-            try await tx.simpleQuery("""
-                CREATE ROLE \(split.role.quoted) NOLOGIN;
-                GRANT \(split.role.quoted) TO CURRENT_USER;
-                CREATE SCHEMA \(split.schema.quoted) AUTHORIZATION \(split.role.quoted);
-                """)
-            try await Migrator.grantLockFunctions(in: tx, to: split.role)  // where the lock role exists (decision 0059)
-        }
+        let split = try await makeBareScope(database, prefix: "sp")
         var statements = 0
         for files in [Migrations.tenant.map(\.sql), Migrations.tenantFunctions.map(\.sql), Migrations.reporting.map(\.sql)] {
             for file in files {

@@ -16,15 +16,7 @@ struct TenantBaselineTests {
         defer { Task { await database.close() } }
 
         func provision(baseline: Bool) async throws -> TenantScope {
-            let name = randomName("bl")
-            let scope = TenantScope(schema: try #require(SQLName("t_" + name)), role: try #require(SQLName("parley_t_" + name)))
-            try await database.withTransaction { tx in
-                try await tx.simpleQuery("""
-                    CREATE ROLE \(scope.role.quoted) NOLOGIN; GRANT \(scope.role.quoted) TO CURRENT_USER;
-                    CREATE SCHEMA \(scope.schema.quoted) AUTHORIZATION \(scope.role.quoted); REVOKE ALL ON SCHEMA \(scope.schema.quoted) FROM PUBLIC
-                    """)
-                try await Migrator.grantLockFunctions(in: tx, to: scope.role)  // where the lock role exists (decision 0059)
-            }
+            let scope = try await makeBareScope(database, prefix: "bl")
             try await database.withTenant(scope) { tx in
                 try await Migrator.applyTenantMigrations(in: tx, scope: scope, baseline: baseline, logger: testLogger)
             }
