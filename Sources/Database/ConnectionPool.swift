@@ -199,21 +199,50 @@ actor ConnectionPool {
         openCount -= 1
         members[id] = nil
         report()
+        // The slot is free again: a replacement for the waiters, opened apart. The releasing
+        // request does not wait for someone else's connect (it used to, after a successful
+        // transaction whose connection had served its share of brokerages), and the waiters keep
+        // their deadlines until it is there.
+        if !waiters.isEmpty, !isClosed, openCount < configuration.maxConnections {
+            openCount += 1
+            report()
+            Task { await self.replenish(for: self.waiters.first?.affinity) }
+        }
         await connection.close()
-        // The slot is free again: open a replacement for the first waiter, if any.
-        guard !waiters.isEmpty, !isClosed, openCount < configuration.maxConnections else { return }
-        let waiter = waiters.removeFirst()
-        waiter.timeout.cancel()
-        openCount += 1
-        leased += 1
-        report()
+    }
+
+    /// Opens the replacement `release` started: it goes to the waiter it suits that has waited
+    /// longest (any waiter done being patient), else it is idle. If it cannot be opened, the
+    /// longest waiter gets the error (the database is away), as before.
+    private func replenish(for affinity: Affinity?) async {
+        let connection: DatabaseConnection
         do {
-            waiter.continuation.resume(returning: try await open(for: waiter.affinity))
+            connection = try await open(for: affinity)
         } catch {
             openCount -= 1
-            leased -= 1
+            report()
+            guard !waiters.isEmpty else { return }
+            let waiter = waiters.removeFirst()
+            waiter.timeout.cancel()
             report()
             waiter.continuation.resume(throwing: error)
+            return
+        }
+        if isClosed {
+            openCount -= 1
+            members[ObjectIdentifier(connection)] = nil
+            report()
+            await connection.close()
+            return
+        }
+        if let index = waiters.firstIndex(where: { !$0.patient || suits(connection, $0.affinity) }) ?? (waiters.isEmpty ? nil : 0) {
+            let waiter = waiters.remove(at: index)
+            waiter.timeout.cancel()
+            lease(connection, for: waiter.affinity)
+            waiter.continuation.resume(returning: connection)
+        } else {
+            idle.append(connection)
+            report()
         }
     }
 

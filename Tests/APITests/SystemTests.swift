@@ -10,19 +10,38 @@ import Testing
 
 @Suite("API: health, readiness, metrics, contract")
 struct SystemTests {
+    actor Flag {
+        var value = false
+        func set() { value = true }
+    }
+
     @Test("/health answers while more pg_sleep queries run than the pool has connections")
     func healthUnderLoad() async throws {
         try await TestApp.run(maxConnections: 4, acquireTimeout: .milliseconds(500)) { app, client in
             // Long sleepers, cancelled at the end (the marker finds exactly these).
             let marker = randomName("sleeper_")
+            let done = Flag()
             let sleepers = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<6 {
                         group.addTask {
-                            try? await app.database.withConnection { connection in
-                                // The pool's statement_timeout (30 s) would end them early.
-                                _ = try await connection.query("SET statement_timeout = 0")
-                                _ = try await connection.query("SELECT pg_sleep(120) AS \(marker)")
+                            // A sleeper whose wait runs out waits again: sleepers stay first in
+                            // line, so a connection the pool replaces meanwhile (one that served
+                            // its share of brokerages) goes to them, not to the request below.
+                            while await !done.value {
+                                do {
+                                    try await app.database.withConnection { connection in
+                                        guard await !done.value else { return }
+                                        // The pool's statement_timeout (30 s) would end them early.
+                                        _ = try await connection.query("SET statement_timeout = 0")
+                                        _ = try await connection.query("SELECT pg_sleep(120) AS \(marker)")
+                                    }
+                                    return
+                                } catch let error as DatabaseError {
+                                    guard case .poolTimeout = error else { return }
+                                } catch {
+                                    return
+                                }
                             }
                         }
                     }
@@ -44,6 +63,7 @@ struct SystemTests {
                 #expect(try await client.send(.get, "/health").status == .ok)
             }
             #expect(await app.database.poolStats().inUse == 4, "the sleepers finished before /health was checked")
+            await done.set()
             try await withRawConnection { admin in
                 _ = try admin.execParams(
                     "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
