@@ -184,16 +184,7 @@ actor ConnectionPool {
         let reusable = !discard && !worn && !isClosed && connection.raw.isConnected
             && connection.raw.transactionStatus == .idle
         if reusable {
-            // The longest-waiting waiter the connection suits, or that is done being patient.
-            if let index = waiters.firstIndex(where: { !$0.patient || suits(connection, $0.affinity) }) {
-                let waiter = waiters.remove(at: index)
-                waiter.timeout.cancel()
-                lease(connection, for: waiter.affinity)
-                waiter.continuation.resume(returning: connection)
-            } else {
-                idle.append(connection)
-                report()
-            }
+            handOver(connection, toAnyWaiter: false)
             return
         }
         openCount -= 1
@@ -235,15 +226,23 @@ actor ConnectionPool {
             await connection.close()
             return
         }
-        if let index = waiters.firstIndex(where: { !$0.patient || suits(connection, $0.affinity) }) ?? (waiters.isEmpty ? nil : 0) {
-            let waiter = waiters.remove(at: index)
-            waiter.timeout.cancel()
-            lease(connection, for: waiter.affinity)
-            waiter.continuation.resume(returning: connection)
-        } else {
+        handOver(connection, toAnyWaiter: true)
+    }
+
+    /// A free connection goes to the longest-waiting waiter it suits, or that is done being
+    /// patient; with `toAnyWaiter` (a replacement opened for the waiters) else to the first one;
+    /// otherwise it is idle.
+    private func handOver(_ connection: DatabaseConnection, toAnyWaiter: Bool) {
+        let suited = waiters.firstIndex { !$0.patient || suits(connection, $0.affinity) }
+        guard let index = suited ?? (toAnyWaiter && !waiters.isEmpty ? 0 : nil) else {
             idle.append(connection)
             report()
+            return
         }
+        let waiter = waiters.remove(at: index)
+        waiter.timeout.cancel()
+        lease(connection, for: waiter.affinity)
+        waiter.continuation.resume(returning: connection)
     }
 
     private func lease(_ connection: DatabaseConnection, for affinity: Affinity?) {
