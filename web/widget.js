@@ -146,14 +146,15 @@ async function follow(request) {
   const timer = setInterval(check, 3000);
   let live;
   let helloSeen = false;
-  let readBeforeHello = false; // the chat's history was read without the stream (the 5 s ran out)
+  let readBeforeHello = null; // the chat's session id, when its history was read without the stream (the 5 s ran out)
   const connected = new Promise((resolve) => {
     live = resolve;
     setTimeout(resolve, 5000);
   });
   const stream = new LiveStream(request.token, {
     onHello: () => {
-      if (!helloSeen && readBeforeHello && chat) chat.open(chat.session.id); // what came in between
+      // What came in between: read again (the open under way, if any, gives way to this one).
+      if (!helloSeen && readBeforeHello && chat) chat.open(readBeforeHello);
       helloSeen = true;
       live();
     },
@@ -184,7 +185,7 @@ async function follow(request) {
       clearInterval(timer);
       await connected;
       chat = conversation;
-      readBeforeHello = !helloSeen;
+      readBeforeHello = helloSeen ? null : current.sessionId;
       await openChat(chat, current.sessionId);
     } else if (current.status === 'declined' || current.status === 'expired') {
       end('The agent cannot chat right now; they have your details and will be in touch.');
