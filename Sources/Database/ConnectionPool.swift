@@ -125,9 +125,7 @@ actor ConnectionPool {
             // statement (only a transaction's BEGIN is retried): closed here, the next is taken.
             guard connection.raw.isUsableWhenIdle else {
                 deadIdleCounter.increment()
-                openCount -= 1
-                members[ObjectIdentifier(connection)] = nil
-                report()
+                forget(connection)
                 await connection.close()
                 continue
             }
@@ -187,9 +185,7 @@ actor ConnectionPool {
             handOver(connection, toAnyWaiter: false)
             return
         }
-        openCount -= 1
-        members[id] = nil
-        report()
+        forget(connection)
         // The slot is free again: a replacement for the waiters, opened apart. The releasing
         // request does not wait for someone else's connect (it used to, after a successful
         // transaction whose connection had served its share of brokerages), and the waiters keep
@@ -220,13 +216,18 @@ actor ConnectionPool {
             return
         }
         if isClosed {
-            openCount -= 1
-            members[ObjectIdentifier(connection)] = nil
-            report()
+            forget(connection)
             await connection.close()
             return
         }
         handOver(connection, toAnyWaiter: true)
+    }
+
+    /// A connection leaves the pool (the caller closes it): its slot is free.
+    private func forget(_ connection: DatabaseConnection) {
+        openCount -= 1
+        members[ObjectIdentifier(connection)] = nil
+        report()
     }
 
     /// A free connection goes to the longest-waiting waiter it suits, or that is done being

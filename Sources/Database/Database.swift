@@ -320,6 +320,12 @@ public struct Transaction: Sendable {
         try await connection.query(TenantScope.enterSQL, [scope.role.rawValue, scope.schema.quoted + ", public"])
     }
 
+    /// Whether a role of that name exists (the catalog only: a brokerage's role that a deletion
+    /// dropped, the advisory-lock role a database may lack).
+    public func roleExists(_ name: String) async throws -> Bool {
+        try await connection.query("SELECT to_regrole($1) IS NOT NULL AS present", [name]).rows.first?.decode(Bool.self, "present") ?? false
+    }
+
     /// `COPY … FROM STDIN` inside the transaction (bulk loads); returns the rows stored.
     @discardableResult
     public func copyIn(_ sql: String, _ pieces: [[UInt8]]) async throws -> Int {

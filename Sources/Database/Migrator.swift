@@ -400,7 +400,6 @@ public struct Migrator: Sendable {
         return names
     }
 
-    /// Whether the server is a Citus coordinator (the extension is installed in this database).
     // MARK: - Advisory locks (decision 0059)
 
     /// The role whose members may take advisory locks where they are not everyone's: Parley's
@@ -422,8 +421,7 @@ public struct Migrator: Sendable {
     /// advisory locks), where that role exists: the embedded cluster makes it; elsewhere the
     /// DBA does, as docs/DEPLOY.md shows. Without it, advisory locks are still everyone's.
     public static func grantLockFunctions(in tx: Transaction, to role: SQLName) async throws {
-        guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [lockRole]).rows.first?.decode(Bool.self, "present") == true
-        else { return }
+        guard try await tx.roleExists(lockRole) else { return }
         try await tx.queryUnprepared("GRANT \(lockRole) TO \(role.quoted)")
     }
 
@@ -440,9 +438,7 @@ public struct Migrator: Sendable {
             let open = try await tx.query(
                 "SELECT has_function_privilege('public', 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') AS open").rows.first?
                 .decode(Bool.self, "open") ?? true
-            guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [Self.lockRole]).rows.first?
-                .decode(Bool.self, "present") == true
-            else { return (open, 0) }
+            guard try await tx.roleExists(Self.lockRole) else { return (open, 0) }
             let roles = try await tx.query("""
                 SELECT t.role_name FROM parley.tenants t JOIN pg_roles r ON r.rolname = t.role_name
                 WHERE NOT pg_has_role(t.role_name, $1, 'MEMBER')
@@ -453,6 +449,7 @@ public struct Migrator: Sendable {
         }
     }
 
+    /// Whether the server is a Citus coordinator (the extension is installed in this database).
     public static func onCitus(_ tx: Transaction) async throws -> Bool {
         try await tx.connection.isCitus()
     }

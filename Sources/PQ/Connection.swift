@@ -5,13 +5,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// The process environment without Foundation (this module links libpq only).
-enum ProcessInfoLite {
-    static func environment(_ name: String) -> String? {
-        getenv(name).map { String(cString: $0) }
-    }
-}
-
 /// One libpq connection (`PGconn`).
 ///
 /// Every method blocks the calling thread until libpq returns: call them only from a thread
@@ -61,7 +54,7 @@ public final class Connection: Sendable {
     /// and date style are Parley's whatever it says (the later `-c` wins).
     public static func connect(_ conninfo: String, applicationName: String = "parley") throws -> Connection {
         let own = "-c TimeZone=UTC -c DateStyle=ISO"
-        let given = optionsNamed(in: conninfo) ?? ProcessInfoLite.environment("PGOPTIONS")
+        let given = optionsNamed(in: conninfo) ?? getenv("PGOPTIONS").map { String(cString: $0) }
         let options = given.map { $0.allSatisfy(\.isWhitespace) ? own : $0 + " " + own } ?? own
         let keywords = tcpDefaults.map(\.key) + ["dbname", "client_encoding", "application_name", "options"]
         let values = tcpDefaults.map(\.value) + [conninfo, "UTF8", applicationName, options]
@@ -92,9 +85,14 @@ public final class Connection: Sendable {
             return nil
         }
         defer { PQconninfoFree(parsed) }
-        var option = parsed
+        return value(of: "options", in: parsed)
+    }
+
+    /// The value of `key` in a libpq option array (`PQconninfo`, `PQconninfoParse`).
+    static func value(of key: String, in options: UnsafeMutablePointer<PQconninfoOption>) -> String? {
+        var option = options
         while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "options" { return option.pointee.val.map { String(cString: $0) } }
+            if String(cString: keyword) == key { return option.pointee.val.map { String(cString: $0) } }
             option += 1
         }
         return nil
@@ -105,12 +103,7 @@ public final class Connection: Sendable {
         handle.withLock { conn -> String? in
             guard let conn, let options = PQconninfo(conn.pointer) else { return nil }
             defer { PQconninfoFree(options) }
-            var option = options
-            while let keyword = option.pointee.keyword {
-                if String(cString: keyword) == key { return option.pointee.val.map { String(cString: $0) } }
-                option += 1
-            }
-            return nil
+            return Self.value(of: key, in: options)
         }
     }
 

@@ -191,8 +191,7 @@ extension ChatRequestStore {
             guard let brokerage = try row.decode(String?.self, "requester_brokerage") else { continue }
             let scope = try SharedCopies.scope(brokerage)
             // A brokerage deleted since it asked has no side to update (its role is gone).
-            guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
-            else { continue }
+            guard try await tx.roleExists(scope.role.rawValue) else { continue }
             try await tx.enter(scope)
             let sent = try await tx.query("""
                 UPDATE sent_chat_requests r SET status = $2, decided_at = $3, session_id = $4
@@ -246,8 +245,7 @@ extension ChatRequestStore {
         // has no side (its role is gone), and one that got its slug later never asked.
         if crossing {
             let scope = try SharedCopies.scope(brokerage)
-            let present = try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
-            if present {
+            if try await tx.roleExists(scope.role.rawValue) {
                 try await tx.enter(scope)
                 let asked = try await tx.query("SELECT 1 FROM sent_chat_requests WHERE id = $1", [id]).first != nil
                 try await tx.enter(caller.tenant.scope)
@@ -419,19 +417,13 @@ extension ChatRequestStore {
     static func withdrawSent(
         _ tx: Transaction, caller: Caller, brokerage: String, memberKey: String?, ttl: Int
     ) async throws -> Set<String> {
-        let withdrawn = try await tx.query("""
-            UPDATE sent_chat_requests r SET status = 'expired', decided_at = now()
-            WHERE r.requester_id = $1 AND r.status = 'pending' AND r.target_brokerage = $2 AND ($3::text IS NULL OR r.target_key = $3)
-            RETURNING \(Self.sentColumns)
-            """, [caller.userID, brokerage, memberKey]).rows
+        let withdrawn = try await expireSent(
+            tx, where: "r.requester_id = $1 AND r.target_brokerage = $2 AND ($3::text IS NULL OR r.target_key = $3)",
+            [caller.userID, brokerage, memberKey])
         guard !withdrawn.isEmpty else { return [] }
-        for row in withdrawn {
-            try await EventLog.append(tx, .requestUpdated, session: nil, recipients: [caller.userID], data: try Self.sentRequest(row))
-        }
         let scope = try SharedCopies.scope(brokerage)
         // A brokerage deleted since has no side to update (its role is gone).
-        guard try await tx.query("SELECT to_regrole($1) IS NOT NULL AS present", [scope.role.rawValue]).rows[0].decode(Bool.self, "present")
-        else { return [] }
+        guard try await tx.roleExists(scope.role.rawValue) else { return [] }
         try await tx.enter(scope)
         let expired = try await tx.query("""
             UPDATE chat_requests r SET status = 'expired', decided_at = now()

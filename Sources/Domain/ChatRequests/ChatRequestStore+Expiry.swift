@@ -45,8 +45,9 @@ extension ChatRequestStore {
     }
 
     /// Expires the brokerage's pending requests to other brokerages' agents matching `condition`
-    /// (on `sent_chat_requests r`), each announced to its asker.
-    static func expireSent(_ tx: Transaction, where condition: String, _ params: [any SQLEncodable]) async throws {
+    /// (on `sent_chat_requests r`), each announced to its asker; returns their rows.
+    @discardableResult
+    static func expireSent(_ tx: Transaction, where condition: String, _ params: [any SQLEncodable]) async throws -> [Row] {
         let sent = try await tx.query("""
             UPDATE sent_chat_requests r SET status = 'expired', decided_at = now()
             WHERE r.status = 'pending' AND \(condition)
@@ -56,6 +57,7 @@ extension ChatRequestStore {
             try await EventLog.append(
                 tx, .requestUpdated, session: nil, recipients: [try row.decode(String.self, "requester_id")], data: try Self.sentRequest(row))
         }
+        return sent
     }
 
     /// An imported brokerage (the transaction's) shares nothing with the others any more: those
