@@ -45,7 +45,7 @@ for n in 200 8000; do
       SELECT 'kept', unread_messages('agent'),
              'announced', (SELECT (data->>'unreadMessages')::bigint FROM events WHERE type = 'badge.updated' AND recipients = ARRAY['agent'] ORDER BY pos DESC LIMIT 1),
              'recount', (SELECT sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
-                         FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE m.user_id = 'agent' AND s.status = 'active')")"
+                         FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE m.user_id = 'agent' AND s.status = 'active' AND m.archived_at IS NULL)")"
 done
 
 # The same sends counted instead of timed (see common.sh): one send to the agent and its

@@ -408,6 +408,9 @@ avery.find_element(By.CSS_SELECTOR, "[data-action=archive]").click()
 wait_for(lambda: text(avery, "#conversation-status") == "archived"
          and not any(f"Vera Visitor {RUN}" in b.text for b in css(avery, "#sessions [data-session]")),
          "Archive: the conversation leaves the Active list")
+time.sleep(0.5)
+check("rchived" not in text(visitor, ".conversation-status"),
+      "archiving is Avery's own list: the visitor's chat does not say archived")
 visitor.find_element(By.CSS_SELECTOR, ".composer textarea").send_keys(f"One more question {RUN}", Keys.ENTER)
 wait_for(lambda: text(avery, "#conversation-status") == "active"
          and any(f"Vera Visitor {RUN}" in b.text for b in css(avery, "#sessions [data-session]")),
@@ -537,6 +540,17 @@ wait_for(lambda: not any("Jordan Kim" in r.text for r in css(avery, "#sessions l
 avery.find_element(By.CSS_SELECTOR, "[data-status=active]").click()
 wait_for(lambda: any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "and is back in Active")
 check(jordan_unread() == unread, f"nothing was marked read on the way ({unread} unread before and after)")
+# A closed conversation can be archived too, to clean up the Closed list.
+wait_for(lambda: row_action("Jordan Kim", "close"), "Close on Jordan's row")
+avery.find_element(By.CSS_SELECTOR, "[data-status=closed]").click()
+wait_for(lambda: row_action("Jordan Kim", "archive"), "Archive on Jordan's row in the Closed list")
+wait_for(lambda: not any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "archived: it leaves Closed")
+avery.find_element(By.CSS_SELECTOR, "[data-status=archived]").click()
+wait_for(lambda: any("Jordan Kim" in r.text and not r.find_elements(By.CSS_SELECTOR, "[data-row-action=close]")
+                     for r in css(avery, "#sessions li.session-row")), "in Archived, a closed one offers Reopen only")
+wait_for(lambda: row_action("Jordan Kim", "reopen"), "Reopen brings it back")
+avery.find_element(By.CSS_SELECTOR, "[data-status=active]").click()
+wait_for(lambda: any("Jordan Kim" in r.text for r in css(avery, "#sessions li.session-row")), "active again")
 
 # ——— keyboard and phone width ———
 active_tab = avery.find_element(By.CSS_SELECTOR, "[data-status=active]")

@@ -122,8 +122,12 @@ export class Conversation {
   }
 
   renderStatus() {
-    const closed = this.session.status === 'closed';
-    this.status.textContent = closed ? 'This conversation is closed.' : this.session.status === 'archived' ? 'Archived: a new message makes it active again.' : '';
+    // `closed` is everyone's; `archived` is this agent's own list (an archived one may be closed too).
+    const closed = this.session.closed ?? this.session.status === 'closed';
+    const archived = this.session.status === 'archived';
+    this.status.textContent = archived
+      ? (closed ? 'Archived and closed: reopen it to write again.' : 'Archived: a new message makes it active again.')
+      : closed ? 'This conversation is closed.' : '';
     this.text.disabled = closed;
     this.sendButton.disabled = closed;
     this.fileInput.disabled = closed;
@@ -278,7 +282,7 @@ export class Conversation {
         this.readUpTo(data.userId, data.lastReadSeq);
         break;
       case 'session.updated':
-        this.session = { ...this.session, status: data.status, members: data.members };
+        this.session = { ...this.session, status: data.status, closed: data.closed, members: data.members };
         for (const m of data.members) {
           this.names.set(m.userId, m.name);
           if (typeof m.lastReadSeq === 'number') this.readUpTo(m.userId, m.lastReadSeq);
@@ -428,7 +432,7 @@ export class Conversation {
       if (this.session.id === id) this.error.textContent = problemText(error);
     } finally {
       this.sending = false;
-      this.sendButton.disabled = this.session.status === 'closed';
+      this.sendButton.disabled = this.session.closed ?? this.session.status === 'closed';
       if (this.session.id === id) this.text.focus();
     }
   }

@@ -128,7 +128,7 @@ function onEvent(frame) {
   }
   if (sessionId && sessionId === state.openSession?.id) {
     state.conversation.onEvent(frame);
-    if (frame.event === 'session.updated' && !state.conversation.opening) showSessionHeader({ ...state.openSession, status: frame.data.status });
+    if (frame.event === 'session.updated' && !state.conversation.opening) showSessionHeader({ ...state.openSession, status: frame.data.status, closed: frame.data.closed });
   }
   refreshSessionsSoon();
 }
@@ -217,7 +217,11 @@ $('more-sessions').addEventListener('click', async () => {
 });
 
 // What each status allows, from the list and from the open conversation's header.
-const sessionActions = { active: ['close', 'archive'], closed: ['reopen'], archived: ['close', 'reopen'] };
+// Archiving is the agent's own list (a closed conversation can be archived too); closing and
+// reopening are everyone's.
+const sessionActions = (session) => ({
+  active: ['close', 'archive'], closed: ['reopen', 'archive'], archived: session.closed ? ['reopen'] : ['close', 'reopen'],
+})[session.status] || [];
 const actionNames = { close: 'Close', archive: 'Archive', reopen: 'Reopen' };
 
 function sessionItem(session) {
@@ -225,7 +229,7 @@ function sessionItem(session) {
   const title = session.title || 'Conversation';
   // Close, Archive and Reopen right from the list: no need to open a conversation (which
   // would mark its messages read) to tidy the list.
-  const actions = h('span.row-actions', {}, (sessionActions[session.status] || []).map((action) =>
+  const actions = h('span.row-actions', {}, sessionActions(session).map((action) =>
     h('button.row-action', {
       type: 'button', dataset: { rowAction: action }, 'aria-label': `${actionNames[action]} ${title}`,
       onclick: () => sessionAction(session.id, action).catch((error) => {
@@ -251,7 +255,7 @@ async function sessionAction(id, action) {
   const session = await state.api.post(`/v1/sessions/${id}/${action}`);
   if (state.openSession?.id === id) {
     showSessionHeader(session);
-    state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, members: session.members } });
+    state.conversation.onEvent({ event: 'session.updated', data: { status: session.status, closed: session.closed, members: session.members } });
   }
   refreshSessions();
   return session;
@@ -282,7 +286,7 @@ function showSessionHeader(session) {
   $('conversation-title').textContent = session.title || 'Conversation';
   $('conversation-kind').hidden = !session.agentToAgent;
   $('conversation-status').textContent = session.status;
-  const allowed = sessionActions[session.status] || [];
+  const allowed = sessionActions(session);
   for (const button of document.querySelectorAll('[data-action]')) button.hidden = !allowed.includes(button.dataset.action);
 }
 

@@ -177,7 +177,7 @@ struct BadgeCountTests {
                 SELECT u.id, unread_messages(u.id) AS kept, coalesce(r.unread, 0)::bigint AS recount
                 FROM users u
                 LEFT JOIN (SELECT m.user_id, sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END)) AS unread
-                           FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE s.status = 'active'
+                           FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE s.status = 'active' AND m.archived_at IS NULL
                            GROUP BY m.user_id) r ON r.user_id = u.id
                 WHERE unread_messages(u.id) <> coalesce(r.unread, 0)
                 """).rows.map { "\(try $0.decode(String.self, "id")): kept \(try $0.decode(Int64.self, "kept")), recount \(try $0.decode(Int64.self, "recount"))" }

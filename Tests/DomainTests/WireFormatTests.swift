@@ -67,7 +67,7 @@ struct WireFormatTests {
         for (index, text) in Self.awkward.enumerated() {
             let member = Session.Member(userId: "u-\(text)", name: text, role: "client", lastReadSeq: Int64(index), brokerage: index % 2 == 0 ? nil : text)
             sessions.append(Session(
-                id: "id-\(index)", kind: index % 2 == 0 ? .client : .agent, agentToAgent: index % 2 == 1, status: .archived,
+                id: "id-\(index)", kind: index % 2 == 0 ? .client : .agent, agentToAgent: index % 2 == 1, status: .archived, closed: index % 3 == 0,
                 members: index == 0 ? [] : [member, member], title: text, contactId: index % 3 == 0 ? nil : text,
                 lastMessage: index % 2 == 0 ? nil : Session.LastMessage(seq: Int64.max, preview: text, senderId: text, createdAt: date),
                 lastSeq: Int64(index) * 1_000_000_007, lastReadSeq: -1, unreadCount: 0, lastActivityAt: date, createdAt: Date(timeIntervalSince1970: 0)))

@@ -1,4 +1,4 @@
--- parley-baseline-of: 5f61f73e0a1ea4cd
+-- parley-baseline-of: 480f08f7c41af0fb
 --
 -- PostgreSQL database dump
 --
@@ -333,7 +333,8 @@ CREATE TABLE @SCHEMA@.session_members (
     role public.parley_member_role NOT NULL,
     last_read_seq public.parley_read_seq DEFAULT 0 NOT NULL,
     marked_unread boolean DEFAULT false NOT NULL,
-    joined_at timestamp with time zone DEFAULT now() NOT NULL
+    joined_at timestamp with time zone DEFAULT now() NOT NULL,
+    archived_at timestamp with time zone
 )
 WITH (autovacuum_vacuum_threshold='1000', autovacuum_analyze_threshold='1000');
 

@@ -297,7 +297,7 @@ extension ChatRequestStore {
             """, [id, caller.userID, session, UUID(uuidString: contact.ContactKey)]).rows[0]
         let request = try Self.request(updated, viewer: caller.userID, ttl: ttl)
         guard let view = try await SessionStore.fetch(tx, id: session, member: caller.userID) else { throw SessionStore.notFound }
-        try await SessionStore.announce(tx, session: view, changedBy: caller.userID, badges: false)
+        try await SessionStore.announce(tx, session: view, to: view.members.map(\.userId), changedBy: caller.userID, badges: false)
         try await EventLog.append(tx, .requestUpdated, session: session, recipients: [caller.userID], data: request.withoutNotes)
         try await BadgeStore.announce(tx, users: [caller.userID])
 
@@ -313,7 +313,7 @@ extension ChatRequestStore {
         }
         _ = try await mirrorDecisions(tx, [updated], home: crossing ? try SharedCopies.scope(brokerage) : caller.tenant.scope)
         if crossing, let theirs = try await SessionStore.fetch(tx, id: session, member: key) {
-            try await SessionStore.announce(tx, session: theirs, changedBy: callerThere, badges: false)
+            try await SessionStore.announce(tx, session: theirs, to: theirs.members.map(\.userId), changedBy: callerThere, badges: false)
         }
         try await tx.enter(caller.tenant.scope)
         return (request, view, peers)

@@ -45,7 +45,7 @@ extension ChatRequestStore {
                 """, [uuid, caller.userID, session]).rows[0]
             let request = try Self.request(updated, viewer: caller.userID, ttl: ttl)
             guard let view = try await SessionStore.fetch(tx, id: session, member: caller.userID) else { throw SessionStore.notFound }
-            try await SessionStore.announce(tx, session: view, changedBy: caller.userID, badges: false)
+            try await SessionStore.announce(tx, session: view, to: view.members.map(\.userId), changedBy: caller.userID, badges: false)
             try await EventLog.append(tx, .requestUpdated, session: session, recipients: [caller.userID], data: request.withoutNotes)
             try await BadgeStore.announce(tx, users: [caller.userID])
             return (request, view, [])

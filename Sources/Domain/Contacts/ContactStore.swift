@@ -223,9 +223,9 @@ public struct ContactStore: Sendable {
 
     private static func sessions(_ tx: Transaction, contact: UUID, owner: String) async throws -> [Contact.SessionRef] {
         try await tx.query("""
-            SELECT s.id, s.kind, s.status, s.last_activity_at FROM sessions s
+            SELECT s.id, s.kind, \(SessionStore.status) AS status, s.last_activity_at
+            FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $2
             WHERE s.contact_id = $1
-              AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2)
             ORDER BY s.last_activity_at DESC LIMIT 100
             """, [contact, owner]).rows.map { row in
             Contact.SessionRef(

@@ -152,7 +152,7 @@ public struct SearchStore: Sendable {
     /// The caller's sessions (status and kind filters), walked newest activity first.
     private static let mine = """
         FROM session_members me JOIN sessions s ON s.id = me.session_id
-        WHERE me.user_id = $1 AND ($2::text IS NULL OR s.status = $2) AND ($3::text IS NULL OR s.kind = $3)
+        WHERE me.user_id = $1 AND ($2::text IS NULL OR \(SessionStore.status) = $2) AND ($3::text IS NULL OR s.kind = $3)
         """
 
     /// User `u`'s name matches the name text bound as `parameter`: by the prefix of any part of
@@ -345,7 +345,7 @@ public struct SearchStore: Sendable {
         var statements: [Statement] = [("""
             \(SessionStore.select)
             FROM unnest($2::uuid[]) AS page(id)
-            CROSS JOIN LATERAL (SELECT me.last_read_seq, me.marked_unread FROM session_members me
+            CROSS JOIN LATERAL (SELECT me.last_read_seq, me.marked_unread, me.archived_at FROM session_members me
                                 WHERE me.session_id = page.id AND me.user_id = $1 OFFSET 0) me
             JOIN sessions s ON s.id = page.id
             """, [caller.userID, idArray])]

@@ -31,7 +31,12 @@ public struct Session: Codable, Sendable, Hashable {
     public let kind: Kind
     /// Agent-to-agent sessions carry a badge in the apps.
     public let agentToAgent: Bool
+    /// As the caller sees it: `archived` while the caller has archived it (each member's own,
+    /// decision 0061), else `active` or `closed`, which are everyone's.
     public let status: Status
+    /// Whether the conversation has ended, for every member: true for a closed session, also
+    /// while the caller has it archived (it takes no messages until reopened).
+    public let closed: Bool
     public let members: [Member]
     /// The other members' names, for the session list ("Maria Lopez, Sam Lee").
     public let title: String
@@ -52,6 +57,7 @@ extension Session: JSONWritable {
     public func write(to json: inout JSONWriter) {
         json.object { json in
             json.field("agentToAgent", agentToAgent)
+            json.field("closed", closed)
             json.field("contactId", contactId)
             json.field("createdAt", createdAt)
             json.field("id", id)

@@ -10,16 +10,18 @@ extension SessionStore {
         let kind: Session.Kind
         let agentToAgent: Bool
         let status: Session.Status
+        let closed: Bool
         let members: [Session.Member]
         let lastSeq: Int64
         let lastActivityAt: Date
         let changedBy: String
 
-        init(_ session: Session, changedBy: String) {
+        init(_ session: Session, status: Session.Status, changedBy: String) {
             sessionId = session.id
             kind = session.kind
             agentToAgent = session.agentToAgent
-            status = session.status
+            self.status = status
+            closed = session.closed
             members = session.members
             lastSeq = session.lastSeq
             lastActivityAt = session.lastActivityAt
@@ -33,12 +35,23 @@ extension SessionStore {
         let lastReadSeq: Int64
     }
 
-    /// session.updated to every member, plus their badges (the active set may have changed).
-    static func announce(_ tx: Transaction, session: Session, changedBy: String, badges: Bool) async throws {
-        let members = session.members.map(\.userId)
-        guard let id = UUID(uuidString: session.id) else { return }
-        try await EventLog.append(tx, .sessionUpdated, session: id, recipients: members, data: SessionEvent(session, changedBy: changedBy))
-        if badges { try await BadgeStore.announce(tx, users: members) }
+    /// session.updated to `recipients` (members of the session), plus their badges unless
+    /// `badges` is false (the active set may have changed). Each sees the status as they see it:
+    /// `archived` for those who archived it (decision 0061), so one event per status.
+    static func announce(_ tx: Transaction, session: Session, to recipients: [String], changedBy: String, badges: Bool = true) async throws {
+        guard let id = UUID(uuidString: session.id), !recipients.isEmpty else { return }
+        let row = try await tx.query("""
+            SELECT s.status, ARRAY(SELECT m.user_id FROM session_members m WHERE m.session_id = s.id AND m.archived_at IS NOT NULL) AS archived
+            FROM sessions s WHERE s.id = $1
+            """, [id]).first
+        guard let row, let status = Session.Status(rawValue: try row.decode(String.self, "status")) else { return }
+        let archived = Set(try row.decodeArray(String.self, "archived"))
+        let byStatus = Dictionary(grouping: recipients) { archived.contains($0) ? Session.Status.archived : status }
+        for (view, users) in byStatus.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            try await EventLog.append(tx, .sessionUpdated, session: id, recipients: users,
+                                      data: SessionEvent(session, status: view, changedBy: changedBy))
+        }
+        if badges { try await BadgeStore.announce(tx, users: recipients) }
     }
 
     /// After a transaction with events has committed.

@@ -37,14 +37,15 @@ public struct SessionStore: Sendable {
     }
 
     /// Starts a session (agents only). Agents of other brokerages are asked with Request Chat
-    /// (ChatRequestStore.requestChat), never named here. An open (active or archived) session of the same kind
-    /// between exactly these two people is returned instead of making a second one.
+    /// (ChatRequestStore.requestChat), never named here. An active session of the same kind
+    /// between exactly these two people is returned instead of making a second one, and back in
+    /// the caller's list if they had archived it.
     public func create(_ caller: Caller, with counterpart: Counterpart) async throws -> (Session, created: Bool) {
         guard caller.isAgent else {
             throw DomainError.forbidden(code: "agents_only", message: "only agents can start sessions")
         }
         let counterpart = try Self.validated(counterpart)
-        let result = try await database.withTenant(caller.tenant.scope) { tx -> (Session, created: Bool) in
+        let result = try await database.withTenant(caller.tenant.scope) { tx -> (session: Session, created: Bool, announced: Bool) in
             try await UserStore.upsert(tx, id: caller.userID, role: .agent, name: caller.name)
             let kind: Session.Kind
             let otherID: String
@@ -89,7 +90,7 @@ public struct SessionStore: Sendable {
             try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session-pair:' || current_schema()), hashtext($1))", [kind.rawValue + pair])
             let existing = try await tx.query("""
                 SELECT s.id FROM sessions s
-                WHERE s.kind = $1 AND s.status IN ('active', 'archived')
+                WHERE s.kind = $1 AND s.status = 'active'
                   AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2)
                   AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $3)
                   AND (SELECT count(*) FROM session_members m WHERE m.session_id = s.id) = 2
@@ -97,8 +98,10 @@ public struct SessionStore: Sendable {
                 """, [kind.rawValue, caller.userID, otherID])
             if let row = existing.first {
                 let id = try row.decode(UUID.self, "id")
+                let unarchived = try await Self.setArchived(tx, id: id, member: caller.userID, false)
                 guard let session = try await Self.fetch(tx, id: id, member: caller.userID) else { throw Self.notFound }
-                return (session, false)
+                if unarchived { try await Self.announce(tx, session: session, to: [caller.userID], changedBy: caller.userID) }
+                return (session, false, unarchived)
             }
             let id = try await tx.query(
                 "INSERT INTO sessions (kind, created_by, contact_id) VALUES ($1, $2, $3) RETURNING id",
@@ -107,11 +110,11 @@ public struct SessionStore: Sendable {
                 INSERT INTO session_members (session_id, user_id, role) VALUES ($1, $2, 'agent'), ($1, $3, $4)
                 """, [id, caller.userID, otherID, kind == .agent ? "agent" : "client"])
             guard let session = try await Self.fetch(tx, id: id, member: caller.userID) else { throw Self.notFound }
-            try await Self.announce(tx, session: session, changedBy: caller.userID, badges: false)
-            return (session, true)
+            try await Self.announce(tx, session: session, to: session.members.map(\.userId), changedBy: caller.userID, badges: false)
+            return (session, true, true)
         }
-        if result.created { committed(caller) }
-        return result
+        if result.announced { committed(caller) }
+        return (result.session, result.created)
     }
 
     public func get(_ caller: Caller, id: String) async throws -> Session {
@@ -145,7 +148,7 @@ public struct SessionStore: Sendable {
             let sql = """
                 \(Self.select)
                 FROM session_members me JOIN sessions s ON s.id = me.session_id
-                WHERE me.user_id = $1 AND s.status = $2 AND ($3::text IS NULL OR s.kind = $3)
+                WHERE me.user_id = $1 AND \(Self.status) = $2 AND ($3::text IS NULL OR s.kind = $3)
                   AND ($4::bigint IS NULL
                        OR (s.last_activity_at, s.id) < (timestamptz 'epoch' + $4::bigint * interval '1 microsecond', $5::uuid))
                 ORDER BY s.last_activity_at DESC, s.id DESC
@@ -164,52 +167,60 @@ public struct SessionStore: Sendable {
 
     public enum Transition: String, Sendable {
         case close, archive, reopen
-
-        var target: Session.Status {
-            switch self {
-            case .close: .closed
-            case .archive: .archived
-            case .reopen: .active
-            }
-        }
-
-        /// The states the transition may start from (besides its own target, which is a no-op).
-        var from: [Session.Status] {
-            switch self {
-            case .close: [.active, .archived]
-            case .archive: [.active]
-            case .reopen: [.closed, .archived]
-            }
-        }
     }
 
-    /// Changes the status with one conditional UPDATE, so racing requests cannot produce a
-    /// state the machine does not allow. Repeating a transition is a no-op; a transition from
-    /// a state it does not start from is 409 `invalid_transition`. Only agent members may.
+    /// Changes the status as the caller sees it. Closing and reopening change the session for
+    /// every member; archiving is the caller's own (decision 0061): it hides the session from
+    /// their list and badge only, whether it is active or closed, and reopening brings it back
+    /// (and makes a closed session active). Each change is a conditional UPDATE, so racing
+    /// requests cannot produce a state the machine does not allow, and repeating a transition is
+    /// a no-op. Only agent members may.
     public func transition(_ caller: Caller, id: String, _ transition: Transition) async throws -> Session {
         let uuid = try Self.sessionID(id)
         let (session, changed) = try await database.withTenant(caller.tenant.scope) { tx -> (Session, Bool) in
-            let changed = try await tx.query("""
-                UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
-                WHERE s.id = $1 AND s.status = ANY ($4::text[])
-                  AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent')
-                RETURNING s.id
-                """, [uuid, caller.userID, transition.target.rawValue, "{" + transition.from.map(\.rawValue).joined(separator: ",") + "}"])
-            guard let session = try await Self.fetch(tx, id: uuid, member: caller.userID) else { throw Self.notFound }
-            if !changed.isEmpty {
-                try await Self.announce(tx, session: session, changedBy: caller.userID, badges: true)
-                return (session, true)
+            // The session's change first, then the caller's archive: each badge trigger counts
+            // against the other table as it is, so the two are separate statements (one
+            // statement changing both would count the difference twice).
+            var everyone = false
+            if transition != .archive {
+                everyone = try await !tx.query("""
+                    UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
+                    WHERE s.id = $1 AND s.status = $4
+                      AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent')
+                    RETURNING s.id
+                    """, [uuid, caller.userID, transition == .close ? "closed" : "active", transition == .close ? "active" : "closed"]).isEmpty
             }
+            var mine = false
+            if transition != .close {
+                mine = try await Self.setArchived(tx, id: uuid, member: caller.userID, transition == .archive)
+            }
+            guard let session = try await Self.fetch(tx, id: uuid, member: caller.userID) else { throw Self.notFound }
             guard session.members.first(where: { $0.userId == caller.userID })?.role == "agent" else {
                 throw DomainError.forbidden(code: "agents_only", message: "only agents can change a session's status")
             }
-            guard session.status == transition.target else {
-                throw DomainError.conflict(code: "invalid_transition", message: "a \(session.status.rawValue) session cannot be \(transition.rawValue)d")
+            if everyone {
+                try await Self.announce(tx, session: session, to: session.members.map(\.userId), changedBy: caller.userID)
+            } else if mine {
+                try await Self.announce(tx, session: session, to: [caller.userID], changedBy: caller.userID)
             }
-            return (session, false)
+            return (session, everyone || mine)
         }
         if changed { committed(caller) }
         return session
+    }
+
+    /// Archives (or brings back) session `id` for agent member `member` only; false when it
+    /// already was. The session row is share-locked first, as receipts do: a send or status
+    /// change of the session waits for this and this for them, so the badge triggers each count
+    /// against the other's committed state (badge_session_changed.sql).
+    static func setArchived(_ tx: Transaction, id: UUID, member: String, _ archived: Bool) async throws -> Bool {
+        try await !tx.query("""
+            WITH s AS (\(lockedSession))
+            UPDATE session_members m SET archived_at = CASE WHEN $3 THEN now() END
+            FROM s
+            WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent' AND (m.archived_at IS NULL) = $3
+            RETURNING m.user_id
+            """, [id, member, archived]).isEmpty
     }
 
     // MARK: - Shared
@@ -221,9 +232,13 @@ public struct SessionStore: Sendable {
         return uuid
     }
 
+    /// A session's status as member `me` sees it: `archived` while they have archived it
+    /// (archiving is each member's own, decision 0061), else the session's `active` or `closed`.
+    static let status = "(CASE WHEN me.archived_at IS NULL THEN s.status ELSE 'archived' END)"
+
     /// Columns of a session row as seen by member `me` (the caller), with every member.
     static let select = """
-        SELECT s.id, s.kind, s.status, s.contact_id, s.last_seq, s.last_message_at, s.last_message_preview,
+        SELECT s.id, s.kind, \(status) AS status, s.status = 'closed' AS closed, s.contact_id, s.last_seq, s.last_message_at, s.last_message_preview,
                s.last_sender_id, s.last_activity_at, s.created_at, me.last_read_seq, me.marked_unread,
                (extract(epoch FROM s.last_activity_at) * 1000000)::int8 AS activity_us,
                (SELECT array_agg(ARRAY[m.user_id, u.display_name, m.role, m.last_read_seq::text, u.brokerage] ORDER BY m.joined_at, m.user_id)
@@ -269,7 +284,7 @@ public struct SessionStore: Sendable {
         }
         return Session(
             id: try row.decode(UUID.self, "id").uuidString.lowercased(), kind: kind, agentToAgent: kind == .agent,
-            status: status, members: members,
+            status: status, closed: try row.decode(Bool.self, "closed"), members: members,
             title: members.filter { $0.userId != member }.map(\.name).joined(separator: ", "),
             contactId: try row.decode(UUID?.self, "contact_id")?.uuidString.lowercased(),
             lastMessage: lastMessage, lastSeq: lastSeq, lastReadSeq: lastRead,

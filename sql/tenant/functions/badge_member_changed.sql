@@ -1,4 +1,4 @@
--- Badge counts (migration 014): a membership that is added, read, marked unread or removed
+-- Badge counts (migration 014): a membership that is added, read, marked unread, archived or removed
 -- changes its user's count by the difference of its contribution, against the session as it
 -- is now (the session row is locked by whoever changes it, and by receipts: see
 -- badge_session_changed()); the difference is appended to badge_deltas.
@@ -10,8 +10,8 @@ BEGIN
     -- One query for the difference (NEW is NULL for a DELETE, OLD for an INSERT; a session
     -- that is gone leaves v_delta NULL): three statements in all, so three cached plans per
     -- backend and brokerage where ten were (decision 0046).
-    SELECT coalesce(unread_contribution(s.status, s.last_seq, NEW.last_read_seq, NEW.marked_unread), 0)
-         - coalesce(unread_contribution(s.status, s.last_seq, OLD.last_read_seq, OLD.marked_unread), 0)
+    SELECT coalesce(unread_contribution(s.status, NEW.archived_at IS NOT NULL, s.last_seq, NEW.last_read_seq, NEW.marked_unread), 0)
+         - coalesce(unread_contribution(s.status, OLD.archived_at IS NOT NULL, s.last_seq, OLD.last_read_seq, OLD.marked_unread), 0)
     INTO v_delta
     FROM sessions s WHERE s.id = coalesce(NEW.session_id, OLD.session_id);
     IF v_delta <> 0 THEN
@@ -23,5 +23,5 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE TRIGGER session_members_badge AFTER INSERT OR DELETE OR UPDATE OF last_read_seq, marked_unread ON session_members
+CREATE OR REPLACE TRIGGER session_members_badge AFTER INSERT OR DELETE OR UPDATE OF last_read_seq, marked_unread, archived_at ON session_members
     FOR EACH ROW EXECUTE FUNCTION badge_member_changed();

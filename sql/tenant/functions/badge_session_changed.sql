@@ -14,8 +14,8 @@ BEGIN
     INSERT INTO badge_deltas (user_id, delta)
     SELECT m.user_id, d.delta
     FROM session_members m
-    CROSS JOIN LATERAL (SELECT unread_contribution(NEW.status, NEW.last_seq, m.last_read_seq, m.marked_unread)
-                             - unread_contribution(OLD.status, OLD.last_seq, m.last_read_seq, m.marked_unread) AS delta) AS d
+    CROSS JOIN LATERAL (SELECT unread_contribution(NEW.status, m.archived_at IS NOT NULL, NEW.last_seq, m.last_read_seq, m.marked_unread)
+                             - unread_contribution(OLD.status, m.archived_at IS NOT NULL, OLD.last_seq, m.last_read_seq, m.marked_unread) AS delta) AS d
     WHERE m.session_id = OLD.id AND d.delta <> 0;
     -- The delete goes on with OLD; after an update the result is ignored. `RETURN OLD` names a
     -- variable; `RETURN NULL` would be an expression, one more plan per backend and brokerage
@@ -45,5 +45,5 @@ DELETE FROM badge_counts;
 INSERT INTO badge_counts (user_id, unread)
 SELECT m.user_id, sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
 FROM session_members m JOIN sessions s ON s.id = m.session_id
-WHERE s.status = 'active'
+WHERE s.status = 'active' AND m.archived_at IS NULL
 GROUP BY m.user_id;

@@ -5,9 +5,9 @@
 --
 -- The copies move in step: both are written under the session's advisory lock (the same key
 -- in every copy), so this copy's last_seq is the message's seq - 1; anything else is an error
--- that rolls the whole send back. The status is this copy's own: an archived copy becomes
--- active again when someone else writes (as send_message() does, and announced as it does, with
--- a session.updated), a closed one stays closed and keeps the message in its history.
+-- that rolls the whole send back. The status is this copy's own: a closed one stays closed and
+-- keeps the message in its history. Its members who archived it have it back in their lists
+-- (as send_message() does, and announced as it does, with a session.updated; decision 0061).
 --
 -- `p_attachments`: the message's attachments as rows of the sender's copy (id, file_name,
 -- media_type, size, sha256, width, height, position, created_at); their bytes are copied by
@@ -24,14 +24,13 @@ DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
     v_now timestamptz := now();
     v_last_seq bigint;
-    v_status text;
-    v_new_status text;
     v_recipients text[];
+    v_archived text[];
     v_message messages%ROWTYPE;
     v_sender users%ROWTYPE;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('parley.session'), hashtext(p_session::text));
-    SELECT s.last_seq, s.status INTO v_last_seq, v_status FROM sessions s WHERE s.id = p_session FOR UPDATE;
+    SELECT s.last_seq INTO v_last_seq FROM sessions s WHERE s.id = p_session FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'shared session % has no copy in %', p_session, current_schema() USING ERRCODE = 'P0002';
     END IF;
@@ -47,11 +46,8 @@ BEGIN
     WHERE r.session_id = p_session AND r.user_id = p_sender;
 
     UPDATE sessions s SET last_seq = p_seq, last_message_at = p_created_at, last_activity_at = v_now,
-        last_message_preview = p_preview, last_sender_id = p_sender,
-        status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
-        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
-    WHERE s.id = p_session
-    RETURNING s.status INTO v_new_status;
+        last_message_preview = p_preview, last_sender_id = p_sender
+    WHERE s.id = p_session;
 
     INSERT INTO messages (id, session_id, seq, sender_id, client_message_id, text, html, listing, created_at)
     VALUES (p_id, p_session, p_seq, p_sender, p_client_id, p_text, p_html, p_listing, p_created_at)
@@ -66,16 +62,21 @@ BEGIN
              position smallint, created_at timestamptz);
 
     SELECT * INTO v_sender FROM users u WHERE u.id = p_sender;
-    SELECT array_agg(r.user_id) INTO v_recipients FROM session_members r WHERE r.session_id = p_session;
+    SELECT array_agg(r.user_id), array_agg(r.user_id) FILTER (WHERE r.archived_at IS NOT NULL AND r.user_id <> p_sender)
+    INTO v_recipients, v_archived
+    FROM session_members r WHERE r.session_id = p_session;
+    IF v_archived IS NOT NULL THEN
+        UPDATE session_members r SET archived_at = NULL WHERE r.session_id = p_session AND r.user_id = ANY (v_archived);
+    END IF;
     -- No badge.updated rows: the badge differences this copy's triggers wrote are announced by
     -- sequence_events(), as for send_message() (decision 0043).
     INSERT INTO event_outbox (type, session_id, recipients, data)
     VALUES ('message.created', p_session, v_recipients, message_json(v_message, v_sender));
-    -- This copy, archived, made active again by the message: its members hear of it as the
-    -- sender's copy's do (send_message()), after the message.
-    IF v_status = 'archived' AND v_new_status = 'active' THEN
+    -- The members who had archived this copy have it back: they hear of it as the sender's
+    -- copy's members do (send_message()), after the message.
+    IF v_archived IS NOT NULL THEN
         INSERT INTO event_outbox (type, session_id, recipients, data)
-        VALUES ('session.updated', p_session, v_recipients, session_json(p_session, p_sender));
+        VALUES ('session.updated', p_session, v_archived, session_json(p_session, p_sender));
     END IF;
 END;
 $$;

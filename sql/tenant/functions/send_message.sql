@@ -31,7 +31,6 @@ DECLARE
     -- The transaction's time as a value: Citus refuses now() inside CASE (decision 0032).
     v_now timestamptz;
     v_status text;
-    v_new_status text;
     v_session_json jsonb;
     v_last_seq bigint;
     v_peers text[];
@@ -39,6 +38,7 @@ DECLARE
     v_message messages%ROWTYPE;
     v_sender users%ROWTYPE;
     v_recipients text[];
+    v_archived text[];
     v_usable integer;
     v_refused text;
 BEGIN
@@ -75,10 +75,12 @@ BEGIN
 
     -- Everything else the send needs, in one statement (one executor start, not four; issue 15):
     -- every member's read position (read after the lock, so a member added meanwhile is here),
+    -- the other members who have archived the session (this message brings it back for them),
     -- the fields of the sender that message_json() shows, and the time.
-    SELECT a.members, a.recipients, u.id, u.display_name, u.role, now()
-    INTO v_members, v_recipients, v_sender.id, v_sender.display_name, v_sender.role, v_now
-    FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients
+    SELECT a.members, a.recipients, a.archived, u.id, u.display_name, u.role, now()
+    INTO v_members, v_recipients, v_archived, v_sender.id, v_sender.display_name, v_sender.role, v_now
+    FROM (SELECT jsonb_object_agg(r.user_id, r.last_read_seq) AS members, array_agg(r.user_id) AS recipients,
+                 array_agg(r.user_id) FILTER (WHERE r.archived_at IS NOT NULL AND r.user_id <> p_sender) AS archived
           FROM session_members r WHERE r.session_id = p_session) AS a
     LEFT JOIN users u ON u.id = p_sender;
 
@@ -136,11 +138,9 @@ BEGIN
     WHERE r.session_id = p_session AND r.user_id = p_sender;
 
     UPDATE sessions s SET last_seq = s.last_seq + 1, last_message_at = v_now, last_activity_at = v_now,
-        last_message_preview = p_preview, last_sender_id = p_sender,
-        status = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN 'active' ELSE s.status END,
-        status_changed_at = CASE WHEN s.status = 'archived' AND s.status_changed_by IS DISTINCT FROM p_sender THEN v_now ELSE s.status_changed_at END
+        last_message_preview = p_preview, last_sender_id = p_sender
     WHERE s.id = p_session
-    RETURNING s.last_seq, s.status INTO v_last_seq, v_new_status;
+    RETURNING s.last_seq INTO v_last_seq;
 
     IF cardinality(p_attachments) > 0 THEN
         UPDATE attachments a SET message_id = v_message.id, position = x.ord
@@ -154,21 +154,25 @@ BEGIN
     members := v_members || jsonb_build_object(p_sender, v_last_seq);
     message := message_json(v_message, v_sender, CASE WHEN cardinality(p_attachments) > 0 THEN NULL ELSE '[]'::jsonb END);
 
-    -- An archived session that this message made active again: every member's apps hear of
-    -- it as of any status change (docs/STREAM.md), the same object SessionStore announces
-    -- (session_json(), as mirror_message() announces it in another brokerage's copy).
-    IF v_status = 'archived' AND v_new_status = 'active' THEN
+    -- Archiving is each member's own (decision 0061): a message brings the session back to the
+    -- list and badge of every other member who archived it (the sender's own archive stays).
+    -- Their apps hear of it as of any status change (docs/STREAM.md), the same object
+    -- SessionStore announces (session_json(), as mirror_message() does in another brokerage's
+    -- copy); the session is active for them now. The member trigger writes their badge
+    -- differences against the session as this send left it.
+    IF v_archived IS NOT NULL THEN
+        UPDATE session_members r SET archived_at = NULL WHERE r.session_id = p_session AND r.user_id = ANY (v_archived);
         v_session_json := session_json(p_session, p_sender);
     END IF;
 
     -- The send's events in one statement, in this order (the outbox numbers them by id): the
-    -- message, and the session made active again, if it was. The members whose badge the send
+    -- message, and the session made active again for those who had archived it, if any. The members whose badge the send
     -- changed get their badge.updated from sequence_events(), which folds the badge differences
     -- the triggers wrote and announces each user it folded for (decision 0043).
     INSERT INTO event_outbox (type, session_id, recipients, data)
     SELECT 'message.created', p_session, v_recipients, message
     UNION ALL
-    SELECT 'session.updated', p_session, v_recipients, v_session_json WHERE v_session_json IS NOT NULL;
+    SELECT 'session.updated', p_session, v_archived, v_session_json WHERE v_session_json IS NOT NULL;
 
     IF p_shared THEN
         PERFORM set_config('parley.mirror', jsonb_build_object(
