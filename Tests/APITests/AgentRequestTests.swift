@@ -72,7 +72,7 @@ struct AgentRequestTests {
         try #require(await stream.nextEvent(types, timeout: .seconds(20)), "no \(types) event")
     }
 
-    @Test("request → accept across two brokerages: one session in each copy, messages, receipts, typing and attachments live both ways; each side its own status and contacts; a third brokerage sees none of it")
+    @Test("request → accept across two brokerages: one session in each copy, messages, receipts, typing and attachments live both ways; each side its own archive and contacts; a third brokerage sees none of it")
     func acrossBrokerages() async throws {
         try await TestApp.run(maxConnections: 6) { app, client in
             let world = try await World.make(app, client)
@@ -193,12 +193,14 @@ struct AgentRequestTests {
             let anaMessages = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.ana).items(Message.self)
             #expect(anaMessages.first { $0.seq == 3 }?.delivery == .read, "Ana's message 3 shows ✓✓ in her copy")
 
-            // Each side its own status: Ana closes hers; Bea's stays active and Bea can still write.
-            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/close", token: world.ana).status == .ok)
+            // Archiving is each member's own (decision 0061): Ana archives hers; Bea's stays active,
+            // Bea writes, and her message brings it back to Ana's list.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/archive", token: world.ana).status == .ok)
             #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .active)
-            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .closed)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .archived)
             #expect(try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
                                           body: ["clientMessageId": "b2", "text": "Closing time on your side"]).status == .created)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .active)
             let anaHistory = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.ana).items(Message.self)
             let beaHistory = try await client.json(.get, "/v1/sessions/\(session.id)/messages", token: world.bea).items(Message.self)
             #expect(anaHistory.map(\.id) == beaHistory.map(\.id) && anaHistory.map(\.seq) == [4, 3, 2, 1])
@@ -259,6 +261,40 @@ struct AgentRequestTests {
             let change = try updated.data(SessionUpdate.self)
             #expect(change.sessionId == session.id && change.status == "active", "\(updated.text)")
             #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .active)
+        }
+    }
+
+    @Test("closing a shared session ends it for the other brokerage's agent too, live; reopening reopens both; archiving stays one's own")
+    func sharedClose() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            try await app.waitUntilListening()
+            let id = try await world.ask(client).decode(Sent.self).id
+            let session = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: world.bea).decode(AcceptedBody.self).session
+            let anaStream = try await TestStream.connect(port: try Self.port(client), token: world.ana)
+            #expect(await anaStream.next()?.type == "hello")
+            let closed = try await client.json(.post, "/v1/sessions/\(session.id)/close", token: world.bea)
+            #expect(closed.status == .ok, "\(closed.text)")
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .closed)
+            let updated = try await Self.event(anaStream, ["session.updated"])
+            struct SessionUpdate: Decodable { let sessionId: String, status: String, changedBy: String }
+            let change = try updated.data(SessionUpdate.self)
+            #expect(change.sessionId == session.id && change.status == "closed", "\(updated.text)")
+            #expect(change.changedBy == RemoteMember.id(brokerage: world.beta.slug.rawValue, key: "bea"))
+            // Ana can no longer write into a conversation Bea ended, as within one brokerage.
+            let refused = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                                body: ["clientMessageId": "after-close", "text": "Hello?"])
+            #expect(refused.code == "session_closed", "\(refused.text)")
+            // Ana reopens: both copies are active again, and her message reaches Bea.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/reopen", token: world.ana).status == .ok)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .active)
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                          body: ["clientMessageId": "after-reopen", "text": "Back again"]).status == .created)
+            #expect(try await client.json(.get, "/v1/badge", token: world.bea).decode(Badge.self).unreadMessages == 2)
+            // Archiving is Bea's own list.
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/archive", token: world.bea).status == .ok)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .active)
+            await anaStream.close()
         }
     }
 

@@ -51,7 +51,8 @@ extension SessionStore {
             try await EventLog.append(tx, .sessionUpdated, session: id, recipients: users,
                                       data: SessionEvent(session, status: view, changedBy: changedBy))
         }
-        if badges { try await BadgeStore.announce(tx, users: recipients) }
+        // Agents of other brokerages (`@…`) have their badges in their own copies.
+        if badges { try await BadgeStore.announce(tx, users: recipients.filter { !RemoteMember.isRemote($0) }) }
     }
 
     /// After a transaction with events has committed.

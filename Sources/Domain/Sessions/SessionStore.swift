@@ -170,19 +170,26 @@ public struct SessionStore: Sendable {
     }
 
     /// Changes the status as the caller sees it. Closing and reopening change the session for
-    /// every member; archiving is the caller's own (decision 0061): it hides the session from
-    /// their list and badge only, whether it is active or closed, and reopening brings it back
-    /// (and makes a closed session active). Each change is a conditional UPDATE, so racing
-    /// requests cannot produce a state the machine does not allow, and repeating a transition is
-    /// a no-op. Only agent members may.
+    /// every member, in every brokerage's copy of a shared session; archiving is the caller's
+    /// own (decision 0061): it hides the session from their list and badge only, whether it is
+    /// active or closed, and reopening brings it back (and makes a closed session active). Each
+    /// change is a conditional UPDATE, so racing requests cannot produce a state the machine does
+    /// not allow, and repeating a transition is a no-op. Only agent members may.
     public func transition(_ caller: Caller, id: String, _ transition: Transition) async throws -> Session {
         let uuid = try Self.sessionID(id)
-        let (session, changed) = try await database.withTenant(caller.tenant.scope) { tx -> (Session, Bool) in
+        let (session, changed, peers) = try await database.withTenant(caller.tenant.scope) { tx -> (Session, Bool, [String]) in
             // The session's change first, then the caller's archive: each badge trigger counts
             // against the other table as it is, so the two are separate statements (one
             // statement changing both would count the difference twice).
             var everyone = false
+            var peers: [String] = []
             if transition != .archive {
+                // A shared session's copies close and reopen together: its advisory lock first,
+                // as its sends and receipts take it, so the copies' rows are locked in one order.
+                peers = try await SharedCopies.peers(tx, session: uuid)
+                if !peers.isEmpty {
+                    try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session'), hashtext($1::text))", [uuid])
+                }
                 everyone = try await !tx.query("""
                     UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
                     WHERE s.id = $1 AND s.status = $4
@@ -203,9 +210,15 @@ public struct SessionStore: Sendable {
             } else if mine {
                 try await Self.announce(tx, session: session, to: [caller.userID], changedBy: caller.userID)
             }
-            return (session, everyone || mine)
+            // The other copies follow, also when this one had already changed (copies that an
+            // older release let differ come back in step).
+            let mirrored = peers.isEmpty ? [] : try await SharedCopies.mirrorStatus(
+                tx, session: uuid, closed: transition == .close, by: caller.userID, home: caller.tenant.scope,
+                from: caller.tenant.slug.rawValue, peers: peers)
+            return (session, everyone || mine, mirrored)
         }
         if changed { committed(caller) }
+        for peer in peers { notifier?.tenantChanged(slug: peer) }
         return session
     }
 

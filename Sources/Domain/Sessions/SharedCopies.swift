@@ -109,6 +109,33 @@ enum SharedCopies {
         try await tx.enter(peer)
     }
 
+    /// Closes (or reopens) each peer's copy, as the caller's copy was: a conversation one agent
+    /// ended is ended for the other too, who could otherwise write on into a copy nobody reads
+    /// (decision 0061). Each copy's members hear of it as the caller's do. The copies that
+    /// changed.
+    static func mirrorStatus(
+        _ tx: Transaction, session: UUID, closed: Bool, by member: String, home: TenantScope, from: String, peers: [String]
+    ) async throws -> [String] {
+        var changed: [String] = []
+        for peer in peers {
+            // A brokerage deleted meanwhile has no copy left to follow.
+            let peerScope = try scope(peer)
+            guard try await tx.roleExists(peerScope.role.rawValue) else { continue }
+            try await tx.enter(peerScope)
+            let by = RemoteMember.translate(member, from: from, to: peer)
+            let moved = try await tx.query("""
+                UPDATE sessions SET status = $2, status_changed_by = $3, status_changed_at = now()
+                WHERE id = $1 AND status = $4 RETURNING id
+                """, [session, closed ? "closed" : "active", by, closed ? "active" : "closed"])
+            if !moved.isEmpty, let theirs = try await SessionStore.fetch(tx, id: session, member: by) {
+                try await SessionStore.announce(tx, session: theirs, to: theirs.members.map(\.userId), changedBy: by)
+                changed.append(peer)
+            }
+        }
+        try await tx.enter(home)
+        return changed
+    }
+
     /// A member's read position, raised in each peer's copy (never lowered), with
     /// `message.read` to that copy's members when it moved.
     static func mirrorRead(_ tx: Transaction, session: UUID, reader: String, upTo: Int64, home: TenantScope, from: String, peers: [String]) async throws {
