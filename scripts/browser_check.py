@@ -297,9 +297,9 @@ wait_for(lambda: css(visitor, "#waiting:not([hidden])"), "the visitor waits for 
 # Avery sees the request arrive live and accepts it.
 wait_for(lambda: int(text(avery, "#request-count") or "0") == pending_before + 1, "the pending-request count goes up live")
 avery.find_element(By.CSS_SELECTOR, ".nav[data-view=requests]").click()
-card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera Visitor {RUN}" in c.text), None),
-                "the request is listed with the visitor's name")
-check(f"quokka{RUN}" in card.text and "12 Harbor Way" in card.text, "the request shows the message and the property")
+card = wait_for(lambda: next((c for c in css(avery, "#requests .card")
+                             if f"Vera Visitor {RUN}" in c.text and f"quokka{RUN}" in c.text and "12 Harbor Way" in c.text), None),
+                "the request is listed with the visitor's name, the message and the property")
 shot(avery, "requests")
 marcus = next(c for c in css(avery, "#requests .card") if "Marcus Chen" in c.text)
 marcus.find_element(By.XPATH, ".//button[text()='Decline…']").click()
@@ -316,6 +316,19 @@ wait_for(lambda: any("In your contacts" in c.text for c in css(avery, "#requests
 check(any("Elena" in c["FullName"] for c in api("GET", "/v1/contacts?q=elena", avery_token)["items"]), "the contact is in Avery's CRM (API)")
 avery.find_element(By.CSS_SELECTOR, "[data-request-status=pending]").click()
 card = wait_for(lambda: next((c for c in css(avery, "#requests .card") if f"Vera Visitor {RUN}" in c.text), None), "back to the pending list")
+# A decline note being typed survives another visitor's request arriving: the list refreshes
+# live, and used to rebuild every card, open forms and all.
+decline = card.find_element(By.XPATH, ".//button[text()='Decline…']")
+avery.execute_script("arguments[0].scrollIntoView({block: 'center'})", decline)  # not under the sticky tabs
+decline.click()
+card.find_element(By.CSS_SELECTOR, ".inline-form textarea").send_keys("Half a thought")
+api("POST", "/v1/public/demo/chat-requests", "none",
+    {"agentId": "agent-1", "name": f"Walter Walk-in {RUN}", "email": f"walter{RUN}@example.com", "message": "Any open houses?"})
+wait_for(lambda: any(f"Walter Walk-in {RUN}" in c.text for c in css(avery, "#requests .card")), "another visitor's request arrives live")
+check(card.find_element(By.CSS_SELECTOR, ".inline-form textarea").get_attribute("value") == "Half a thought",
+      "the decline note being typed is still there")
+avery.execute_script("arguments[0].scrollIntoView({block: 'center'})", decline)
+decline.click()
 accept = card.find_element(By.XPATH, ".//button[text()='Accept']")
 avery.execute_script("arguments[0].scrollIntoView({block: 'center'})", accept)  # not under the sticky tabs
 accept.click()

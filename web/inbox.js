@@ -385,11 +385,20 @@ tabs('[data-request-status]', (tab) => {
   refreshRequests();
 });
 
+let requestsAsked = 0;
+
 async function refreshRequests() {
+  // Refreshes overlap (a live request event while the tab opens): only the newest one's answer
+  // is shown, never an older one after it.
+  const asked = ++requestsAsked;
   try {
     const status = state.requestStatus ? `status=${state.requestStatus}&` : '';
     const page = await state.api.get(`/v1/chat-requests?${status}limit=50`);
-    $('requests').replaceChildren(...page.items.map(requestCard));
+    if (asked !== requestsAsked) return;
+    // A card whose request did not change is kept as it is: a decline note being typed in it
+    // survives another visitor's request arriving.
+    const kept = new Map([...$('requests').children].filter((card) => card.requestJSON).map((card) => [card.requestJSON, card]));
+    $('requests').replaceChildren(...page.items.map((request) => kept.get(JSON.stringify(request)) ?? requestCard(request)));
     if (!page.items.length) $('requests').append(h('li.empty', {}, 'No chat requests.'));
   } catch (error) {
     $('requests').replaceChildren(h('li.error', {}, problemText(error)));
@@ -425,7 +434,7 @@ function requestCard(request) {
   const from = request.source === 'agent' && request.requester
     ? `Agent · ${request.requester.brokerage?.name ?? ''}` : 'Website';
   const pending = request.status === 'pending';
-  return h('li.card', { dataset: { request: request.id } },
+  const card = h('li.card', { dataset: { request: request.id } },
     h('div.item-top', {},
       h('strong', {}, request.name),
       h('span.pill', {}, from),
@@ -463,6 +472,8 @@ function requestCard(request) {
       }, request.contactId ? 'In your contacts ✓' : 'Convert to CRM'),
       request.sessionId && h('button', { type: 'button', onclick: () => { showView('sessions'); openSession(request.sessionId); } }, 'Open chat')),
     declineForm, error);
+  card.requestJSON = JSON.stringify(request);
+  return card;
 }
 
 // ——— directory ———
