@@ -30,11 +30,12 @@ struct WebhookDeliveryTests {
 
     /// Quick settings for tests: retries after 0.3 s, no jitter.
     static func settings(
-        schedule: [Double] = [0.3, 0.3, 0.3], timeout: Double = 5, disableAfter: Double = 3600
+        schedule: [Double] = [0.3, 0.3, 0.3], timeout: Double = 5, disableAfter: Double = 3600,
+        maxInFlight: Int = 256, perBrokerage: Int = 64
     ) -> WebhookDeliverer.Settings {
         WebhookDeliverer.Settings(
             enabled: true, retrySchedule: schedule, jitter: 0, timeout: timeout, perEndpoint: 4, disableAfter: disableAfter,
-            recheck: .milliseconds(200))
+            recheck: .milliseconds(200), maxInFlight: maxInFlight, maxInFlightPerBrokerage: perBrokerage)
     }
 
     static func endpoint(
@@ -446,6 +447,46 @@ struct WebhookDeliveryTests {
                 let slowGot = await receiver.received("slow")
                 #expect(slowGot.count == 4, "at most four of an endpoint's deliveries in flight")
                 #expect(fastDone - sent < .seconds(8), "the fast endpoint waited for the slow one: \(fastDone - sent)")
+            }
+        }
+    }
+
+    @Test("a brokerage whose endpoints all hang holds only its share of the process's attempts: another brokerage's deliveries go on")
+    func hangingBrokerage() async throws {
+        try await WebhookReceiver.run { receiver in
+            // A process of 8 attempts, 4 a brokerage: the hanging brokerage's two endpoints could
+            // hold all 8 (four each), for the whole timeout. A database of its own: the other
+            // tests' servers deliver every brokerage of theirs, and their hanging endpoints would
+            // take this process's attempts too.
+            let conninfo = try await TestDatabase.shared.makeScratchDatabase()
+            try await TestApp.run(conninfo: conninfo, webhookDelivery: Self.settings(schedule: [30], timeout: 15, maxInFlight: 8, perBrokerage: 4)) { app, client in
+                let hanging = try await Pair.make(app, client)
+                let other = try await Pair.make(app, client)
+                let hangingIntegration = try await hanging.tenant.integrationToken(sub: "crm")
+                let otherIntegration = try await other.tenant.integrationToken(sub: "crm")
+                for name in ["slow-a", "slow-b"] {
+                    await receiver.plan(name, Array(repeating: .hang(.seconds(20)), count: 20))
+                    _ = try await Self.endpoint(client, hangingIntegration, url: receiver.url(name), types: ["message.created"])
+                }
+                _ = try await Self.endpoint(client, otherIntegration, url: receiver.url("fine"), types: ["message.created"])
+                for index in 0..<8 {
+                    #expect(try await client.json(.post, "/v1/sessions/\(hanging.sessionID)/messages", token: hanging.agent, body: [
+                        "clientMessageId": "h\(index)", "text": "message \(index)",
+                    ]).status == .created)
+                }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while await receiver.received("slow-a").count + receiver.received("slow-b").count < 4, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                let sent = ContinuousClock.now
+                #expect(try await client.json(.post, "/v1/sessions/\(other.sessionID)/messages", token: other.agent, body: [
+                    "clientMessageId": "o1", "text": "business as usual",
+                ]).status == .created)
+                #expect(await receiver.waitFor("fine", count: 1, within: .seconds(16)).count == 1)
+                // Well under the 15 s of the hanging attempts (the machine is busy with other tests).
+                #expect(ContinuousClock.now - sent < .seconds(8), "the other brokerage waited for the hanging one: \(ContinuousClock.now - sent)")
+                let held = await receiver.received("slow-a").count + receiver.received("slow-b").count
+                #expect(held == 4, "the hanging brokerage holds its share, no more: \(held)")
             }
         }
     }

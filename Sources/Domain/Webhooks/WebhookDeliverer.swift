@@ -41,13 +41,17 @@ public final class WebhookDeliverer: Service, Sendable {
         public var recheck: Duration
         /// Attempts in flight in this process at once, over all endpoints.
         public var maxInFlight: Int
+        /// Attempts in flight in this process at once for one brokerage: one whose endpoints all
+        /// hang (each holding its `perEndpoint` attempts for `timeout`) leaves the rest of
+        /// `maxInFlight` to every other brokerage.
+        public var maxInFlightPerBrokerage: Int
 
         public static let defaultSchedule: [Double] = [5, 300, 1800, 7200, 18000] + Array(repeating: 36000, count: 6)
 
         public init(
             enabled: Bool = true, retrySchedule: [Double] = Settings.defaultSchedule, jitter: Double = 0.2, timeout: Double = 15,
             perEndpoint: Int = 4, disableAfter: Double = 3 * 86400, maxRetryAfter: Double = 86400, recheck: Duration = .seconds(5),
-            maxInFlight: Int = 256
+            maxInFlight: Int = 256, maxInFlightPerBrokerage: Int = 64
         ) {
             self.enabled = enabled
             self.retrySchedule = retrySchedule
@@ -58,6 +62,7 @@ public final class WebhookDeliverer: Service, Sendable {
             self.maxRetryAfter = maxRetryAfter
             self.recheck = recheck
             self.maxInFlight = maxInFlight
+            self.maxInFlightPerBrokerage = maxInFlightPerBrokerage
         }
 
         /// From the environment: `PARLEY_WEBHOOK_DELIVERY` (on/off), `PARLEY_WEBHOOK_TIMEOUT_SECONDS`,
@@ -129,7 +134,8 @@ public final class WebhookDeliverer: Service, Sendable {
     let logger: Logger
     public let settings: Settings
     private let watched = Mutex<[String: Watched]>([:])
-    private let inFlight = Mutex(0)
+    /// Attempts in flight: in all, and per brokerage (slug).
+    private let inFlight = Mutex(InFlight())
     /// Set when `run` ends: nothing new is claimed or attempted.
     private let stopping = Mutex(false)
     private let attempts = Counter(label: "parley_webhook_attempts_total")
@@ -184,7 +190,7 @@ public final class WebhookDeliverer: Service, Sendable {
         // A graceful shutdown gives attempts in flight up to 5 s to finish (inside the process's
         // shutdown budget); one cut short is attempted again once its lease runs out.
         let deadline = ContinuousClock.now + .seconds(min(settings.timeout + 1, 5))
-        while inFlight.withLock({ $0 }) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+        while inFlight.withLock({ $0.total }) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
         await sender.shutdown()
@@ -226,7 +232,8 @@ public final class WebhookDeliverer: Service, Sendable {
                 // At most 1,000 at a time: under a send load with no stream open, this is the
                 // brokerage's only numbering, and a long one would hold the clock's lock long.
                 _ = try await database.tenantBatch(tenant.scope, "SELECT sequence_events(1000)")
-                let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
+                let room = room(for: slug)
+                let atShare = room == 0 && atOwnShare(slug)
                 // Literals only (numbers from the settings): one round trip. Whether the outbox
                 // still holds events is `max(id)`, read from its index's high end: the low end
                 // keeps the entries of the rows numbered until autovacuum comes by, and
@@ -256,7 +263,9 @@ public final class WebhookDeliverer: Service, Sendable {
                 // earliest lease to run out at one that is at its cap (an attempt that ends wakes
                 // the brokerage anyway). One due already but not claimed was held by another
                 // transaction for a moment: look again shortly.
-                if let due = try results[2].rows.first?.decode(Double?.self, "due") {
+                // A brokerage at its own share waits for an attempt of its own to end, which
+                // wakes it (`attempt`): retries due meanwhile could not be started anyway.
+                if !atShare, let due = try results[2].rows.first?.decode(Double?.self, "due") {
                     wait = min(wait, .milliseconds(Int64(max(0.1, due) * 1000)))
                 }
                 // A backlog longer than one pass numbers or schedules (1,000 events): go on.
@@ -299,6 +308,31 @@ public final class WebhookDeliverer: Service, Sendable {
         let secrets: [String]
     }
 
+    struct InFlight {
+        var total = 0
+        var byBrokerage: [String: Int] = [:]
+
+        mutating func add(_ slug: String, _ n: Int) {
+            total += n
+            byBrokerage[slug, default: 0] += n
+            if byBrokerage[slug] == 0 { byBrokerage[slug] = nil }
+        }
+    }
+
+    /// How many more attempts a brokerage may start now: what is left of the process's
+    /// `maxInFlight` and of the brokerage's own share, `maxInFlightPerBrokerage`.
+    private func room(for slug: String) -> Int {
+        guard !stopping.withLock({ $0 }) else { return 0 }
+        return inFlight.withLock { flight in
+            max(0, min(settings.maxInFlight - flight.total, settings.maxInFlightPerBrokerage - flight.byBrokerage[slug, default: 0]))
+        }
+    }
+
+    /// Whether a brokerage has its whole share of attempts in flight.
+    private func atOwnShare(_ slug: String) -> Bool {
+        inFlight.withLock { $0.byBrokerage[slug, default: 0] >= settings.maxInFlightPerBrokerage }
+    }
+
     /// Starts an attempt per claimed row, each on its own task.
     private func start(_ rows: [Row], tenant: Tenant) throws {
         for row in rows {
@@ -308,14 +342,14 @@ public final class WebhookDeliverer: Service, Sendable {
                 body: try row.decode(String.self, "body"), attempt: try row.decode(Int.self, "attempt"),
                 retryStep: try row.decode(Int.self, "retry_step"), lease: try row.decode(String.self, "lease"),
                 secrets: try row.decodeJSON([String].self, "secrets"))
-            inFlight.withLock { $0 += 1 }
+            inFlight.withLock { $0.add(tenant.slug.rawValue, 1) }
             Task { await self.attempt(claim, tenant: tenant) }
         }
     }
 
     /// After an attempt: the endpoint's next due deliveries, claimed and started at once.
     private func claimNext(_ endpoint: UUID, tenant: Tenant) async {
-        let room = stopping.withLock({ $0 }) ? 0 : max(0, settings.maxInFlight - inFlight.withLock { $0 })
+        let room = room(for: tenant.slug.rawValue)
         guard room > 0 else { return }
         do {
             let rows = try await database.withTenant(tenant.scope) { tx in
@@ -333,7 +367,6 @@ public final class WebhookDeliverer: Service, Sendable {
     }
 
     private func attempt(_ claim: Claim, tenant: Tenant) async {
-        defer { inFlight.withLock { $0 -= 1 } }
         let started = Date()
         let outcome = await sender.send(url: claim.url, messageID: claim.messageID, body: claim.body, secrets: claim.secrets, now: started)
         attempts.increment()
@@ -364,8 +397,17 @@ public final class WebhookDeliverer: Service, Sendable {
             // The lease runs out and the delivery is attempted again: at least once, never lost.
             logger.warning("webhook outcome not recorded", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
         }
-        // The endpoint may have more waiting behind its in-flight cap: its next, now.
+        // This attempt no longer counts, before the next is claimed: counted, it left no room
+        // for the next when the brokerage had its whole share in flight.
+        let slug = tenant.slug.rawValue
+        let wasAtShare = inFlight.withLock { flight in
+            defer { flight.add(slug, -1) }
+            return flight.byBrokerage[slug, default: 0] >= settings.maxInFlightPerBrokerage
+        }
+        // The endpoint may have more waiting behind its in-flight cap: its next, now. A
+        // brokerage that had its whole share in flight has a pass over all its endpoints too.
         await claimNext(claim.endpoint, tenant: tenant)
+        if wasAtShare { wake(slug) }
     }
 
     private func record(_ claim: Claim, tenant: Tenant, started: Date, outcome: WebhookSender.Outcome, retryIn: Double?) async throws -> String? {
