@@ -262,6 +262,24 @@ struct AttachmentTests {
         }
     }
 
+    @Test("a TXT saved by Windows (ANSI, or Unicode with its byte order mark) is accepted and served with its charset")
+    func windowsText() async throws {
+        try await TestApp.run { app, client in
+            let (_, agent, member, session) = try await Self.pair(app, client)
+            let ansi: [UInt8] = Array("Offer: 5".utf8) + [0x80] + Array(" m".utf8) + [0xB2, 0x0D, 0x0A]  // "Offer: 5€ m²" in Windows-1252
+            let unicode: [UInt8] = [0xFF, 0xFE] + Array("Grüße\r\n".utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+            for (name, bytes, charset) in [("offer.txt", ansi, "windows-1252"), ("notes.txt", unicode, "utf-16")] {
+                let id = try await Self.uploaded(client, agent, session: session, (name, bytes))
+                #expect(try await client.json(.post, "/v1/sessions/\(session)/messages", token: agent,
+                                              body: ["clientMessageId": name, "text": "", "attachmentIds": [id]]).status == .created)
+                let fetched = try await Self.download(client, member, id)
+                #expect(fetched.status == .ok)
+                #expect(fetched.headers[.contentType] == "text/plain; charset=\(charset)")
+                #expect(Array(buffer: fetched.body) == bytes)
+            }
+        }
+    }
+
     @Test("hostile file names are made safe; downloads are attachment, nosniff, with RFC 6266 filename*")
     func fileNames() async throws {
         try await TestApp.run { app, client in

@@ -280,6 +280,11 @@ private func ok(_ kind: AttachmentKind, _ width: Int? = nil, _ height: Int? = ni
     .success(SniffResult(kind: kind, width: width, height: height))
 }
 
+/// A text file in another encoding than UTF-8.
+private func text(charset: String) -> Outcome {
+    .success(SniffResult(kind: .txt, mediaType: "text/plain; charset=\(charset)"))
+}
+
 struct SnifferSample: Sendable, CustomTestStringConvertible {
     let fileName: String
     let bytes: [UInt8]
@@ -303,7 +308,8 @@ private let allSamples: [SnifferSample] = [
     SnifferSample(fileName: "letter.rtf", bytes: Samples.rtf, expected: ok(.rtf)),
     SnifferSample(fileName: "notes.txt", bytes: Samples.text, expected: ok(.txt)),
     SnifferSample(fileName: "nul.txt", bytes: Array("hello\u{0}world".utf8), expected: .failure(.unsupportedContent)),
-    SnifferSample(fileName: "cut.txt", bytes: Array("price: 5 ".utf8) + [0xE2, 0x82], expected: .failure(.unsupportedContent)),
+    // Not UTF-8, but every byte is Windows-1252 text ("price: 5 â‚"): read as such.
+    SnifferSample(fileName: "cut.txt", bytes: Array("price: 5 ".utf8) + [0xE2, 0x82], expected: text(charset: "windows-1252")),
     SnifferSample(fileName: "pixel.jpg", bytes: Samples.png(width: 3, height: 2), expected: .failure(.mismatch(expected: .jpeg, found: .png))),
     SnifferSample(fileName: "empty.pdf", bytes: [], expected: .failure(.empty)),
 ]
@@ -439,7 +445,7 @@ struct FileSnifferTests {
         }
     }
 
-    @Test("invalid UTF-8 is refused", arguments: [
+    @Test("invalid UTF-8 is never taken for UTF-8: it is Windows-1252 text when every byte is one, else refused", arguments: [
         [0xC0, 0x80], // overlong NUL
         [0xE0, 0x80, 0xAF], // overlong
         [0xED, 0xA0, 0x80], // surrogate
@@ -453,8 +459,41 @@ struct FileSnifferTests {
     ] as [[UInt8]])
     func invalidUTF8(tail: [UInt8]) {
         let bytes = Array("ok so far ".utf8) + tail
-        #expect(sniff("t.txt", bytes) == .failure(.unsupportedContent))
-        #expect(sniff("t.txt", bytes, chunks: Array(repeating: 1, count: bytes.count)) == .failure(.unsupportedContent))
+        // 0x90 and 0x8F are among the five bytes Windows-1252 leaves undefined.
+        let expected = tail.contains { [0x81, 0x8D, 0x8F, 0x90, 0x9D].contains($0) } ? .failure(.unsupportedContent) : text(charset: "windows-1252")
+        #expect(sniff("t.txt", bytes) == expected)
+        #expect(sniff("t.txt", bytes, chunks: Array(repeating: 1, count: bytes.count)) == expected)
+        // Only a .txt name is read so: a file named otherwise is not text at all.
+        #expect(sniff("t.pdf", bytes) == .failure(.unsupportedContent))
+    }
+
+    /// What Windows' Notepad and older Office save as plain text: "ANSI" (Windows-1252) and
+    /// "Unicode" (UTF-16 with its byte order mark). Both were refused as not UTF-8.
+    @Test func windowsTextEncodings() {
+        // "Café crème – 5 € / m²\r\n" in Windows-1252.
+        let ansi: [UInt8] = Array("Caf".utf8) + [0xE9] + Array(" cr".utf8) + [0xE8] + Array("me ".utf8) + [0x96]
+            + Array(" 5 ".utf8) + [0x80] + Array(" / m".utf8) + [0xB2, 0x0D, 0x0A]
+        #expect(sniff("offer.txt", ansi) == text(charset: "windows-1252"))
+        #expect(sniff("offer.txt", ansi, chunks: Array(repeating: 1, count: ansi.count)) == text(charset: "windows-1252"))
+        // A byte Windows-1252 leaves undefined, or a control character no text has: not text.
+        for bad: UInt8 in [0x81, 0x8D, 0x8F, 0x90, 0x9D, 0x00, 0x01, 0x08, 0x1B, 0x7F] {
+            #expect(sniff("offer.txt", ansi + [bad]) == .failure(.unsupportedContent), "byte \(bad)")
+        }
+        // UTF-16, little and big endian, with the byte order mark, an emoji as a surrogate pair.
+        let words = Array("Grüße 🏠\r\n".utf16)
+        let little: [UInt8] = [0xFF, 0xFE] + words.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let big: [UInt8] = [0xFE, 0xFF] + words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        for bytes in [little, big] {
+            #expect(sniff("notes.txt", bytes) == text(charset: "utf-16"))
+            for split in 1..<bytes.count { #expect(sniff("notes.txt", bytes, chunks: [split]) == text(charset: "utf-16")) }
+        }
+        // Not text in UTF-16: a NUL, a lone surrogate, a control character, an odd length.
+        #expect(sniff("notes.txt", little + [0x00, 0x00]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x3D, 0xD8, 0x41, 0x00]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x3D, 0xD8]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x00, 0xDC]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x01, 0x00]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x41]) == .failure(.unsupportedContent))
     }
 
     @Test func textTakesPrecedenceForTxtNames() {

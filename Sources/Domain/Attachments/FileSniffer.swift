@@ -47,6 +47,8 @@ public struct FileSniffer: Sendable {
     private var checkText = true
     private var magicDecided = false
     private var utf8 = UTF8Validator()
+    /// For a `.txt` name: text in UTF-16 or Windows-1252 instead.
+    private var legacyText = LegacyTextValidator()
 
     public init(fileName: String) {
         self.init(fileName: fileName, headCapacity: Self.defaultHeadCapacity, tailCapacity: Self.defaultTailCapacity)
@@ -96,7 +98,10 @@ public struct FileSniffer: Sendable {
         }
 
         if maybeZip { appendTail(slice) }
-        if checkText { utf8.validate(slice) }
+        if checkText {
+            utf8.validate(slice)
+            if expectedKind == .txt { legacyText.validate(slice) }
+        }
     }
 
     private mutating func decideZip() {
@@ -161,11 +166,18 @@ public struct FileSniffer: Sendable {
         if found == .docx, !zipHasWordDocument() { found = nil }
         let isText = checkText && utf8.isCompleteAndValid
         if isText, expected == .txt || found == nil { found = .txt }
+        // A .txt that is not UTF-8 may be text as Windows saves it (UTF-16, Windows-1252); it is
+        // served with that charset.
+        var mediaType: String?
+        if !isText, checkText, expected == .txt, let charset = legacyText.charset {
+            found = .txt
+            mediaType = "text/plain; charset=\(charset)"
+        }
 
         guard let found else { throw .unsupportedContent }
         guard found == expected else { throw .mismatch(expected: expected, found: found) }
         let size = Self.dimensions(of: found, head: head)
-        return SniffResult(kind: found, width: size?.width, height: size?.height)
+        return SniffResult(kind: found, mediaType: mediaType, width: size?.width, height: size?.height)
     }
 
     /// Convenience: sniffs a whole in-memory file.

@@ -6,9 +6,9 @@ public struct SniffResult: Sendable, Equatable {
     public let width: Int?
     public let height: Int?
 
-    public init(kind: AttachmentKind, width: Int? = nil, height: Int? = nil) {
+    public init(kind: AttachmentKind, mediaType: String? = nil, width: Int? = nil, height: Int? = nil) {
         self.kind = kind
-        self.mediaType = kind.mediaType
+        self.mediaType = mediaType ?? kind.mediaType
         self.width = width
         self.height = height
     }
