@@ -401,7 +401,7 @@ async function refreshRequests() {
     $('requests').replaceChildren(...page.items.map((request) => kept.get(JSON.stringify(request)) ?? requestCard(request)));
     if (!page.items.length) $('requests').append(h('li.empty', {}, 'No chat requests.'));
   } catch (error) {
-    $('requests').replaceChildren(h('li.error', {}, problemText(error)));
+    if (asked === requestsAsked) $('requests').replaceChildren(h('li.error', {}, problemText(error)));
   }
 }
 

@@ -248,11 +248,10 @@ struct SessionTests {
                 try await tx.simpleQuery("""
                     UPDATE sessions SET status = 'archived', status_changed_by = 'agent-1', status_changed_at = now() - interval '1 day';
                     ALTER TABLE session_members DROP COLUMN archived_at CASCADE;
-                    DELETE FROM schema_functions WHERE name IN ('badge_member_changed', 'badge_session_changed');
+                    DELETE FROM schema_functions WHERE name IN ('badge_member_changed', 'badge_session_changed', 'convert_archived_sessions');
                     DELETE FROM schema_migrations WHERE version = 28;
                     """)
             }
-            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 0)
             let applied = try await Migrator(database: app.database, logger: testLogger).migrateTenant(pair.tenant.scope)
             #expect(applied == [28])
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
@@ -262,6 +261,29 @@ struct SessionTests {
             #expect(try await pair.send(client, as: pair.client, "thanks").status == .created)
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .active)
             #expect(try await client.json(.get, "/v1/badge", token: pair.agent).decode(Badge.self).unreadMessages == 1)
+        }
+    }
+
+    @Test("a session status `archived` written by a process of an older release counts as active: the client sees it, its badge counts it, and it can be closed and reopened")
+    func legacyArchivedStatus() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            _ = try await pair.send(client, "first")
+            try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("UPDATE sessions SET status = 'archived', status_changed_by = 'agent-1' WHERE id = $1::uuid", [pair.sessionID])
+            }
+            let mine = try await client.json(.get, "/v1/sessions", token: pair.client).items(Session.self)
+            #expect(mine.map(\.status) == [.active])
+            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 1)
+            #expect(try await pair.send(client, "second").status == .created)
+            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 2)
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/close", token: pair.agent).decode(Session.self).status == .closed)
+            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 0)
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/reopen", token: pair.agent).decode(Session.self).status == .active)
+            let kept = try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("SELECT count(*) AS n FROM users u WHERE unread_messages(u.id) <> (SELECT coalesce(sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END)), 0) FROM session_members m JOIN sessions s ON s.id = m.session_id WHERE m.user_id = u.id AND s.status <> 'closed' AND m.archived_at IS NULL)").rows[0].decode(Int64.self, "n")
+            }
+            #expect(kept == 0, "badges equal a recount")
         }
     }
 

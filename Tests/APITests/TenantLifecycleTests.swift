@@ -98,6 +98,46 @@ struct TenantLifecycleTests {
         }
     }
 
+    @Test("an export made before archiving was each member's own imports with the session archived for the agent who archived it only")
+    func olderExportArchive() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            _ = try await pair.send(client, "first")
+            _ = try await pair.send(client, "second")
+            #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/archive", token: pair.agent).status == .ok)
+            let store = app.dependencies.tenants
+            let tenant = try #require(try await store.find(pair.tenant.slug))
+            var lines: [String] = []
+            _ = try await store.export(tenant) { lines.append($0) }
+            // As the release before tenant migration 028 wrote it: the session's status archived
+            // by the agent, no archive per member.
+            lines = try lines.enumerated().map { index, line in
+                if index == 0 { return line.replacingOccurrences(of: #""schemaVersion":\d+"#, with: "\"schemaVersion\":27", options: .regularExpression) }
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let table = object["table"] as? String, var row = object["row"] as? [String: Any] else { return line }
+                switch table {
+                case "sessions":
+                    row["status"] = "archived"
+                    row["status_changed_by"] = "agent-1"
+                case "session_members":
+                    row["archived_at"] = nil
+                default: return line
+                }
+                // The line as an export writes it: the table first.
+                return #"{"table":"\#(table)","row":"# + String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self) + "}"
+            }
+            #expect(lines[0].contains("\"schemaVersion\":27"))
+            try await store.delete(tenant)
+            var remaining = lines.makeIterator()
+            _ = try await store.importTenant { remaining.next() }
+            #expect(try await Self.eventually { try await client.json(.get, "/v1/me", token: pair.agent).status == .ok })
+            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
+            let clientList = try await client.json(.get, "/v1/sessions", token: pair.client).items(Session.self)
+            #expect(clientList.map(\.id) == [pair.sessionID] && clientList.first?.status == .active)
+            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 2)
+        }
+    }
+
     /// Polls `check` for up to 10 s (the token verifier learns of deletions and creations by
     /// NOTIFY).
     static func eventually(_ check: () async throws -> Bool) async throws -> Bool {

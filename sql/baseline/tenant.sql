@@ -1,4 +1,4 @@
--- parley-baseline-of: 480f08f7c41af0fb
+-- parley-baseline-of: 305eba980e180108
 --
 -- PostgreSQL database dump
 --

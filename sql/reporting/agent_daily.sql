@@ -12,8 +12,11 @@ WITH activity AS (
     SELECT s.created_by, (s.created_at AT TIME ZONE 'UTC')::date, 0, 1, 0, 0, 0, 0
     FROM sessions s JOIN users u ON u.id = s.created_by AND u.role = 'agent' AND u.brokerage IS NULL
     UNION ALL
+    -- Closed by an agent of this brokerage: the other agent of a shared session closes both
+    -- copies (decision 0061), and is no agent of this one.
     SELECT s.status_changed_by, (s.status_changed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0
-    FROM sessions s WHERE s.status = 'closed' AND s.status_changed_by IS NOT NULL
+    FROM sessions s JOIN users u ON u.id = s.status_changed_by AND u.role = 'agent' AND u.brokerage IS NULL
+    WHERE s.status = 'closed'
     UNION ALL
     SELECT r.agent_id, (r.created_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0 FROM chat_requests r
     UNION ALL

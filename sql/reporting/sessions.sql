@@ -7,7 +7,8 @@ CREATE VIEW report_sessions AS
 SELECT s.id AS session_id,
        s.kind,
        s.kind = 'agent' AS agent_to_agent,
-       s.status,
+       -- `archived` of an older release is active (convert_archived_sessions()).
+       CASE WHEN s.status = 'closed' THEN 'closed' ELSE 'active' END AS status,
        s.created_by,
        ARRAY(SELECT m.user_id FROM session_members m WHERE m.session_id = s.id ORDER BY m.joined_at, m.user_id) AS participants,
        ARRAY(SELECT m.user_id FROM session_members m WHERE m.session_id = s.id AND m.role = 'agent' ORDER BY m.joined_at, m.user_id) AS agents,

@@ -44,7 +44,9 @@ extension SessionStore {
             SELECT s.status, ARRAY(SELECT m.user_id FROM session_members m WHERE m.session_id = s.id AND m.archived_at IS NOT NULL) AS archived
             FROM sessions s WHERE s.id = $1
             """, [id]).first
-        guard let row, let status = Session.Status(rawValue: try row.decode(String.self, "status")) else { return }
+        guard let row else { return }
+        // `archived` of an older release is active (convert_archived_sessions()).
+        let status: Session.Status = try row.decode(String.self, "status") == "closed" ? .closed : .active
         let archived = Set(try row.decodeArray(String.self, "archived"))
         let byStatus = Dictionary(grouping: recipients) { archived.contains($0) ? Session.Status.archived : status }
         for (view, users) in byStatus.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {

@@ -90,7 +90,7 @@ public struct SessionStore: Sendable {
             try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session-pair:' || current_schema()), hashtext($1))", [kind.rawValue + pair])
             let existing = try await tx.query("""
                 SELECT s.id FROM sessions s
-                WHERE s.kind = $1 AND s.status = 'active'
+                WHERE s.kind = $1 AND s.status <> 'closed'
                   AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2)
                   AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $3)
                   AND (SELECT count(*) FROM session_members m WHERE m.session_id = s.id) = 2
@@ -190,12 +190,13 @@ public struct SessionStore: Sendable {
                 if !peers.isEmpty {
                     try await tx.query("SELECT pg_advisory_xact_lock(hashtext('parley.session'), hashtext($1::text))", [uuid])
                 }
+                // Closing: anything not closed (an `archived` of an older release included).
                 everyone = try await !tx.query("""
                     UPDATE sessions s SET status = $3, status_changed_by = $2, status_changed_at = now()
-                    WHERE s.id = $1 AND s.status = $4
+                    WHERE s.id = $1 AND (s.status = 'closed') = $4
                       AND EXISTS (SELECT 1 FROM session_members m WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent')
                     RETURNING s.id
-                    """, [uuid, caller.userID, transition == .close ? "closed" : "active", transition == .close ? "active" : "closed"]).isEmpty
+                    """, [uuid, caller.userID, transition == .close ? "closed" : "active", transition == .reopen]).isEmpty
             }
             var mine = false
             if transition != .close {
@@ -227,13 +228,15 @@ public struct SessionStore: Sendable {
     /// change of the session waits for this and this for them, so the badge triggers each count
     /// against the other's committed state (badge_session_changed.sql).
     static func setArchived(_ tx: Transaction, id: UUID, member: String, _ archived: Bool) async throws -> Bool {
+        // Two texts, not `CASE WHEN … THEN now()`: Citus refuses a stable function inside CASE
+        // (decision 0032).
         try await !tx.query("""
             WITH s AS (\(lockedSession))
-            UPDATE session_members m SET archived_at = CASE WHEN $3 THEN now() END
+            UPDATE session_members m SET archived_at = \(archived ? "now()" : "NULL")
             FROM s
-            WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent' AND (m.archived_at IS NULL) = $3
+            WHERE m.session_id = s.id AND m.user_id = $2 AND m.role = 'agent' AND m.archived_at IS \(archived ? "NULL" : "NOT NULL")
             RETURNING m.user_id
-            """, [id, member, archived]).isEmpty
+            """, [id, member]).isEmpty
     }
 
     // MARK: - Shared
@@ -247,7 +250,8 @@ public struct SessionStore: Sendable {
 
     /// A session's status as member `me` sees it: `archived` while they have archived it
     /// (archiving is each member's own, decision 0061), else the session's `active` or `closed`.
-    static let status = "(CASE WHEN me.archived_at IS NULL THEN s.status ELSE 'archived' END)"
+    /// A session status `archived` of an older release is active (convert_archived_sessions()).
+    static let status = "(CASE WHEN me.archived_at IS NOT NULL THEN 'archived' WHEN s.status = 'closed' THEN 'closed' ELSE 'active' END)"
 
     /// Columns of a session row as seen by member `me` (the caller), with every member.
     static let select = """

@@ -125,8 +125,8 @@ enum SharedCopies {
             let by = RemoteMember.translate(member, from: from, to: peer)
             let moved = try await tx.query("""
                 UPDATE sessions SET status = $2, status_changed_by = $3, status_changed_at = now()
-                WHERE id = $1 AND status = $4 RETURNING id
-                """, [session, closed ? "closed" : "active", by, closed ? "active" : "closed"])
+                WHERE id = $1 AND (status = 'closed') = $4 RETURNING id
+                """, [session, closed ? "closed" : "active", by, !closed])
             if !moved.isEmpty, let theirs = try await SessionStore.fetch(tx, id: session, member: by) {
                 try await SessionStore.announce(tx, session: theirs, to: theirs.members.map(\.userId), changedBy: by)
                 changed.append(peer)

@@ -154,6 +154,9 @@ extension TenantStore {
                 }
                 try await tx.enter(created.scope)
                 let rows = try await Self.importRows(tx, next, ended: header.version >= 2)
+                // Rows of an export made before tenant migration 028 (decision 0061): sessions
+                // archived the old way are archived for whoever archived them.
+                if header.schemaVersion < 28 { try await tx.query("SELECT convert_archived_sessions()") }
                 try await ChatRequestStore.detachImported(tx, slug: slug.rawValue, ttl: header.settings.chatRequestTTLHours)
                 return rows
             }

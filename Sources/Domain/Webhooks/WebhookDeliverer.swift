@@ -405,9 +405,14 @@ public final class WebhookDeliverer: Service, Sendable {
             return flight.byBrokerage[slug, default: 0] >= settings.maxInFlightPerBrokerage
         }
         // The endpoint may have more waiting behind its in-flight cap: its next, now. A
-        // brokerage that had its whole share in flight has a pass over all its endpoints too.
-        await claimNext(claim.endpoint, tenant: tenant)
-        if wasAtShare { wake(slug) }
+        // brokerage that had its whole share in flight gets a pass over all its endpoints
+        // instead, which claims the earliest due of any: this endpoint's next first, and its
+        // hanging ones would keep the share from its healthy ones.
+        if wasAtShare {
+            wake(slug)
+        } else {
+            await claimNext(claim.endpoint, tenant: tenant)
+        }
     }
 
     private func record(_ claim: Claim, tenant: Tenant, started: Date, outcome: WebhookSender.Outcome, retryIn: Double?) async throws -> String? {

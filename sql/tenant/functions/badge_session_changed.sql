@@ -45,5 +45,5 @@ DELETE FROM badge_counts;
 INSERT INTO badge_counts (user_id, unread)
 SELECT m.user_id, sum(GREATEST(s.last_seq - m.last_read_seq, CASE WHEN m.marked_unread THEN 1 ELSE 0 END))
 FROM session_members m JOIN sessions s ON s.id = m.session_id
-WHERE s.status = 'active' AND m.archived_at IS NULL
+WHERE s.status <> 'closed' AND m.archived_at IS NULL
 GROUP BY m.user_id;

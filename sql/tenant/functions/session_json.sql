@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION session_json(p_session uuid, p_changed_by text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'sessionId', s.id, 'kind', s.kind, 'agentToAgent', s.kind = 'agent', 'status', s.status, 'closed', s.status = 'closed',
+        'sessionId', s.id, 'kind', s.kind, 'agentToAgent', s.kind = 'agent', 'status', CASE WHEN s.status = 'closed' THEN 'closed' ELSE 'active' END, 'closed', s.status = 'closed',
         'members', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                         'userId', m.user_id, 'name', u.display_name, 'role', m.role, 'lastReadSeq', m.last_read_seq,
                         'brokerage', u.brokerage)) ORDER BY m.joined_at, m.user_id)
