@@ -27,6 +27,16 @@ struct Pair {
         try await client.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
     }
 
+    /// The session as it is when the agent alone has archived it (decision 0061): archived for
+    /// the agent; active in the client's list, with `unread` messages, counted in their badge.
+    func expectArchivedByAgentOnly(_ client: TestAPIClient, unread: Int64) async throws {
+        #expect(try await client.json(.get, "/v1/sessions/\(sessionID)", token: agent).decode(Session.self).status == .archived)
+        let theirs = try await client.json(.get, "/v1/sessions", token: self.client).items(Session.self)
+        #expect(theirs.map(\.id) == [sessionID] && theirs.first?.status == .active && theirs.first?.unreadCount == unread)
+        #expect(try await client.json(.get, "/v1/badge", token: self.client).decode(Badge.self).unreadMessages == unread)
+        #expect(try await client.json(.get, "/v1/sessions?status=archived", token: self.client).items(Session.self).isEmpty)
+    }
+
     /// The same on a connection of the caller's own (`withOwnConnection`).
     func send(_ http: TestClient, as token: String? = nil, _ text: String, id: String = UUID().uuidString) async throws -> APIResponse {
         try await http.json(.post, "/v1/sessions/\(sessionID)/messages", token: token ?? agent, body: ["clientMessageId": id, "text": text])
@@ -170,14 +180,8 @@ struct SessionTests {
             _ = try await client.json(.post, "/v1/sessions/\(pair.sessionID)/archive", token: pair.agent)
             #expect(try await pair.send(client, "a new listing for you").status == .created)
             #expect(try await pair.send(client, "and another").status == .created)
-            let mine = try await client.json(.get, "/v1/sessions", token: pair.client).items(Session.self)
-            #expect(mine.map(\.id) == [pair.sessionID])
-            #expect(mine.first?.status == .active)
-            #expect(mine.first?.unreadCount == 2)
-            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 2)
-            #expect(try await client.json(.get, "/v1/sessions?status=archived", token: pair.client).items(Session.self).isEmpty)
             // The archiving agent's view is unchanged by their own messages.
-            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
+            try await pair.expectArchivedByAgentOnly(client, unread: 2)
             // Nobody but the agent heard of the archive.
             let told = try await app.database.withTenant(pair.tenant.scope) { tx in
                 try await tx.query("""
@@ -254,9 +258,7 @@ struct SessionTests {
             }
             let applied = try await Migrator(database: app.database, logger: testLogger).migrateTenant(pair.tenant.scope)
             #expect(applied == [28])
-            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
-            #expect(try await client.json(.get, "/v1/sessions", token: pair.client).items(Session.self).map(\.id) == [pair.sessionID])
-            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 2)
+            try await pair.expectArchivedByAgentOnly(client, unread: 2)
             // The client's reply brings it back for the agent, as before.
             #expect(try await pair.send(client, as: pair.client, "thanks").status == .created)
             #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .active)

@@ -131,10 +131,7 @@ struct TenantLifecycleTests {
             var remaining = lines.makeIterator()
             _ = try await store.importTenant { remaining.next() }
             #expect(try await Self.eventually { try await client.json(.get, "/v1/me", token: pair.agent).status == .ok })
-            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .archived)
-            let clientList = try await client.json(.get, "/v1/sessions", token: pair.client).items(Session.self)
-            #expect(clientList.map(\.id) == [pair.sessionID] && clientList.first?.status == .active)
-            #expect(try await client.json(.get, "/v1/badge", token: pair.client).decode(Badge.self).unreadMessages == 2)
+            try await pair.expectArchivedByAgentOnly(client, unread: 2)
         }
     }
 

@@ -1,4 +1,4 @@
--- parley-baseline-of: 305eba980e180108
+-- parley-baseline-of: 5571cc0b082f4037
 --
 -- PostgreSQL database dump
 --

@@ -6,8 +6,9 @@
 -- (TenantStore.importTenant calls this), or a process of an older release still running.
 -- Returns the sessions converted.
 --
--- The members first, while the session is still `archived` (their contribution to the badge is
--- 0 either way), then the session: the triggers count the other members' unread then.
+-- The members first, then the session, in two statements: each badge trigger counts against the
+-- other table as it is. The archiver's unread leaves their badge with the first; the second
+-- changes no count, since `archived` already counted as `active`.
 CREATE OR REPLACE FUNCTION convert_archived_sessions() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
