@@ -88,15 +88,11 @@ public struct TenantStore: Sendable {
             .rows.first?.decode(Int64.self, "attachment_bytes") ?? 0
     }
 
-    /// Brokerages this build does not serve (their schema lacks a migration), in slug order:
-    /// how many, and the first `limit` slugs.
-    public func unavailable(limit: Int) async throws -> (count: Int, slugs: [String]) {
+    /// How many brokerages this build does not serve (their schema lacks a migration).
+    public func unavailableCount() async throws -> Int {
         try await database.withTransaction { tx in
-            let rows = try await tx.query("""
-                SELECT slug, count(*) OVER () AS total FROM parley.tenants
-                WHERE migrated_version < $1 ORDER BY slug LIMIT $2
-                """, [Migrations.tenantVersion, limit]).rows
-            return (try rows.first?.decode(Int.self, "total") ?? 0, try rows.map { try $0.decode(String.self, "slug") })
+            try await tx.query("SELECT count(*) AS n FROM parley.tenants WHERE migrated_version < $1", [Migrations.tenantVersion])
+                .rows.first?.decode(Int.self, "n") ?? 0
         }
     }
 
