@@ -298,6 +298,34 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("blocking an agent ends the conversations with them too, in both copies: they can no longer write to the one who blocked them")
+    func blockClosesSessions() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            let id = try await world.ask(client).decode(Sent.self).id
+            let session = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: world.bea).decode(AcceptedBody.self).session
+            #expect(try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                          body: ["clientMessageId": "before", "text": "Any news?"]).status == .created)
+            // A conversation with another agent of the blocked one's brokerage stays open.
+            let ann = try await world.alpha.token(sub: "ann", name: "Ann Other")
+            let annRequest = try await world.ask(client, as: ann).decode(Sent.self).id
+            let other = try await client.json(.post, "/v1/chat-requests/\(annRequest)/accept", token: world.bea).decode(AcceptedBody.self).session
+            let blocked = try await client.json(.post, "/v1/chat-requests/blocks", token: world.bea,
+                                                body: ["brokerage": world.alpha.slug.rawValue, "memberKey": "ana"])
+            #expect(blocked.status == .created, "\(blocked.text)")
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.bea).decode(Session.self).status == .closed)
+            #expect(try await client.json(.get, "/v1/sessions/\(session.id)", token: world.ana).decode(Session.self).status == .closed)
+            let refused = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.ana,
+                                                body: ["clientMessageId": "after", "text": "Hello?"])
+            #expect(refused.code == "session_closed", "\(refused.text)")
+            #expect(try await client.json(.get, "/v1/sessions/\(other.id)", token: world.bea).decode(Session.self).status == .active)
+            // The whole brokerage: Ann's conversation ends as well.
+            #expect(try await client.json(.post, "/v1/chat-requests/blocks", token: world.bea,
+                                          body: ["brokerage": world.alpha.slug.rawValue]).status == .created)
+            #expect(try await client.json(.get, "/v1/sessions/\(other.id)", token: ann).decode(Session.self).status == .closed)
+        }
+    }
+
     @Test("a brokerage deleted while its agent's request is pending: the request expires for the asked agent, and accepting it creates nothing")
     func askerDeleted() async throws {
         try await TestApp.run(maxConnections: 6) { app, client in
