@@ -199,6 +199,27 @@ struct ReportingTests {
         }
     }
 
+    @Test("a close that was reopened still counts on its day: every close is in report_session_closures, report_daily and report_agent_daily")
+    func closesReopened() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            for action in ["close", "reopen", "close", "reopen"] {
+                #expect(try await client.json(.post, "/v1/sessions/\(pair.sessionID)/\(action)", token: pair.agent).status == .ok)
+            }
+            let figures = try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("""
+                    SELECT (SELECT sessions_closed FROM report_daily WHERE day = (now() AT TIME ZONE 'UTC')::date) AS daily,
+                           (SELECT sessions_closed FROM report_agent_daily WHERE agent_id = 'agent-1' AND day = (now() AT TIME ZONE 'UTC')::date) AS agent,
+                           (SELECT count(*) FROM report_session_closures WHERE session_id = $1::uuid AND closed_by = 'agent-1'
+                                                                            AND reopened_by = 'agent-1' AND reopened_at >= closed_at) AS closures
+                    """, [pair.sessionID]).rows[0]
+            }
+            #expect(try figures.decode(Int64?.self, "daily") == 2)
+            #expect(try figures.decode(Int64?.self, "agent") == 2)
+            #expect(try figures.decode(Int64.self, "closures") == 2)
+        }
+    }
+
     @Test("every example query of docs/REPORTING.md runs as a reporting login")
     func documentedExamples() async throws {
         let database = try await TestDatabase.shared.makeDatabase()

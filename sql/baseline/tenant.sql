@@ -1,4 +1,4 @@
--- parley-baseline-of: 5571cc0b082f4037
+-- parley-baseline-of: f1eb0d1d214ab827
 --
 -- PostgreSQL database dump
 --
@@ -301,6 +301,19 @@ CREATE TABLE @SCHEMA@.events (
 WITH (autovacuum_vacuum_threshold='1000', autovacuum_analyze_threshold='1000');
 
 --
+-- Name: session_closures; Type: TABLE; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+CREATE TABLE @SCHEMA@.session_closures (
+    id bigint NOT NULL,
+    session_id uuid NOT NULL,
+    closed_at timestamp with time zone NOT NULL,
+    closed_by text,
+    reopened_at timestamp with time zone,
+    reopened_by text
+);
+
+--
 -- Name: sessions; Type: TABLE; Schema: @SCHEMA@; Owner: @ROLE@
 --
 
@@ -362,6 +375,19 @@ CREATE TABLE @SCHEMA@.sent_chat_requests (
     CONSTRAINT sent_chat_requests_target_check CHECK ((jsonb_typeof(target) = 'object'::text))
 )
 WITH (autovacuum_vacuum_threshold='1000', autovacuum_analyze_threshold='1000');
+
+--
+-- Name: session_closures_id_seq; Type: SEQUENCE; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+ALTER TABLE @SCHEMA@.session_closures ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME @SCHEMA@.session_closures_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 --
 -- Name: session_terms; Type: TABLE; Schema: @SCHEMA@; Owner: @ROLE@
@@ -482,6 +508,10 @@ INSERT INTO @SCHEMA@.event_clock VALUES (true, 0);
 --
 
 --
+-- Data for Name: session_closures; Type: TABLE DATA; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+--
 -- Data for Name: session_members; Type: TABLE DATA; Schema: @SCHEMA@; Owner: @ROLE@
 --
 
@@ -520,6 +550,12 @@ INSERT INTO @SCHEMA@.storage_usage VALUES (true, 0);
 --
 
 SELECT pg_catalog.setval('@SCHEMA@.event_outbox_id_seq', 1, false);
+
+--
+-- Name: session_closures_id_seq; Type: SEQUENCE SET; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+SELECT pg_catalog.setval('@SCHEMA@.session_closures_id_seq', 1, false);
 
 --
 -- Name: agent_blocks agent_blocks_pkey; Type: CONSTRAINT; Schema: @SCHEMA@; Owner: @ROLE@
@@ -625,6 +661,13 @@ ALTER TABLE ONLY @SCHEMA@.messages
 
 ALTER TABLE ONLY @SCHEMA@.sent_chat_requests
     ADD CONSTRAINT sent_chat_requests_pkey PRIMARY KEY (id);
+
+--
+-- Name: session_closures session_closures_pkey; Type: CONSTRAINT; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+ALTER TABLE ONLY @SCHEMA@.session_closures
+    ADD CONSTRAINT session_closures_pkey PRIMARY KEY (id);
 
 --
 -- Name: session_members session_members_pkey; Type: CONSTRAINT; Schema: @SCHEMA@; Owner: @ROLE@
@@ -791,6 +834,12 @@ CREATE UNIQUE INDEX sent_chat_requests_pending ON @SCHEMA@.sent_chat_requests US
 CREATE INDEX sent_chat_requests_requester ON @SCHEMA@.sent_chat_requests USING btree (requester_id, created_at DESC, id DESC);
 
 --
+-- Name: session_closures_open; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+CREATE INDEX session_closures_open ON @SCHEMA@.session_closures USING btree (session_id) WHERE (reopened_at IS NULL);
+
+--
 -- Name: session_members_user; Type: INDEX; Schema: @SCHEMA@; Owner: @ROLE@
 --
 
@@ -928,6 +977,13 @@ ALTER TABLE ONLY @SCHEMA@.sent_chat_requests
 
 ALTER TABLE ONLY @SCHEMA@.sent_chat_requests
     ADD CONSTRAINT sent_chat_requests_session_id_fkey FOREIGN KEY (session_id) REFERENCES @SCHEMA@.sessions(id);
+
+--
+-- Name: session_closures session_closures_session_id_fkey; Type: FK CONSTRAINT; Schema: @SCHEMA@; Owner: @ROLE@
+--
+
+ALTER TABLE ONLY @SCHEMA@.session_closures
+    ADD CONSTRAINT session_closures_session_id_fkey FOREIGN KEY (session_id) REFERENCES @SCHEMA@.sessions(id) ON DELETE CASCADE;
 
 --
 -- Name: session_members session_members_session_id_fkey; Type: FK CONSTRAINT; Schema: @SCHEMA@; Owner: @ROLE@

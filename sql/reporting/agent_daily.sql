@@ -12,11 +12,10 @@ WITH activity AS (
     SELECT s.created_by, (s.created_at AT TIME ZONE 'UTC')::date, 0, 1, 0, 0, 0, 0
     FROM sessions s JOIN users u ON u.id = s.created_by AND u.role = 'agent' AND u.brokerage IS NULL
     UNION ALL
-    -- Closed by an agent of this brokerage: the other agent of a shared session closes both
-    -- copies (decision 0061), and is no agent of this one.
-    SELECT s.status_changed_by, (s.status_changed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0
-    FROM sessions s JOIN users u ON u.id = s.status_changed_by AND u.role = 'agent' AND u.brokerage IS NULL
-    WHERE s.status = 'closed'
+    -- Every close by an agent of this brokerage, on its day, reopened since or not: the other
+    -- agent of a shared session closes both copies (decision 0061), and is no agent of this one.
+    SELECT c.closed_by, (c.closed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0
+    FROM session_closures c JOIN users u ON u.id = c.closed_by AND u.role = 'agent' AND u.brokerage IS NULL
     UNION ALL
     SELECT r.agent_id, (r.created_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0 FROM chat_requests r
     UNION ALL

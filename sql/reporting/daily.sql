@@ -14,7 +14,8 @@ WITH activity AS (
     SELECT (c.started_at AT TIME ZONE 'UTC')::date, 0, 1, 0, 0, 0, 0, 0, CASE WHEN c.kind = 'client' THEN c.first_response_seconds END
     FROM report_conversations c
     UNION ALL
-    SELECT (s.status_changed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0, 0, NULL FROM sessions s WHERE s.status = 'closed'
+    -- Every close, on its day, reopened since or not (report_session_closures).
+    SELECT (c.closed_at AT TIME ZONE 'UTC')::date, 0, 0, 1, 0, 0, 0, 0, NULL FROM session_closures c
     UNION ALL
     SELECT (r.created_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0, 0, NULL FROM chat_requests r
     UNION ALL

@@ -157,6 +157,8 @@ extension TenantStore {
                 // Rows of an export made before tenant migration 028 (decision 0061): sessions
                 // archived the old way are archived for whoever archived them.
                 if header.schemaVersion < 28 { try await tx.query("SELECT convert_archived_sessions()") }
+                // …and before 029: the closes of its closed sessions, for the reports.
+                if header.schemaVersion < 29 { try await tx.query("SELECT backfill_session_closures()") }
                 try await ChatRequestStore.detachImported(tx, slug: slug.rawValue, ttl: header.settings.chatRequestTTLHours)
                 return rows
             }
