@@ -1,4 +1,4 @@
--- parley-baseline-of: f1eb0d1d214ab827
+-- parley-baseline-of: ff57d2e96845b993
 --
 -- PostgreSQL database dump
 --
@@ -311,7 +311,8 @@ CREATE TABLE @SCHEMA@.session_closures (
     closed_by text,
     reopened_at timestamp with time zone,
     reopened_by text
-);
+)
+WITH (autovacuum_vacuum_threshold='1000', autovacuum_analyze_threshold='1000');
 
 --
 -- Name: sessions; Type: TABLE; Schema: @SCHEMA@; Owner: @ROLE@

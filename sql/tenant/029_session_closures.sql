@@ -2,8 +2,8 @@
 -- reports counted closes from the sessions still closed, dated by their last status change: a
 -- session closed on Monday and reopened on Tuesday vanished from Monday's count, and a day's
 -- figures changed after the day. Written by a trigger on the session's status
--- (functions/session_closures.sql); sessions closed before this are entered by
--- backfill_session_closures(), there.
+-- (functions/record_session_closure.sql); sessions closed before this are entered by
+-- backfill_session_closures() (functions/backfill_session_closures.sql).
 CREATE TABLE session_closures (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     session_id   uuid        NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
@@ -11,6 +11,6 @@ CREATE TABLE session_closures (
     closed_by    text,
     reopened_at  timestamptz,
     reopened_by  text
-);
+) WITH (autovacuum_vacuum_threshold = 1000, autovacuum_analyze_threshold = 1000);  -- migration 017
 -- The close a reopening ends: the session's one without a reopening.
 CREATE INDEX session_closures_open ON session_closures (session_id) WHERE reopened_at IS NULL;
