@@ -240,6 +240,26 @@ struct SessionTests {
         }
     }
 
+    @Test("blocking an agent of one's own brokerage closes the conversation with them; a retry of the block closes what is left open")
+    func blockOwnBrokerage() async throws {
+        try await TestApp.run { app, client in
+            let pair = try await Pair.make(app, client)
+            _ = try await pair.tenant.token(sub: "agent-2", role: .agent, name: "Sam Lee")
+            let between = try await client.json(.post, "/v1/sessions", token: pair.agent, body: ["agent": ["userId": "agent-2", "name": "Sam Lee"]]).decode(Session.self)
+            let block = ["brokerage": pair.tenant.slug.rawValue, "memberKey": "agent-2"]
+            #expect(try await client.json(.post, "/v1/chat-requests/blocks", token: pair.agent, body: block).status == .created)
+            #expect(try await client.json(.get, "/v1/sessions/\(between.id)", token: pair.agent).decode(Session.self).status == .closed)
+            #expect(try await client.json(.get, "/v1/sessions/\(pair.sessionID)", token: pair.agent).decode(Session.self).status == .active,
+                    "the client's conversation is not theirs")
+            // Reopened by SQL, as if the first block's close had failed: blocking again closes it.
+            try await app.database.withTenant(pair.tenant.scope) { tx in
+                try await tx.query("UPDATE sessions SET status = 'active' WHERE id = $1::uuid", [between.id])
+            }
+            #expect(try await client.json(.post, "/v1/chat-requests/blocks", token: pair.agent, body: block).status == .ok)
+            #expect(try await client.json(.get, "/v1/sessions/\(between.id)", token: pair.agent).decode(Session.self).status == .closed)
+        }
+    }
+
     @Test("a session archived before archiving was each member's own stays archived for the agent who archived it, and is back in the client's list and badge")
     func archiveUpgraded() async throws {
         try await TestApp.run { app, client in

@@ -494,6 +494,12 @@ struct FileSnifferTests {
         #expect(sniff("notes.txt", little + [0x00, 0xDC]) == .failure(.unsupportedContent))
         #expect(sniff("notes.txt", little + [0x01, 0x00]) == .failure(.unsupportedContent))
         #expect(sniff("notes.txt", little + [0x41]) == .failure(.unsupportedContent))
+        #expect(sniff("notes.txt", little + [0x85, 0x00]) == .failure(.unsupportedContent), "a C1 control character")
+        // A byte order mark, then what is no UTF-16 text: refused, not taken for Windows-1252.
+        let garbled: [UInt8] = [0xFF, 0xFE] + Array("\u{4E2D}\u{6587}".utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } + [0x41]
+        #expect(sniff("notes.txt", garbled) == .failure(.unsupportedContent))
+        // DOS's end-of-file mark ends many old text files.
+        #expect(sniff("offer.txt", ansi + [0x1A]) == text(charset: "windows-1252"))
     }
 
     @Test func textTakesPrecedenceForTxtNames() {

@@ -1,4 +1,4 @@
--- parley-baseline-of: ff57d2e96845b993
+-- parley-baseline-of: b1c3bbf5129ec244
 --
 -- PostgreSQL database dump
 --

@@ -3,8 +3,13 @@
 /// Latin-1 superset). Fed the same slices as `UTF8Validator`, in bounded memory.
 ///
 /// Text here means what a person writes: no NUL, and of the control characters only tab, line
-/// feed, form feed and carriage return. So a binary file named `.txt` is still refused, and so is
-/// a byte Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D).
+/// feed, form feed, carriage return and DOS's end-of-file mark (Ctrl-Z). So a binary file named
+/// `.txt` is still refused, and so is a byte Windows-1252 leaves undefined (0x81, 0x8D, 0x8F,
+/// 0x90, 0x9D). A file that begins with a UTF-16 byte order mark is UTF-16 or nothing.
+///
+/// Windows-1252 is a guess: "ANSI" is the system's code page, Windows-1252 in the Americas and
+/// Western Europe. A Cyrillic or Central European file (Windows-1251, -1250) is accepted with the
+/// wrong label and shows garbled; such files were refused before, and no byte tells them apart.
 struct LegacyTextValidator: Sendable {
     /// Every byte so far is Windows-1252 text.
     private(set) var windows1252 = true
@@ -18,10 +23,13 @@ struct LegacyTextValidator: Sendable {
     private var highSurrogate = false
     private var firstBytes: [UInt8] = []
 
-    /// The charset the content is text in, if it is in one of these (UTF-16 first: its byte order
-    /// mark says so, and its NULs make it no Windows-1252 text).
+    /// The first two bytes were a UTF-16 byte order mark.
+    private var byteOrderMark = false
+
+    /// The charset the content is text in, if it is in one of these. A byte order mark decides:
+    /// UTF-16, or not text at all (never Windows-1252 then: its bytes would be garbled).
     var charset: String? {
-        if utf16 == true, pendingByte == nil, !highSurrogate { return "utf-16" }
+        if byteOrderMark { return utf16 == true && pendingByte == nil && !highSurrogate ? "utf-16" : nil }
         return windows1252 ? "windows-1252" : nil
     }
 
@@ -32,6 +40,7 @@ struct LegacyTextValidator: Sendable {
                 firstBytes.append(byte)
                 if firstBytes.count == 2 {
                     utf16 = firstBytes == [0xFF, 0xFE] || firstBytes == [0xFE, 0xFF]
+                    byteOrderMark = utf16 == true
                     bigEndian = firstBytes == [0xFE, 0xFF]
                     firstBytes = []
                 }
@@ -54,6 +63,9 @@ struct LegacyTextValidator: Sendable {
             case 0xDC00...0xDFFF:
                 if !highSurrogate { utf16 = false }
                 highSurrogate = false
+            case 0x80...0x9F, 0xFFFE, 0xFFFF:
+                // C1 control characters and noncharacters: not text.
+                utf16 = false
             default:
                 if highSurrogate || !Self.isTextCodePoint(unit) { utf16 = false }
             }
@@ -61,9 +73,9 @@ struct LegacyTextValidator: Sendable {
     }
 
     /// A character a person writes: not NUL, not a control character other than tab, line feed,
-    /// form feed or carriage return, not DEL.
+    /// form feed, carriage return or Ctrl-Z, not DEL.
     private static func isTextCodePoint(_ value: UInt16) -> Bool {
-        if value < 0x20 { return value == 0x09 || value == 0x0A || value == 0x0C || value == 0x0D }
+        if value < 0x20 { return [0x09, 0x0A, 0x0C, 0x0D, 0x1A].contains(value) }
         return value != 0x7F
     }
 

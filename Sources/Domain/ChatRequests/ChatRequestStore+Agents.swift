@@ -408,31 +408,46 @@ extension ChatRequestStore {
         }
         if created { notifier?.tenantChanged(caller.tenant) }
         for brokerage in written { notifier?.tenantChanged(slug: brokerage) }
-        if created { try await closeConversations(caller, brokerage: brokerage, memberKey: memberKey) }
+        // Also when the block existed: a retry closes what an earlier attempt left open.
+        await closeConversations(caller, brokerage: brokerage, memberKey: memberKey)
         return (block, created)
     }
 
     /// Ends the caller's open conversations with the blocked agent (or with every agent of the
     /// blocked brokerage), in every copy, as the caller's Close would (decision 0061): a block
     /// that only refused new requests left the blocked agent writing on into existing ones.
-    private func closeConversations(_ caller: Caller, brokerage: String, memberKey: String?) async throws {
+    /// The block is stored by then, so a conversation that cannot be closed now (a lock held
+    /// past its timeout) is logged, not answered as the block's failure; blocking again closes it.
+    private func closeConversations(_ caller: Caller, brokerage: String, memberKey: String?) async {
         // In the caller's copy an agent of their own brokerage is their MemberKey, one of another
         // brokerage `@<brokerage>:<MemberKey>` (RemoteMember).
         let own = brokerage == caller.tenant.slug.rawValue
         let exact = memberKey.map { own ? $0 : RemoteMember.id(brokerage: brokerage, key: $0) }
-        let ids = try await database.withTenant(caller.tenant.scope) { tx in
-            try await tx.query("""
-                SELECT s.id FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
-                WHERE s.kind = 'agent' AND s.status <> 'closed'
-                  AND EXISTS (SELECT 1 FROM session_members o
-                              WHERE o.session_id = s.id AND o.user_id <> $1 AND o.role = 'agent'
-                                AND CASE WHEN $2::text IS NOT NULL THEN o.user_id = $2
-                                         WHEN $3 THEN NOT starts_with(o.user_id, '@')
-                                         ELSE starts_with(o.user_id, $4) END)
-                """, [caller.userID, exact, own, RemoteMember.id(brokerage: brokerage, key: "")]).rows.map { try $0.decode(UUID.self, "id") }
+        let ids: [UUID]
+        do {
+            ids = try await database.withTenant(caller.tenant.scope) { tx in
+                try await tx.query("""
+                    SELECT s.id FROM sessions s JOIN session_members me ON me.session_id = s.id AND me.user_id = $1
+                    WHERE s.kind = 'agent' AND s.status <> 'closed'
+                      AND EXISTS (SELECT 1 FROM session_members o
+                                  WHERE o.session_id = s.id AND o.user_id <> $1 AND o.role = 'agent'
+                                    AND CASE WHEN $2::text IS NOT NULL THEN o.user_id = $2
+                                             WHEN $3 THEN NOT starts_with(o.user_id, '@')
+                                             ELSE starts_with(o.user_id, $4) END)
+                    """, [caller.userID, exact, own, RemoteMember.id(brokerage: brokerage, key: "")]).rows.map { try $0.decode(UUID.self, "id") }
+            }
+        } catch {
+            logger.warning("block: the conversations to close could not be read", metadata: ["error": "\(error)"])
+            return
         }
         let sessions = SessionStore(database: database, notifier: notifier)
-        for id in ids { _ = try await sessions.transition(caller, id: id.uuidString, .close) }
+        for id in ids {
+            do {
+                _ = try await sessions.transition(caller, id: id.uuidString, .close)
+            } catch {
+                logger.warning("block: a conversation was not closed", metadata: ["session": "\(id)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Expires the caller's pending requests to `brokerage` (to `memberKey` there, or to any of

@@ -400,18 +400,15 @@ public final class WebhookDeliverer: Service, Sendable {
         // This attempt no longer counts, before the next is claimed: counted, it left no room
         // for the next when the brokerage had its whole share in flight.
         let slug = tenant.slug.rawValue
-        let wasAtShare = inFlight.withLock { flight in
-            defer { flight.add(slug, -1) }
-            return flight.byBrokerage[slug, default: 0] >= settings.maxInFlightPerBrokerage
-        }
-        // The endpoint may have more waiting behind its in-flight cap: its next, now. A
-        // brokerage that had its whole share in flight gets a pass over all its endpoints
-        // instead, which claims the earliest due of any: this endpoint's next first, and its
-        // hanging ones would keep the share from its healthy ones.
-        if wasAtShare {
-            wake(slug)
-        } else {
+        inFlight.withLock { $0.add(slug, -1) }
+        // A success: the endpoint's next, now (it may have more waiting behind its in-flight
+        // cap). A failure (a timeout, an error) gets no such turn: the brokerage's pass claims
+        // next, for its endpoints with the fewest attempts in flight first, so endpoints that
+        // hang cannot keep refilling the brokerage's share and starve its healthy ones.
+        if outcome.succeeded {
             await claimNext(claim.endpoint, tenant: tenant)
+        } else {
+            wake(slug)
         }
     }
 

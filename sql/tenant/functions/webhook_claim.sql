@@ -17,21 +17,24 @@ DECLARE
     v_left integer := p_max;
     v_taken integer;
 BEGIN
-    -- The endpoints with something due that no other claim holds, locked until commit, the one
-    -- whose delivery has waited longest first: when the brokerage's share of attempts leaves
-    -- room for few (WebhookDeliverer), an endpoint listed first every time would take them all.
+    -- The endpoints with something due that no other claim holds, locked until commit: those
+    -- with the fewest attempts in flight first, then the one whose delivery has waited longest.
+    -- When the brokerage's share of attempts leaves room for few (WebhookDeliverer), endpoints
+    -- that hang (each holding its cap, with the oldest backlog) come after healthy ones.
     -- (Their ids: Citus cannot pass rows of a CTE, an anonymous composite type, back from a
     -- worker.)
     WITH e AS MATERIALIZED (
         SELECT w.id, (SELECT min(d.next_attempt_at) FROM webhook_deliveries d
                       WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= v_now
-                        AND (d.lease_until IS NULL OR d.lease_until < v_now)) AS due
+                        AND (d.lease_until IS NULL OR d.lease_until < v_now)) AS due,
+                     (SELECT count(*) FROM webhook_deliveries x
+                      WHERE x.endpoint_id = w.id AND x.lease_until IS NOT NULL AND x.lease_until >= v_now) AS busy
         FROM webhook_endpoints w
         WHERE w.enabled AND EXISTS (
             SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= v_now)
         FOR NO KEY UPDATE OF w SKIP LOCKED
     )
-    SELECT array_agg(e.id ORDER BY e.due NULLS LAST, e.id) INTO v_ids FROM e;
+    SELECT array_agg(e.id ORDER BY e.busy, e.due NULLS LAST, e.id) INTO v_ids FROM e;
     FOREACH v_id IN ARRAY coalesce(v_ids, '{}') LOOP
         EXIT WHEN v_left <= 0;
         SELECT * INTO v_endpoint FROM webhook_endpoints w WHERE w.id = v_id;
