@@ -353,6 +353,28 @@ struct AgentRequestTests {
         }
     }
 
+    @Test("a shared session still naming a deleted brokerage (its unlinking could not reach this one) is unlinked by the next send, which succeeds")
+    func staleDeletedPeer() async throws {
+        try await TestApp.run(maxConnections: 6) { app, client in
+            let world = try await World.make(app, client)
+            let id = try await world.ask(client).decode(Sent.self).id
+            let session = try await client.json(.post, "/v1/chat-requests/\(id)/accept", token: world.bea).decode(AcceptedBody.self).session
+            let store = app.dependencies.tenants
+            try await store.delete(try #require(try await store.find(world.alpha.slug)))
+            // As if beta had not been servable at the deletion: its copy still names alpha.
+            try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("UPDATE sessions SET peers = ARRAY[$2] WHERE id = $1::uuid", [session.id, world.alpha.slug.rawValue])
+            }
+            let sent = try await client.json(.post, "/v1/sessions/\(session.id)/messages", token: world.bea,
+                                             body: ["clientMessageId": "after-deletion", "text": "Anyone there?"])
+            #expect(sent.status == .created, "\(sent.text)")
+            let peers = try await app.database.withTenant(world.beta.scope) { tx in
+                try await tx.query("SELECT cardinality(peers) AS n FROM sessions WHERE id = $1::uuid", [session.id]).rows[0].decode(Int.self, "n")
+            }
+            #expect(peers == 0)
+        }
+    }
+
     @Test("blocking an agent withdraws one's own pending request to them: it cannot be accepted into a session after the block")
     func blockWithdrawsOwnRequest() async throws {
         try await TestApp.run(maxConnections: 6) { app, client in

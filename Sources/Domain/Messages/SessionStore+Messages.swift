@@ -46,8 +46,16 @@ extension SessionStore {
             row = first
             if try row.decode(String.self, "outcome") == "shared" {
                 peers = try row.decodeJSON([String].self, "peers")
+                do {
+                    row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
+                } catch {
+                    // The copy names a brokerage that is gone: deleted while this one could not be
+                    // reached to unlink it (TenantStore.delete), and every send here failed.
+                    // Unlinked now, the send is made again, once.
+                    guard try await unlinkGonePeers(caller, session: uuid, peers: peers) else { throw error }
+                    return try await send(caller, sessionID: id, draft)
+                }
                 sharedPeers.remember(uuid, in: caller.tenant.slug.rawValue, peers: peers)
-                row = try await sendShared(caller, session: uuid, params, peers: peers, attachments: !attachmentIDs.isEmpty)
             }
         } else {
             do {
@@ -86,6 +94,30 @@ extension SessionStore {
         committed(caller)
         for peer in peers { notifier?.tenantChanged(slug: peer) }
         return (message, true)
+    }
+
+    /// Removes from the session's `peers`, in the caller's copy, the brokerages that no longer
+    /// hold a copy of it: deleted (their role is gone), or made again under the same name since
+    /// (no such session there). False when every peer still holds its copy.
+    private func unlinkGonePeers(_ caller: Caller, session: UUID, peers: [String]) async throws -> Bool {
+        try await database.withTenant(caller.tenant.scope) { tx in
+            var gone: [String] = []
+            for peer in peers {
+                let scope = try SharedCopies.scope(peer)
+                if try await tx.roleExists(scope.role.rawValue) {
+                    try await tx.enter(scope)
+                    let held = try await tx.query("SELECT 1 FROM sessions WHERE id = $1", [session]).first != nil
+                    try await tx.enter(caller.tenant.scope)
+                    if held { continue }
+                }
+                gone.append(peer)
+            }
+            guard !gone.isEmpty else { return false }
+            try await tx.query(
+                "UPDATE sessions SET peers = ARRAY(SELECT p FROM unnest(peers) AS p WHERE p <> ALL ($2::text[])) WHERE id = $1",
+                [session, SQLArray.text(gone)])
+            return true
+        }
     }
 
     /// The send of a shared session (decision 0028): send_message() in the caller's copy, then

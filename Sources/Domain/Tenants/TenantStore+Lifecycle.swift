@@ -290,8 +290,8 @@ extension TenantStore {
             let page = try await list(after: after, limit: 200)
             for other in page where other.isServable {
                 // Best effort, brokerage by brokerage: one that cannot be written now (its schema
-                // broken, say) keeps the name, and its sends there skip nothing but fail until
-                // the session is closed; the deletion itself is done.
+                // broken, say) keeps the name until the next send in such a session finds it gone
+                // and unlinks it (SessionStore.send); the deletion itself is done.
                 do {
                     try await database.withTenant(other.scope) { tx in
                         try await tx.query("UPDATE sessions SET peers = array_remove(peers, $1) WHERE $1 = ANY (peers)", [tenant.slug.rawValue])
