@@ -74,10 +74,14 @@ public enum Migrations {
     /// A schema that recorded that checksum is re-recorded with the new one instead of warned
     /// about. (2026-11-30: their functions moved to `functions/`; what they create is unchanged.
     /// 2026-12-05: 028's conversion moved to `functions/convert_archived_sessions.sql`, which finds
-    /// nothing left to convert where 028 had converted it.)
+    /// nothing left to convert where 028 had converted it; 029's table got the autovacuum
+    /// thresholds every table has, which its first form lacked.)
     static let rewritten: [String: [Int: String]] = [
         "control": [2: "e199baaaf2000783"],
-        "tenant": [4: "6106c09a84118365", 7: "4bca6ba5ba31556e", 8: "12919e149c5234f9", 9: "3b105034e6b8c15f", 28: "54ecf3767b0e8d19"],
+        "tenant": [
+            4: "6106c09a84118365", 7: "4bca6ba5ba31556e", 8: "12919e149c5234f9", 9: "3b105034e6b8c15f", 28: "54ecf3767b0e8d19",
+            29: "05a1e9f713438239",
+        ],
     ]
 
     static func load(set: String) -> [Migration] {

@@ -1,4 +1,4 @@
--- parley-baseline-of: b1c3bbf5129ec244
+-- parley-baseline-of: 3c95d096e4e57f5e
 --
 -- PostgreSQL database dump
 --

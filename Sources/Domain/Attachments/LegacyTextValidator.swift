@@ -63,7 +63,7 @@ struct LegacyTextValidator: Sendable {
             case 0xDC00...0xDFFF:
                 if !highSurrogate { utf16 = false }
                 highSurrogate = false
-            case 0x80...0x9F, 0xFFFE, 0xFFFF:
+            case 0x80...0x9F, 0xFDD0...0xFDEF, 0xFFFE, 0xFFFF:
                 // C1 control characters and noncharacters: not text.
                 utf16 = false
             default:

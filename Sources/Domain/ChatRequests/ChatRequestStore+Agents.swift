@@ -408,8 +408,8 @@ extension ChatRequestStore {
         }
         if created { notifier?.tenantChanged(caller.tenant) }
         for brokerage in written { notifier?.tenantChanged(slug: brokerage) }
-        // Also when the block existed: a retry closes what an earlier attempt left open.
-        await closeConversations(caller, brokerage: brokerage, memberKey: memberKey)
+        // Only for a new block: blocking again must not close what the caller reopened since.
+        if created { await closeConversations(caller, brokerage: brokerage, memberKey: memberKey) }
         return (block, created)
     }
 
@@ -417,7 +417,7 @@ extension ChatRequestStore {
     /// blocked brokerage), in every copy, as the caller's Close would (decision 0061): a block
     /// that only refused new requests left the blocked agent writing on into existing ones.
     /// The block is stored by then, so a conversation that cannot be closed now (a lock held
-    /// past its timeout) is logged, not answered as the block's failure; blocking again closes it.
+    /// past its timeout) is logged and left open, not answered as the block's failure.
     private func closeConversations(_ caller: Caller, brokerage: String, memberKey: String?) async {
         // In the caller's copy an agent of their own brokerage is their MemberKey, one of another
         // brokerage `@<brokerage>:<MemberKey>` (RemoteMember).

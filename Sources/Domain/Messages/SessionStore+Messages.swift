@@ -36,7 +36,8 @@ extension SessionStore {
             Self.preview(draft.text, attachments: attachmentIDs.count, listing: draft.listing), listingJSON, SQLArray.uuids(attachmentIDs),
         ]
         // A session with copies in other brokerages (decision 0028) is written into every copy
-        // in one transaction; whether a session has them never changes, so it is remembered.
+        // in one transaction; which ones it has is remembered (it changes only when a peer
+        // brokerage is deleted or imported again: a failed send asks the copy again).
         var peers = sharedPeers.peers(of: uuid, in: caller.tenant.slug.rawValue) ?? []
         var row: Row
         if peers.isEmpty {
@@ -52,7 +53,7 @@ extension SessionStore {
                     // The copy names a brokerage that is gone: deleted while this one could not be
                     // reached to unlink it (TenantStore.delete), and every send here failed.
                     // Unlinked now, the send is made again, once.
-                    guard try await unlinkGonePeers(caller, session: uuid, peers: peers) else { throw error }
+                    guard (try? await unlinkGonePeers(caller, session: uuid, peers: peers)) == true else { throw error }
                     return try await send(caller, sessionID: id, draft)
                 }
                 sharedPeers.remember(uuid, in: caller.tenant.slug.rawValue, peers: peers)
@@ -98,7 +99,8 @@ extension SessionStore {
 
     /// Removes from the session's `peers`, in the caller's copy, the brokerages that no longer
     /// hold a copy of it: deleted (their role is gone), or made again under the same name since
-    /// (no such session there). False when every peer still holds its copy.
+    /// (no such session there, or one that no longer names the caller's brokerage: an import
+    /// detaches it). False when every peer still holds its copy.
     private func unlinkGonePeers(_ caller: Caller, session: UUID, peers: [String]) async throws -> Bool {
         try await database.withTenant(caller.tenant.scope) { tx in
             var gone: [String] = []
@@ -106,7 +108,8 @@ extension SessionStore {
                 let scope = try SharedCopies.scope(peer)
                 if try await tx.roleExists(scope.role.rawValue) {
                     try await tx.enter(scope)
-                    let held = try await tx.query("SELECT 1 FROM sessions WHERE id = $1", [session]).first != nil
+                    let held = try await tx.query(
+                        "SELECT 1 FROM sessions WHERE id = $1 AND $2 = ANY (peers)", [session, caller.tenant.slug.rawValue]).first != nil
                     try await tx.enter(caller.tenant.scope)
                     if held { continue }
                 }

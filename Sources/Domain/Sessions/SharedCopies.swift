@@ -140,7 +140,10 @@ enum SharedCopies {
     /// `message.read` to that copy's members when it moved.
     static func mirrorRead(_ tx: Transaction, session: UUID, reader: String, upTo: Int64, home: TenantScope, from: String, peers: [String]) async throws {
         for peer in peers {
-            try await tx.enter(try scope(peer))
+            // A brokerage deleted without this copy unlinked (a send unlinks it): nothing to move.
+            let peerScope = try scope(peer)
+            guard try await tx.roleExists(peerScope.role.rawValue) else { continue }
+            try await tx.enter(peerScope)
             let member = RemoteMember.translate(reader, from: from, to: peer)
             let moved = try await tx.query("""
                 WITH s AS (SELECT id, last_seq FROM sessions WHERE id = $1 FOR SHARE)
@@ -161,7 +164,8 @@ enum SharedCopies {
 }
 
 /// Which sessions have copies in other brokerages, as sends learn it. A session's peers are set
-/// when it is made and never change, so what is remembered never goes stale; sessions without
+/// when it is made and change only when a peer brokerage is deleted or imported again (a failed
+/// send forgets what it remembered and asks the copy); sessions without
 /// peers are not remembered (their sends find out in the one round trip they make anyway).
 /// Bounded: forgotten all at once past `capacity`.
 ///

@@ -1,6 +1,7 @@
--- session_closures (migration 029) for the sessions closed without a row: those closed before migration 029, and those of an export
--- made before it (TenantStore.importTenant calls this). Their close is dated by their last status
--- change. Returns the rows entered.
+-- session_closures (migration 029) for the sessions closed without a row: those closed before
+-- migration 029 (record_session_closure.sql runs this once its trigger is in place, so no close
+-- falls between the two), and those of an export made before it (TenantStore.importTenant).
+-- Their close is dated by their last status change. Returns the rows entered.
 CREATE OR REPLACE FUNCTION backfill_session_closures() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -14,5 +15,3 @@ BEGIN
     RETURN v_entered;
 END;
 $$;
-
-SELECT backfill_session_closures();
