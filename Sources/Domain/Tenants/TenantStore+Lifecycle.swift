@@ -274,15 +274,26 @@ extension TenantStore {
     /// sessions shared with it stay theirs, and stop naming it as a peer; its agents' pending
     /// requests to their agents expire.
     public func delete(_ tenant: Tenant) async throws {
-        try await database.withTransaction { tx in
-            guard try await tx.query("SELECT 1 FROM parley.tenants WHERE id = $1 FOR UPDATE", [tenant.id]).first != nil else {
-                throw DomainError.notFound(code: "tenant_not_found", message: "no tenant '\(tenant.slug)'")
+        // The schema's tables are locked one by one as the DROP reaches them, while the
+        // brokerage's own traffic (a numbering, a send) may hold some and want others: a deadlock
+        // PostgreSQL ends by cancelling one side. When it is this side, the drop is made again.
+        for attempt in 1... {
+            do {
+                try await database.withTransaction { tx in
+                    guard try await tx.query("SELECT 1 FROM parley.tenants WHERE id = $1 FOR UPDATE", [tenant.id]).first != nil else {
+                        throw DomainError.notFound(code: "tenant_not_found", message: "no tenant '\(tenant.slug)'")
+                    }
+                    var statements = ["DROP SCHEMA IF EXISTS \(tenant.scope.schema.quoted) CASCADE"]
+                    if let reporting = Migrator.reportingRole(tenant.scope) { statements.append("DROP ROLE IF EXISTS \(reporting.quoted)") }
+                    statements.append("DROP ROLE IF EXISTS \(tenant.scope.role.quoted)")
+                    try await tx.simpleQuery(statements.joined(separator: "; "))
+                    try await tx.query("DELETE FROM parley.tenants WHERE id = $1", [tenant.id])
+                }
+                break
+            } catch DatabaseError.contention(let error) where attempt < 5 {
+                logger.info("brokerage deletion lost a lock race; dropping again", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(100 * attempt))
             }
-            var statements = ["DROP SCHEMA IF EXISTS \(tenant.scope.schema.quoted) CASCADE"]
-            if let reporting = Migrator.reportingRole(tenant.scope) { statements.append("DROP ROLE IF EXISTS \(reporting.quoted)") }
-            statements.append("DROP ROLE IF EXISTS \(tenant.scope.role.quoted)")
-            try await tx.simpleQuery(statements.joined(separator: "; "))
-            try await tx.query("DELETE FROM parley.tenants WHERE id = $1", [tenant.id])
         }
         // Sessions other brokerages shared with it: their copies stay, without it as a peer.
         var after: String?
