@@ -105,9 +105,7 @@ extension SessionStore {
         try await database.withTenant(caller.tenant.scope) { tx in
             var gone: [String] = []
             for peer in peers {
-                let scope = try SharedCopies.scope(peer)
-                if try await tx.roleExists(scope.role.rawValue) {
-                    try await tx.enter(scope)
+                if try await SharedCopies.enterIfPresent(tx, peer) {
                     let held = try await tx.query(
                         "SELECT 1 FROM sessions WHERE id = $1 AND $2 = ANY (peers)", [session, caller.tenant.slug.rawValue]).first != nil
                     try await tx.enter(caller.tenant.scope)

@@ -49,6 +49,15 @@ enum SharedCopies {
         return parsed.scope
     }
 
+    /// Enters brokerage `peer`'s scope; false, staying where it was, when the brokerage is gone
+    /// (deleted: its role no longer exists).
+    static func enterIfPresent(_ tx: Transaction, _ peer: String) async throws -> Bool {
+        let peerScope = try scope(peer)
+        guard try await tx.roleExists(peerScope.role.rawValue) else { return false }
+        try await tx.enter(peerScope)
+        return true
+    }
+
     /// Copies message `id` of `session` (just stored in `home`'s copy, the transaction's
     /// current scope) into each peer's copy: the row with its id, seq and time, its
     /// attachments' rows and bytes, its events and badges there.
@@ -119,9 +128,7 @@ enum SharedCopies {
         var changed: [String] = []
         for peer in peers {
             // A brokerage deleted meanwhile has no copy left to follow.
-            let peerScope = try scope(peer)
-            guard try await tx.roleExists(peerScope.role.rawValue) else { continue }
-            try await tx.enter(peerScope)
+            guard try await enterIfPresent(tx, peer) else { continue }
             let by = RemoteMember.translate(member, from: from, to: peer)
             let moved = try await tx.query("""
                 UPDATE sessions SET status = $2, status_changed_by = $3, status_changed_at = now()
@@ -141,9 +148,7 @@ enum SharedCopies {
     static func mirrorRead(_ tx: Transaction, session: UUID, reader: String, upTo: Int64, home: TenantScope, from: String, peers: [String]) async throws {
         for peer in peers {
             // A brokerage deleted without this copy unlinked (a send unlinks it): nothing to move.
-            let peerScope = try scope(peer)
-            guard try await tx.roleExists(peerScope.role.rawValue) else { continue }
-            try await tx.enter(peerScope)
+            guard try await enterIfPresent(tx, peer) else { continue }
             let member = RemoteMember.translate(reader, from: from, to: peer)
             let moved = try await tx.query("""
                 WITH s AS (SELECT id, last_seq FROM sessions WHERE id = $1 FOR SHARE)
