@@ -40,14 +40,11 @@ extension SessionStore {
     /// `archived` for those who archived it (decision 0061), so one event per status.
     static func announce(_ tx: Transaction, session: Session, to recipients: [String], changedBy: String, badges: Bool = true) async throws {
         guard let id = UUID(uuidString: session.id), !recipients.isEmpty else { return }
-        let row = try await tx.query("""
-            SELECT s.status, ARRAY(SELECT m.user_id FROM session_members m WHERE m.session_id = s.id AND m.archived_at IS NOT NULL) AS archived
-            FROM sessions s WHERE s.id = $1
-            """, [id]).first
-        guard let row else { return }
-        // `archived` of an older release is active (convert_archived_sessions()).
-        let status: Session.Status = try row.decode(String.self, "status") == "closed" ? .closed : .active
-        let archived = Set(try row.decodeArray(String.self, "archived"))
+        // The session's own status is in `session` (`closed`); who archived it is each member's.
+        let status: Session.Status = session.closed ? .closed : .active
+        let archived = Set(try await tx.query(
+            "SELECT m.user_id FROM session_members m WHERE m.session_id = $1 AND m.archived_at IS NOT NULL", [id]
+        ).rows.map { try $0.decode(String.self, "user_id") })
         let byStatus = Dictionary(grouping: recipients) { archived.contains($0) ? Session.Status.archived : status }
         for (view, users) in byStatus.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             try await EventLog.append(tx, .sessionUpdated, session: id, recipients: users,
